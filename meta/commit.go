@@ -1,0 +1,706 @@
+package meta
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"sort"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/tusk-data/tusk/internal/errs"
+)
+
+// op is one queued write: fn runs inside the committer's shared
+// transaction. fn must do all its checks before writing anything but tree
+// nodes (content-addressed nodes written by a failed op are harmless
+// garbage), so that a failing op leaves no visible change.
+type op struct {
+	ctx  context.Context
+	fn   func(w *wtx) error
+	err  error
+	done chan struct{}
+}
+
+// wtx is the committer's view of one group-commit transaction.
+type wtx struct {
+	s   *Store
+	txn *badger.Txn
+	now time.Time
+}
+
+func (w *wtx) nodes() txnNodes { return txnNodes{w.s, w.txn} }
+
+// update queues fn and waits until it is durable (its batch is committed
+// and synced) or failed.
+func (s *Store) update(ctx context.Context, fn func(w *wtx) error) error {
+	o := &op{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case s.queue <- o:
+	case <-s.done:
+		return errs.E("meta.update", errs.Transient, "store is closing")
+	case <-ctx.Done():
+		return errs.Wrap("meta.update", errs.Transient, ctx.Err())
+	}
+	// Once queued, the op runs to completion even if ctx ends: the client
+	// may go away, but the write either happens whole or not at all.
+	<-o.done
+	return o.err
+}
+
+func (s *Store) committer() {
+	defer s.wg.Done()
+	for {
+		var batch []*op
+		select {
+		case o := <-s.queue:
+			batch = append(batch, o)
+		case <-s.done:
+			// Drain what was queued before closing.
+			for {
+				select {
+				case o := <-s.queue:
+					s.runBatch([]*op{o})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case o := <-s.queue:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+// runBatch applies ops in order in as few transactions as possible, syncs,
+// then answers them.
+func (s *Store) runBatch(batch []*op) {
+	for len(batch) > 0 {
+		txn := s.db.NewTransaction(true)
+		w := &wtx{s: s, txn: txn, now: s.opts.Now().UTC()}
+		var applied []*op
+		rest := batch[:0:0]
+		for i, o := range batch {
+			if o.ctx.Err() != nil && !errors.Is(o.ctx.Err(), context.Canceled) {
+				// Deadline passed before it ran: refuse cleanly.
+			}
+			err := o.fn(w)
+			if errors.Is(err, badger.ErrTxnTooBig) && len(applied) > 0 {
+				rest = batch[i:]
+				break
+			}
+			if errors.Is(err, badger.ErrTxnTooBig) {
+				err = errs.E("meta.commit", errs.TooLarge, "change too large for one transaction")
+			}
+			o.err = err
+			applied = append(applied, o)
+		}
+		err := txn.Commit()
+		if err == nil {
+			err = s.db.Sync()
+			if err == nil && s.opts.OnSync != nil {
+				s.opts.OnSync()
+			}
+		}
+		for _, o := range applied {
+			if err != nil && o.err == nil {
+				o.err = errs.Wrap("meta.commit", errs.Internal, err)
+			}
+			close(o.done)
+		}
+		batch = rest
+	}
+}
+
+// ---- writes ----
+
+// Change is one key change in a write.
+type Change struct {
+	Key   string
+	Entry *Entry // nil deletes the key
+	// Conditions (checked against the target's state just before this
+	// write): IfNoneMatch "*" = key must be absent; IfMatch "*" = present,
+	// else the current ETag must equal it.
+	IfMatch     string
+	IfNoneMatch string
+}
+
+// WriteRequest is a write to a branch or an open commit.
+type WriteRequest struct {
+	Repo    string
+	Branch  string // target branch (when Open == "")
+	Open    string // target open commit id
+	Author  string
+	Message string
+	Meta    map[string]string
+	Changes []Change
+	// System writes may target pipeline output branches and protected ones.
+	System bool
+}
+
+// WriteResult reports a write.
+type WriteResult struct {
+	// Version is the commit id that now holds the changes ("" when nothing
+	// changed, e.g. deleting absent keys).
+	Version string
+	Time    time.Time
+	// Changed lists per change whether it changed anything.
+	Changed []bool
+}
+
+func preconditionFailed(key string) error {
+	return errs.E("meta.Write", errs.Conflict, "precondition failed for key %q", key).WithCode("PreconditionFailed")
+}
+
+// checkCond checks a change's conditions against cur (nil = absent).
+func checkCond(c *Change, cur *Entry) error {
+	if c.IfNoneMatch != "" {
+		if c.IfNoneMatch == "*" {
+			if cur != nil {
+				return preconditionFailed(c.Key)
+			}
+		} else if cur != nil && cur.ETag == c.IfNoneMatch {
+			return preconditionFailed(c.Key)
+		}
+	}
+	if c.IfMatch != "" {
+		if cur == nil {
+			return errs.E("meta.Write", errs.NotExist, "key %q does not exist", c.Key).WithCode("NoSuchKey")
+		}
+		if c.IfMatch != "*" && cur.ETag != c.IfMatch {
+			return preconditionFailed(c.Key)
+		}
+	}
+	return nil
+}
+
+// vkey is a version-tree key: key 0x00 ^depth (big-endian).
+func vkey(key string, depth int64) []byte {
+	b := make([]byte, 0, len(key)+9)
+	b = append(b, key...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint64(b, ^uint64(depth))
+}
+
+func splitVKey(vk []byte) (string, int64) {
+	n := len(vk) - 9
+	if n < 0 {
+		return "", 0
+	}
+	return string(vk[:n]), int64(^binary.BigEndian.Uint64(vk[n+1:]))
+}
+
+// Write applies req as one commit on its branch (or as changes to its open
+// commit), atomically and durably. Errors: NoSuchBucket when the repo,
+// branch or open commit is unknown; Permission when the branch is protected
+// or a pipeline output (unless System); PreconditionFailed / NoSuchKey when
+// a condition fails, in which case nothing is written.
+func (s *Store) Write(ctx context.Context, req WriteRequest) (*WriteResult, error) {
+	if len(req.Changes) == 0 {
+		return &WriteResult{}, nil
+	}
+	for _, c := range req.Changes {
+		if err := ValidKey(c.Key); err != nil {
+			return nil, err
+		}
+	}
+	var res *WriteResult
+	err := s.update(ctx, func(w *wtx) error {
+		var err error
+		if req.Open != "" {
+			res, err = w.writeOpen(req)
+		} else {
+			res, err = w.writeBranch(req)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// dedupChanges keeps the last change per key, sorted by key, remembering
+// each original index.
+func dedupChanges(cs []Change) ([]Change, []int) {
+	idx := make([]int, len(cs))
+	last := map[string]int{}
+	for i, c := range cs {
+		last[c.Key] = i
+	}
+	var out []Change
+	var orig []int
+	for i, c := range cs {
+		if last[c.Key] == i {
+			out = append(out, c)
+			orig = append(orig, i)
+		}
+	}
+	order := make([]int, len(out))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return out[order[a]].Key < out[order[b]].Key })
+	so := make([]Change, len(out))
+	si := make([]int, len(out))
+	for i, o := range order {
+		so[i], si[i] = out[o], orig[o]
+	}
+	_ = idx
+	return so, si
+}
+
+// stage checks conditions and turns changes into live-tree mutations,
+// stamping entries with version id and time. It reads the tree at root.
+func (w *wtx) stage(root Hash, changes []Change, version string) ([]Mut, []Change, []bool, error) {
+	cs, orig := dedupChanges(changes)
+	changed := make([]bool, len(changes))
+	var muts []Mut
+	var eff []Change
+	for i := range cs {
+		c := &cs[i]
+		var cur *Entry
+		if v, ok, err := treeGet(w.nodes(), root, []byte(c.Key)); err != nil {
+			return nil, nil, nil, err
+		} else if ok {
+			if cur, err = DecodeEntry(v); err != nil {
+				return nil, nil, nil, err
+			}
+			if w.s.IsPurged(cur.Content) {
+				cur = nil
+			}
+		}
+		if err := checkCond(c, cur); err != nil {
+			return nil, nil, nil, err
+		}
+		if c.Entry == nil {
+			if v, ok, _ := treeGet(w.nodes(), root, []byte(c.Key)); !ok || v == nil {
+				continue // deleting an absent key changes nothing
+			}
+			muts = append(muts, Mut{Key: []byte(c.Key)})
+		} else {
+			e := *c.Entry
+			e.Version = version
+			e.Time = w.now
+			e.Deleted = false
+			c.Entry = &e
+			muts = append(muts, Mut{Key: []byte(c.Key), Val: e.Encode()})
+		}
+		eff = append(eff, *c)
+		changed[orig[i]] = true
+	}
+	return muts, eff, changed, nil
+}
+
+func (w *wtx) writeBranch(req WriteRequest) (*WriteResult, error) {
+	if _, err := w.s.repoTx(w.txn, req.Repo); err != nil {
+		return nil, err
+	}
+	br, err := w.s.branchTx(w.txn, req.Repo, req.Branch)
+	if err != nil {
+		return nil, err
+	}
+	if !req.System {
+		if br.Output != "" {
+			return nil, errs.E("meta.Write", errs.Permission, "branch %s of repo %s is read-only: it is the output of pipeline %s", br.Name, req.Repo, br.Output)
+		}
+		if br.Protected {
+			return nil, errs.E("meta.Write", errs.Permission, "branch %s of repo %s is protected: it takes only merges", br.Name, req.Repo)
+		}
+	}
+	head, err := w.s.commitTx(w.txn, req.Repo, br.Head)
+	if err != nil {
+		return nil, err
+	}
+	id := NewID()
+	muts, eff, changed, err := w.stage(head.Root, req.Changes, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(muts) == 0 {
+		return &WriteResult{Changed: changed}, nil
+	}
+	c, err := w.commit(head, br, id, muts, eff, req.Author, req.Message, req.Meta, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &WriteResult{Version: c.ID, Time: c.Time, Changed: changed}, nil
+}
+
+// commit makes commit id on branch br over parent head with the given
+// live-tree mutations (already stamped) and effective changes, updating the
+// version tree, and moves the branch.
+func (w *wtx) commit(head *Commit, br *Branch, id string, muts []Mut, eff []Change, author, msg string, meta map[string]string, extraParents []string) (*Commit, error) {
+	root, err := treeApply(w.nodes(), head.Root, muts)
+	if err != nil {
+		return nil, err
+	}
+	depth := head.Depth + 1
+	vmuts := make([]Mut, 0, len(eff))
+	for _, c := range eff {
+		e := c.Entry
+		if e == nil {
+			e = &Entry{Version: id, Time: w.now, Deleted: true}
+		}
+		vmuts = append(vmuts, Mut{Key: vkey(c.Key, depth), Val: e.Encode()})
+	}
+	sort.Slice(vmuts, func(i, j int) bool { return bytes.Compare(vmuts[i].Key, vmuts[j].Key) < 0 })
+	vroot, err := treeApply(w.nodes(), head.VRoot, vmuts)
+	if err != nil {
+		return nil, err
+	}
+	gen := head.Gen + 1
+	parents := append([]string{head.ID}, extraParents...)
+	for _, p := range extraParents {
+		if pc, err := w.s.commitTx(w.txn, head.Repo, p); err == nil && pc.Gen+1 > gen {
+			gen = pc.Gen + 1
+		}
+	}
+	c := &Commit{ID: id, Repo: head.Repo, Parents: parents, Author: author, Message: msg,
+		Time: w.now, Root: root, VRoot: vroot, Depth: depth, Gen: gen, Meta: meta}
+	if err := setJSON(w.txn, pCommit+head.Repo+"/"+id, c); err != nil {
+		return nil, err
+	}
+	nb := *br
+	nb.Head = id
+	if err := setJSON(w.txn, pBranch+head.Repo+"/"+br.Name, &nb); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (w *wtx) openTx(repo, id string) (*OpenCommit, error) {
+	var oc OpenCommit
+	if err := getJSON(w.txn, pOpen+repo+"/"+id, &oc); err != nil {
+		if errs.Is(err, errs.NotExist) {
+			return nil, noSuchBucket("open commit %s of repo %q does not exist", id, repo)
+		}
+		return nil, err
+	}
+	return &oc, nil
+}
+
+func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
+	oc, err := w.openTx(req.Repo, req.Open)
+	if err != nil {
+		return nil, err
+	}
+	muts, _, changed, err := w.stage(oc.Root, req.Changes, oc.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(muts) == 0 {
+		return &WriteResult{Changed: changed}, nil
+	}
+	root, err := treeApply(w.nodes(), oc.Root, muts)
+	if err != nil {
+		return nil, err
+	}
+	oc.Root = root
+	if err := setJSON(w.txn, pOpen+req.Repo+"/"+oc.ID, oc); err != nil {
+		return nil, err
+	}
+	return &WriteResult{Version: oc.ID, Time: w.now, Changed: changed}, nil
+}
+
+// ---- repos, branches, tags ----
+
+// CreateRepo creates repo name with branch main at an empty first commit.
+// Exist (BucketAlreadyOwnedByYou) if it exists.
+func (s *Store) CreateRepo(ctx context.Context, name, author string) (*Repo, error) {
+	if err := ValidRepoName(name); err != nil {
+		return nil, err
+	}
+	var r *Repo
+	err := s.update(ctx, func(w *wtx) error {
+		if _, err := w.s.repoTx(w.txn, name); err == nil {
+			return errs.E("meta.CreateRepo", errs.Exist, "repo %q already exists", name).WithCode("BucketAlreadyOwnedByYou")
+		}
+		r = &Repo{Name: name, Created: w.now}
+		id := NewID()
+		c := &Commit{ID: id, Repo: name, Author: author, Message: "create repo " + name, Time: w.now, Gen: 1}
+		if err := setJSON(w.txn, pRepo+name, r); err != nil {
+			return err
+		}
+		if err := setJSON(w.txn, pCommit+name+"/"+id, c); err != nil {
+			return err
+		}
+		return setJSON(w.txn, pBranch+name+"/main", &Branch{Name: "main", Head: id})
+	})
+	return r, err
+}
+
+// CreateBranch creates branch name of repo at ref from (a branch, tag or
+// commit; "" = main). Exist when it exists.
+func (s *Store) CreateBranch(ctx context.Context, repo, name, from string) (*Branch, error) {
+	if err := ValidRefName(name); err != nil {
+		return nil, err
+	}
+	if from == "" {
+		from = "main"
+	}
+	var b *Branch
+	err := s.update(ctx, func(w *wtx) error {
+		if _, err := w.s.repoTx(w.txn, repo); err != nil {
+			return err
+		}
+		if _, err := w.s.branchTx(w.txn, repo, name); err == nil {
+			return errs.E("meta.CreateBranch", errs.Exist, "branch %q of repo %q already exists", name, repo).WithCode("BucketAlreadyOwnedByYou")
+		}
+		ref, err := w.s.resolveTx(w.txn, repo, from)
+		if err != nil {
+			return err
+		}
+		if ref.Commit == nil {
+			return errs.E("meta.CreateBranch", errs.Invalid, "cannot branch from open commit %s; finish it first", from)
+		}
+		b = &Branch{Name: name, Head: ref.Commit.ID}
+		return setJSON(w.txn, pBranch+repo+"/"+name, b)
+	})
+	return b, err
+}
+
+// DeleteBranch deletes a branch (never main). Unless force, it is refused
+// with BucketNotEmpty while the branch head holds keys.
+func (s *Store) DeleteBranch(ctx context.Context, repo, name string, force bool) error {
+	return s.update(ctx, func(w *wtx) error {
+		br, err := w.s.branchTx(w.txn, repo, name)
+		if err != nil {
+			return err
+		}
+		if name == "main" {
+			return errs.E("meta.DeleteBranch", errs.Invalid, "branch main of repo %q cannot be deleted; delete the repo instead", repo)
+		}
+		if !force {
+			head, err := w.s.commitTx(w.txn, repo, br.Head)
+			if err != nil {
+				return err
+			}
+			if !head.Root.IsZero() {
+				return errs.E("meta.DeleteBranch", errs.Conflict, "branch %q of repo %q is not empty", name, repo).WithCode("BucketNotEmpty")
+			}
+		}
+		return w.txn.Delete([]byte(pBranch + repo + "/" + name))
+	})
+}
+
+// CreateTag tags the commit ref resolves to. Exist when the tag exists.
+func (s *Store) CreateTag(ctx context.Context, repo, name, ref string) (*Tag, error) {
+	if err := ValidRefName(name); err != nil {
+		return nil, err
+	}
+	var t *Tag
+	err := s.update(ctx, func(w *wtx) error {
+		if _, err := w.s.repoTx(w.txn, repo); err != nil {
+			return err
+		}
+		var old Tag
+		if err := getJSON(w.txn, pTag+repo+"/"+name, &old); err == nil {
+			return errs.E("meta.CreateTag", errs.Exist, "tag %q of repo %q already exists", name, repo)
+		}
+		r, err := w.s.resolveTx(w.txn, repo, ref)
+		if err != nil {
+			return err
+		}
+		if r.Commit == nil {
+			return errs.E("meta.CreateTag", errs.Invalid, "cannot tag open commit %s; finish it first", ref)
+		}
+		t = &Tag{Name: name, Commit: r.Commit.ID, Created: w.now}
+		return setJSON(w.txn, pTag+repo+"/"+name, t)
+	})
+	return t, err
+}
+
+// DeleteTag deletes a tag; NotExist if absent.
+func (s *Store) DeleteTag(ctx context.Context, repo, name string) error {
+	return s.update(ctx, func(w *wtx) error {
+		var old Tag
+		if err := getJSON(w.txn, pTag+repo+"/"+name, &old); err != nil {
+			return err
+		}
+		return w.txn.Delete([]byte(pTag + repo + "/" + name))
+	})
+}
+
+// DeleteRepo deletes a repo with its history. Unless force, it is refused
+// with BucketNotEmpty while any branch or tag holds keys.
+func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
+	return s.update(ctx, func(w *wtx) error {
+		if _, err := w.s.repoTx(w.txn, name); err != nil {
+			return err
+		}
+		var keys [][]byte
+		for _, p := range []string{pBranch, pTag, pCommit, pOpen} {
+			it := w.txn.NewIterator(badger.IteratorOptions{Prefix: []byte(p + name + "/")})
+			for it.Rewind(); it.Valid(); it.Next() {
+				item := it.Item()
+				if !force && (p == pBranch || p == pTag) {
+					var c string
+					err := item.Value(func(b []byte) error {
+						if p == pBranch {
+							var br Branch
+							err := jsonUnmarshal(b, &br)
+							c = br.Head
+							return err
+						}
+						var t Tag
+						err := jsonUnmarshal(b, &t)
+						c = t.Commit
+						return err
+					})
+					if err != nil {
+						it.Close()
+						return err
+					}
+					cm, err := w.s.commitTx(w.txn, name, c)
+					if err != nil {
+						it.Close()
+						return err
+					}
+					if !cm.Root.IsZero() {
+						it.Close()
+						return errs.E("meta.DeleteRepo", errs.Conflict, "repo %q is not empty (ref %s holds keys)", name, string(item.Key()[len(p)+len(name)+1:])).WithCode("BucketNotEmpty")
+					}
+				}
+				keys = append(keys, item.KeyCopy(nil))
+			}
+			it.Close()
+		}
+		for _, k := range keys {
+			if err := w.txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		for _, k := range keys {
+			if bytes.HasPrefix(k, []byte(pCommit)) {
+				w.s.commits.Delete(string(k[len(pCommit):]))
+			}
+		}
+		return w.txn.Delete([]byte(pRepo + name))
+	})
+}
+
+// SetRepoPublic sets whether anonymous users may read repo.
+func (s *Store) SetRepoPublic(ctx context.Context, name string, public bool) error {
+	return s.update(ctx, func(w *wtx) error {
+		r, err := w.s.repoTx(w.txn, name)
+		if err != nil {
+			return err
+		}
+		r.Public = public
+		return setJSON(w.txn, pRepo+name, r)
+	})
+}
+
+// ---- open commits ----
+
+// StartCommit opens a commit on branch; its id is assigned now.
+func (s *Store) StartCommit(ctx context.Context, repo, branch, author, msg string, meta map[string]string, system bool) (*OpenCommit, error) {
+	var oc *OpenCommit
+	err := s.update(ctx, func(w *wtx) error {
+		br, err := w.s.branchTx(w.txn, repo, branch)
+		if err != nil {
+			return err
+		}
+		if !system && br.Output != "" {
+			return errs.E("meta.StartCommit", errs.Permission, "branch %s of repo %s is read-only: it is the output of pipeline %s", branch, repo, br.Output)
+		}
+		if !system && br.Protected {
+			return errs.E("meta.StartCommit", errs.Permission, "branch %s of repo %s is protected: it takes only merges", branch, repo)
+		}
+		head, err := w.s.commitTx(w.txn, repo, br.Head)
+		if err != nil {
+			return err
+		}
+		oc = &OpenCommit{ID: NewID(), Repo: repo, Branch: branch, Base: head.ID, Root: head.Root,
+			Author: author, Message: msg, Started: w.now, Meta: meta}
+		return setJSON(w.txn, pOpen+repo+"/"+oc.ID, oc)
+	})
+	return oc, err
+}
+
+// FinishCommit applies the open commit's changes on top of its branch's
+// current head as one commit with the open commit's id (its keys win over
+// changes made on the branch meanwhile). A finish with no changes still
+// makes the commit (so that its id is stable).
+func (s *Store) FinishCommit(ctx context.Context, repo, id, msg string) (*Commit, error) {
+	var c *Commit
+	err := s.update(ctx, func(w *wtx) error {
+		oc, err := w.openTx(repo, id)
+		if err != nil {
+			return err
+		}
+		br, err := w.s.branchTx(w.txn, repo, oc.Branch)
+		if err != nil {
+			return err
+		}
+		head, err := w.s.commitTx(w.txn, repo, br.Head)
+		if err != nil {
+			return err
+		}
+		base, err := w.s.commitTx(w.txn, repo, oc.Base)
+		if err != nil {
+			return err
+		}
+		var muts []Mut
+		var eff []Change
+		err = treeDiff(w.nodes(), base.Root, oc.Root, nil, nil, func(k, va, vb []byte) error {
+			if vb == nil {
+				muts = append(muts, Mut{Key: append([]byte(nil), k...)})
+				eff = append(eff, Change{Key: string(k)})
+				return nil
+			}
+			e, err := DecodeEntry(vb)
+			if err != nil {
+				return err
+			}
+			e.Version, e.Time = oc.ID, w.now
+			muts = append(muts, Mut{Key: append([]byte(nil), k...), Val: e.Encode()})
+			eff = append(eff, Change{Key: string(k), Entry: e})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Deletions of keys absent at head change nothing there.
+		fm, fe := muts[:0:0], eff[:0:0]
+		for i, m := range muts {
+			if m.Val == nil {
+				if _, ok, err := treeGet(w.nodes(), head.Root, m.Key); err != nil {
+					return err
+				} else if !ok {
+					continue
+				}
+			}
+			fm, fe = append(fm, m), append(fe, eff[i])
+		}
+		if msg == "" {
+			msg = oc.Message
+		}
+		c, err = w.commit(head, br, oc.ID, fm, fe, oc.Author, msg, oc.Meta, nil)
+		if err != nil {
+			return err
+		}
+		return w.txn.Delete([]byte(pOpen + repo + "/" + id))
+	})
+	return c, err
+}
+
+// AbortCommit discards an open commit and every write made into it.
+func (s *Store) AbortCommit(ctx context.Context, repo, id string) error {
+	return s.update(ctx, func(w *wtx) error {
+		if _, err := w.openTx(repo, id); err != nil {
+			return err
+		}
+		return w.txn.Delete([]byte(pOpen + repo + "/" + id))
+	})
+}

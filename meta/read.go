@@ -1,0 +1,385 @@
+package meta
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/tusk-data/tusk/internal/errs"
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// MaxKeyLen is S3's key length limit in bytes.
+const MaxKeyLen = 1024
+
+// ValidKey checks that key is 1-1024 bytes of valid UTF-8 without NUL. Any
+// such key, "..", "//" and a trailing "/" included, is a plain key.
+func ValidKey(key string) error {
+	switch {
+	case key == "":
+		return errs.E("meta.ValidKey", errs.Invalid, "empty key").WithCode("InvalidArgument")
+	case len(key) > MaxKeyLen:
+		return errs.E("meta.ValidKey", errs.TooLarge, "key is %d bytes; the limit is %d", len(key), MaxKeyLen).WithCode("KeyTooLongError")
+	case !utf8.ValidString(key):
+		return errs.E("meta.ValidKey", errs.Invalid, "key is not valid UTF-8").WithCode("InvalidArgument")
+	case strings.IndexByte(key, 0) >= 0:
+		return errs.E("meta.ValidKey", errs.Invalid, "key contains a NUL character").WithCode("InvalidArgument")
+	}
+	return nil
+}
+
+// RefKind says what a ref resolved to.
+type RefKind int
+
+const (
+	KindBranch RefKind = iota + 1
+	KindTag
+	KindCommit
+	KindOpen
+)
+
+// Ref is a resolved ref: exactly one of Commit (branches, tags, commits)
+// and Open (open commits) is set.
+type Ref struct {
+	Repo   *Repo
+	Kind   RefKind
+	Name   string // branch or tag name, or the full commit id
+	Branch *Branch
+	Commit *Commit
+	Open   *OpenCommit
+}
+
+// Root returns the live tree the ref reads.
+func (r *Ref) Root() Hash {
+	if r.Open != nil {
+		return r.Open.Root
+	}
+	return r.Commit.Root
+}
+
+// CommitID is the commit the ref reads (the open commit's id for open
+// commits).
+func (r *Ref) CommitID() string {
+	if r.Open != nil {
+		return r.Open.ID
+	}
+	return r.Commit.ID
+}
+
+// Resolve resolves ref in repo: branch, then tag, then open commit or
+// commit id (full, or a unique prefix of 12+ chars). NoSuchBucket when the
+// repo or ref is unknown.
+func (s *Store) Resolve(ctx context.Context, repo, ref string) (*Ref, error) {
+	var r *Ref
+	err := s.view(func(txn *badger.Txn) error {
+		var err error
+		r, err = s.resolveTx(txn, repo, ref)
+		return err
+	})
+	return r, err
+}
+
+func (s *Store) resolveTx(txn *badger.Txn, repo, ref string) (*Ref, error) {
+	rp, err := s.repoTx(txn, repo)
+	if err != nil {
+		return nil, err
+	}
+	if ref == "" {
+		ref = "main"
+	}
+	if br, err := s.branchTx(txn, repo, ref); err == nil {
+		c, err := s.commitTx(txn, repo, br.Head)
+		if err != nil {
+			return nil, err
+		}
+		return &Ref{Repo: rp, Kind: KindBranch, Name: ref, Branch: br, Commit: c}, nil
+	} else if !errs.Is(err, errs.NotExist) {
+		return nil, err
+	}
+	var t Tag
+	if err := getJSON(txn, pTag+repo+"/"+ref, &t); err == nil {
+		c, err := s.commitTx(txn, repo, t.Commit)
+		if err != nil {
+			return nil, err
+		}
+		return &Ref{Repo: rp, Kind: KindTag, Name: ref, Commit: c}, nil
+	} else if !errs.Is(err, errs.NotExist) {
+		return nil, err
+	}
+	if len(ref) >= 12 && len(ref) <= 32 && hexRe.MatchString(ref) {
+		if oc, err := s.findOpenTx(txn, repo, ref); err == nil {
+			return &Ref{Repo: rp, Kind: KindOpen, Name: oc.ID, Open: oc}, nil
+		}
+		if c, err := s.findCommitTx(txn, repo, ref); err == nil {
+			return &Ref{Repo: rp, Kind: KindCommit, Name: c.ID, Commit: c}, nil
+		} else if errs.Is(err, errs.Invalid) {
+			return nil, err
+		}
+	}
+	return nil, noSuchBucket("ref %q of repo %q does not exist", ref, repo)
+}
+
+func (s *Store) findOpenTx(txn *badger.Txn, repo, prefix string) (*OpenCommit, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pOpen + repo + "/" + prefix)})
+	defer it.Close()
+	var oc *OpenCommit
+	for it.Rewind(); it.Valid(); it.Next() {
+		if oc != nil {
+			return nil, errs.E("meta.findOpen", errs.Invalid, "open commit prefix %q is ambiguous", prefix)
+		}
+		oc = &OpenCommit{}
+		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, oc) }); err != nil {
+			return nil, err
+		}
+	}
+	if oc == nil {
+		return nil, errs.E("meta.findOpen", errs.NotExist, "no open commit %q", prefix)
+	}
+	return oc, nil
+}
+
+// GetCommit returns a commit by id or unique 12+ char prefix.
+func (s *Store) GetCommit(ctx context.Context, repo, id string) (*Commit, error) {
+	var c *Commit
+	err := s.view(func(txn *badger.Txn) error {
+		var err error
+		c, err = s.findCommitTx(txn, repo, id)
+		return err
+	})
+	return c, err
+}
+
+// GetRepo returns a repo record; NoSuchBucket if absent.
+func (s *Store) GetRepo(ctx context.Context, name string) (*Repo, error) {
+	var r *Repo
+	err := s.view(func(txn *badger.Txn) error {
+		var err error
+		r, err = s.repoTx(txn, name)
+		return err
+	})
+	return r, err
+}
+
+func listJSON[T any](s *Store, prefix string) ([]T, error) {
+	var out []T
+	err := s.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var v T
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListRepos lists repos by name.
+func (s *Store) ListRepos(ctx context.Context) ([]Repo, error) { return listJSON[Repo](s, pRepo) }
+
+// ListBranches lists a repo's branches by name.
+func (s *Store) ListBranches(ctx context.Context, repo string) ([]Branch, error) {
+	if _, err := s.GetRepo(ctx, repo); err != nil {
+		return nil, err
+	}
+	return listJSON[Branch](s, pBranch+repo+"/")
+}
+
+// ListTags lists a repo's tags by name.
+func (s *Store) ListTags(ctx context.Context, repo string) ([]Tag, error) {
+	if _, err := s.GetRepo(ctx, repo); err != nil {
+		return nil, err
+	}
+	return listJSON[Tag](s, pTag+repo+"/")
+}
+
+// readNodes is a nodeSource over short read transactions; nodes are
+// immutable so reads need no snapshot.
+type readNodes struct{ s *Store }
+
+func (r readNodes) getNode(h Hash) (*node, error) {
+	if n := r.s.nodes.get(h); n != nil {
+		return n, nil
+	}
+	var n *node
+	err := r.s.db.View(func(txn *badger.Txn) error {
+		var err error
+		n, err = txnNodes{r.s, txn}.getNode(h)
+		return err
+	})
+	return n, err
+}
+
+func noSuchKey(key string) error {
+	return errs.E("meta.Get", errs.NotExist, "key %q does not exist", key).WithCode("NoSuchKey")
+}
+
+func noSuchVersion(key, v string) error {
+	return errs.E("meta.Get", errs.NotExist, "version %q of key %q does not exist", v, key).WithCode("NoSuchVersion")
+}
+
+// Get returns key's entry in the live tree at root. NoSuchKey if absent or
+// purged.
+func (s *Store) Get(ctx context.Context, root Hash, key string) (*Entry, error) {
+	v, ok, err := treeGet(readNodes{s}, root, []byte(key))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, noSuchKey(key)
+	}
+	e, err := DecodeEntry(v)
+	if err != nil {
+		return nil, err
+	}
+	if s.IsPurged(e.Content) {
+		return nil, noSuchKey(key)
+	}
+	return e, nil
+}
+
+// GetVersion returns the version of key written by commit version (full id
+// or 12+ char prefix) in ref's first-parent history; it may be a delete
+// marker (Deleted). NoSuchVersion when that commit did not write key, is
+// not in the history, or its content was purged.
+func (s *Store) GetVersion(ctx context.Context, ref *Ref, key, version string) (*Entry, error) {
+	if ref.Open != nil {
+		if strings.HasPrefix(ref.Open.ID, version) && len(version) >= 12 {
+			e, err := s.Get(ctx, ref.Open.Root, key)
+			if err == nil && e.Version == ref.Open.ID {
+				return e, nil
+			}
+			return nil, noSuchVersion(key, version)
+		}
+		base, err := s.GetCommit(ctx, ref.Repo.Name, ref.Open.Base)
+		if err != nil {
+			return nil, err
+		}
+		ref = &Ref{Repo: ref.Repo, Kind: KindCommit, Commit: base}
+	}
+	c, err := s.GetCommit(ctx, ref.Repo.Name, version)
+	if err != nil {
+		if errs.Is(err, errs.NotExist) || errs.Is(err, errs.Invalid) {
+			return nil, noSuchVersion(key, version)
+		}
+		return nil, err
+	}
+	v, ok, err := treeGet(readNodes{s}, ref.Commit.VRoot, vkey(key, c.Depth))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, noSuchVersion(key, version)
+	}
+	e, err := DecodeEntry(v)
+	if err != nil {
+		return nil, err
+	}
+	if e.Version != c.ID || s.IsPurged(e.Content) {
+		return nil, noSuchVersion(key, version)
+	}
+	return e, nil
+}
+
+// KeyEntry is a key with its entry.
+type KeyEntry struct {
+	Key   string
+	Entry *Entry
+}
+
+// ListPage is one page of a listing.
+type ListPage struct {
+	Entries   []KeyEntry
+	Prefixes  []string
+	Truncated bool
+	// Next is the last key or common prefix returned.
+	Next string
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p,
+// or nil when there is none.
+func prefixEnd(p []byte) []byte {
+	e := append([]byte(nil), p...)
+	for i := len(e) - 1; i >= 0; i-- {
+		if e[i] < 0xff {
+			e[i]++
+			return e[:i+1]
+		}
+	}
+	return nil
+}
+
+// List lists the live tree at root: keys with prefix, rolled up at
+// delimiter into common prefixes, strictly after startAfter, at most max
+// keys and prefixes together. Cost: O(log n + page) node reads; a common
+// prefix costs one seek.
+func (s *Store) List(ctx context.Context, root Hash, prefix, delim, startAfter string, max int) (*ListPage, error) {
+	page := &ListPage{}
+	if max <= 0 {
+		return page, nil
+	}
+	src := readNodes{s}
+	start := prefix
+	if startAfter > start {
+		start = startAfter
+	}
+	c := seek(src, root, []byte(start))
+	for c.valid() {
+		if err := ctxErr(ctx, "meta.List"); err != nil {
+			return nil, err
+		}
+		k := string(c.key())
+		if !strings.HasPrefix(k, prefix) {
+			break
+		}
+		if startAfter != "" && k <= startAfter {
+			c.next()
+			continue
+		}
+		if delim != "" {
+			if i := strings.Index(k[len(prefix):], delim); i >= 0 {
+				cp := k[:len(prefix)+i+len(delim)]
+				if startAfter == "" || cp > startAfter {
+					if len(page.Entries)+len(page.Prefixes) >= max {
+						page.Truncated = true
+						return page, nil
+					}
+					page.Prefixes = append(page.Prefixes, cp)
+					page.Next = cp
+				}
+				end := prefixEnd([]byte(cp))
+				if end == nil {
+					break
+				}
+				c = seek(src, root, end)
+				continue
+			}
+		}
+		e, err := DecodeEntry(c.val())
+		if err != nil {
+			return nil, err
+		}
+		if s.IsPurged(e.Content) {
+			c.next()
+			continue
+		}
+		if len(page.Entries)+len(page.Prefixes) >= max {
+			page.Truncated = true
+			return page, nil
+		}
+		page.Entries = append(page.Entries, KeyEntry{Key: k, Entry: e})
+		page.Next = k
+		c.next()
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	return page, nil
+}

@@ -1,0 +1,384 @@
+package meta
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/tusk-data/tusk/internal/errs"
+)
+
+// Options configure a Store. Zero values take the documented defaults.
+type Options struct {
+	// NodeCacheBytes bounds the decoded-node cache (default 64 MiB).
+	NodeCacheBytes int
+	// Badger memory: memtable size (default 16 MiB, 2 memtables), block
+	// cache (default 32 MiB), index cache (default 16 MiB). These bound the
+	// engine's RSS; see docs/architecture.md.
+	MemTableSize   int64
+	BlockCacheSize int64
+	IndexCacheSize int64
+	// MaxBatch bounds how many queued writes one group commit takes
+	// (default 256).
+	MaxBatch int
+	// OnSync, when set, is called after every metadata fsync (tests use it
+	// to prove that answers come after durability).
+	OnSync func()
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// InMemory runs Badger without disk (tests only).
+	InMemory bool
+}
+
+// Store is the versioned metadata engine. It is safe for concurrent use.
+type Store struct {
+	db      *badger.DB
+	opts    Options
+	nodes   *nodeCache
+	commits sync.Map // "repo/id" -> *Commit (immutable)
+	queue   chan *op
+	done    chan struct{}
+	wg      sync.WaitGroup
+
+	purgeMu sync.RWMutex
+	purged  map[string]bool
+}
+
+// Record keys.
+const (
+	pRepo   = "R/"
+	pBranch = "B/"
+	pTag    = "T/"
+	pCommit = "C/"
+	pOpen   = "O/"
+	pNode   = "N/"
+	pPurge  = "P/"
+	pAudit  = "L/"
+)
+
+// Open opens (or creates) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.NodeCacheBytes == 0 {
+		opts.NodeCacheBytes = 64 << 20
+	}
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = 16 << 20
+	}
+	if opts.BlockCacheSize == 0 {
+		opts.BlockCacheSize = 32 << 20
+	}
+	if opts.IndexCacheSize == 0 {
+		opts.IndexCacheSize = 16 << 20
+	}
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	bo := badger.DefaultOptions(dir).
+		WithSyncWrites(false). // the committer syncs once per batch
+		WithMemTableSize(opts.MemTableSize).
+		WithNumMemtables(2).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithIndexCacheSize(opts.IndexCacheSize).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2).
+		WithValueThreshold(1 << 10).
+		WithLogger(nil)
+	if opts.InMemory {
+		bo = bo.WithInMemory(true).WithDir("").WithValueDir("")
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, errs.Wrap("meta.Open", errs.Internal, err)
+	}
+	s := &Store{db: db, opts: opts, nodes: newNodeCache(opts.NodeCacheBytes),
+		queue: make(chan *op, 1024), done: make(chan struct{}), purged: map[string]bool{}}
+	if err := s.loadPurged(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.committer()
+	return s, nil
+}
+
+// Close stops the committer (after draining queued writes) and closes Badger.
+func (s *Store) Close() error {
+	close(s.done)
+	s.wg.Wait()
+	return s.db.Close()
+}
+
+// DB exposes the Badger handle to sibling packages' records (users, keys,
+// pipelines) that need their own prefixes. Callers must not touch meta's
+// prefixes (single upper-case letter followed by '/').
+func (s *Store) DB() *badger.DB { return s.db }
+
+// Repo is a repository record.
+type Repo struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	Public  bool      `json:"public,omitempty"`
+}
+
+// Branch is a branch record.
+type Branch struct {
+	Name      string `json:"name"`
+	Head      string `json:"head"`
+	Protected bool   `json:"protected,omitempty"`
+	// Output names the pipeline writing this branch (read-only to users).
+	Output string `json:"output,omitempty"`
+}
+
+// Tag is a tag record.
+type Tag struct {
+	Name    string    `json:"name"`
+	Commit  string    `json:"commit"`
+	Created time.Time `json:"created"`
+}
+
+// Commit is an immutable snapshot.
+type Commit struct {
+	ID      string            `json:"id"`
+	Repo    string            `json:"repo"`
+	Parents []string          `json:"parents,omitempty"`
+	Author  string            `json:"author,omitempty"`
+	Message string            `json:"message,omitempty"`
+	Time    time.Time         `json:"time"`
+	Root    Hash              `json:"root"`
+	VRoot   Hash              `json:"vroot"`
+	Depth   int64             `json:"depth"` // first-parent depth; the repo's first commit is 0
+	Gen     int64             `json:"gen"`   // 1 + max parent generation
+	Meta    map[string]string `json:"meta,omitempty"`
+}
+
+// OpenCommit is a commit in progress on a branch.
+type OpenCommit struct {
+	ID      string            `json:"id"`
+	Repo    string            `json:"repo"`
+	Branch  string            `json:"branch"`
+	Base    string            `json:"base"` // commit the working tree started from
+	Root    Hash              `json:"root"` // working live tree
+	Author  string            `json:"author,omitempty"`
+	Message string            `json:"message,omitempty"`
+	Started time.Time         `json:"started"`
+	Meta    map[string]string `json:"meta,omitempty"`
+}
+
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+func (h *Hash) UnmarshalText(b []byte) error {
+	if len(b) != 64 {
+		return errors.New("bad hash")
+	}
+	_, err := hex.Decode(h[:], b)
+	return err
+}
+
+var (
+	repoRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
+	branchRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,49}$`)
+	hexRe    = regexp.MustCompile(`^[0-9a-f]+$`)
+)
+
+// ValidRepoName checks SPEC §1's repo name rule.
+func ValidRepoName(name string) error {
+	if !repoRe.MatchString(name) {
+		return errs.E("meta.ValidRepoName", errs.Invalid,
+			"invalid repo name %q: 3-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit", name).WithCode("InvalidBucketName")
+	}
+	return nil
+}
+
+// ValidRefName checks SPEC §1's branch and tag name rule.
+func ValidRefName(name string) error {
+	if !branchRe.MatchString(name) {
+		return errs.E("meta.ValidRefName", errs.Invalid,
+			"invalid branch or tag name %q: 1-50 characters of a-z, 0-9 and '-', starting with a letter or digit", name).WithCode("InvalidBucketName")
+	}
+	if len(name) >= 8 && hexRe.MatchString(name) {
+		return errs.E("meta.ValidRefName", errs.Invalid,
+			"invalid branch or tag name %q: names of 8 or more hex digits would read as commit ids", name).WithCode("InvalidBucketName")
+	}
+	return nil
+}
+
+// NewID returns a new commit id: 128 random bits as 32 lowercase hex chars.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// ---- low-level record access (inside a Badger txn) ----
+
+func getJSON(txn *badger.Txn, key string, v any) error {
+	it, err := txn.Get([]byte(key))
+	if err != nil {
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return errs.E("meta.get", errs.NotExist, "%s not found", key)
+		}
+		return errs.Wrap("meta.get", errs.Internal, err)
+	}
+	return it.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+}
+
+func setJSON(txn *badger.Txn, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errs.Wrap("meta.set", errs.Internal, err)
+	}
+	return txn.Set([]byte(key), b)
+}
+
+func noSuchBucket(what string, args ...any) error {
+	return errs.E("meta", errs.NotExist, what, args...).WithCode("NoSuchBucket")
+}
+
+func (s *Store) repoTx(txn *badger.Txn, name string) (*Repo, error) {
+	var r Repo
+	if err := getJSON(txn, pRepo+name, &r); err != nil {
+		if errs.Is(err, errs.NotExist) {
+			return nil, noSuchBucket("repo %q does not exist", name)
+		}
+		return nil, err
+	}
+	return &r, nil
+}
+
+func (s *Store) branchTx(txn *badger.Txn, repo, name string) (*Branch, error) {
+	var b Branch
+	if err := getJSON(txn, pBranch+repo+"/"+name, &b); err != nil {
+		if errs.Is(err, errs.NotExist) {
+			return nil, noSuchBucket("branch %q of repo %q does not exist", name, repo)
+		}
+		return nil, err
+	}
+	return &b, nil
+}
+
+func (s *Store) commitTx(txn *badger.Txn, repo, id string) (*Commit, error) {
+	if c, ok := s.commits.Load(repo + "/" + id); ok {
+		return c.(*Commit), nil
+	}
+	var c Commit
+	if err := getJSON(txn, pCommit+repo+"/"+id, &c); err != nil {
+		if errs.Is(err, errs.NotExist) {
+			return nil, errs.E("meta.commit", errs.NotExist, "commit %s not found in repo %q", id, repo).WithCode("NoSuchVersion")
+		}
+		return nil, err
+	}
+	s.commits.Store(repo+"/"+id, &c)
+	return &c, nil
+}
+
+// findCommitTx resolves a commit id or unique prefix of 12+ hex chars.
+func (s *Store) findCommitTx(txn *badger.Txn, repo, prefix string) (*Commit, error) {
+	if len(prefix) == 32 {
+		return s.commitTx(txn, repo, prefix)
+	}
+	if len(prefix) < 12 || len(prefix) > 32 || !hexRe.MatchString(prefix) {
+		return nil, errs.E("meta.findCommit", errs.NotExist, "no commit %q in repo %q", prefix, repo).WithCode("NoSuchVersion")
+	}
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte(pCommit + repo + "/" + prefix)})
+	defer it.Close()
+	var found string
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := string(it.Item().Key())
+		if found != "" {
+			return nil, errs.E("meta.findCommit", errs.Invalid, "commit prefix %q is ambiguous in repo %q", prefix, repo)
+		}
+		found = k[strings.LastIndexByte(k, '/')+1:]
+	}
+	if found == "" {
+		return nil, errs.E("meta.findCommit", errs.NotExist, "no commit %q in repo %q", prefix, repo).WithCode("NoSuchVersion")
+	}
+	return s.commitTx(txn, repo, found)
+}
+
+// ---- node access ----
+
+type txnNodes struct {
+	s   *Store
+	txn *badger.Txn
+}
+
+func (t txnNodes) getNode(h Hash) (*node, error) {
+	if n := t.s.nodes.get(h); n != nil {
+		return n, nil
+	}
+	it, err := t.txn.Get(append([]byte(pNode), h[:]...))
+	if err != nil {
+		return nil, errs.E("meta.getNode", errs.Internal, "tree node %s missing: %v", h, err)
+	}
+	b, err := it.ValueCopy(nil)
+	if err != nil {
+		return nil, errs.Wrap("meta.getNode", errs.Internal, err)
+	}
+	n, err := decodeNode(b)
+	if err != nil {
+		return nil, err
+	}
+	t.s.nodes.add(h, n)
+	return n, nil
+}
+
+func (t txnNodes) putNode(n *node) (Hash, error) {
+	h, b := hashNode(n)
+	if err := t.txn.Set(append([]byte(pNode), h[:]...), b); err != nil {
+		return h, err
+	}
+	// Re-decode so the cached node does not alias caller slices.
+	if dn, err := decodeNode(b); err == nil {
+		t.s.nodes.add(h, dn)
+	}
+	return h, nil
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(txn *badger.Txn) error) error {
+	return s.db.View(fn)
+}
+
+// ---- purge set ----
+
+func (s *Store) loadPurged() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pPurge)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			s.purged[string(it.Item().Key()[len(pPurge):])] = true
+		}
+		return nil
+	})
+}
+
+// IsPurged reports whether content (a SHA-256 hex) has been purged.
+func (s *Store) IsPurged(content string) bool {
+	if content == "" {
+		return false
+	}
+	s.purgeMu.RLock()
+	defer s.purgeMu.RUnlock()
+	return s.purged[content]
+}
+
+// ctxErr maps a done context to a Transient error.
+func ctxErr(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return errs.Wrap(op, errs.Transient, err)
+	}
+	return nil
+}

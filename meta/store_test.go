@@ -1,0 +1,301 @@
+package meta
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tusk-data/tusk/internal/errs"
+)
+
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func put(t *testing.T, s *Store, repo, branch, key, etag string) string {
+	t.Helper()
+	res, err := s.Write(context.Background(), WriteRequest{Repo: repo, Branch: branch, Author: "t",
+		Changes: []Change{{Key: key, Entry: &Entry{ETag: etag, Size: int64(len(etag))}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Version
+}
+
+func del(t *testing.T, s *Store, repo, branch string, keys ...string) string {
+	t.Helper()
+	var cs []Change
+	for _, k := range keys {
+		cs = append(cs, Change{Key: k})
+	}
+	res, err := s.Write(context.Background(), WriteRequest{Repo: repo, Branch: branch, Changes: cs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Version
+}
+
+func TestRepoBranchTagLifecycle(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	if _, err := s.CreateRepo(ctx, "images", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateRepo(ctx, "images", "admin"); !errs.Is(err, errs.Exist) {
+		t.Fatalf("second create: %v", err)
+	}
+	for _, bad := range []string{"ab", "Images", "-x-", "a.b", "deadbeef00"} {
+		if _, err := s.CreateRepo(ctx, bad, "a"); bad != "deadbeef00" && !errs.Is(err, errs.Invalid) {
+			t.Fatalf("repo %q: %v", bad, err)
+		}
+	}
+	v1 := put(t, s, "images", "main", "cats/1.jpg", "e1")
+	if _, err := s.CreateBranch(ctx, "images", "dev", "main"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateBranch(ctx, "images", "deadbeef", "main"); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("hex branch name accepted: %v", err)
+	}
+	put(t, s, "images", "dev", "cats/2.jpg", "e2")
+	if _, err := s.CreateTag(ctx, "images", "v1", "main"); err != nil {
+		t.Fatal(err)
+	}
+	main, _ := s.Resolve(ctx, "images", "main")
+	dev, _ := s.Resolve(ctx, "images", "dev")
+	tag, _ := s.Resolve(ctx, "images", "v1")
+	if tag.Kind != KindTag || tag.Commit.ID != v1 || main.Commit.ID != v1 {
+		t.Fatalf("tag/main should be at %s", v1)
+	}
+	byPrefix, err := s.Resolve(ctx, "images", v1[:12])
+	if err != nil || byPrefix.Kind != KindCommit || byPrefix.Commit.ID != v1 {
+		t.Fatalf("prefix resolve: %v", err)
+	}
+	if _, err := s.Get(ctx, main.Root(), "cats/2.jpg"); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("dev's write visible on main: %v", err)
+	}
+	if e, err := s.Get(ctx, dev.Root(), "cats/1.jpg"); err != nil || e.Version != v1 {
+		t.Fatalf("branch lost parent's key: %v", err)
+	}
+	if err := s.DeleteBranch(ctx, "images", "dev", false); errs.CodeOf(err) != "BucketNotEmpty" {
+		t.Fatalf("delete non-empty branch: %v", err)
+	}
+	if err := s.DeleteRepo(ctx, "images", false); errs.CodeOf(err) != "BucketNotEmpty" {
+		t.Fatalf("delete non-empty repo: %v", err)
+	}
+	if err := s.DeleteBranch(ctx, "images", "dev", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRepo(ctx, "images", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve(ctx, "images", "main"); errs.CodeOf(err) != "NoSuchBucket" {
+		t.Fatalf("deleted repo resolves: %v", err)
+	}
+}
+
+func TestVersionsFollowFirstParentHistory(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	s.CreateRepo(ctx, "r01", "a")
+	a1 := put(t, s, "r01", "main", "a", "1")
+	b1 := put(t, s, "r01", "main", "b", "1")
+	a2 := put(t, s, "r01", "main", "a", "2")
+	d := del(t, s, "r01", "main", "a")
+	if del(t, s, "r01", "main", "nope") != "" {
+		t.Fatal("deleting an absent key made a commit")
+	}
+	ref, _ := s.Resolve(ctx, "r01", "main")
+	pg, err := s.ListVersions(ctx, ref.Commit, "", "", "", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range pg.Versions {
+		got = append(got, fmt.Sprintf("%s:%s:%v:%v", v.Key, v.Entry.Version, v.Entry.Deleted, v.IsLatest))
+	}
+	want := []string{"a:" + d + ":true:true", "a:" + a2 + ":false:false", "a:" + a1 + ":false:false", "b:" + b1 + ":false:true"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("versions\n got %v\nwant %v", got, want)
+	}
+	// Paging one at a time reproduces the same sequence.
+	var paged []string
+	km, vm := "", ""
+	for i := 0; i < 10; i++ {
+		pg, err := s.ListVersions(ctx, ref.Commit, "", "", km, vm, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range pg.Versions {
+			paged = append(paged, fmt.Sprintf("%s:%s:%v:%v", v.Key, v.Entry.Version, v.Entry.Deleted, v.IsLatest))
+		}
+		if !pg.Truncated {
+			break
+		}
+		km, vm = pg.NextKey, pg.NextVersion
+	}
+	if fmt.Sprint(paged) != fmt.Sprint(want) {
+		t.Fatalf("paged versions\n got %v\nwant %v", paged, want)
+	}
+	if e, err := s.GetVersion(ctx, ref, "a", a1); err != nil || e.ETag != "1" {
+		t.Fatalf("old version: %v", err)
+	}
+	if _, err := s.GetVersion(ctx, ref, "a", b1); errs.CodeOf(err) != "NoSuchVersion" {
+		t.Fatalf("commit that did not write the key: %v", err)
+	}
+}
+
+func TestListDelimiterAndOddKeys(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	s.CreateRepo(ctx, "odd", "a")
+	keys := []string{"a", "a/", "a/b", "a//b", "x/../y", "x/z", "b--c--d", "b--e"}
+	for _, k := range keys {
+		put(t, s, "odd", "main", k, k)
+	}
+	ref, _ := s.Resolve(ctx, "odd", "main")
+	cases := []struct{ prefix, delim, after, want string }{
+		{"", "", "", "[a a/ a//b a/b b--c--d b--e x/../y x/z] []"},
+		{"", "/", "", "[a b--c--d b--e] [a/ x/]"},
+		{"a/", "/", "", "[a/ a/b] [a//]"},
+		{"", "--", "", "[a a/ a//b a/b x/../y x/z] [b--]"},
+		{"", "/", "a/", "[b--c--d b--e] [x/]"},
+		{"x/", "", "", "[x/../y x/z] []"},
+		{"", "b", "", "[a a/ x/../y x/z] [a//b a/b b]"},
+	}
+	for _, c := range cases {
+		t.Run(c.prefix+"|"+c.delim+"|"+c.after, func(t *testing.T) {
+			pg, err := s.List(ctx, ref.Root(), c.prefix, c.delim, c.after, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ks []string
+			for _, e := range pg.Entries {
+				ks = append(ks, e.Key)
+			}
+			if got := fmt.Sprint(ks) + " " + fmt.Sprint(pg.Prefixes); got != c.want {
+				t.Fatalf("got %s want %s", got, c.want)
+			}
+		})
+	}
+	// Paging with max 1 walks every key and prefix exactly once.
+	var all []string
+	after := ""
+	for i := 0; i < 20; i++ {
+		pg, _ := s.List(ctx, ref.Root(), "", "/", after, 1)
+		for _, e := range pg.Entries {
+			all = append(all, e.Key)
+		}
+		all = append(all, pg.Prefixes...)
+		if !pg.Truncated {
+			break
+		}
+		after = pg.Next
+	}
+	if fmt.Sprint(all) != "[a a/ b--c--d b--e x/]" {
+		t.Fatalf("paged listing %v", all)
+	}
+}
+
+func TestConcurrentWritersAndIfNoneMatch(t *testing.T) {
+	ctx := context.Background()
+	syncs := int64(0)
+	s, err := Open(t.TempDir(), Options{OnSync: func() { atomic.AddInt64(&syncs, 1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.CreateRepo(ctx, "conc", "a")
+	var wg sync.WaitGroup
+	var wins, fails int64
+	ids := sync.Map{}
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			res, err := s.Write(ctx, WriteRequest{Repo: "conc", Branch: "main",
+				Changes: []Change{{Key: "once", IfNoneMatch: "*", Entry: &Entry{ETag: fmt.Sprint(i)}}}})
+			if err == nil {
+				atomic.AddInt64(&wins, 1)
+			} else if errs.CodeOf(err) == "PreconditionFailed" {
+				atomic.AddInt64(&fails, 1)
+			} else {
+				t.Error(err)
+			}
+			res, err = s.Write(ctx, WriteRequest{Repo: "conc", Branch: "main",
+				Changes: []Change{{Key: fmt.Sprintf("k%d", i), Entry: &Entry{ETag: "x"}}}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids.Store(res.Version, true)
+		}(i)
+	}
+	wg.Wait()
+	if wins != 1 || fails != 19 {
+		t.Fatalf("If-None-Match: %d winners, %d refused", wins, fails)
+	}
+	ref, _ := s.Resolve(ctx, "conc", "main")
+	log, _ := s.Log(ctx, ref.Commit, 0)
+	if len(log) != 1+1+20 {
+		t.Fatalf("expected 22 commits (create + 1 + 20), got %d", len(log))
+	}
+	t.Logf("42 writes, %d syncs", syncs)
+}
+
+func TestOpenCommit(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	s.CreateRepo(ctx, "oc1", "a")
+	put(t, s, "oc1", "main", "keep", "k")
+	put(t, s, "oc1", "main", "gone", "g")
+	oc, err := s.StartCommit(ctx, "oc1", "main", "bob", "batch", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := func(key string, e *Entry) {
+		if _, err := s.Write(ctx, WriteRequest{Repo: "oc1", Open: oc.ID, Changes: []Change{{Key: key, Entry: e}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w("new", &Entry{ETag: "n"})
+	w("gone", nil)
+	put(t, s, "oc1", "main", "new", "branch-wins?") // a change on the branch meanwhile
+	r, _ := s.Resolve(ctx, "oc1", oc.ID)
+	if e, err := s.Get(ctx, r.Root(), "new"); err != nil || e.ETag != "n" {
+		t.Fatal("read-after-write in the open commit failed")
+	}
+	c, err := s.FinishCommit(ctx, "oc1", oc.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID != oc.ID {
+		t.Fatal("finished commit must keep the open commit's id")
+	}
+	main, _ := s.Resolve(ctx, "oc1", "main")
+	if e, _ := s.Get(ctx, main.Root(), "new"); e == nil || e.ETag != "n" || e.Version != oc.ID {
+		t.Fatal("open commit's keys must win")
+	}
+	if _, err := s.Get(ctx, main.Root(), "gone"); !errs.Is(err, errs.NotExist) {
+		t.Fatal("deletion in open commit not applied")
+	}
+	if _, err := s.Resolve(ctx, "oc1", oc.ID); err != nil {
+		t.Fatalf("finished commit must resolve as a commit: %v", err)
+	}
+	oc2, _ := s.StartCommit(ctx, "oc1", "main", "bob", "x", nil, false)
+	s.Write(ctx, WriteRequest{Repo: "oc1", Open: oc2.ID, Changes: []Change{{Key: "z", Entry: &Entry{}}}})
+	if err := s.AbortCommit(ctx, "oc1", oc2.ID); err != nil {
+		t.Fatal(err)
+	}
+	main, _ = s.Resolve(ctx, "oc1", "main")
+	if _, err := s.Get(ctx, main.Root(), "z"); !errs.Is(err, errs.NotExist) {
+		t.Fatal("aborted write visible")
+	}
+}

@@ -1,0 +1,219 @@
+package meta
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/tusk-data/tusk/internal/errs"
+)
+
+// Version is one entry of a version listing.
+type Version struct {
+	Key      string
+	Entry    *Entry // Deleted for delete markers
+	IsLatest bool
+}
+
+// VersionPage is one page of ListVersions.
+type VersionPage struct {
+	Versions    []Version
+	Prefixes    []string
+	Truncated   bool
+	NextKey     string
+	NextVersion string
+}
+
+// ListVersions lists the versions of keys along the first-parent history
+// of c (SPEC §4): by key, newest first within a key; a commit is a version
+// of a key when it changed the key relative to its first parent. Paging:
+// keyMarker alone starts after every version of that key; with
+// versionMarker it starts after that version. Cost: O(log V + page).
+func (s *Store) ListVersions(ctx context.Context, c *Commit, prefix, delim, keyMarker, versionMarker string, max int) (*VersionPage, error) {
+	page := &VersionPage{}
+	if max <= 0 {
+		return page, nil
+	}
+	src := readNodes{s}
+	var start []byte
+	midKey := "" // key whose first versions come before the page start
+	switch {
+	case keyMarker != "" && versionMarker != "":
+		mc, err := s.GetCommit(ctx, c.Repo, versionMarker)
+		if err != nil {
+			return nil, errs.E("meta.ListVersions", errs.Invalid, "version-id-marker %q is not a version in this bucket", versionMarker).WithCode("InvalidArgument")
+		}
+		start = append(vkey(keyMarker, mc.Depth), 0) // just after it
+		midKey = keyMarker
+	case keyMarker != "":
+		start = append([]byte(keyMarker), 1)
+	default:
+		start = []byte(prefix)
+	}
+	if string(start) < prefix {
+		start = []byte(prefix)
+	}
+	cur := seek(src, c.VRoot, start)
+	prevKey := midKey
+	for cur.valid() {
+		if err := ctxErr(ctx, "meta.ListVersions"); err != nil {
+			return nil, err
+		}
+		k, _ := splitVKey(cur.key())
+		if !strings.HasPrefix(k, prefix) {
+			break
+		}
+		if delim != "" {
+			if i := strings.Index(k[len(prefix):], delim); i >= 0 {
+				cp := k[:len(prefix)+i+len(delim)]
+				if keyMarker == "" || cp > keyMarker {
+					if len(page.Versions)+len(page.Prefixes) >= max {
+						page.Truncated = true
+						return page, nil
+					}
+					page.Prefixes = append(page.Prefixes, cp)
+					page.NextKey, page.NextVersion = cp, ""
+				}
+				end := prefixEnd([]byte(cp))
+				if end == nil {
+					break
+				}
+				cur = seek(src, c.VRoot, end)
+				prevKey = ""
+				continue
+			}
+		}
+		e, err := DecodeEntry(cur.val())
+		if err != nil {
+			return nil, err
+		}
+		latest := k != prevKey
+		prevKey = k
+		if s.IsPurged(e.Content) {
+			cur.next()
+			continue
+		}
+		if len(page.Versions)+len(page.Prefixes) >= max {
+			page.Truncated = true
+			return page, nil
+		}
+		page.Versions = append(page.Versions, Version{Key: k, Entry: e, IsLatest: latest})
+		page.NextKey, page.NextVersion = k, e.Version
+		cur.next()
+	}
+	if cur.err != nil {
+		return nil, cur.err
+	}
+	return page, nil
+}
+
+// Log returns up to limit commits of c's first-parent history, newest
+// first, starting at c.
+func (s *Store) Log(ctx context.Context, c *Commit, limit int) ([]*Commit, error) {
+	var out []*Commit
+	err := s.view(func(txn *badger.Txn) error {
+		cur := c
+		for cur != nil && (limit <= 0 || len(out) < limit) {
+			if err := ctxErr(ctx, "meta.Log"); err != nil {
+				return err
+			}
+			out = append(out, cur)
+			if len(cur.Parents) == 0 {
+				break
+			}
+			var err error
+			cur, err = s.commitTx(txn, c.Repo, cur.Parents[0])
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DiffEntry is one difference between two trees.
+type DiffEntry struct {
+	Key  string
+	From *Entry // nil: added
+	To   *Entry // nil: removed
+}
+
+// Diff calls fn for every key under prefix that differs between the live
+// trees a and b, in key order. Cost: O(changes x log n).
+func (s *Store) Diff(ctx context.Context, a, b Hash, prefix string, fn func(DiffEntry) error) error {
+	var to []byte
+	if prefix != "" {
+		to = prefixEnd([]byte(prefix))
+	}
+	return treeDiff(readNodes{s}, a, b, []byte(prefix), to, func(k, va, vb []byte) error {
+		if err := ctxErr(ctx, "meta.Diff"); err != nil {
+			return err
+		}
+		d := DiffEntry{Key: string(k)}
+		var err error
+		if va != nil {
+			if d.From, err = DecodeEntry(va); err != nil {
+				return err
+			}
+		}
+		if vb != nil {
+			if d.To, err = DecodeEntry(vb); err != nil {
+				return err
+			}
+		}
+		return fn(d)
+	})
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	Time   time.Time `json:"time"`
+	User   string    `json:"user"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Purge marks content (SHA-256 hex) purged for good and records who did it
+// in the audit log. Every key in every repo with that content then reads
+// as purged. The caller deletes the blob after Purge returns.
+func (s *Store) Purge(ctx context.Context, content, user, target string) error {
+	if len(content) != 64 {
+		return errs.E("meta.Purge", errs.Invalid, "bad content hash %q", content)
+	}
+	err := s.update(ctx, func(w *wtx) error {
+		if err := w.txn.Set([]byte(pPurge+content), []byte(w.now.Format(time.RFC3339Nano))); err != nil {
+			return err
+		}
+		return w.audit(AuditEntry{Time: w.now, User: user, Action: "purge", Target: target, Detail: "content " + content})
+	})
+	if err != nil {
+		return err
+	}
+	s.purgeMu.Lock()
+	s.purged[content] = true
+	s.purgeMu.Unlock()
+	return nil
+}
+
+func (w *wtx) audit(e AuditEntry) error {
+	return setJSON(w.txn, pAudit+e.Time.Format("20060102T150405.000000000Z")+"/"+NewID()[:8], e)
+}
+
+// Audit appends an entry to the audit log.
+func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
+	return s.update(ctx, func(w *wtx) error {
+		if e.Time.IsZero() {
+			e.Time = w.now
+		}
+		return w.audit(e)
+	})
+}
+
+// AuditLog lists the audit log, oldest first.
+func (s *Store) AuditLog(ctx context.Context) ([]AuditEntry, error) {
+	return listJSON[AuditEntry](s, pAudit)
+}

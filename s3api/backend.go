@@ -1,0 +1,218 @@
+package s3api
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Backend is the versioned store as the S3 layer sees it. The gateway
+// implements it over meta (Badger) and blob; s3api never sees either.
+// Every method returns errors classified with internal/errs; Code on an
+// *errs.Error, when set, is the exact S3 code to answer with.
+type Backend interface {
+	// ListRepos lists the repos user may read, by name.
+	ListRepos(ctx context.Context, user string) ([]RepoInfo, error)
+	// CreateBucket creates repo REPO (ref == "") with branch main, or branch
+	// ref of an existing repo from main's head. Exist (BucketAlreadyOwnedByYou)
+	// when it exists; Invalid (InvalidBucketName) for bad names.
+	CreateBucket(ctx context.Context, user, repo, ref string) error
+	// DeleteBucket deletes a branch (ref != "") or the whole repo (ref == "").
+	// Conflict with code BucketNotEmpty when keys remain (SPEC §2).
+	DeleteBucket(ctx context.Context, user, repo, ref string) error
+	// Resolve resolves REPO and REF ("" = main) to a bucket view.
+	// NotExist with code NoSuchBucket when the repo or ref is unknown.
+	Resolve(ctx context.Context, repo, ref string) (Bucket, error)
+
+	// Head returns key's metadata at b, or at version versionID when not "".
+	// NotExist with NoSuchKey / NoSuchVersion; a key whose newest version is a
+	// delete marker returns NotExist (NoSuchKey) when versionID is "", and the
+	// marker (DeleteMarker true, with an error of code MethodNotAllowed) when
+	// asked by versionID.
+	Head(ctx context.Context, b Bucket, key, versionID string) (Object, error)
+	// Open streams length bytes (-1: to the end) of o's content from off.
+	Open(ctx context.Context, o Object, off, length int64) (io.ReadCloser, error)
+	// Put writes key on a writable bucket as one commit (or into the open
+	// commit). Permission when b is read-only; Conflict with code
+	// PreconditionFailed when a condition fails. Nothing is visible unless it
+	// returns nil. The returned Object carries the new VersionID.
+	Put(ctx context.Context, b Bucket, key string, body io.Reader, opts PutOptions) (Object, error)
+	// Copy writes dst as a copy of src (read with Head first; no bytes move,
+	// content is shared). opts.Meta replaces src's metadata when
+	// opts.ReplaceMeta, else src's metadata is kept.
+	Copy(ctx context.Context, dst Bucket, key string, src Object, opts PutOptions) (Object, error)
+	// Delete applies deletes as ONE commit on b (DeleteObjects is one commit;
+	// DeleteObject is a batch of one). Each result says what happened to its
+	// item; the error is for the whole request.
+	Delete(ctx context.Context, b Bucket, items []DeleteItem, user string) ([]DeleteResult, error)
+	// List lists the keys at b in S3 order (bytewise) with prefix, delimiter
+	// and start-after (exclusive), at most max entries+prefixes.
+	List(ctx context.Context, b Bucket, opts ListOptions) (ListResult, error)
+	// ListVersions lists versions along b's first-parent history (SPEC §4).
+	ListVersions(ctx context.Context, b Bucket, opts VersionListOptions) (VersionListResult, error)
+}
+
+// Auth looks up credentials and permissions. The gateway implements it.
+type Auth interface {
+	// Secret returns the secret key and the owning user of accessKey;
+	// NotExist (InvalidAccessKeyId) when unknown.
+	Secret(ctx context.Context, accessKey string) (secret, user string, err error)
+	// Allow returns nil when user (""= anonymous) may perform act on repo
+	// (repo "" = a service-level call such as ListBuckets), Permission
+	// otherwise.
+	Allow(ctx context.Context, user, repo string, act Action) error
+}
+
+// Action is a permission level needed by a call.
+type Action int
+
+const (
+	ActRead Action = iota + 1
+	ActWrite
+	ActAdmin
+	ActCreateRepo // CreateBucket of a new repo
+)
+
+// RefKind is what a bucket's ref resolved to.
+type RefKind int
+
+const (
+	RefBranch RefKind = iota + 1
+	RefTag
+	RefCommit
+	RefOpenCommit
+)
+
+// Bucket is a resolved S3 bucket: a repo at a ref.
+type Bucket struct {
+	Name     string // the S3 bucket name as sent
+	Repo     string
+	Ref      string  // branch, tag or commit id as resolved ("main" for REPO)
+	Kind     RefKind // what Ref is
+	Commit   string  // commit id the ref points at now (x-tusk-commit); for an open commit its id
+	Writable bool
+	// ReadOnly explains why a write is refused ("tag v1 is read-only").
+	ReadOnly string
+	Created  time.Time
+}
+
+// RepoInfo is one entry of ListBuckets.
+type RepoInfo struct {
+	Name    string
+	Created time.Time
+}
+
+// ObjectMeta is the per-version metadata clients set.
+type ObjectMeta struct {
+	ContentType        string
+	ContentEncoding    string
+	ContentDisposition string
+	ContentLanguage    string
+	CacheControl       string
+	Expires            string
+	// User holds x-amz-meta-* headers, keys lower-case without the prefix.
+	User map[string]string
+}
+
+// Object is one version of a key.
+type Object struct {
+	Key          string
+	VersionID    string // commit that wrote this version
+	Commit       string // commit the bucket's ref resolved to
+	Size         int64
+	ETag         string // without quotes
+	LastModified time.Time
+	Meta         ObjectMeta
+	// Checksums maps an algorithm ("CRC32", "CRC32C", "CRC64NVME", "SHA1",
+	// "SHA256") to its base64 value, as the client sent it.
+	Checksums    map[string]string
+	ChecksumType string // "FULL_OBJECT" or "COMPOSITE" ("" if none)
+	// Parts lists part sizes for multipart objects (nil for single-part).
+	Parts        []int64
+	DeleteMarker bool
+	// Content is the backend's opaque handle of the bytes (for Open).
+	Content string
+}
+
+// PutOptions are a write's options.
+type PutOptions struct {
+	User string // author (the user behind the access key)
+	// Size is the body's exact length, -1 if unknown.
+	Size int64
+	Meta ObjectMeta
+	// ReplaceMeta (Copy only): use Meta instead of the source's.
+	ReplaceMeta bool
+	// IfMatch is an ETag (unquoted) or "*"; IfNoneMatch is "*" or an ETag.
+	// Checked atomically against the bucket's head by the committer.
+	IfMatch     string
+	IfNoneMatch string
+	// ContentMD5 is the decoded Content-MD5 header, nil if absent: a mismatch
+	// is Invalid with code BadDigest and nothing is stored.
+	ContentMD5 []byte
+	// Finish is called once after body reached EOF and before anything is
+	// made durable or visible. It verifies checksums the S3 layer computed
+	// and returns the values to store (algorithm -> base64); an error aborts
+	// the write and is returned as is.
+	Finish func() (map[string]string, error)
+	// ChecksumType to record with the checksums ("FULL_OBJECT" when set).
+	ChecksumType string
+}
+
+// DeleteItem is one key to delete, with an optional version.
+type DeleteItem struct {
+	Key       string
+	VersionID string
+}
+
+// DeleteResult is what happened to one DeleteItem.
+type DeleteResult struct {
+	Key       string
+	VersionID string // as requested
+	// DeleteMarker and DeleteMarkerVersionID report a created delete marker
+	// (DeleteMarkerVersionID is the commit id).
+	DeleteMarker          bool
+	DeleteMarkerVersionID string
+	Err                   error // per-item error (S3 <Error> entry)
+}
+
+// ListOptions are ListObjects parameters, already decoded.
+type ListOptions struct {
+	Prefix     string
+	Delimiter  string
+	StartAfter string // exclusive; marker or continuation token decoded
+	MaxKeys    int
+}
+
+// ListResult is one page.
+type ListResult struct {
+	Objects        []Object
+	CommonPrefixes []string
+	IsTruncated    bool
+	// Next is the last key or common prefix returned (what V1 NextMarker and
+	// the V2 continuation token encode).
+	Next string
+}
+
+// VersionListOptions are ListObjectVersions parameters.
+type VersionListOptions struct {
+	Prefix          string
+	Delimiter       string
+	KeyMarker       string
+	VersionIDMarker string
+	MaxKeys         int
+}
+
+// VersionListResult is one page of versions, newest first within a key.
+type VersionListResult struct {
+	Versions            []ObjectVersion
+	CommonPrefixes      []string
+	IsTruncated         bool
+	NextKeyMarker       string
+	NextVersionIDMarker string
+}
+
+// ObjectVersion is a version or a delete marker.
+type ObjectVersion struct {
+	Object
+	IsLatest bool
+}
