@@ -94,6 +94,8 @@ type Bucket struct {
 	// ReadOnly explains why a write is refused ("tag v1 is read-only").
 	ReadOnly string
 	Created  time.Time
+	// Handle is the backend's private state for this view (opaque to s3api).
+	Handle any
 }
 
 // RepoInfo is one entry of ListBuckets.

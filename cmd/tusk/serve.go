@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/tusk-data/tusk/gateway"
+)
+
+type serveOptions struct {
+	cfg gateway.Config
+}
+
+func newServeCmd(root *rootOptions) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway (S3 API, metrics and health on one port)",
+		Long: `Run the gateway. With no flags it stores metadata and blobs under ./tusk-data
+and listens on 127.0.0.1:9000. The admin's keys come from TUSK_ACCESS_KEY and
+TUSK_SECRET_KEY; when they are unset at first start, a key pair is generated
+and printed once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.cfg.AccessKey = os.Getenv("TUSK_ACCESS_KEY")
+			o.cfg.SecretKey = os.Getenv("TUSK_SECRET_KEY")
+			if (o.cfg.AccessKey == "") != (o.cfg.SecretKey == "") {
+				return usageError{fmt.Errorf("set both TUSK_ACCESS_KEY and TUSK_SECRET_KEY, or neither")}
+			}
+			if o.cfg.S3.AccessKey == "" {
+				o.cfg.S3.AccessKey = os.Getenv("TUSK_S3_ACCESS_KEY")
+			}
+			if o.cfg.S3.SecretKey == "" {
+				o.cfg.S3.SecretKey = os.Getenv("TUSK_S3_SECRET_KEY")
+			}
+			log, err := newLogger(root, cmd.ErrOrStderr())
+			if err != nil {
+				return usageError{err}
+			}
+			o.cfg.Log = log
+			return runServe(cmd.Context(), o.cfg, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.cfg.Addr, "addr", "127.0.0.1:9000", "address to listen on")
+	f.StringVar(&o.cfg.DataDir, "data-dir", "./tusk-data", "directory for metadata, the server key and (disk backend) blobs")
+	f.StringVar(&o.cfg.Backend, "backend", "disk", "blob backing store: disk or s3")
+	f.StringVar(&o.cfg.Domain, "domain", "", "domain for virtual-hosted-style buckets (BUCKET.DOMAIN)")
+	f.StringVar(&o.cfg.Region, "region", "us-east-1", "region reported to clients")
+	f.Int64Var(&o.cfg.MinFree, "min-free", 256<<20, "refuse writes when the disk backend has fewer free bytes")
+	f.StringVar(&o.cfg.S3.Endpoint, "s3-endpoint", "", "s3 backend: endpoint (host:port or URL)")
+	f.StringVar(&o.cfg.S3.Bucket, "s3-bucket", "", "s3 backend: bucket")
+	f.StringVar(&o.cfg.S3.Prefix, "s3-prefix", "", "s3 backend: key prefix")
+	f.StringVar(&o.cfg.S3.Region, "s3-region", "", "s3 backend: region")
+	f.BoolVar(&o.cfg.S3.UseTLS, "s3-tls", false, "s3 backend: use https")
+	f.BoolVar(&o.cfg.S3.InsecureSkipVerify, "s3-insecure", false, "s3 backend: skip TLS verification")
+	f.StringVar(&o.cfg.S3.AccessKey, "s3-access-key", "", "s3 backend: access key (or TUSK_S3_ACCESS_KEY)")
+	f.StringVar(&o.cfg.S3.SecretKey, "s3-secret-key", "", "s3 backend: secret key (or TUSK_S3_SECRET_KEY)")
+	f.DurationVar(&o.cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
+	return cmd
+}
+
+func newLogger(root *rootOptions, w io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(root.logLevel)
+	if err != nil {
+		return zerolog.Logger{}, fmt.Errorf("bad --log-level %q", root.logLevel)
+	}
+	console := root.logFormat == "console"
+	if root.logFormat == "auto" {
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			console = true
+		}
+	} else if root.logFormat != "json" && root.logFormat != "console" {
+		return zerolog.Logger{}, fmt.Errorf("bad --log-format %q: use json, console or auto", root.logFormat)
+	}
+	if console {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// runServe starts the gateway and serves until ctx is cancelled (SIGINT,
+// SIGTERM), then drains in-flight requests.
+func runServe(ctx context.Context, cfg gateway.Config, out io.Writer) error {
+	srv, err := gateway.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if srv.AdminKeyID != "" {
+		fmt.Fprintf(out, "Created admin user. Its keys are shown only now:\n  TUSK_ACCESS_KEY=%s\n  TUSK_SECRET_KEY=%s\n", srv.AdminKeyID, srv.AdminSecret)
+	}
+	cfg.Log.Info().Str("addr", ln.Addr().String()).Str("data_dir", cfg.DataDir).Str("backend", cfg.Backend).Msg("tusk listening")
+	err = srv.Serve(ctx, ln)
+	cfg.Log.Info().Msg("tusk stopped")
+	return err
+}

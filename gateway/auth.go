@@ -1,0 +1,311 @@
+package gateway
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/s3api"
+)
+
+// Permission levels per repo, ordered.
+const (
+	PermNone  = 0
+	PermRead  = 1
+	PermWrite = 2
+	PermAdmin = 3
+)
+
+// User is an account. Admin users may do anything; others have per-repo
+// permissions.
+type User struct {
+	Name    string         `json:"name"`
+	Admin   bool           `json:"admin,omitempty"`
+	Perms   map[string]int `json:"perms,omitempty"`
+	Created time.Time      `json:"created"`
+}
+
+// Key is an access key; its secret is stored encrypted with the server key
+// (AES-256-GCM, the access key id as additional data), never in plain text.
+type Key struct {
+	ID      string    `json:"id"`
+	User    string    `json:"user"`
+	Secret  string    `json:"secret_enc"` // base64(nonce | ciphertext)
+	Created time.Time `json:"created"`
+}
+
+const (
+	pUser = "gw/user/"
+	pKey  = "gw/key/"
+)
+
+// Auth stores users and keys in Badger and answers s3api.Auth and
+// sigv4.Credentials.
+type Auth struct {
+	db    *badger.DB
+	meta  *meta.Store
+	aead  cipher.AEAD
+	mu    sync.RWMutex
+	cache map[string][2]string // access key -> secret, user
+}
+
+var _ s3api.Auth = (*Auth)(nil)
+
+// LoadServerKey reads the 32-byte server key from path, generating it (mode
+// 0600) when absent.
+func LoadServerKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) != 32 {
+			return nil, fmt.Errorf("server key %s: want 32 bytes, found %d", path, len(b))
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// NewAuth returns the auth store over ms's Badger, encrypting secrets with
+// serverKey (32 bytes).
+func NewAuth(ms *meta.Store, serverKey []byte) (*Auth, error) {
+	block, err := aes.NewCipher(serverKey)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Auth{db: ms.DB(), meta: ms, aead: aead, cache: map[string][2]string{}}, nil
+}
+
+func (a *Auth) seal(id, secret string) string {
+	nonce := make([]byte, a.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err)
+	}
+	return base64.StdEncoding.EncodeToString(a.aead.Seal(nonce, nonce, []byte(secret), []byte(id)))
+}
+
+func (a *Auth) open(id, enc string) (string, error) {
+	b, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || len(b) < a.aead.NonceSize() {
+		return "", errs.E("gateway.Auth", errs.Internal, "stored secret of key %s is corrupt", id)
+	}
+	ns := a.aead.NonceSize()
+	p, err := a.aead.Open(nil, b[:ns], b[ns:], []byte(id))
+	if err != nil {
+		return "", errs.E("gateway.Auth", errs.Internal, "cannot decrypt the secret of key %s: the server key changed", id)
+	}
+	return string(p), nil
+}
+
+func getRec(txn *badger.Txn, key string, v any) (bool, error) {
+	it, err := txn.Get([]byte(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, it.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+}
+
+func setRec(txn *badger.Txn, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return txn.Set([]byte(key), b)
+}
+
+// update runs fn in a Badger transaction and syncs it.
+func (a *Auth) update(fn func(txn *badger.Txn) error) error {
+	if err := a.db.Update(fn); err != nil {
+		return err
+	}
+	return a.db.Sync()
+}
+
+// GetUser returns a user; NotExist if absent.
+func (a *Auth) GetUser(ctx context.Context, name string) (*User, error) {
+	var u User
+	var ok bool
+	err := a.db.View(func(txn *badger.Txn) error {
+		var err error
+		ok, err = getRec(txn, pUser+name, &u)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.E("gateway.GetUser", errs.NotExist, "user %q does not exist", name)
+	}
+	return &u, nil
+}
+
+// PutUser creates or replaces a user record.
+func (a *Auth) PutUser(ctx context.Context, u *User) error {
+	return a.update(func(txn *badger.Txn) error { return setRec(txn, pUser+u.Name, u) })
+}
+
+// AddKey stores an access key for user with the given secret (encrypted).
+func (a *Auth) AddKey(ctx context.Context, user, id, secret string) error {
+	k := &Key{ID: id, User: user, Secret: a.seal(id, secret), Created: time.Now().UTC()}
+	if err := a.update(func(txn *badger.Txn) error { return setRec(txn, pKey+id, k) }); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	delete(a.cache, id)
+	a.mu.Unlock()
+	return nil
+}
+
+// Secret implements sigv4.Credentials.
+func (a *Auth) Secret(ctx context.Context, accessKey string) (string, string, error) {
+	a.mu.RLock()
+	c, ok := a.cache[accessKey]
+	a.mu.RUnlock()
+	if ok {
+		return c[0], c[1], nil
+	}
+	var k Key
+	var found bool
+	err := a.db.View(func(txn *badger.Txn) error {
+		var err error
+		found, err = getRec(txn, pKey+accessKey, &k)
+		return err
+	})
+	if err != nil {
+		return "", "", errs.Wrap("gateway.Secret", errs.Internal, err)
+	}
+	if !found {
+		return "", "", errs.E("gateway.Secret", errs.NotExist, "the access key id you provided does not exist").WithCode("InvalidAccessKeyId")
+	}
+	secret, err := a.open(k.ID, k.Secret)
+	if err != nil {
+		return "", "", err
+	}
+	a.mu.Lock()
+	a.cache[accessKey] = [2]string{secret, k.User}
+	a.mu.Unlock()
+	return secret, k.User, nil
+}
+
+// Allow implements s3api.Auth.
+func (a *Auth) Allow(ctx context.Context, user, repo string, act s3api.Action) error {
+	deny := func() error {
+		who := user
+		if who == "" {
+			who = "anonymous"
+		}
+		return errs.E("gateway.Allow", errs.Permission, "access denied: %s may not do this on %q", who, repo).WithCode("AccessDenied")
+	}
+	if user == "" {
+		if act == s3api.ActRead && repo != "" {
+			if r, err := a.meta.GetRepo(ctx, repo); err == nil && r.Public {
+				return nil
+			}
+		}
+		return deny()
+	}
+	u, err := a.GetUser(ctx, user)
+	if err != nil {
+		return deny()
+	}
+	if u.Admin {
+		return nil
+	}
+	switch act {
+	case s3api.ActCreateRepo:
+		return nil // the creator becomes the repo's admin
+	}
+	if repo == "" {
+		return nil // service-level calls (ListBuckets) are filtered per repo
+	}
+	need := map[s3api.Action]int{s3api.ActRead: PermRead, s3api.ActWrite: PermWrite, s3api.ActAdmin: PermAdmin}[act]
+	if u.Perms[repo] >= need && need > 0 {
+		return nil
+	}
+	return deny()
+}
+
+// Grant sets user's permission on repo.
+func (a *Auth) Grant(ctx context.Context, user, repo string, level int) error {
+	u, err := a.GetUser(ctx, user)
+	if err != nil {
+		return err
+	}
+	if u.Perms == nil {
+		u.Perms = map[string]int{}
+	}
+	u.Perms[repo] = level
+	return a.PutUser(ctx, u)
+}
+
+const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+// NewKeyPair generates an access key id (20 chars) and secret (40 chars).
+func NewKeyPair() (string, string) {
+	b := make([]byte, 20)
+	rand.Read(b)
+	id := make([]byte, 20)
+	for i := range id {
+		id[i] = keyAlphabet[int(b[i])%len(keyAlphabet)]
+	}
+	s := make([]byte, 30)
+	rand.Read(s)
+	return "TK" + string(id[2:]), base64.RawURLEncoding.EncodeToString(s)
+}
+
+// Bootstrap makes sure an admin user exists. When accessKey and secret are
+// given (env or config) that key is made to belong to the admin. When no
+// user existed and no key was given, a key pair is generated and returned
+// (created true) so it can be printed once.
+func (a *Auth) Bootstrap(ctx context.Context, accessKey, secret string) (id, sec string, created bool, err error) {
+	if _, err := a.GetUser(ctx, "admin"); errs.Is(err, errs.NotExist) {
+		if err := a.PutUser(ctx, &User{Name: "admin", Admin: true, Created: time.Now().UTC()}); err != nil {
+			return "", "", false, err
+		}
+		created = true
+	} else if err != nil {
+		return "", "", false, err
+	}
+	if accessKey != "" {
+		if s, u, err := a.Secret(ctx, accessKey); err == nil && s == secret && u == "admin" {
+			return accessKey, secret, false, nil
+		}
+		return accessKey, secret, false, a.AddKey(ctx, "admin", accessKey, secret)
+	}
+	if !created {
+		return "", "", false, nil
+	}
+	id, sec = NewKeyPair()
+	return id, sec, true, a.AddKey(ctx, "admin", id, sec)
+}

@@ -1,0 +1,446 @@
+package gateway
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"strconv"
+
+	"github.com/tusk-data/tusk/blob"
+	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/s3api"
+)
+
+// Backend implements s3api.Backend over meta (versions) and blob (bytes).
+type Backend struct {
+	Meta  *meta.Store
+	Blobs *blob.Store
+	Auth  *Auth
+}
+
+var _ s3api.Backend = (*Backend)(nil)
+
+// ListRepos implements s3api.Backend: repos user may read.
+func (b *Backend) ListRepos(ctx context.Context, user string) ([]s3api.RepoInfo, error) {
+	repos, err := b.Meta.ListRepos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []s3api.RepoInfo
+	for _, r := range repos {
+		if b.Auth.Allow(ctx, user, r.Name, s3api.ActRead) == nil {
+			out = append(out, s3api.RepoInfo{Name: r.Name, Created: r.Created})
+		}
+	}
+	return out, nil
+}
+
+// CreateBucket implements s3api.Backend.
+func (b *Backend) CreateBucket(ctx context.Context, user, repo, ref string) error {
+	if ref == "" {
+		if _, err := b.Meta.CreateRepo(ctx, repo, user); err != nil {
+			return err
+		}
+		if u, err := b.Auth.GetUser(ctx, user); err == nil && !u.Admin {
+			return b.Auth.Grant(ctx, user, repo, PermAdmin)
+		}
+		return nil
+	}
+	if err := meta.ValidRepoName(repo); err != nil {
+		return err
+	}
+	_, err := b.Meta.CreateBranch(ctx, repo, ref, "main")
+	return err
+}
+
+// DeleteBucket implements s3api.Backend.
+func (b *Backend) DeleteBucket(ctx context.Context, user, repo, ref string) error {
+	if ref == "" {
+		return b.Meta.DeleteRepo(ctx, repo, false)
+	}
+	r, err := b.Meta.Resolve(ctx, repo, ref)
+	if err != nil {
+		return err
+	}
+	if r.Kind != meta.KindBranch {
+		return errs.E("gateway.DeleteBucket", errs.Invalid, "bucket %s.%s is not a branch; only branches are deleted as buckets", ref, repo).WithCode("InvalidRequest")
+	}
+	if ref == "main" {
+		return errs.E("gateway.DeleteBucket", errs.Invalid, "branch main cannot be deleted; delete bucket %s to delete the repo", repo).WithCode("InvalidRequest")
+	}
+	return b.Meta.DeleteBranch(ctx, repo, ref, false)
+}
+
+// Resolve implements s3api.Backend.
+func (b *Backend) Resolve(ctx context.Context, repo, ref string) (s3api.Bucket, error) {
+	if err := meta.ValidRepoName(repo); err != nil {
+		return s3api.Bucket{}, err
+	}
+	r, err := b.Meta.Resolve(ctx, repo, ref)
+	if err != nil {
+		return s3api.Bucket{}, err
+	}
+	bk := s3api.Bucket{Repo: repo, Ref: r.Name, Commit: r.CommitID(), Created: r.Repo.Created, Handle: r}
+	switch r.Kind {
+	case meta.KindBranch:
+		bk.Kind = s3api.RefBranch
+		switch {
+		case r.Branch.Output != "":
+			bk.ReadOnly = "branch " + r.Name + " of repo " + repo + " is read-only: it is the output of pipeline " + r.Branch.Output
+		case r.Branch.Protected:
+			bk.ReadOnly = "branch " + r.Name + " of repo " + repo + " is protected: it takes only merges"
+		default:
+			bk.Writable = true
+		}
+	case meta.KindTag:
+		bk.Kind = s3api.RefTag
+		bk.ReadOnly = "tag " + r.Name + " of repo " + repo + " is read-only"
+	case meta.KindCommit:
+		bk.Kind = s3api.RefCommit
+		bk.ReadOnly = "commit " + r.Name + " of repo " + repo + " is finished and read-only"
+	case meta.KindOpen:
+		bk.Kind = s3api.RefOpenCommit
+		bk.Writable = true
+	}
+	return bk, nil
+}
+
+func refOf(bk s3api.Bucket) (*meta.Ref, error) {
+	r, ok := bk.Handle.(*meta.Ref)
+	if !ok || r == nil {
+		return nil, errs.E("gateway", errs.Internal, "bucket %s was not resolved by this backend", bk.Name)
+	}
+	return r, nil
+}
+
+// liveRoot returns the current live tree of the bucket (an open commit's
+// root moves with each write, so it is re-read).
+func (b *Backend) liveRoot(ctx context.Context, r *meta.Ref) (meta.Hash, error) {
+	if r.Open != nil {
+		nr, err := b.Meta.Resolve(ctx, r.Repo.Name, r.Open.ID)
+		if err != nil {
+			return meta.Hash{}, err
+		}
+		return nr.Root(), nil
+	}
+	return r.Root(), nil
+}
+
+// versionCommit is the commit whose version tree a listing reads.
+func (b *Backend) versionCommit(ctx context.Context, r *meta.Ref) (*meta.Commit, error) {
+	if r.Open != nil {
+		return b.Meta.GetCommit(ctx, r.Repo.Name, r.Open.Base)
+	}
+	return r.Commit, nil
+}
+
+var contentHeaders = []string{"Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires"}
+
+func toObject(key, commit string, e *meta.Entry) s3api.Object {
+	o := s3api.Object{Key: key, VersionID: e.Version, Commit: commit, Size: e.Size, ETag: e.ETag,
+		LastModified: e.Time, Checksums: e.Checksums, ChecksumType: e.ChecksumType, Parts: e.Parts,
+		DeleteMarker: e.Deleted, Content: e.Content}
+	h := e.Headers
+	o.Meta = s3api.ObjectMeta{ContentType: h["Content-Type"], ContentEncoding: h["Content-Encoding"],
+		ContentDisposition: h["Content-Disposition"], ContentLanguage: h["Content-Language"],
+		CacheControl: h["Cache-Control"], Expires: h["Expires"], User: e.User}
+	return o
+}
+
+func metaHeaders(m s3api.ObjectMeta) map[string]string {
+	h := map[string]string{}
+	for k, v := range map[string]string{"Content-Type": m.ContentType, "Content-Encoding": m.ContentEncoding,
+		"Content-Disposition": m.ContentDisposition, "Content-Language": m.ContentLanguage,
+		"Cache-Control": m.CacheControl, "Expires": m.Expires} {
+		if v != "" {
+			h[k] = v
+		}
+	}
+	if len(h) == 0 {
+		return nil
+	}
+	return h
+}
+
+// Head implements s3api.Backend.
+func (b *Backend) Head(ctx context.Context, bk s3api.Bucket, key, versionID string) (s3api.Object, error) {
+	r, err := refOf(bk)
+	if err != nil {
+		return s3api.Object{}, err
+	}
+	if err := meta.ValidKey(key); err != nil {
+		return s3api.Object{}, err
+	}
+	if versionID != "" {
+		e, err := b.Meta.GetVersion(ctx, r, key, versionID)
+		if err != nil {
+			return s3api.Object{}, err
+		}
+		o := toObject(key, bk.Commit, e)
+		if e.Deleted {
+			return o, errs.E("gateway.Head", errs.Invalid, "version %s of %q is a delete marker", versionID, key).WithCode("MethodNotAllowed")
+		}
+		return o, nil
+	}
+	root, err := b.liveRoot(ctx, r)
+	if err != nil {
+		return s3api.Object{}, err
+	}
+	e, err := b.Meta.Get(ctx, root, key)
+	if err != nil {
+		if errs.Is(err, errs.NotExist) && r.Open == nil {
+			// Say so when the newest version is a delete marker.
+			if pg, lerr := b.Meta.ListVersions(ctx, r.Commit, key, "", "", "", 1); lerr == nil &&
+				len(pg.Versions) == 1 && pg.Versions[0].Key == key && pg.Versions[0].Entry.Deleted {
+				return toObject(key, bk.Commit, pg.Versions[0].Entry), err
+			}
+		}
+		return s3api.Object{}, err
+	}
+	return toObject(key, bk.Commit, e), nil
+}
+
+// Open implements s3api.Backend.
+func (b *Backend) Open(ctx context.Context, o s3api.Object, off, length int64) (io.ReadCloser, error) {
+	if b.Meta.IsPurged(o.Content) {
+		return nil, errs.E("gateway.Open", errs.NotExist, "version %s of %q was purged", o.VersionID, o.Key).WithCode("NoSuchVersion")
+	}
+	return b.Blobs.Open(ctx, o.Content, off, length)
+}
+
+func (b *Backend) writeTarget(bk s3api.Bucket) (*meta.Ref, error) {
+	r, err := refOf(bk)
+	if err != nil {
+		return nil, err
+	}
+	if !bk.Writable {
+		return nil, errs.E("gateway.write", errs.Permission, "%s", bk.ReadOnly).WithCode("AccessDenied")
+	}
+	return r, nil
+}
+
+func (b *Backend) write(ctx context.Context, r *meta.Ref, user string, changes []meta.Change) (*meta.WriteResult, error) {
+	req := meta.WriteRequest{Repo: r.Repo.Name, Author: user, Changes: changes}
+	if r.Open != nil {
+		req.Open = r.Open.ID
+	} else {
+		req.Branch = r.Name
+	}
+	if len(changes) == 1 {
+		verb := "put "
+		if changes[0].Entry == nil {
+			verb = "delete "
+		}
+		req.Message = verb + changes[0].Key
+	} else {
+		req.Message = "delete " + strconv.Itoa(len(changes)) + " keys"
+	}
+	return b.Meta.Write(ctx, req)
+}
+
+// Put implements s3api.Backend.
+func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.Reader, opts s3api.PutOptions) (s3api.Object, error) {
+	r, err := b.writeTarget(bk)
+	if err != nil {
+		return s3api.Object{}, err
+	}
+	if err := meta.ValidKey(key); err != nil {
+		return s3api.Object{}, err
+	}
+	var sums map[string]string
+	info, err := b.Blobs.Put(ctx, body, blob.PutOptions{Size: opts.Size, Verify: func(i blob.Info) error {
+		if opts.ContentMD5 != nil && string(opts.ContentMD5) != string(i.MD5) {
+			return errs.E("gateway.Put", errs.Invalid, "the Content-MD5 you specified did not match what we received").WithCode("BadDigest")
+		}
+		if opts.Finish != nil {
+			var err error
+			sums, err = opts.Finish()
+			return err
+		}
+		return nil
+	}})
+	if err != nil {
+		return s3api.Object{}, err
+	}
+	e := &meta.Entry{Content: info.Hash, Size: info.Size, ETag: hex.EncodeToString(info.MD5),
+		Headers: metaHeaders(opts.Meta), User: opts.Meta.User, Checksums: sums, ChecksumType: opts.ChecksumType}
+	if len(sums) > 0 && e.ChecksumType == "" {
+		e.ChecksumType = "FULL_OBJECT"
+	}
+	if b.Meta.IsPurged(info.Hash) {
+		return s3api.Object{}, errs.E("gateway.Put", errs.Permission, "this content was purged from the system and cannot be stored again").WithCode("AccessDenied")
+	}
+	res, err := b.write(ctx, r, opts.User, []meta.Change{{Key: key, Entry: e, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}})
+	if err != nil {
+		return s3api.Object{}, err
+	}
+	e.Version, e.Time = res.Version, res.Time
+	return toObject(key, res.Version, e), nil
+}
+
+// Copy implements s3api.Backend: the new version shares src's content.
+func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3api.Object, opts s3api.PutOptions) (s3api.Object, error) {
+	r, err := b.writeTarget(dst)
+	if err != nil {
+		return s3api.Object{}, err
+	}
+	if err := meta.ValidKey(key); err != nil {
+		return s3api.Object{}, err
+	}
+	if src.DeleteMarker || b.Meta.IsPurged(src.Content) {
+		return s3api.Object{}, errs.E("gateway.Copy", errs.NotExist, "copy source %q does not exist", src.Key).WithCode("NoSuchKey")
+	}
+	m := src.Meta
+	if opts.ReplaceMeta {
+		m = opts.Meta
+	}
+	e := &meta.Entry{Content: src.Content, Size: src.Size, ETag: src.ETag, Parts: src.Parts,
+		Headers: metaHeaders(m), User: m.User, Checksums: src.Checksums, ChecksumType: src.ChecksumType}
+	res, err := b.write(ctx, r, opts.User, []meta.Change{{Key: key, Entry: e, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}})
+	if err != nil {
+		return s3api.Object{}, err
+	}
+	e.Version, e.Time = res.Version, res.Time
+	return toObject(key, res.Version, e), nil
+}
+
+// Delete implements s3api.Backend. Deletes without a version id are one
+// commit; with a version id: a delete marker is undone by a commit that
+// restores the version before it, a content version is purged (admin only).
+func (b *Backend) Delete(ctx context.Context, bk s3api.Bucket, items []s3api.DeleteItem, user string) ([]s3api.DeleteResult, error) {
+	r, err := refOf(bk)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]s3api.DeleteResult, len(items))
+	var changes []meta.Change
+	var idx []int
+	for i, it := range items {
+		results[i] = s3api.DeleteResult{Key: it.Key, VersionID: it.VersionID}
+		if err := meta.ValidKey(it.Key); err != nil {
+			results[i].Err = err
+			continue
+		}
+		if it.VersionID == "" {
+			if !bk.Writable {
+				results[i].Err = errs.E("gateway.Delete", errs.Permission, "%s", bk.ReadOnly).WithCode("AccessDenied")
+				continue
+			}
+			changes = append(changes, meta.Change{Key: it.Key})
+			idx = append(idx, i)
+			continue
+		}
+		results[i] = b.deleteVersion(ctx, bk, r, it, user)
+	}
+	if len(changes) > 0 {
+		res, err := b.write(ctx, r, user, changes)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range idx {
+			if res.Changed[j] {
+				results[i].DeleteMarker = true
+				results[i].DeleteMarkerVersionID = res.Version
+			}
+		}
+	}
+	return results, nil
+}
+
+func (b *Backend) deleteVersion(ctx context.Context, bk s3api.Bucket, r *meta.Ref, it s3api.DeleteItem, user string) s3api.DeleteResult {
+	res := s3api.DeleteResult{Key: it.Key, VersionID: it.VersionID}
+	e, err := b.Meta.GetVersion(ctx, r, it.Key, it.VersionID)
+	if err != nil {
+		if errs.Is(err, errs.NotExist) {
+			return res // S3: deleting an absent version succeeds
+		}
+		res.Err = err
+		return res
+	}
+	if e.Deleted {
+		res.DeleteMarker = true
+		res.DeleteMarkerVersionID = it.VersionID
+		if !bk.Writable || r.Commit == nil {
+			res.Err = errs.E("gateway.Delete", errs.Permission, "%s", bk.ReadOnly).WithCode("AccessDenied")
+			return res
+		}
+		// Undo the marker only when it is the newest version: restore the
+		// version before it with a new commit.
+		pg, err := b.Meta.ListVersions(ctx, r.Commit, it.Key, "", "", "", 2)
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		if len(pg.Versions) == 0 || pg.Versions[0].Key != it.Key || pg.Versions[0].Entry.Version != e.Version {
+			return res // an older marker: history is immutable, nothing to undo
+		}
+		if len(pg.Versions) < 2 || pg.Versions[1].Key != it.Key || pg.Versions[1].Entry.Deleted {
+			return res
+		}
+		prev := *pg.Versions[1].Entry
+		req := meta.WriteRequest{Repo: r.Repo.Name, Branch: r.Name, Author: user,
+			Message: "restore " + it.Key + " (undo delete marker " + it.VersionID + ")",
+			Changes: []meta.Change{{Key: it.Key, Entry: &prev}}}
+		if _, err := b.Meta.Write(ctx, req); err != nil {
+			res.Err = err
+		}
+		return res
+	}
+	// A content version: purge, admin only.
+	if err := b.Auth.Allow(ctx, user, r.Repo.Name, s3api.ActAdmin); err != nil {
+		res.Err = errs.E("gateway.Delete", errs.Permission, "purging version %s of %q needs admin permission on repo %s", it.VersionID, it.Key, r.Repo.Name).WithCode("AccessDenied")
+		return res
+	}
+	if err := b.Meta.Purge(ctx, e.Content, user, r.Repo.Name+"@"+it.VersionID+":"+it.Key); err != nil {
+		res.Err = err
+		return res
+	}
+	if err := b.Blobs.Delete(ctx, e.Content); err != nil && !errs.Is(err, errs.NotExist) {
+		res.Err = err
+	}
+	return res
+}
+
+// List implements s3api.Backend.
+func (b *Backend) List(ctx context.Context, bk s3api.Bucket, opts s3api.ListOptions) (s3api.ListResult, error) {
+	r, err := refOf(bk)
+	if err != nil {
+		return s3api.ListResult{}, err
+	}
+	root, err := b.liveRoot(ctx, r)
+	if err != nil {
+		return s3api.ListResult{}, err
+	}
+	pg, err := b.Meta.List(ctx, root, opts.Prefix, opts.Delimiter, opts.StartAfter, opts.MaxKeys)
+	if err != nil {
+		return s3api.ListResult{}, err
+	}
+	out := s3api.ListResult{CommonPrefixes: pg.Prefixes, IsTruncated: pg.Truncated, Next: pg.Next}
+	for _, ke := range pg.Entries {
+		out.Objects = append(out.Objects, toObject(ke.Key, bk.Commit, ke.Entry))
+	}
+	return out, nil
+}
+
+// ListVersions implements s3api.Backend.
+func (b *Backend) ListVersions(ctx context.Context, bk s3api.Bucket, opts s3api.VersionListOptions) (s3api.VersionListResult, error) {
+	r, err := refOf(bk)
+	if err != nil {
+		return s3api.VersionListResult{}, err
+	}
+	c, err := b.versionCommit(ctx, r)
+	if err != nil {
+		return s3api.VersionListResult{}, err
+	}
+	pg, err := b.Meta.ListVersions(ctx, c, opts.Prefix, opts.Delimiter, opts.KeyMarker, opts.VersionIDMarker, opts.MaxKeys)
+	if err != nil {
+		return s3api.VersionListResult{}, err
+	}
+	out := s3api.VersionListResult{CommonPrefixes: pg.Prefixes, IsTruncated: pg.Truncated,
+		NextKeyMarker: pg.NextKey, NextVersionIDMarker: pg.NextVersion}
+	for _, v := range pg.Versions {
+		out.Versions = append(out.Versions, s3api.ObjectVersion{Object: toObject(v.Key, bk.Commit, v.Entry), IsLatest: v.IsLatest})
+	}
+	return out, nil
+}

@@ -1,0 +1,236 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/tusk-data/tusk/blob"
+	"github.com/tusk-data/tusk/blob/disk"
+	blobs3 "github.com/tusk-data/tusk/blob/s3"
+	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/s3api"
+	"github.com/tusk-data/tusk/s3api/sigv4"
+)
+
+// Config configures a gateway. Zero values take the embedded defaults.
+type Config struct {
+	Addr    string // listen address (default 127.0.0.1:9000)
+	DataDir string // Badger metadata, server key and (disk backend) blobs (default ./tusk-data)
+	// Backend is "disk" (default: DataDir/blobs) or "s3" (S3 settings).
+	Backend string
+	S3      blobs3.Config
+	// Domain enables virtual-hosted-style buckets (BUCKET.Domain).
+	Domain string
+	Region string
+	// AccessKey/SecretKey are the admin's keys (TUSK_ACCESS_KEY /
+	// TUSK_SECRET_KEY); generated and printed once at first start if empty.
+	AccessKey, SecretKey string
+	// ServerKeyFile holds the key that encrypts secrets at rest (default
+	// DataDir/server.key, generated with mode 0600).
+	ServerKeyFile string
+	// MinFree is the free-space floor for the disk backend (default 256 MiB).
+	MinFree int64
+	Log     zerolog.Logger
+	// Test hooks: called after each metadata sync and each blob fsync.
+	OnMetaSync func()
+	OnBlobSync func(path string, dir bool)
+	// ShutdownTimeout bounds the drain of in-flight requests (default 30s).
+	ShutdownTimeout time.Duration
+}
+
+// Server is a running gateway's state.
+type Server struct {
+	cfg     Config
+	Meta    *meta.Store
+	Blobs   *blob.Store
+	Auth    *Auth
+	Backend *Backend
+	handler http.Handler
+	reg     *prometheus.Registry
+	// AdminKeyID/AdminSecret are set when the admin key was generated now.
+	AdminKeyID, AdminSecret string
+	ready                   atomic.Bool
+}
+
+// New opens the stores and builds the handler. Close releases them.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:9000"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "tusk-data"
+	}
+	if cfg.Backend == "" {
+		cfg.Backend = "disk"
+	}
+	if cfg.MinFree == 0 {
+		cfg.MinFree = 256 << 20
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if cfg.ServerKeyFile == "" {
+		cfg.ServerKeyFile = filepath.Join(cfg.DataDir, "server.key")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	var drv blob.Driver
+	switch cfg.Backend {
+	case "disk":
+		d, err := disk.Open(filepath.Join(cfg.DataDir, "blobs"), disk.Options{MinFree: cfg.MinFree, OnSync: cfg.OnBlobSync})
+		if err != nil {
+			return nil, err
+		}
+		drv = d
+	case "s3":
+		d, err := blobs3.Open(ctx, cfg.S3)
+		if err != nil {
+			return nil, err
+		}
+		drv = d
+	default:
+		return nil, fmt.Errorf("unknown backend %q: use disk or s3", cfg.Backend)
+	}
+	ms, err := meta.Open(filepath.Join(cfg.DataDir, "meta"), meta.Options{OnSync: cfg.OnMetaSync})
+	if err != nil {
+		drv.Close()
+		return nil, err
+	}
+	key, err := LoadServerKey(cfg.ServerKeyFile)
+	if err != nil {
+		ms.Close()
+		drv.Close()
+		return nil, fmt.Errorf("server key: %w", err)
+	}
+	auth, err := NewAuth(ms, key)
+	if err != nil {
+		ms.Close()
+		drv.Close()
+		return nil, err
+	}
+	id, sec, created, err := auth.Bootstrap(ctx, cfg.AccessKey, cfg.SecretKey)
+	if err != nil {
+		ms.Close()
+		drv.Close()
+		return nil, fmt.Errorf("admin user: %w", err)
+	}
+	s := &Server{cfg: cfg, Meta: ms, Blobs: blob.New(drv), Auth: auth}
+	if created {
+		s.AdminKeyID, s.AdminSecret = id, sec
+	}
+	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: auth}
+	s.handler = s.buildHandler()
+	s.ready.Store(true)
+	return s, nil
+}
+
+func (s *Server) buildHandler() http.Handler {
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tusk_http_requests_total",
+		Help: "HTTP requests by method and status code."}, []string{"method", "code"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tusk_http_request_duration_seconds",
+		Help: "HTTP request latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method"})
+	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "tusk_http_in_flight_requests", Help: "Requests being served."})
+	s.reg.MustRegister(reqs, dur, inflight)
+
+	s3h := s3api.New(s3api.Config{Backend: s.Backend, Auth: s.Auth,
+		Verifier: &sigv4.Verifier{Creds: s.Auth}, Domain: s.cfg.Domain, Region: s.cfg.Region, Log: s.cfg.Log})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		inflight.Inc()
+		sw := &statusWriter{ResponseWriter: w, code: 200}
+		defer func() {
+			inflight.Dec()
+			reqs.WithLabelValues(r.Method, strconv.Itoa(sw.code)).Inc()
+			dur.WithLabelValues(r.Method).Observe(time.Since(start).Seconds())
+		}()
+		if s.cfg.Domain == "" || r.Host == s.cfg.Domain || !hasSuffixHost(r.Host, s.cfg.Domain) {
+			if r.URL.Path == "/metrics" || r.URL.Path == "/healthz" {
+				mux.ServeHTTP(sw, r)
+				return
+			}
+		}
+		s3h.ServeHTTP(sw, r)
+	})
+}
+
+func hasSuffixHost(host, domain string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return len(host) > len(domain) && host[len(host)-len(domain)-1:] == "."+domain
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(c int) { w.code = c; w.ResponseWriter.WriteHeader(c) }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Handler returns the gateway's HTTP handler (S3, /metrics, /healthz).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves on ln until ctx is done, then stops accepting, drains
+// in-flight requests (up to ShutdownTimeout) and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes: 64 << 10, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
+// Close closes the stores.
+func (s *Server) Close() error {
+	err := s.Meta.Close()
+	if e := s.Blobs.Driver().Close(); err == nil {
+		err = e
+	}
+	return err
+}
