@@ -1,0 +1,39 @@
+# Tusk: `make run` starts the gateway on the embedded default; `make test`
+# runs every test, installing what it needs on a fresh Debian machine.
+GO       ?= go
+BIN      := bin/tusk
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# Packages whose tests move large objects or kill processes run without -race.
+NORACE   := ./test/large/... ./test/crash/...
+RACEPKGS  = $(shell $(GO) list ./... | grep -v -e /test/large -e /test/crash -e /test/bench)
+
+.PHONY: build run test test-deps test-go test-clients bench vet clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/tusk
+
+run: build
+	./$(BIN) serve
+
+vet:
+	$(GO) vet ./...
+
+test-deps:
+	bash scripts/install-test-deps.sh
+	bash scripts/install-versitygw.sh
+
+test-go: build
+	$(GO) test -race -count=1 -timeout 30m $(RACEPKGS)
+	$(GO) test -count=1 -timeout 30m $(NORACE)
+
+test-clients: build
+	bash test/clients.sh
+
+test: test-deps vet test-go test-clients
+	@echo "make test: all tests passed"
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/...
+
+clean:
+	rm -rf bin
