@@ -146,10 +146,7 @@ func setRec(txn *badger.Txn, key string, v any) error {
 
 // update runs fn in a Badger transaction and syncs it.
 func (a *Auth) update(fn func(txn *badger.Txn) error) error {
-	if err := a.db.Update(fn); err != nil {
-		return err
-	}
-	return a.db.Sync()
+	return a.meta.Update(context.Background(), fn)
 }
 
 // GetUser returns a user; NotExist if absent.

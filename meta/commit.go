@@ -50,6 +50,14 @@ func (s *Store) update(ctx context.Context, fn func(w *wtx) error) error {
 	return o.err
 }
 
+// Update runs fn inside the committer's transaction, so that records of
+// sibling packages (users, keys, pipelines) are written with the same
+// atomicity and durability as commits: fn's writes are synced before Update
+// returns. fn must check before it writes (see op).
+func (s *Store) Update(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	return s.update(ctx, func(w *wtx) error { return fn(w.txn) })
+}
+
 func (s *Store) committer() {
 	defer s.wg.Done()
 	for {
