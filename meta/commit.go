@@ -98,9 +98,6 @@ func (s *Store) runBatch(batch []*op) {
 		var applied []*op
 		rest := batch[:0:0]
 		for i, o := range batch {
-			if o.ctx.Err() != nil && !errors.Is(o.ctx.Err(), context.Canceled) {
-				// Deadline passed before it ran: refuse cleanly.
-			}
 			err := o.fn(w)
 			if errors.Is(err, badger.ErrTxnTooBig) && len(applied) > 0 {
 				rest = batch[i:]

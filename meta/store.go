@@ -92,7 +92,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithIndexCacheSize(opts.IndexCacheSize).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
-		WithValueThreshold(1 << 10).
+		WithValueThreshold(64 << 10). // tree nodes (<= ~8 KiB) stay in the LSM: one WAL to sync
 		WithLogger(nil)
 	if opts.InMemory {
 		bo = bo.WithInMemory(true).WithDir("").WithValueDir("")
