@@ -1,0 +1,290 @@
+package s3api
+
+import (
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/tusk-data/tusk/internal/errs"
+)
+
+// This file is THE error table of the S3 layer: every error a handler
+// returns goes through wireError, which maps it to one S3 code and HTTP
+// status, and writeError is the one encoder of S3 error XML.
+//
+// The rule: an explicit Code on an *errs.Error (the first one in the chain)
+// wins; its status comes from codeTable, or from the error's Kind when the
+// code is not listed. Without a Code, the Kind picks the code (kindTable).
+//
+// Choices where S3 has no answer:
+//   - errs.NoSpace (the store is below its free-space floor) answers 507
+//     InsufficientStorage, as MinIO does for a full drive. 507 is in no SDK's
+//     retry list, so clients fail at once with the message instead of
+//     retrying a write that cannot succeed.
+//   - errs.Conflict without a code answers 409 OperationAborted.
+//   - errs.NotExist without a code answers NoSuchKey on object requests and
+//     NoSuchBucket otherwise.
+
+// codeInfo is the status and default message of one S3 error code.
+type codeInfo struct {
+	Status int
+	Msg    string
+}
+
+// codeTable lists the S3 codes Tusk answers, with AWS's statuses and
+// messages. Messages are used when the error carries none of its own.
+var codeTable = map[string]codeInfo{
+	// 304 / 4xx: the request
+	"NotModified":                             {http.StatusNotModified, "Not Modified"},
+	"InvalidArgument":                         {400, "Invalid Argument"},
+	"InvalidRequest":                          {400, "Invalid Request"},
+	"InvalidURI":                              {400, "Couldn't parse the specified URI."},
+	"MalformedXML":                            {400, "The XML you provided was not well-formed or did not validate against our published schema."},
+	"MaxMessageLengthExceeded":                {400, "Your request was too big."},
+	"InvalidBucketName":                       {400, "The specified bucket is not valid."},
+	"KeyTooLongError":                         {400, "Your key is too long."},
+	"BadDigest":                               {400, "The Content-MD5 or checksum you specified did not match what we received."},
+	"InvalidDigest":                           {400, "The Content-MD5 you specified was invalid."},
+	"IncompleteBody":                          {400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+	"EntityTooLarge":                          {400, "Your proposed upload exceeds the maximum allowed object size."},
+	"EntityTooSmall":                          {400, "Your proposed upload is smaller than the minimum allowed object size."},
+	"MetadataTooLarge":                        {400, "Your metadata headers exceed the maximum allowed metadata size."},
+	"XAmzContentSHA256Mismatch":               {400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
+	"AuthorizationHeaderMalformed":            {400, "The authorization header is malformed."},
+	"AuthorizationQueryParametersError":       {400, "Error parsing the X-Amz-Credential parameter."},
+	"InvalidStorageClass":                     {400, "The storage class you specified is not valid."},
+	"InvalidPart":                             {400, "One or more of the specified parts could not be found."},
+	"InvalidPartOrder":                        {400, "The list of parts was not in ascending order."},
+	"InvalidChunkSizeError":                   {400, "Only the last chunk is allowed to have a size less than 8192 bytes."},
+	"ExpiredToken":                            {400, "The provided token has expired."},
+	"RequestTimeout":                          {400, "Your socket connection to the server was not read from or written to within the timeout period."},
+	"IllegalVersioningConfigurationException": {400, "The versioning configuration specified in the request is invalid."},
+	"AccessDenied":                            {403, "Access Denied"},
+	"SignatureDoesNotMatch":                   {403, "The request signature we calculated does not match the signature you provided."},
+	"InvalidAccessKeyId":                      {403, "The AWS access key Id you provided does not exist in our records."},
+	"RequestTimeTooSkewed":                    {403, "The difference between the request time and the server's time is too large."},
+	"InvalidObjectState":                      {403, "The operation is not valid for the current state of the object."},
+	"NoSuchKey":                               {404, "The specified key does not exist."},
+	"NoSuchBucket":                            {404, "The specified bucket does not exist."},
+	"NoSuchVersion":                           {404, "The specified version does not exist."},
+	"NoSuchUpload":                            {404, "The specified multipart upload does not exist."},
+	"NoSuchBucketPolicy":                      {404, "The bucket policy does not exist"},
+	"NoSuchCORSConfiguration":                 {404, "The CORS configuration does not exist"},
+	"NoSuchLifecycleConfiguration":            {404, "The lifecycle configuration does not exist"},
+	"ServerSideEncryptionConfigurationNotFoundError": {404, "The server side encryption configuration was not found"},
+	"NoSuchTagSet":                          {404, "The TagSet does not exist"},
+	"NoSuchWebsiteConfiguration":            {404, "The specified bucket does not have a website configuration"},
+	"ReplicationConfigurationNotFoundError": {404, "The replication configuration was not found"},
+	"ObjectLockConfigurationNotFoundError":  {404, "Object Lock configuration does not exist for this bucket"},
+	"OwnershipControlsNotFoundError":        {404, "The bucket ownership controls were not found"},
+	"NoSuchPublicAccessBlockConfiguration":  {404, "The public access block configuration was not found"},
+	"MethodNotAllowed":                      {405, "The specified method is not allowed against this resource."},
+	"BucketAlreadyOwnedByYou":               {409, "Your previous request to create the named bucket succeeded and you already own it."},
+	"BucketAlreadyExists":                   {409, "The requested bucket name is not available."},
+	"BucketNotEmpty":                        {409, "The bucket you tried to delete is not empty."},
+	"OperationAborted":                      {409, "A conflicting conditional operation is currently in progress against this resource. Please try again."},
+	"ConditionalRequestConflict":            {409, "A conflicting operation occurred. Please retry."},
+	"InvalidBucketState":                    {409, "The request is not valid with the current state of the bucket."},
+	"MissingContentLength":                  {411, "You must provide the Content-Length HTTP header."},
+	"PreconditionFailed":                    {412, "At least one of the pre-conditions you specified did not hold"},
+	"InvalidRange":                          {416, "The requested range is not satisfiable"},
+	"InvalidPartNumber":                     {416, "The requested partnumber is not satisfiable"},
+	// 5xx: Tusk
+	"InternalError":       {500, "We encountered an internal error. Please try again."},
+	"NotImplemented":      {501, "A header or query you provided implies functionality that is not implemented."},
+	"ServiceUnavailable":  {503, "Reduce your request rate."},
+	"SlowDown":            {503, "Please reduce your request rate."},
+	"InsufficientStorage": {507, "The store is below its free-space floor; writes are refused until space is freed."},
+}
+
+// kindTable is the S3 code of each errs.Kind when the error has no Code.
+var kindTable = map[errs.Kind]string{
+	errs.Other:          "InternalError",
+	errs.Internal:       "InternalError",
+	errs.NotExist:       "NoSuchKey", // NoSuchBucket on bucket-level requests, see wireError
+	errs.Exist:          "BucketAlreadyOwnedByYou",
+	errs.Invalid:        "InvalidArgument",
+	errs.Permission:     "AccessDenied",
+	errs.Conflict:       "OperationAborted",
+	errs.Transient:      "ServiceUnavailable",
+	errs.NotImplemented: "NotImplemented",
+	errs.TooLarge:       "EntityTooLarge",
+	errs.NoSpace:        "InsufficientStorage",
+}
+
+// kindStatus is the HTTP status of a Kind, used for codes not in codeTable.
+var kindStatus = map[errs.Kind]int{
+	errs.Other:          500,
+	errs.Internal:       500,
+	errs.NotExist:       404,
+	errs.Exist:          409,
+	errs.Invalid:        400,
+	errs.Permission:     403,
+	errs.Conflict:       409,
+	errs.Transient:      503,
+	errs.NotImplemented: 501,
+	errs.TooLarge:       400,
+	errs.NoSpace:        507,
+}
+
+// wireErr is an error as it goes on the wire.
+type wireErr struct {
+	Code    string
+	Status  int
+	Message string
+}
+
+// wireError maps err to its S3 code, status and message. objectLevel picks
+// NoSuchKey over NoSuchBucket for an uncoded NotExist.
+func wireError(err error, objectLevel bool) wireErr {
+	kind := errs.KindOf(err)
+	code := errs.CodeOf(err)
+	if code == "" {
+		code = kindTable[kind]
+		if code == "" {
+			code = "InternalError"
+		}
+		if kind == errs.NotExist && !objectLevel {
+			code = "NoSuchBucket"
+		}
+	}
+	w := wireErr{Code: code}
+	info, known := codeTable[code]
+	switch {
+	case known:
+		w.Status = info.Status
+	case kindStatus[kind] != 0:
+		w.Status = kindStatus[kind]
+	default:
+		w.Status = 500
+	}
+	if w.Status >= 500 && code != "InsufficientStorage" && code != "NotImplemented" {
+		// Internal details stay in the log, never on the wire.
+		w.Message = info.Msg
+		if w.Message == "" {
+			w.Message = codeTable["InternalError"].Msg
+		}
+		if kind == errs.Transient || code == "ServiceUnavailable" || code == "SlowDown" {
+			if m := messageOf(err); m != "" {
+				w.Message = m
+			}
+		}
+		return w
+	}
+	w.Message = messageOf(err)
+	if w.Message == "" {
+		w.Message = info.Msg
+	}
+	if w.Message == "" {
+		w.Message = code
+	}
+	return w
+}
+
+// messageOf returns the first human message in err's chain: the Msg of the
+// outermost *errs.Error that has one, else "".
+func messageOf(err error) string {
+	var e *errs.Error
+	for err != nil {
+		if !errors.As(err, &e) {
+			return ""
+		}
+		if e.Msg != "" {
+			return e.Msg
+		}
+		err = e.Err
+	}
+	return ""
+}
+
+// errorXML is S3's error document.
+type errorXML struct {
+	XMLName    xml.Name `xml:"Error"`
+	Code       string   `xml:"Code"`
+	Message    string   `xml:"Message"`
+	BucketName string   `xml:"BucketName,omitempty"`
+	Key        string   `xml:"Key,omitempty"`
+	Resource   string   `xml:"Resource"`
+	RequestID  string   `xml:"RequestId"`
+}
+
+// writeError writes err as S3 error XML with its status. HEAD answers and
+// 304 carry no body. Headers set before (x-amz-request-id,
+// x-amz-delete-marker...) are kept; content headers are dropped.
+func writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, err error) {
+	we := wireError(err, rc != nil && rc.addr.Key != "")
+	if rc != nil {
+		rc.errCode = we.Code
+		rc.err = err
+	}
+	h := w.Header()
+	for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding",
+		"Content-Disposition", "Content-Language", "Cache-Control", "Expires", "Accept-Ranges"} {
+		h.Del(k)
+	}
+	if we.Code != "InvalidRange" {
+		h.Del("Content-Range") // only 416 carries "bytes */size"
+	}
+	if we.Status == http.StatusNotModified || r.Method == http.MethodHead {
+		w.WriteHeader(we.Status)
+		return
+	}
+	doc := errorXML{Code: we.Code, Message: we.Message}
+	if rc != nil {
+		doc.RequestID = rc.id
+		doc.Resource = resourceOf(r, rc)
+		switch we.Code {
+		case "NoSuchBucket", "BucketNotEmpty", "BucketAlreadyOwnedByYou", "InvalidBucketName":
+			doc.BucketName = rc.addr.Bucket
+		case "NoSuchKey", "KeyTooLongError":
+			doc.Key = rc.addr.Key
+			doc.BucketName = rc.addr.Bucket
+		}
+	}
+	body, mErr := xml.Marshal(doc)
+	if mErr != nil {
+		body = []byte("<Error><Code>InternalError</Code></Error>")
+	}
+	h.Set("Content-Type", "application/xml")
+	w.WriteHeader(we.Status)
+	_, _ = w.Write([]byte(xml.Header))
+	_, _ = w.Write(body)
+}
+
+// resourceOf names the resource of a request in error documents: the path
+// as the client sent it, without the query.
+func resourceOf(r *http.Request, rc *reqCtx) string {
+	if rc.addr.Virtual {
+		return "/" + rc.addr.Bucket + "/" + rc.addr.Key
+	}
+	p := r.URL.EscapedPath()
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+// s3err builds an error with an explicit S3 code; the kind follows the
+// code's status so that errs.Is works on it too.
+func s3err(code, format string, args ...any) *errs.Error {
+	k := errs.Invalid
+	switch codeTable[code].Status {
+	case 403:
+		k = errs.Permission
+	case 404:
+		k = errs.NotExist
+	case 409, 412:
+		k = errs.Conflict
+	case 501:
+		k = errs.NotImplemented
+	case 500:
+		k = errs.Internal
+	case 503:
+		k = errs.Transient
+	}
+	if code == "EntityTooLarge" || code == "KeyTooLongError" || code == "MaxMessageLengthExceeded" || code == "MetadataTooLarge" {
+		k = errs.TooLarge
+	}
+	return errs.E("s3api", k, format, args...).WithCode(code)
+}
