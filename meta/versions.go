@@ -217,3 +217,49 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 func (s *Store) AuditLog(ctx context.Context) ([]AuditEntry, error) {
 	return listJSON[AuditEntry](s, pAudit)
 }
+
+// LogPath returns up to limit commits of c's first-parent history, newest
+// first, that changed a key under prefix relative to their first parent.
+// Cost: per commit walked, a diff bounded to the prefix (O(changes x log n)).
+func (s *Store) LogPath(ctx context.Context, c *Commit, prefix string, limit int) ([]*Commit, error) {
+	var out []*Commit
+	var to []byte
+	if prefix != "" {
+		to = prefixEnd([]byte(prefix))
+	}
+	stop := errs.E("meta.LogPath", errs.Other, "found")
+	err := s.view(func(txn *badger.Txn) error {
+		cur := c
+		for cur != nil && (limit <= 0 || len(out) < limit) {
+			if err := ctxErr(ctx, "meta.LogPath"); err != nil {
+				return err
+			}
+			var parent *Commit
+			parentRoot := Hash{}
+			if len(cur.Parents) > 0 {
+				var err error
+				if parent, err = s.commitTx(txn, c.Repo, cur.Parents[0]); err != nil {
+					return err
+				}
+				parentRoot = parent.Root
+			}
+			err := treeDiff(txnNodes{s, txn}, parentRoot, cur.Root, []byte(prefix), to, func(k, va, vb []byte) error { return stop })
+			if err == stop {
+				out = append(out, cur)
+			} else if err != nil {
+				return err
+			}
+			cur = parent
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListOpenCommits lists a repo's open commits.
+func (s *Store) ListOpenCommits(ctx context.Context, repo string) ([]OpenCommit, error) {
+	if _, err := s.GetRepo(ctx, repo); err != nil {
+		return nil, err
+	}
+	return listJSON[OpenCommit](s, pOpen+repo+"/")
+}

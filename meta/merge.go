@@ -1,0 +1,332 @@
+package meta
+
+import (
+	"container/heap"
+	"context"
+	"sort"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/tusk-data/tusk/internal/errs"
+)
+
+// Merge strategies for conflicting keys.
+const (
+	StrategyFail   = "fail"   // refuse, listing the conflicting keys
+	StrategyOurs   = "ours"   // keep the destination's version
+	StrategyTheirs = "theirs" // take the source's version
+)
+
+// MergeResult reports a merge.
+type MergeResult struct {
+	Commit      *Commit // the new head of the destination
+	FastForward bool    // the destination moved to the source head, no new commit
+	UpToDate    bool    // nothing to merge
+	Conflicts   []string
+	Changed     int // keys changed on the destination
+}
+
+type genItem struct {
+	c     *Commit
+	flags int
+}
+
+type genHeap []*genItem
+
+func (h genHeap) Len() int           { return len(h) }
+func (h genHeap) Less(i, j int) bool { return h[i].c.Gen > h[j].c.Gen }
+func (h genHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *genHeap) Push(x any)        { *h = append(*h, x.(*genItem)) }
+func (h *genHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// mergeBaseTx finds a best common ancestor of a and b, walking both
+// histories newest generation first and stopping at the first commit
+// reached from both sides. Cost: the commits between the heads and the
+// base.
+func (s *Store) mergeBaseTx(txn *badger.Txn, repo string, a, b *Commit) (*Commit, error) {
+	if a.ID == b.ID {
+		return a, nil
+	}
+	flags := map[string]int{a.ID: 1, b.ID: 2}
+	h := &genHeap{{a, 1}, {b, 2}}
+	for h.Len() > 0 {
+		it := heap.Pop(h).(*genItem)
+		f := flags[it.c.ID]
+		if f == 3 {
+			return it.c, nil
+		}
+		for _, p := range it.c.Parents {
+			pf := flags[p]
+			if pf|f == pf {
+				continue
+			}
+			pc, err := s.commitTx(txn, repo, p)
+			if err != nil {
+				return nil, err
+			}
+			flags[p] = pf | f
+			// (Re-)push: a commit reached again from the other side is
+			// popped with its combined flags.
+			heap.Push(h, &genItem{c: pc})
+		}
+	}
+	return nil, nil
+}
+
+// Merge merges ref src of repo into branch dst: three-way on keys against
+// their merge base. A key changed differently on both sides is a conflict,
+// resolved by strategy (fail: nothing is written and the keys are listed
+// with errs.Conflict). When dst is an ancestor of src the branch
+// fast-forwards.
+func (s *Store) Merge(ctx context.Context, repo, src, dst, strategy, author, msg string) (*MergeResult, error) {
+	if strategy == "" {
+		strategy = StrategyFail
+	}
+	if strategy != StrategyFail && strategy != StrategyOurs && strategy != StrategyTheirs {
+		return nil, errs.E("meta.Merge", errs.Invalid, "unknown merge strategy %q: use fail, ours or theirs", strategy)
+	}
+	var res *MergeResult
+	err := s.update(ctx, func(w *wtx) error {
+		sref, err := w.s.resolveTx(w.txn, repo, src)
+		if err != nil {
+			return err
+		}
+		if sref.Commit == nil {
+			return errs.E("meta.Merge", errs.Invalid, "cannot merge open commit %s; finish it first", src)
+		}
+		br, err := w.s.branchTx(w.txn, repo, dst)
+		if err != nil {
+			return err
+		}
+		if br.Output != "" {
+			return errs.E("meta.Merge", errs.Permission, "branch %s of repo %s is read-only: it is the output of pipeline %s", dst, repo, br.Output)
+		}
+		head, err := w.s.commitTx(w.txn, repo, br.Head)
+		if err != nil {
+			return err
+		}
+		theirs := sref.Commit
+		base, err := w.s.mergeBaseTx(w.txn, repo, theirs, head)
+		if err != nil {
+			return err
+		}
+		res = &MergeResult{}
+		if base != nil && base.ID == theirs.ID {
+			res.UpToDate, res.Commit = true, head
+			return nil
+		}
+		if base != nil && base.ID == head.ID {
+			nb := *br
+			nb.Head = theirs.ID
+			res.FastForward, res.Commit = true, theirs
+			return setJSON(w.txn, pBranch+repo+"/"+dst, &nb)
+		}
+		baseRoot := Hash{}
+		if base != nil {
+			baseRoot = base.Root
+		}
+		nodes := w.nodes()
+		ours := map[string][]byte{}
+		if err := treeDiff(nodes, baseRoot, head.Root, nil, nil, func(k, va, vb []byte) error {
+			ours[string(k)] = append([]byte(nil), vb...)
+			if vb == nil {
+				ours[string(k)] = nil
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		id := NewID()
+		var muts []Mut
+		var eff []Change
+		err = treeDiff(nodes, baseRoot, theirs.Root, nil, nil, func(k, va, vb []byte) error {
+			ov, changedOurs := ours[string(k)]
+			if changedOurs {
+				if sameContent(ov, vb) {
+					return nil
+				}
+				switch strategy {
+				case StrategyFail:
+					res.Conflicts = append(res.Conflicts, string(k))
+					return nil
+				case StrategyOurs:
+					return nil
+				}
+			}
+			if vb == nil {
+				if cur, ok, err := treeGet(nodes, head.Root, k); err != nil {
+					return err
+				} else if !ok || cur == nil {
+					return nil
+				}
+				muts = append(muts, Mut{Key: append([]byte(nil), k...)})
+				eff = append(eff, Change{Key: string(k)})
+				return nil
+			}
+			e, err := DecodeEntry(vb)
+			if err != nil {
+				return err
+			}
+			e.Version, e.Time = id, w.now
+			muts = append(muts, Mut{Key: append([]byte(nil), k...), Val: e.Encode()})
+			eff = append(eff, Change{Key: string(k), Entry: e})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(res.Conflicts) > 0 {
+			sort.Strings(res.Conflicts)
+			return errs.E("meta.Merge", errs.Conflict, "merge of %s into %s has %d conflicting keys (first: %q); use strategy ours or theirs", src, dst, len(res.Conflicts), res.Conflicts[0]).WithCode("MergeConflict")
+		}
+		if msg == "" {
+			msg = "merge " + src + " into " + dst
+		}
+		c, err := w.commit(head, br, id, muts, eff, author, msg, nil, []string{theirs.ID})
+		if err != nil {
+			return err
+		}
+		res.Commit, res.Changed = c, len(muts)
+		return nil
+	})
+	if err != nil {
+		if res != nil && len(res.Conflicts) > 0 {
+			return res, err
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+// sameContent reports whether two encoded entries hold the same object
+// (content and metadata), ignoring which commit wrote them.
+func sameContent(a, b []byte) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	ea, err1 := DecodeEntry(a)
+	eb, err2 := DecodeEntry(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	ea.Version, eb.Version = "", ""
+	ea.Time, eb.Time = time.Time{}, time.Time{}
+	return string(ea.Encode()) == string(eb.Encode())
+}
+
+// Revert makes a commit on branch that undoes the changes commit id made
+// relative to its first parent. A key changed again since is a conflict
+// (nothing is written; the keys are listed).
+func (s *Store) Revert(ctx context.Context, repo, branch, id, author string) (*Commit, []string, error) {
+	var out *Commit
+	var conflicts []string
+	err := s.update(ctx, func(w *wtx) error {
+		br, err := w.s.branchTx(w.txn, repo, branch)
+		if err != nil {
+			return err
+		}
+		if br.Output != "" || br.Protected {
+			return errs.E("meta.Revert", errs.Permission, "branch %s of repo %s takes no direct writes", branch, repo)
+		}
+		head, err := w.s.commitTx(w.txn, repo, br.Head)
+		if err != nil {
+			return err
+		}
+		c, err := w.s.findCommitTx(w.txn, repo, id)
+		if err != nil {
+			return err
+		}
+		parentRoot := Hash{}
+		if len(c.Parents) > 0 {
+			p, err := w.s.commitTx(w.txn, repo, c.Parents[0])
+			if err != nil {
+				return err
+			}
+			parentRoot = p.Root
+		}
+		nid := NewID()
+		nodes := w.nodes()
+		var muts []Mut
+		var eff []Change
+		err = treeDiff(nodes, c.Root, parentRoot, nil, nil, func(k, va, vb []byte) error {
+			cur, ok, err := treeGet(nodes, head.Root, k)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				cur = nil
+			}
+			if !sameContent(cur, va) {
+				conflicts = append(conflicts, string(k))
+				return nil
+			}
+			if vb == nil {
+				muts = append(muts, Mut{Key: append([]byte(nil), k...)})
+				eff = append(eff, Change{Key: string(k)})
+				return nil
+			}
+			e, err := DecodeEntry(vb)
+			if err != nil {
+				return err
+			}
+			e.Version, e.Time = nid, w.now
+			muts = append(muts, Mut{Key: append([]byte(nil), k...), Val: e.Encode()})
+			eff = append(eff, Change{Key: string(k), Entry: e})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(conflicts) > 0 {
+			return errs.E("meta.Revert", errs.Conflict, "cannot revert %s: %d keys changed since (first: %q)", c.ID, len(conflicts), conflicts[0]).WithCode("MergeConflict")
+		}
+		out, err = w.commit(head, br, nid, muts, eff, author, "revert "+c.ID, nil, nil)
+		return err
+	})
+	return out, conflicts, err
+}
+
+// Reset moves branch to the commit ref resolves to (O(1)); history after it
+// is no longer on the branch.
+func (s *Store) Reset(ctx context.Context, repo, branch, ref string) (*Commit, error) {
+	var out *Commit
+	err := s.update(ctx, func(w *wtx) error {
+		br, err := w.s.branchTx(w.txn, repo, branch)
+		if err != nil {
+			return err
+		}
+		if br.Output != "" {
+			return errs.E("meta.Reset", errs.Permission, "branch %s of repo %s is read-only: it is the output of pipeline %s", branch, repo, br.Output)
+		}
+		r, err := w.s.resolveTx(w.txn, repo, ref)
+		if err != nil {
+			return err
+		}
+		if r.Commit == nil {
+			return errs.E("meta.Reset", errs.Invalid, "cannot reset to open commit %s", ref)
+		}
+		nb := *br
+		nb.Head = r.Commit.ID
+		out = r.Commit
+		return setJSON(w.txn, pBranch+repo+"/"+branch, &nb)
+	})
+	return out, err
+}
+
+// SetBranchProtected protects or unprotects a branch.
+func (s *Store) SetBranchProtected(ctx context.Context, repo, branch string, protected bool) error {
+	return s.update(ctx, func(w *wtx) error {
+		br, err := w.s.branchTx(w.txn, repo, branch)
+		if err != nil {
+			return err
+		}
+		br.Protected = protected
+		return setJSON(w.txn, pBranch+repo+"/"+branch, br)
+	})
+}
