@@ -247,6 +247,7 @@ func (v *Verifier) parseHeader(r *http.Request, h string) (*auth, error) {
 		if !ok {
 			return nil, a.malformed("the authorization header is malformed: %q is not key=value", part)
 		}
+		val = strings.TrimSpace(val)
 		var dup bool
 		switch strings.TrimSpace(k) {
 		case "Credential":

@@ -295,9 +295,9 @@ func TestHeaderSignedModes(t *testing.T) {
 			t.Fatal(err)
 		}
 		wire := wireOf(t, req)
-		any := newVerifier()
-		any.Region = ""
-		res, data, err := verifyAll(any, parseWire(t, wire))
+		anyRegion := newVerifier()
+		anyRegion.Region = ""
+		res, data, err := verifyAll(anyRegion, parseWire(t, wire))
 		wantOK(t, res, data, err, body)
 		_, _, err = verifyAll(v, parseWire(t, wire))
 		wantCode(t, err, errs.Invalid, "AuthorizationHeaderMalformed")
