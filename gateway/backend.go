@@ -17,6 +17,7 @@ type Backend struct {
 	Meta  *meta.Store
 	Blobs *blob.Store
 	Auth  *Auth
+	pins  pins
 }
 
 var _ s3api.Backend = (*Backend)(nil)
@@ -249,7 +250,17 @@ func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.
 		return s3api.Object{}, err
 	}
 	var sums map[string]string
+	pinned := ""
+	defer func() {
+		if pinned != "" {
+			b.pins.unpin(pinned)
+		}
+	}()
 	info, err := b.Blobs.Put(ctx, body, blob.PutOptions{Size: opts.Size, Verify: func(i blob.Info) error {
+		// Pin before the blob appears at its content address, so that a
+		// concurrent GC never deletes it before the commit references it.
+		b.pins.pin(i.Hash)
+		pinned = i.Hash
 		if opts.ContentMD5 != nil && string(opts.ContentMD5) != string(i.MD5) {
 			return errs.E("gateway.Put", errs.Invalid, "the Content-MD5 you specified did not match what we received").WithCode("BadDigest")
 		}
@@ -291,6 +302,8 @@ func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3
 	if src.DeleteMarker || b.Meta.IsPurged(src.Content) {
 		return s3api.Object{}, errs.E("gateway.Copy", errs.NotExist, "copy source %q does not exist", src.Key).WithCode("NoSuchKey")
 	}
+	b.pins.pin(src.Content)
+	defer b.pins.unpin(src.Content)
 	m := src.Meta
 	if opts.ReplaceMeta {
 		m = opts.Meta

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
@@ -18,15 +19,129 @@ type GCOptions struct {
 // GCResult reports a garbage collection run.
 type GCResult struct {
 	BlobsDeleted   int     `json:"blobs_deleted"`
+	BlobsKept      int     `json:"blobs_kept"`
 	BytesFreed     int64   `json:"bytes_freed"`
 	CommitsDeleted int     `json:"commits_deleted"`
+	CommitsKept    int     `json:"commits_kept"`
 	NodesDeleted   int     `json:"nodes_deleted"`
+	NodesKept      int     `json:"nodes_kept"`
+	DryRun         bool    `json:"dry_run,omitempty"`
 	TookSeconds    float64 `json:"took_seconds"`
 }
 
-// GC deletes blobs that no commit, open commit or in-flight upload
-// references, and commits unreachable from any ref after the retention
-// period. (Being implemented: issue 4.)
+// pins protects blobs that writes have stored but not yet committed, so
+// that a concurrent GC never deletes a blob a write is about to reference.
+type pins struct {
+	mu      sync.Mutex
+	n       map[string]int
+	gc      bool            // a GC is running
+	touched map[string]bool // hashes pinned while it runs
+}
+
+func (p *pins) pin(h string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n == nil {
+		p.n = map[string]int{}
+	}
+	p.n[h]++
+	if p.gc {
+		p.touched[h] = true
+	}
+}
+
+func (p *pins) unpin(h string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[h]--; p.n[h] <= 0 {
+		delete(p.n, h)
+	}
+}
+
+// startGC begins protecting every hash pinned from now on, plus the ones
+// pinned now.
+func (p *pins) startGC() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gc {
+		return errs.E("gateway.GC", errs.Conflict, "a garbage collection is already running").WithCode("OperationAborted")
+	}
+	p.gc = true
+	p.touched = map[string]bool{}
+	for h := range p.n {
+		p.touched[h] = true
+	}
+	return nil
+}
+
+func (p *pins) protected(h string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.touched[h] || p.n[h] > 0
+}
+
+func (p *pins) endGC() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gc = false
+	p.touched = nil
+}
+
+// GC deletes blobs that no kept version, open commit or in-flight write
+// references, and commits unreachable from any ref, open commit or
+// provenance record after the retention period, with the tree nodes only
+// they used. Blobs stored by writes still in flight are never deleted:
+// every hash pinned before or during the run is protected.
 func (s *Server) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
-	return nil, errs.E("gateway.GC", errs.NotImplemented, "garbage collection is not implemented yet")
+	start := time.Now()
+	if opts.Retention == 0 {
+		opts.Retention = 7 * 24 * time.Hour
+	}
+	p := &s.Backend.pins
+	if err := p.startGC(); err != nil {
+		return nil, err
+	}
+	defer p.endGC()
+	live, st, err := s.Meta.GC(ctx, opts.Retention, opts.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	res := &GCResult{CommitsDeleted: st.CommitsDeleted, CommitsKept: st.CommitsKept,
+		NodesDeleted: st.NodesDeleted, NodesKept: st.NodesKept, DryRun: opts.DryRun}
+	var dead []string
+	var sizes []int64
+	err = s.Blobs.List(ctx, func(h string, size int64) error {
+		if live[h] || p.protected(h) {
+			res.BlobsKept++
+			return nil
+		}
+		dead = append(dead, h)
+		sizes = append(sizes, size)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, h := range dead {
+		if p.protected(h) { // pinned after listing
+			res.BlobsKept++
+			continue
+		}
+		if !opts.DryRun {
+			if err := s.Blobs.Delete(ctx, h); err != nil && !errs.Is(err, errs.NotExist) {
+				return res, err
+			}
+		}
+		res.BlobsDeleted++
+		res.BytesFreed += sizes[i]
+	}
+	if !opts.DryRun {
+		_ = s.Blobs.CleanTemp(ctx, time.Hour)
+		s.Meta.ValueLogGC()
+	}
+	res.TookSeconds = time.Since(start).Seconds()
+	s.cfg.Log.Info().Int("blobs_deleted", res.BlobsDeleted).Int64("bytes_freed", res.BytesFreed).
+		Int("commits_deleted", res.CommitsDeleted).Int("nodes_deleted", res.NodesDeleted).
+		Float64("took", res.TookSeconds).Bool("dry_run", opts.DryRun).Msg("gc")
+	return res, nil
 }

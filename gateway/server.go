@@ -49,6 +49,11 @@ type Config struct {
 	OnBlobSync func(path string, dir bool)
 	// ShutdownTimeout bounds the drain of in-flight requests (default 30s).
 	ShutdownTimeout time.Duration
+	// GCInterval runs garbage collection periodically while serving
+	// (default 1h; negative disables). GCRetention keeps unreachable commits
+	// this long (default 7 days).
+	GCInterval  time.Duration
+	GCRetention time.Duration
 }
 
 // Server is a running gateway's state.
@@ -211,6 +216,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes: 64 << 10, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	gcDone := make(chan struct{})
+	gcCtx, gcStop := context.WithCancel(ctx)
+	go func() {
+		defer close(gcDone)
+		s.gcLoop(gcCtx)
+	}()
+	defer func() { gcStop(); <-gcDone }()
 	select {
 	case err := <-errc:
 		return err
@@ -224,6 +236,28 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = e
 	}
 	return err
+}
+
+func (s *Server) gcLoop(ctx context.Context) {
+	iv := s.cfg.GCInterval
+	if iv == 0 {
+		iv = time.Hour
+	}
+	if iv < 0 {
+		return
+	}
+	t := time.NewTicker(iv)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.GC(ctx, GCOptions{Retention: s.cfg.GCRetention}); err != nil && ctx.Err() == nil {
+				s.cfg.Log.Error().Err(err).Msg("periodic gc failed")
+			}
+		}
+	}
 }
 
 // Close closes the stores.
