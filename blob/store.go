@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
@@ -14,6 +15,8 @@ import (
 // safe for concurrent use; all state lives in its Driver.
 type Store struct {
 	d Driver
+	// composeKey keys the content addresses of composed blobs (compose.go).
+	composeKey atomic.Pointer[[]byte]
 }
 
 // New returns a Store over d. d must not be nil.

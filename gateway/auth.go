@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"sync"
 	"time"
 
@@ -120,7 +122,9 @@ func (a *Auth) open(id, enc string) (string, error) {
 	ns := a.aead.NonceSize()
 	p, err := a.aead.Open(nil, b[:ns], b[ns:], []byte(id))
 	if err != nil {
-		return "", errs.E("gateway.Auth", errs.Internal, "cannot decrypt the secret of key %s: the server key changed", id)
+		// The secret was sealed with another server key (the key file was
+		// replaced or removed): the key cannot authenticate anything.
+		return "", errs.E("gateway.Auth", errs.Permission, "access key %s cannot be used: its secret was encrypted with another server key; ask an admin for a new key (tusk key create)", id).WithCode("InvalidAccessKeyId")
 	}
 	return string(p), nil
 }
@@ -162,7 +166,7 @@ func (a *Auth) GetUser(ctx context.Context, name string) (*User, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, errs.E("gateway.GetUser", errs.NotExist, "user %q does not exist", name)
+		return nil, noSuchUser(name)
 	}
 	return &u, nil
 }
@@ -224,11 +228,20 @@ func (a *Auth) Allow(ctx context.Context, user, repo string, act s3api.Action) e
 		}
 		return errs.E("gateway.Allow", errs.Permission, "access denied: %s may not do this on %q", who, repo).WithCode("AccessDenied")
 	}
+	if act == s3api.ActCreateRepo && repo == ReservedRepo {
+		return errs.E("gateway.Allow", errs.Invalid, "repo name %q is reserved: path-style requests to /%s/v1/ are the admin API; choose another name", repo, repo).WithCode("InvalidBucketName")
+	}
+	// Anyone, signed in or not, may read a public repo.
+	publicRead := func() bool {
+		if act != s3api.ActRead || repo == "" {
+			return false
+		}
+		r, err := a.meta.GetRepo(ctx, repo)
+		return err == nil && r.Public
+	}
 	if user == "" {
-		if act == s3api.ActRead && repo != "" {
-			if r, err := a.meta.GetRepo(ctx, repo); err == nil && r.Public {
-				return nil
-			}
+		if publicRead() {
+			return nil
 		}
 		return deny()
 	}
@@ -250,20 +263,39 @@ func (a *Auth) Allow(ctx context.Context, user, repo string, act s3api.Action) e
 	if u.Perms[repo] >= need && need > 0 {
 		return nil
 	}
+	if publicRead() {
+		return nil
+	}
 	return deny()
 }
 
-// Grant sets user's permission on repo.
+// Grant sets user's permission on repo (PermNone removes it).
 func (a *Auth) Grant(ctx context.Context, user, repo string, level int) error {
-	u, err := a.GetUser(ctx, user)
-	if err != nil {
-		return err
+	if level < PermNone || level > PermAdmin {
+		return errs.E("gateway.Grant", errs.Invalid, "permission level %d is out of range", level)
 	}
-	if u.Perms == nil {
-		u.Perms = map[string]int{}
-	}
-	u.Perms[repo] = level
-	return a.PutUser(ctx, u)
+	return a.update(func(txn *badger.Txn) error {
+		var u User
+		ok, err := getRec(txn, pUser+user, &u)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return noSuchUser(user)
+		}
+		if level == PermNone {
+			delete(u.Perms, repo)
+		} else {
+			if u.Perms == nil {
+				u.Perms = map[string]int{}
+			}
+			u.Perms[repo] = level
+		}
+		if len(u.Perms) == 0 {
+			u.Perms = nil
+		}
+		return setRec(txn, pUser+user, &u)
+	})
 }
 
 const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -305,4 +337,273 @@ func (a *Auth) Bootstrap(ctx context.Context, accessKey, secret string) (id, sec
 	}
 	id, sec = NewKeyPair()
 	return id, sec, true, a.AddKey(ctx, "admin", id, sec)
+}
+
+// ReservedRepo cannot be created: path-style requests to /api/v1/... are
+// the admin API.
+const ReservedRepo = "api"
+
+var userNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// ValidUserName checks a user name: 1-63 characters of a-z, 0-9, '.', '_'
+// and '-', starting with a letter or digit.
+func ValidUserName(name string) error {
+	if name == "anonymous" {
+		return errs.E("gateway.ValidUserName", errs.Invalid, "user name %q is reserved for unsigned requests; choose another", name)
+	}
+	if !userNameRe.MatchString(name) {
+		return errs.E("gateway.ValidUserName", errs.Invalid,
+			"invalid user name %q: use 1-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+func noSuchUser(name string) error {
+	return errs.E("gateway.User", errs.NotExist, "user %q does not exist", name).WithCode("NoSuchUser")
+}
+
+func noSuchKey(id string) error {
+	return errs.E("gateway.Key", errs.NotExist, "access key %q does not exist", id).WithCode("NoSuchAccessKey")
+}
+
+// PermName names a permission level: none, read, write, admin.
+func PermName(level int) string {
+	switch level {
+	case PermRead:
+		return "read"
+	case PermWrite:
+		return "write"
+	case PermAdmin:
+		return "admin"
+	}
+	return "none"
+}
+
+// ParsePerm parses a permission level name (read, write, admin).
+func ParsePerm(name string) (int, error) {
+	switch name {
+	case "read":
+		return PermRead, nil
+	case "write":
+		return PermWrite, nil
+	case "admin":
+		return PermAdmin, nil
+	}
+	return 0, errs.E("gateway.ParsePerm", errs.Invalid, "unknown permission %q: use read, write or admin", name)
+}
+
+// CreateUser creates a user (Exist when the name is taken).
+func (a *Auth) CreateUser(ctx context.Context, name string, admin bool) (*User, error) {
+	if err := ValidUserName(name); err != nil {
+		return nil, err
+	}
+	u := &User{Name: name, Admin: admin, Created: time.Now().UTC()}
+	err := a.update(func(txn *badger.Txn) error {
+		var old User
+		if ok, err := getRec(txn, pUser+name, &old); err != nil {
+			return err
+		} else if ok {
+			return errs.E("gateway.CreateUser", errs.Exist, "user %q already exists", name).WithCode("UserAlreadyExists")
+		}
+		return setRec(txn, pUser+name, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func listRecs[T any](db *badger.DB, prefix string) ([]T, error) {
+	var out []T
+	err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var v T
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListUsers lists users by name.
+func (a *Auth) ListUsers(ctx context.Context) ([]User, error) {
+	return listRecs[User](a.db, pUser)
+}
+
+// DeleteUser deletes a user and every access key of theirs.
+func (a *Auth) DeleteUser(ctx context.Context, name string) error {
+	var ids []string
+	err := a.update(func(txn *badger.Txn) error {
+		ids = ids[:0]
+		var u User
+		if ok, err := getRec(txn, pUser+name, &u); err != nil {
+			return err
+		} else if !ok {
+			return noSuchUser(name)
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pKey), PrefetchValues: true})
+		for it.Rewind(); it.Valid(); it.Next() {
+			var k Key
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &k) }); err != nil {
+				it.Close()
+				return err
+			}
+			if k.User == name {
+				ids = append(ids, k.ID)
+			}
+		}
+		it.Close()
+		for _, id := range ids {
+			if err := txn.Delete([]byte(pKey + id)); err != nil {
+				return err
+			}
+		}
+		return txn.Delete([]byte(pUser + name))
+	})
+	if err != nil {
+		return err
+	}
+	a.forget(ids...)
+	return nil
+}
+
+func (a *Auth) forget(ids ...string) {
+	a.mu.Lock()
+	for _, id := range ids {
+		delete(a.cache, id)
+	}
+	a.mu.Unlock()
+}
+
+// CreateKey makes a new access key for user and returns its id and secret
+// (the secret is stored only encrypted: this is the one time it is seen).
+func (a *Auth) CreateKey(ctx context.Context, user string) (*Key, string, error) {
+	id, secret := NewKeyPair()
+	k := &Key{ID: id, User: user, Secret: a.seal(id, secret), Created: time.Now().UTC()}
+	err := a.update(func(txn *badger.Txn) error {
+		var u User
+		if ok, err := getRec(txn, pUser+user, &u); err != nil {
+			return err
+		} else if !ok {
+			return noSuchUser(user)
+		}
+		return setRec(txn, pKey+id, k)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	a.forget(id)
+	out := *k
+	out.Secret = ""
+	return &out, secret, nil
+}
+
+// ListKeys lists access keys (of user, or all when user is ""), by id,
+// without their secrets.
+func (a *Auth) ListKeys(ctx context.Context, user string) ([]Key, error) {
+	all, err := listRecs[Key](a.db, pKey)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, k := range all {
+		if user == "" || k.User == user {
+			k.Secret = ""
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// GetKey returns an access key without its secret.
+func (a *Auth) GetKey(ctx context.Context, id string) (*Key, error) {
+	var k Key
+	var ok bool
+	err := a.db.View(func(txn *badger.Txn) error {
+		var err error
+		ok, err = getRec(txn, pKey+id, &k)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, noSuchKey(id)
+	}
+	k.Secret = ""
+	return &k, nil
+}
+
+// DeleteKey revokes an access key: it stops authenticating at once.
+func (a *Auth) DeleteKey(ctx context.Context, id string) error {
+	err := a.update(func(txn *badger.Txn) error {
+		var k Key
+		if ok, err := getRec(txn, pKey+id, &k); err != nil {
+			return err
+		} else if !ok {
+			return noSuchKey(id)
+		}
+		return txn.Delete([]byte(pKey + id))
+	})
+	if err != nil {
+		return err
+	}
+	a.forget(id)
+	return nil
+}
+
+// DropRepoPerms removes every user's permission on repo (when the repo is
+// deleted, so that a new repo of the same name starts with no grants).
+func (a *Auth) DropRepoPerms(ctx context.Context, repo string) error {
+	return a.update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pUser), PrefetchValues: true})
+		var changed []User
+		for it.Rewind(); it.Valid(); it.Next() {
+			var u User
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &u) }); err != nil {
+				it.Close()
+				return err
+			}
+			if _, ok := u.Perms[repo]; ok {
+				delete(u.Perms, repo)
+				if len(u.Perms) == 0 {
+					u.Perms = nil
+				}
+				changed = append(changed, u)
+			}
+		}
+		it.Close()
+		for i := range changed {
+			if err := setRec(txn, pUser+changed[i].Name, &changed[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Level returns user's permission level on repo (PermAdmin for admin
+// users; PermRead on a public repo at least).
+func (a *Auth) Level(ctx context.Context, user, repo string) int {
+	lvl := PermNone
+	if user != "" {
+		if u, err := a.GetUser(ctx, user); err == nil {
+			if u.Admin {
+				return PermAdmin
+			}
+			lvl = u.Perms[repo]
+		}
+	}
+	if lvl < PermRead {
+		if r, err := a.meta.GetRepo(ctx, repo); err == nil && r.Public {
+			lvl = PermRead
+		}
+	}
+	return lvl
 }

@@ -25,6 +25,7 @@ type GCResult struct {
 	CommitsKept    int     `json:"commits_kept"`
 	NodesDeleted   int     `json:"nodes_deleted"`
 	NodesKept      int     `json:"nodes_kept"`
+	UploadsExpired int     `json:"uploads_expired"`
 	DryRun         bool    `json:"dry_run,omitempty"`
 	TookSeconds    float64 `json:"took_seconds"`
 }
@@ -87,8 +88,9 @@ func (p *pins) endGC() {
 	p.touched = nil
 }
 
-// GC deletes blobs that no kept version, open commit or in-flight write
-// references, and commits unreachable from any ref, open commit or
+// GC deletes blobs that no kept version, open commit, in-flight write or
+// multipart upload in flight references (after aborting the uploads older
+// than Config.UploadTTL), and commits unreachable from any ref, open commit or
 // provenance record after the retention period, with the tree nodes only
 // they used. Blobs stored by writes still in flight are never deleted:
 // every hash pinned before or during the run is protected.
@@ -102,12 +104,20 @@ func (s *Server) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 		return nil, err
 	}
 	defer p.endGC()
+	// Abandoned multipart uploads first, so that this run frees their parts.
+	expired := 0
+	if !opts.DryRun {
+		var err error
+		if expired, err = s.expireUploads(ctx); err != nil {
+			return nil, err
+		}
+	}
 	live, st, err := s.Meta.GC(ctx, opts.Retention, opts.DryRun)
 	if err != nil {
 		return nil, err
 	}
 	res := &GCResult{CommitsDeleted: st.CommitsDeleted, CommitsKept: st.CommitsKept,
-		NodesDeleted: st.NodesDeleted, NodesKept: st.NodesKept, DryRun: opts.DryRun}
+		NodesDeleted: st.NodesDeleted, NodesKept: st.NodesKept, DryRun: opts.DryRun, UploadsExpired: expired}
 	var dead []string
 	var sizes []int64
 	err = s.Blobs.List(ctx, func(h string, size int64) error {

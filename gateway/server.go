@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,7 @@ type Config struct {
 	// this long (default 7 days).
 	GCInterval  time.Duration
 	GCRetention time.Duration
+	UploadTTL   time.Duration // GC aborts multipart uploads in flight this long (default 7 days; negative: never)
 }
 
 // Server is a running gateway's state.
@@ -155,6 +157,7 @@ func (s *Server) buildHandler() http.Handler {
 
 	s3h := s3api.New(s3api.Config{Backend: s.Backend, Auth: s.Auth,
 		Verifier: &sigv4.Verifier{Creds: s.Auth}, Domain: s.cfg.Domain, Region: s.cfg.Region, Log: s.cfg.Log})
+	adm := s.adminHandler()
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -176,6 +179,10 @@ func (s *Server) buildHandler() http.Handler {
 		if s.cfg.Domain == "" || r.Host == s.cfg.Domain || !hasSuffixHost(r.Host, s.cfg.Domain) {
 			if r.URL.Path == "/metrics" || r.URL.Path == "/healthz" {
 				mux.ServeHTTP(sw, r)
+				return
+			}
+			if strings.HasPrefix(r.URL.Path, AdminPrefix) {
+				adm.ServeHTTP(sw, r)
 				return
 			}
 		}
@@ -206,7 +213,8 @@ func (w *statusWriter) Flush() {
 // Unwrap lets http.ResponseController reach the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Handler returns the gateway's HTTP handler (S3, /metrics, /healthz).
+// Handler returns the gateway's HTTP handler (S3, the admin API under
+// /api/v1/, /metrics, /healthz).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve serves on ln until ctx is done, then stops accepting, drains

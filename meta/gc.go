@@ -20,7 +20,8 @@ type GCStats struct {
 // GC collects metadata: commits that no branch, tag or open commit reaches
 // and that are older than retention are deleted, then every tree node that
 // no kept commit or open commit references. It returns the set of content
-// hashes (SHA-256 hex) that kept versions reference: blobs outside it are
+// hashes (SHA-256 hex) that kept versions and the parts of multipart
+// uploads in flight reference: blobs outside it are
 // garbage, except those a concurrent write is about to reference (the
 // caller protects those).
 //
@@ -91,6 +92,10 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 			openRoots = append(openRoots, o.Root)
 			return nil
 		}); err != nil {
+			return err
+		}
+		// Parts of multipart uploads in flight are live (uploads.go).
+		if err := s.liveUploadParts(ctx, txn, content); err != nil {
 			return err
 		}
 		// Reachable commits.

@@ -50,6 +50,39 @@ type Backend interface {
 	List(ctx context.Context, b Bucket, opts ListOptions) (ListResult, error)
 	// ListVersions lists versions along b's first-parent history (SPEC §4).
 	ListVersions(ctx context.Context, b Bucket, opts VersionListOptions) (VersionListResult, error)
+
+	// Multipart uploads (multipart.go). An upload belongs to its bucket's
+	// ref (a writable branch or open commit) and key: an upload id asked
+	// for through another bucket or key is NotExist (NoSuchUpload), as is
+	// an aborted, expired or (except for CompleteMultipartUpload)
+	// completed upload.
+
+	// CreateMultipartUpload starts an upload of key into b (Permission
+	// when b is read-only). It survives restarts until completed, aborted
+	// or expired.
+	CreateMultipartUpload(ctx context.Context, b Bucket, key string, opts UploadOptions) (Upload, error)
+	// GetMultipartUpload returns an upload in flight.
+	GetMultipartUpload(ctx context.Context, b Bucket, key, uploadID string) (Upload, error)
+	// UploadPart stores body as part number part (1-10000) of an upload,
+	// replacing an earlier part of that number; it streams like Put (Size,
+	// ContentMD5 and Finish as in PutOptions) and the part is durable when
+	// it returns.
+	UploadPart(ctx context.Context, b Bucket, key, uploadID string, part int, body io.Reader, opts PartOptions) (Part, error)
+	// CompleteMultipartUpload makes the object from the listed parts (part
+	// numbers, ascending, as the client listed them) as ONE commit on b
+	// (or one write into its open commit), atomically: on error nothing is
+	// visible and the upload can still be completed. Missing parts are
+	// Invalid (InvalidPart); opts.Check enforces S3's other rules and
+	// returns the object's checksums. Completing a completed upload again
+	// answers the same object when opts.ETag equals its ETag.
+	CompleteMultipartUpload(ctx context.Context, b Bucket, key, uploadID string, parts []int, opts CompleteOptions) (Object, error)
+	// AbortMultipartUpload discards an upload in flight and its parts.
+	AbortMultipartUpload(ctx context.Context, b Bucket, key, uploadID string) error
+	// ListParts lists an upload's parts in order, after opts.Marker.
+	ListParts(ctx context.Context, b Bucket, key, uploadID string, opts PartListOptions) (PartListResult, error)
+	// ListMultipartUploads lists b's uploads in flight by key, then by
+	// initiation.
+	ListMultipartUploads(ctx context.Context, b Bucket, opts UploadListOptions) (UploadListResult, error)
 }
 
 // Auth looks up credentials and permissions. The gateway implements it.
@@ -217,4 +250,102 @@ type VersionListResult struct {
 type ObjectVersion struct {
 	Object
 	IsLatest bool
+}
+
+// UploadOptions are CreateMultipartUpload's options.
+type UploadOptions struct {
+	User string
+	Meta ObjectMeta
+	// ChecksumAlgorithm ("CRC32", ... or "") and ChecksumType
+	// ("COMPOSITE", "FULL_OBJECT" or "" when no algorithm) of the object.
+	ChecksumAlgorithm string
+	ChecksumType      string
+}
+
+// Upload is a multipart upload.
+type Upload struct {
+	ID                string
+	Key               string
+	Initiated         time.Time
+	User              string // initiator
+	Meta              ObjectMeta
+	ChecksumAlgorithm string
+	ChecksumType      string
+}
+
+// PartOptions are UploadPart's options (as PutOptions').
+type PartOptions struct {
+	User       string
+	Size       int64
+	ContentMD5 []byte
+	// Finish verifies the checksums computed while the body streamed and
+	// returns the part's checksums (algorithm -> base64).
+	Finish func() (map[string]string, error)
+}
+
+// Part is an uploaded part.
+type Part struct {
+	Number       int
+	Size         int64
+	ETag         string // MD5 hex, unquoted
+	LastModified time.Time
+	Checksums    map[string]string
+}
+
+// CompleteOptions are CompleteMultipartUpload's options.
+type CompleteOptions struct {
+	User string
+	// IfMatch / IfNoneMatch are checked atomically as Put's.
+	IfMatch, IfNoneMatch string
+	// ETag is the object's ETag if the parts are those the client listed
+	// ("md5-of-part-md5s-N"): a completed upload answers again only when
+	// it equals the ETag it got.
+	ETag string
+	// Check is called with the upload and its stored parts, in the order
+	// asked, before anything is made durable. It enforces S3's rules
+	// (ETags, sizes, part checksums) and returns the object's checksums;
+	// its error is returned as is and nothing is written.
+	Check func(u Upload, parts []Part) (Completion, error)
+	// Slow, when set, is called once right before work that may take long
+	// (composing the parts), after every check that can refuse the
+	// request early.
+	Slow func()
+}
+
+// Completion is what Check decides for the object.
+type Completion struct {
+	Checksums    map[string]string
+	ChecksumType string
+}
+
+// PartListOptions are ListParts parameters.
+type PartListOptions struct {
+	Marker int // list parts above this number
+	Max    int
+}
+
+// PartListResult is one page of parts.
+type PartListResult struct {
+	Upload      Upload
+	Parts       []Part
+	IsTruncated bool
+	NextMarker  int
+}
+
+// UploadListOptions are ListMultipartUploads parameters.
+type UploadListOptions struct {
+	Prefix         string
+	Delimiter      string
+	KeyMarker      string
+	UploadIDMarker string
+	MaxUploads     int
+}
+
+// UploadListResult is one page of uploads.
+type UploadListResult struct {
+	Uploads            []Upload
+	CommonPrefixes     []string
+	IsTruncated        bool
+	NextKeyMarker      string
+	NextUploadIDMarker string
 }

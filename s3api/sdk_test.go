@@ -264,8 +264,9 @@ func TestAWSSDK(t *testing.T) {
 		if apiCode(err) != "NotImplemented" {
 			t.Fatalf("put tagging: %v", err)
 		}
-		_, err = c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("sdk"), Key: aws.String("mp")})
-		if apiCode(err) != "NotImplemented" {
+		_, err = c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("sdk"), Key: aws.String("mp"),
+			UploadId: aws.String("nosuchupload"), PartNumber: aws.Int32(1), Body: strings.NewReader("x")})
+		if apiCode(err) != "NoSuchUpload" {
 			t.Fatalf("multipart: %v", err)
 		}
 	})

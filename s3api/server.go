@@ -320,8 +320,8 @@ func noSubResource(r *http.Request, m *mux.RouteMatch) bool { return !anySubReso
 // routes builds the dispatch table. The address was parsed before routing
 // (path or virtual-hosted style); the router dispatches on level, method
 // and sub-resource, most specific first, with a catch-all at each level.
-// Multipart upload routes (?uploads, ?uploadId) slot in before the
-// NotImplemented catch-alls.
+// Multipart upload routes (?uploads, ?uploadId; multipart.go) come before
+// the NotImplemented catch-alls.
 func (s *server) routes() *mux.Router {
 	m := mux.NewRouter().SkipClean(true).UseEncodedPath()
 	m.NotFoundHandler = s.h(methodNotAllowed)
@@ -339,6 +339,7 @@ func (s *server) routes() *mux.Router {
 	get("versioning", s.getBucketVersioning)
 	get("versions", s.listObjectVersions)
 	get("acl", s.getBucketACL)
+	get("uploads", s.listMultipartUploads)
 	for sub, answer := range notConfigured {
 		get(sub, s.notConfiguredProbe(answer))
 	}
@@ -355,6 +356,11 @@ func (s *server) routes() *mux.Router {
 	ob := m.MatcherFunc(atLevel(lvObject)).Subrouter()
 	ob.Methods(http.MethodGet).MatcherFunc(hasQuery("acl")).Handler(s.h(s.getObjectACL))
 	ob.Methods(http.MethodGet).MatcherFunc(hasQuery("tagging")).Handler(s.h(s.getObjectTagging))
+	ob.Methods(http.MethodPost).MatcherFunc(hasQuery("uploads")).Handler(s.h(s.createMultipartUpload))
+	ob.Methods(http.MethodPost).MatcherFunc(hasQuery("uploadId")).Handler(s.h(s.completeMultipartUpload))
+	ob.Methods(http.MethodPut).MatcherFunc(hasQuery("uploadId")).Handler(s.h(s.uploadPart))
+	ob.Methods(http.MethodDelete).MatcherFunc(hasQuery("uploadId")).Handler(s.h(s.abortMultipartUpload))
+	ob.Methods(http.MethodGet).MatcherFunc(hasQuery("uploadId")).Handler(s.h(s.listParts))
 	ob.MatcherFunc(anySubResource).Handler(s.h(notImplementedSub))
 	ob.Methods(http.MethodGet).Handler(s.h(s.getObject))
 	ob.Methods(http.MethodHead).Handler(s.h(s.getObject))

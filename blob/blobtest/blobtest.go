@@ -50,6 +50,7 @@ func Run(t *testing.T, newDriver func(t *testing.T) blob.Driver) {
 		{"List", testList},
 		{"Large", testLarge},
 		{"ConcurrentPuts", testConcurrentPuts},
+		{"Compose", testDriverCompose},
 	}
 	for _, tc := range driverTests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -71,6 +72,8 @@ func Run(t *testing.T, newDriver func(t *testing.T) blob.Driver) {
 		{"List", testStoreList},
 		{"CleanTemp", testStoreCleanTemp},
 		{"Large", testStoreLarge},
+		{"Compose", testStoreCompose},
+		{"ComposeByCopy", testStoreComposeByCopy},
 	}
 	for _, tc := range storeTests {
 		t.Run("Store/"+tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

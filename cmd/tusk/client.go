@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/tusk-data/tusk/gateway"
+)
+
+// client speaks the admin API (/api/v1), signing every request with SigV4.
+type client struct {
+	cfg    *config
+	base   string // endpoint without trailing slash
+	http   *http.Client
+	signer *v4.Signer
+}
+
+type whoami = gateway.WhoAmI
+
+func newClient(c *config) (*client, error) {
+	base, err := normalizeEndpoint(c.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	tr.ResponseHeaderTimeout = 10 * time.Minute
+	return &client{cfg: c, base: base, http: &http.Client{Transport: tr}, signer: v4.NewSigner()}, nil
+}
+
+// client returns the CLI's admin API client, built from the settings once.
+func (o *rootOptions) client() (*client, error) {
+	if o.cl != nil {
+		return o.cl, nil
+	}
+	c, err := o.settings()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return nil, err
+	}
+	o.cl = cl
+	return cl, nil
+}
+
+var emptySHA256 = hex.EncodeToString(func() []byte { s := sha256.Sum256(nil); return s[:] }())
+
+// request builds and signs an admin API request. path is relative to
+// /api/v1 and already escaped.
+func (c *client) request(ctx context.Context, method, path string, q url.Values, body any) (*http.Request, error) {
+	u := c.base + "/api/v1" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var data []byte
+	if body != nil {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = int64(len(data))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", "tusk-cli/"+version)
+	if c.cfg.AccessKey != "" {
+		hash := emptySHA256
+		if len(data) > 0 {
+			s := sha256.Sum256(data)
+			hash = hex.EncodeToString(s[:])
+		}
+		req.Header.Set("X-Amz-Content-Sha256", hash)
+		creds := aws.Credentials{AccessKeyID: c.cfg.AccessKey, SecretAccessKey: c.cfg.SecretKey}
+		if err := c.signer.SignHTTP(ctx, creds, req, hash, "s3", c.cfg.Region, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
+}
+
+// send sends a request and returns the response when it is a success; any
+// other answer becomes an *gateway.APIError.
+func (c *client) send(ctx context.Context, method, path string, q url.Values, body any) (*http.Response, error) {
+	req, err := c.request(ctx, method, path, q, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return nil, fmt.Errorf("cannot reach the Tusk gateway at %s (%v): start it with tusk serve, or set TUSK_ENDPOINT / --endpoint", c.base, op.Err)
+		}
+		return nil, fmt.Errorf("talking to %s: %w", c.base, err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, decodeError(resp)
+}
+
+func decodeError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var e gateway.APIError
+	if json.Unmarshal(b, &e) == nil && e.Code != "" {
+		e.Status = resp.StatusCode
+		return &e
+	}
+	if code := resp.Header.Get("X-Tusk-Error-Code"); code != "" {
+		return &gateway.APIError{Code: code, Message: code, Status: resp.StatusCode}
+	}
+	msg := strings.TrimSpace(string(b))
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	if msg == "" {
+		msg = resp.Status
+	}
+	return &gateway.APIError{Code: "HTTP" + fmt.Sprint(resp.StatusCode),
+		Message: fmt.Sprintf("the gateway answered %s: %s (is --endpoint a Tusk gateway?)", resp.Status, msg), Status: resp.StatusCode}
+}
+
+// do sends a JSON request and decodes the JSON answer into out (if not nil).
+func (c *client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	resp, err := c.send(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decoding the gateway's answer: %w", err)
+	}
+	return nil
+}
+
+// p escapes one path segment.
+func p(s string) string { return url.PathEscape(s) }
+
+// s3 returns an S3 client for the same gateway and keys (path-style).
+func (c *client) s3() *s3.Client {
+	return s3.New(s3.Options{
+		Region:       c.cfg.Region,
+		BaseEndpoint: aws.String(c.base),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(c.cfg.AccessKey, c.cfg.SecretKey, ""),
+		HTTPClient:   c.http,
+	})
+}

@@ -1,0 +1,786 @@
+package main
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/tusk-data/tusk/gateway"
+)
+
+// ---- ls ----
+
+func newLsCmd(o *rootOptions) *cobra.Command {
+	var recursive bool
+	cmd := &cobra.Command{
+		Use:   "ls REPO[@REF][:PATH] [-r]",
+		Short: "List keys at a ref, one level at a time like a directory (all keys with -r)",
+		Long: `List the keys of REPO at REF (default main) under PATH, rolled up at '/' like
+directories unless -r. A PATH naming a key lists that key only; any other PATH
+is listed as a directory.`,
+		Args: nargs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, func(ctx context.Context, cl *client) error { return runLs(ctx, o, cl, cmd, args[0], recursive) })
+		},
+	}
+	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "list every key under PATH, not one level")
+	return cmd
+}
+
+// resolveRef resolves a ref once, so that a multi-request read sees one
+// commit.
+func resolveRef(ctx context.Context, cl *client, repo, ref string) (*gateway.RefInfo, error) {
+	var ri gateway.RefInfo
+	if err := cl.do(ctx, "GET", "/repos/"+p(repo)+"/refs/"+p(ref), nil, nil, &ri); err != nil {
+		return nil, err
+	}
+	return &ri, nil
+}
+
+// headObject returns the object at key, or nil when there is none.
+func headObject(ctx context.Context, cl *client, repo, commit, key string) (*gateway.ObjectInfo, error) {
+	resp, err := cl.send(ctx, "HEAD", "/repos/"+p(repo)+"/object", url.Values{"ref": {commit}, "key": {key}}, nil)
+	if err != nil {
+		var ae *gateway.APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound && (ae.Code == "NoSuchKey" || ae.Code == "HTTP404") {
+			return nil, nil
+		}
+		return nil, err
+	}
+	resp.Body.Close()
+	return &gateway.ObjectInfo{Key: key, Size: resp.ContentLength, ETag: strings.Trim(resp.Header.Get("ETag"), `"`),
+		Version: resp.Header.Get("X-Tusk-Version"), ContentType: resp.Header.Get("Content-Type")}, nil
+}
+
+// listAll lists every key (and prefix, with delim) under prefix at commit.
+func listAll(ctx context.Context, cl *client, repo, commit, prefix, delim string, fn func(*gateway.ListResult) error) error {
+	after := ""
+	for {
+		q := url.Values{"ref": {commit}, "prefix": {prefix}, "limit": {"1000"}}
+		if delim != "" {
+			q.Set("delimiter", delim)
+		}
+		if after != "" {
+			q.Set("after", after)
+		}
+		var page gateway.ListResult
+		if err := cl.do(ctx, "GET", "/repos/"+p(repo)+"/objects", q, nil, &page); err != nil {
+			return err
+		}
+		if err := fn(&page); err != nil {
+			return err
+		}
+		if !page.Truncated || page.Next == "" {
+			return nil
+		}
+		after = page.Next
+	}
+}
+
+func runLs(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, arg string, recursive bool) error {
+	t, err := optPath(arg, "REPO[@REF][:PATH]")
+	if err != nil {
+		return err
+	}
+	ri, err := resolveRef(ctx, cl, t.Repo, t.refOrMain())
+	if err != nil {
+		return err
+	}
+	res := gateway.ListResult{Repo: t.Repo, Ref: t.refOrMain(), Commit: ri.Commit, Prefix: t.Path,
+		Objects: []gateway.ObjectInfo{}, Prefixes: []string{}}
+	prefix := t.Path
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		obj, err := headObject(ctx, cl, t.Repo, ri.Commit, prefix)
+		if err != nil {
+			return err
+		}
+		if obj != nil {
+			// The listing gives the key's time; ask for it there.
+			err := listAll(ctx, cl, t.Repo, ri.Commit, prefix, "/", func(pg *gateway.ListResult) error {
+				for _, ob := range pg.Objects {
+					if ob.Key == prefix {
+						res.Objects = append(res.Objects, ob)
+					}
+				}
+				return errStopList
+			})
+			if err != nil && err != errStopList {
+				return err
+			}
+			prefix = ""
+		} else {
+			prefix += "/"
+		}
+	}
+	if len(res.Objects) == 0 {
+		delim := "/"
+		if recursive {
+			delim = ""
+		}
+		res.Prefix = prefix
+		err = listAll(ctx, cl, t.Repo, ri.Commit, prefix, delim, func(pg *gateway.ListResult) error {
+			res.Objects = append(res.Objects, pg.Objects...)
+			res.Prefixes = append(res.Prefixes, pg.Prefixes...)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return o.printer(stdout(cmd)).print(res, func(p *printer) {
+		if len(res.Objects)+len(res.Prefixes) == 0 {
+			if res.Prefix == "" {
+				p.line("(no keys at %s@%s)", res.Repo, res.Ref)
+			} else {
+				p.line("(no keys under %q at %s@%s)", res.Prefix, res.Repo, res.Ref)
+			}
+			return
+		}
+		p.row("SIZE", "MODIFIED", "VERSION", "KEY")
+		// Prefixes and keys in one S3 order.
+		type row struct{ key, size, mod, ver string }
+		var rows []row
+		for _, pr := range res.Prefixes {
+			rows = append(rows, row{pr, "-", "-", "-"})
+		}
+		for _, ob := range res.Objects {
+			rows = append(rows, row{ob.Key, fsize(ob.Size), ftime(ob.LastModified), short(ob.Version)})
+		}
+		sort.Slice(rows, func(i, j int) bool { return rows[i].key < rows[j].key })
+		for _, r := range rows {
+			p.row(r.size, r.mod, r.ver, r.key)
+		}
+	})
+}
+
+var errStopList = errors.New("stop listing")
+
+// ---- cat ----
+
+func newCatCmd(o *rootOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cat REPO[@REF]:PATH",
+		Short: "Write an object's bytes to stdout",
+		Args:  nargs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, func(ctx context.Context, cl *client) error { return runCat(ctx, o, cl, cmd, args[0]) })
+		},
+	}
+}
+
+func openObject(ctx context.Context, cl *client, repo, ref, key string) (*http.Response, error) {
+	return cl.send(ctx, "GET", "/repos/"+p(repo)+"/object", url.Values{"ref": {ref}, "key": {key}}, nil)
+}
+
+func runCat(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, arg string) error {
+	t, err := optPath(arg, "REPO[@REF]:PATH")
+	if err != nil {
+		return err
+	}
+	if !t.HasPath || t.Path == "" {
+		return usagef("cat needs a key: REPO[@REF]:PATH, not %q", arg)
+	}
+	resp, err := openObject(ctx, cl, t.Repo, t.refOrMain(), t.Path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(stdout(cmd), resp.Body)
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", t, err)
+	}
+	return nil
+}
+
+// ---- put ----
+
+type putOptions struct {
+	message  string
+	jobs     int
+	partSize int64 // files larger than this go up as multipart uploads
+}
+
+// minPartSize is S3's (and Tusk's) smallest part but the last.
+const minPartSize = 5 << 20
+
+func newPutCmd(o *rootOptions) *cobra.Command {
+	po := &putOptions{}
+	cmd := &cobra.Command{
+		Use:   "put LOCAL REPO[@BRANCH][:PATH] [-m MSG] [-j N]",
+		Short: "Upload a file or a directory tree to a branch as one commit",
+		Long: `Upload LOCAL to BRANCH (default main) as ONE commit, whatever the number of files.
+A file goes to key PATH (PATH/NAME when PATH is empty or ends in '/'); a
+directory's files go under PATH/, with '/' between path elements. The upload
+goes through an open commit: files are sent in parallel with the S3 API to its
+bucket, then the commit is finished; if anything fails, it is aborted and
+nothing is committed. A progress bar is drawn on a terminal.`,
+		Args: nargs(2, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, func(ctx context.Context, cl *client) error { return runPut(ctx, o, cl, cmd, args[0], args[1], po) })
+		},
+	}
+	cmd.Flags().StringVarP(&po.message, "message", "m", "", "commit message")
+	cmd.Flags().IntVarP(&po.jobs, "jobs", "j", 4, "parallel uploads")
+	cmd.Flags().Int64Var(&po.partSize, "part-size", 64<<20, "files larger than this are sent as multipart uploads of parts this size (at least 5 MiB)")
+	return cmd
+}
+
+type localFile struct {
+	path, key string
+	size      int64
+}
+
+// collectFiles lists the files to upload and their keys.
+func collectFiles(local string, t target) ([]localFile, error) {
+	st, err := os.Stat(local)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s is not a regular file or a directory", local)
+		}
+		key := t.Path
+		if key == "" || strings.HasSuffix(key, "/") {
+			key += filepath.Base(local)
+		}
+		return []localFile{{path: local, key: key, size: st.Size()}}, nil
+	}
+	prefix := t.Path
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	var files []localFile
+	err = filepath.WalkDir(local, func(pth string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		st, err := os.Stat(pth) // follows symlinks to files
+		if err != nil {
+			return err
+		}
+		if !st.Mode().IsRegular() {
+			return nil // sockets, devices, symlinks to directories
+		}
+		rel, err := filepath.Rel(local, pth)
+		if err != nil {
+			return err
+		}
+		files = append(files, localFile{path: pth, key: prefix + filepath.ToSlash(rel), size: st.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].key < files[j].key })
+	return files, nil
+}
+
+type putResult struct {
+	Repo    string `json:"repo"`
+	Branch  string `json:"branch"`
+	Commit  string `json:"commit"`
+	Files   int    `json:"files"`
+	Bytes   int64  `json:"bytes"`
+	Objects []struct {
+		Key  string `json:"key"`
+		Size int64  `json:"size"`
+	} `json:"objects"`
+}
+
+func runPut(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, local, dest string, po *putOptions) error {
+	t, err := optPath(dest, "REPO[@BRANCH][:PATH]")
+	if err != nil {
+		return err
+	}
+	if po.jobs < 1 {
+		return usagef("--jobs must be at least 1")
+	}
+	if po.partSize < minPartSize {
+		return usagef("--part-size must be at least %d (5 MiB)", minPartSize)
+	}
+	files, err := collectFiles(local, t)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("nothing to put: %s holds no files", local)
+	}
+	var total int64
+	for _, f := range files {
+		if len(f.key) > 1024 {
+			return fmt.Errorf("key %q is longer than 1024 bytes; choose a shorter PATH", f.key[:64]+"...")
+		}
+		total += f.size
+	}
+	msg := po.message
+	if msg == "" {
+		msg = fmt.Sprintf("put %s (%s)", filepath.Base(local), plural(len(files), "file"))
+	}
+	oc, err := startCommit(ctx, cl, t.Repo, t.refOrMain(), msg)
+	if err != nil {
+		return err
+	}
+	abort := func(cause error) error {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30e9)
+		defer cancel()
+		if _, aerr := abortCommit(actx, cl, t.Repo, oc.ID); aerr != nil {
+			return fmt.Errorf("%w (and aborting open commit %s failed: %v; abort it with tusk commit abort %s@%s)", cause, oc.ID, aerr, t.Repo, oc.ID)
+		}
+		return fmt.Errorf("%w; nothing was committed (open commit %s aborted)", cause, short(oc.ID))
+	}
+	prog := newProgress(cmd.ErrOrStderr(), "put", len(files), total)
+	err = uploadAll(ctx, cl, oc.Bucket, files, po, prog)
+	prog.finish()
+	if err != nil {
+		return abort(err)
+	}
+	c, err := finishCommit(ctx, cl, t.Repo, oc.ID, "")
+	if err != nil {
+		return abort(err)
+	}
+	res := putResult{Repo: t.Repo, Branch: oc.Branch, Commit: c.ID, Files: len(files), Bytes: total}
+	for _, f := range files {
+		res.Objects = append(res.Objects, struct {
+			Key  string `json:"key"`
+			Size int64  `json:"size"`
+		}{f.key, f.size})
+	}
+	return o.printer(stdout(cmd)).print(res, func(p *printer) {
+		p.line("Put %s (%s) into %s@%s as commit %s", plural(res.Files, "file"), fsize(res.Bytes), res.Repo, res.Branch, res.Commit)
+	})
+}
+
+// uploadAll uploads files with jobs workers; the first failure stops the rest.
+func uploadAll(ctx context.Context, cl *client, bucket string, files []localFile, po *putOptions, prog *progress) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s3c := cl.s3()
+	work := make(chan localFile)
+	var wg sync.WaitGroup
+	for range min(po.jobs, len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				up := uploadOne
+				if f.size > po.partSize {
+					up = func(ctx context.Context, s3c *s3.Client, bucket string, f localFile, prog *progress) error {
+						return uploadMultipart(ctx, s3c, bucket, f, po.partSize, prog)
+					}
+				}
+				if err := up(ctx, s3c, bucket, f, prog); err != nil {
+					cancel(fmt.Errorf("uploading %s as %q: %w", f.path, f.key, err))
+					return
+				}
+				prog.fileDone()
+			}
+		}()
+	}
+feed:
+	for _, f := range files {
+		select {
+		case work <- f:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+func uploadOne(ctx context.Context, s3c *s3.Client, bucket string, f localFile, prog *progress) error {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(f.key),
+		Body: &countingReadSeeker{rs: fh, p: prog}, ContentLength: aws.Int64(f.size)}
+	if ct := mime.TypeByExtension(path.Ext(f.key)); ct != "" {
+		in.ContentType = aws.String(ct)
+	}
+	_, err = s3c.PutObject(ctx, in)
+	if err != nil {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return s3Error(err)
+	}
+	return nil
+}
+
+// uploadMultipart sends a large file as a multipart upload of partSize
+// parts (aborted on failure, so that no parts are left behind).
+func uploadMultipart(ctx context.Context, s3c *s3.Client, bucket string, f localFile, partSize int64, prog *progress) error {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(f.key)}
+	if ct := mime.TypeByExtension(path.Ext(f.key)); ct != "" {
+		in.ContentType = aws.String(ct)
+	}
+	mu, err := s3c.CreateMultipartUpload(ctx, in)
+	if err != nil {
+		return s3Error(err)
+	}
+	abort := func(err error) error {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30e9)
+		defer cancel()
+		s3c.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(f.key), UploadId: mu.UploadId})
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return s3Error(err)
+	}
+	var parts []types.CompletedPart
+	for n, off := int32(1), int64(0); off < f.size; n, off = n+1, off+partSize {
+		size := min(partSize, f.size-off)
+		body := &countingReadSeeker{rs: io.NewSectionReader(fh, off, size), p: prog}
+		out, err := s3c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String(f.key),
+			UploadId: mu.UploadId, PartNumber: aws.Int32(n), Body: body, ContentLength: aws.Int64(size)})
+		if err != nil {
+			return abort(err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag,
+			ChecksumCRC32: out.ChecksumCRC32, ChecksumCRC32C: out.ChecksumCRC32C, ChecksumSHA1: out.ChecksumSHA1,
+			ChecksumSHA256: out.ChecksumSHA256, ChecksumCRC64NVME: out.ChecksumCRC64NVME})
+	}
+	_, err = s3c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(f.key),
+		UploadId: mu.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	if err != nil {
+		return abort(err)
+	}
+	return nil
+}
+
+// s3Error keeps the server's message of an S3 error.
+func s3Error(err error) error {
+	var ae interface {
+		ErrorCode() string
+		ErrorMessage() string
+	}
+	if errors.As(err, &ae) {
+		return fmt.Errorf("%s: %s", ae.ErrorCode(), ae.ErrorMessage())
+	}
+	return err
+}
+
+// ---- get ----
+
+type getOptions struct{ jobs int }
+
+func newGetCmd(o *rootOptions) *cobra.Command {
+	g := &getOptions{}
+	cmd := &cobra.Command{
+		Use:   "get REPO[@REF][:PATH] LOCAL [-j N]",
+		Short: "Download an object, or every key under a path, into LOCAL",
+		Long: `Download from REPO at REF (default main), read at one commit. When PATH names a
+key, it is written to LOCAL (LOCAL/NAME when LOCAL is a directory; '-' is
+stdout). Otherwise every key under PATH/ (the whole ref when PATH is empty) is
+written below directory LOCAL. Keys that cannot be files safely (with '..' or
+empty path elements, or a trailing '/') are skipped with an error. Downloads
+run in parallel; a progress bar is drawn on a terminal.`,
+		Args: nargs(2, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, func(ctx context.Context, cl *client) error { return runGet(ctx, o, cl, cmd, args[0], args[1], g) })
+		},
+	}
+	cmd.Flags().IntVarP(&g.jobs, "jobs", "j", 4, "parallel downloads")
+	return cmd
+}
+
+type getResult struct {
+	Repo   string   `json:"repo"`
+	Ref    string   `json:"ref"`
+	Commit string   `json:"commit"`
+	Local  string   `json:"local"`
+	Files  int      `json:"files"`
+	Bytes  int64    `json:"bytes"`
+	Failed []string `json:"failed,omitempty"`
+}
+
+type remoteFile struct {
+	key, local string
+	size       int64
+}
+
+// safeLocal maps key (relative to the downloaded prefix) under root.
+func safeLocal(root, rel string) (string, error) {
+	if rel == "" || strings.HasSuffix(rel, "/") {
+		return "", fmt.Errorf("it ends in '/' and would name a directory")
+	}
+	for _, part := range strings.Split(rel, "/") {
+		switch part {
+		case "", ".", "..":
+			return "", fmt.Errorf("its path has an empty, '.' or '..' element and could leave %s", root)
+		}
+		if strings.ContainsRune(part, 0) || (filepath.Separator != '/' && strings.ContainsRune(part, filepath.Separator)) {
+			return "", fmt.Errorf("its path holds a character that is not allowed in file names here")
+		}
+	}
+	lp := filepath.FromSlash(rel)
+	if !filepath.IsLocal(lp) {
+		return "", fmt.Errorf("it is not a local path")
+	}
+	return filepath.Join(root, lp), nil
+}
+
+func runGet(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, src, local string, g *getOptions) error {
+	t, err := optPath(src, "REPO[@REF][:PATH]")
+	if err != nil {
+		return err
+	}
+	if g.jobs < 1 {
+		return usagef("--jobs must be at least 1")
+	}
+	ri, err := resolveRef(ctx, cl, t.Repo, t.refOrMain())
+	if err != nil {
+		return err
+	}
+	res := getResult{Repo: t.Repo, Ref: t.refOrMain(), Commit: ri.Commit, Local: local}
+	var files []remoteFile
+	prefix := t.Path
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		obj, err := headObject(ctx, cl, t.Repo, ri.Commit, prefix)
+		if err != nil {
+			return err
+		}
+		if obj != nil {
+			dest := local
+			if local == "-" {
+				return getToStdout(ctx, cl, cmd, t.Repo, ri.Commit, prefix)
+			}
+			if st, err := os.Stat(local); (err == nil && st.IsDir()) || strings.HasSuffix(local, string(filepath.Separator)) {
+				dest = filepath.Join(local, path.Base(prefix))
+			}
+			files = append(files, remoteFile{key: prefix, local: dest, size: obj.Size})
+		} else {
+			prefix += "/"
+		}
+	}
+	var skipped []string
+	if files == nil {
+		if local == "-" {
+			return usagef("'-' (stdout) takes one object; %s is not a key", t)
+		}
+		err := listAll(ctx, cl, t.Repo, ri.Commit, prefix, "", func(pg *gateway.ListResult) error {
+			for _, ob := range pg.Objects {
+				lp, err := safeLocal(local, ob.Key[len(prefix):])
+				if err != nil {
+					skipped = append(skipped, fmt.Sprintf("key %q: %v", ob.Key, err))
+					continue
+				}
+				files = append(files, remoteFile{key: ob.Key, local: lp, size: ob.Size})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(files) == 0 && len(skipped) == 0 {
+			return &gateway.APIError{Code: "NoSuchKey", Status: 404,
+				Message: fmt.Sprintf("no key %q and no keys under %q at %s@%s; tusk ls %s@%s shows what is there", t.Path, prefix, t.Repo, res.Ref, t.Repo, res.Ref)}
+		}
+	}
+	var total int64
+	for _, f := range files {
+		total += f.size
+	}
+	prog := newProgress(cmd.ErrOrStderr(), "get", len(files), total)
+	failed := downloadAll(ctx, cl, t.Repo, ri.Commit, files, g.jobs, prog)
+	prog.finish()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	failed = append(skipped, failed...)
+	res.Files = len(files) - (len(failed) - len(skipped))
+	for _, f := range files {
+		res.Bytes += f.size
+	}
+	res.Failed = failed
+	if err := o.printer(stdout(cmd)).print(res, func(p *printer) {
+		p.line("Got %s (%s) from %s@%s (commit %s) into %s", plural(res.Files, "file"), fsize(res.Bytes), res.Repo, res.Ref, short(res.Commit), res.Local)
+	}); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		for _, f := range failed {
+			fmt.Fprintf(cmd.ErrOrStderr(), "tusk: not saved: %s\n", f)
+		}
+		return fmt.Errorf("%d of %d keys were not saved (listed above)", len(failed), len(files)+len(skipped))
+	}
+	return nil
+}
+
+func getToStdout(ctx context.Context, cl *client, cmd *cobra.Command, repo, commit, key string) error {
+	resp, err := openObject(ctx, cl, repo, commit, key)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(stdout(cmd), resp.Body)
+	return err
+}
+
+// downloadAll downloads files with jobs workers and returns one message per
+// file that failed.
+func downloadAll(ctx context.Context, cl *client, repo, commit string, files []remoteFile, jobs int, prog *progress) []string {
+	var mu sync.Mutex
+	var failed []string
+	work := make(chan remoteFile)
+	var wg sync.WaitGroup
+	for range min(jobs, len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				if err := downloadOne(ctx, cl, repo, commit, f, prog); err != nil {
+					mu.Lock()
+					failed = append(failed, fmt.Sprintf("key %q: %v", f.key, err))
+					mu.Unlock()
+					continue
+				}
+				prog.fileDone()
+			}
+		}()
+	}
+	for _, f := range files {
+		select {
+		case work <- f:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+	sort.Strings(failed)
+	return failed
+}
+
+type progressWriter struct {
+	w io.Writer
+	p *progress
+}
+
+func (w progressWriter) Write(b []byte) (int, error) {
+	n, err := w.w.Write(b)
+	w.p.add(int64(n))
+	return n, err
+}
+
+// downloadOne writes key to f.local through a temporary file in the same
+// directory, checking its size and (single-part uploads) its MD5 ETag.
+func downloadOne(ctx context.Context, cl *client, repo, commit string, f remoteFile, prog *progress) error {
+	if err := os.MkdirAll(filepath.Dir(f.local), 0o755); err != nil {
+		return err
+	}
+	resp, err := openObject(ctx, cl, repo, commit, f.key)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(f.local), ".tusk-get-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	h := md5.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h, progressWriter{io.Discard, prog}), resp.Body)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return fmt.Errorf("short download: %d of %d bytes", n, resp.ContentLength)
+	}
+	etag := strings.Trim(resp.Header.Get("ETag"), `"`)
+	if len(etag) == 32 && !strings.Contains(etag, "-") && hex.EncodeToString(h.Sum(nil)) != etag {
+		return fmt.Errorf("the downloaded bytes do not match the object's MD5 %s", etag)
+	}
+	return os.Rename(tmp.Name(), f.local)
+}
+
+// ---- purge ----
+
+func newPurgeCmd(o *rootOptions) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "purge REPO[@REF]:KEY [--yes]",
+		Short: "Remove the content of KEY at REF from the system for good (admin only)",
+		Long: `Purge the version of KEY that REF (a branch, tag or commit; default main) reads:
+its bytes are deleted from the backing store, and every key in every repo
+holding the same content reads as purged (NoSuchVersion / absent). History,
+trees and commit ids stay unchanged. Needs admin permission on the repo; the
+audit log records who purged what. This cannot be undone: --yes confirms it
+(on a terminal you are asked otherwise).`,
+		Args: nargs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, func(ctx context.Context, cl *client) error { return runPurge(ctx, o, cl, cmd, args[0], yes) })
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "confirm: the content is deleted for good")
+	return cmd
+}
+
+func runPurge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, arg string, yes bool) error {
+	t, err := optPath(arg, "REPO[@REF]:KEY")
+	if err != nil {
+		return err
+	}
+	if !t.HasPath || t.Path == "" {
+		return usagef("purge needs a key: REPO[@REF]:KEY, not %q", arg)
+	}
+	if !yes {
+		f, ok := cmd.InOrStdin().(*os.File)
+		if !ok || !isatty.IsTerminal(f.Fd()) {
+			return usagef("purge deletes %s's content for good; pass --yes to confirm", t)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "Purge the content of %s from every repo, for good? [y/N] ", t)
+		var answer string
+		fmt.Fscanln(f, &answer)
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			return fmt.Errorf("purge cancelled")
+		}
+	}
+	var res gateway.PurgeResult
+	if err := cl.do(ctx, "POST", "/repos/"+p(t.Repo)+"/purge", nil, gateway.PurgeRequest{Ref: t.refOrMain(), Key: t.Path}, &res); err != nil {
+		return err
+	}
+	return o.printer(stdout(cmd)).print(res, func(p *printer) {
+		p.line("Purged %s@%s:%s (version %s, %s, content sha256 %s)", res.Repo, res.Ref, res.Key, short(res.Version), fsize(res.Size), res.Content)
+		p.line("Its bytes are deleted; every key with this content now reads as purged.")
+	})
+}

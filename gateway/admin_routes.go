@@ -1,0 +1,1125 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/s3api"
+)
+
+// Limits of listing calls.
+const (
+	maxLog     = 10000
+	defLog     = 100
+	maxDiff    = 100000
+	defDiff    = 1000
+	maxList    = 1000
+	maxAuditLn = 100000
+)
+
+func (a *admin) routes() {
+	const v = "/api/v1"
+	a.handle("GET "+v+"/version", a.version)
+	a.handle("GET "+v+"/whoami", a.whoami)
+
+	a.handle("GET "+v+"/repos", a.listRepos)
+	a.handle("POST "+v+"/repos", a.createRepo)
+	a.handle("GET "+v+"/repos/{repo}", a.getRepo)
+	a.handle("DELETE "+v+"/repos/{repo}", a.deleteRepo)
+	a.handle("PUT "+v+"/repos/{repo}/public", a.setPublic)
+
+	a.handle("GET "+v+"/repos/{repo}/branches", a.listBranches)
+	a.handle("POST "+v+"/repos/{repo}/branches", a.createBranch)
+	a.handle("GET "+v+"/repos/{repo}/branches/{branch}", a.getBranch)
+	a.handle("DELETE "+v+"/repos/{repo}/branches/{branch}", a.deleteBranch)
+	a.handle("PUT "+v+"/repos/{repo}/branches/{branch}/protected", a.setProtected)
+	a.handle("POST "+v+"/repos/{repo}/branches/{branch}/revert", a.revert)
+	a.handle("POST "+v+"/repos/{repo}/branches/{branch}/reset", a.reset)
+
+	a.handle("GET "+v+"/repos/{repo}/tags", a.listTags)
+	a.handle("POST "+v+"/repos/{repo}/tags", a.createTag)
+	a.handle("DELETE "+v+"/repos/{repo}/tags/{tag}", a.deleteTag)
+
+	a.handle("GET "+v+"/repos/{repo}/refs/{ref}", a.getRef)
+	a.handle("GET "+v+"/repos/{repo}/log", a.log)
+	a.handle("GET "+v+"/repos/{repo}/diff", a.diff)
+	a.handle("POST "+v+"/repos/{repo}/merge", a.merge)
+
+	a.handle("GET "+v+"/repos/{repo}/commits", a.listOpen)
+	a.handle("POST "+v+"/repos/{repo}/commits", a.startCommit)
+	a.handle("POST "+v+"/repos/{repo}/commits/{id}/finish", a.finishCommit)
+	a.handle("POST "+v+"/repos/{repo}/commits/{id}/abort", a.abortCommit)
+
+	a.handle("GET "+v+"/repos/{repo}/objects", a.listObjects)
+	a.handle("GET "+v+"/repos/{repo}/object", a.getObject)
+	a.handle("HEAD "+v+"/repos/{repo}/object", a.getObject)
+	a.handle("POST "+v+"/repos/{repo}/purge", a.purge)
+
+	a.handle("GET "+v+"/users", a.listUsers)
+	a.handle("POST "+v+"/users", a.createUser)
+	a.handle("GET "+v+"/users/{user}", a.getUser)
+	a.handle("DELETE "+v+"/users/{user}", a.deleteUser)
+	a.handle("PUT "+v+"/users/{user}/perms/{repo}", a.grant)
+	a.handle("DELETE "+v+"/users/{user}/perms/{repo}", a.revoke)
+
+	a.handle("GET "+v+"/keys", a.listKeys)
+	a.handle("POST "+v+"/keys", a.createKey)
+	a.handle("DELETE "+v+"/keys/{id}", a.revokeKey)
+
+	a.handle("GET "+v+"/audit", a.auditLog)
+	a.handle("POST "+v+"/gc", a.gc)
+}
+
+// ---- service ----
+
+func (a *admin) version(c *adminCall) (any, error) {
+	return VersionInfo{Version: Version}, nil
+}
+
+func (a *admin) whoami(c *adminCall) (any, error) {
+	if c.user == "" {
+		return nil, unauthenticated()
+	}
+	u, err := a.s.Auth.GetUser(c.ctx, c.user)
+	if err != nil {
+		return nil, err
+	}
+	ui := userInfo(u, 0)
+	return WhoAmI{User: u.Name, Admin: u.Admin, AccessKey: c.key, Perms: ui.Perms}, nil
+}
+
+// ---- repos ----
+
+func (a *admin) listRepos(c *adminCall) (any, error) {
+	repos, err := a.s.Meta.ListRepos(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []RepoInfo{}
+	for _, r := range repos {
+		lvl := a.s.Auth.Level(c.ctx, c.user, r.Name)
+		if lvl >= PermRead {
+			out = append(out, RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Permission: PermName(lvl)})
+		}
+	}
+	return out, nil
+}
+
+func (a *admin) getRepo(c *adminCall) (any, error) {
+	r, err := a.repo(c, c.r.PathValue("repo"), PermRead, "read it")
+	if err != nil {
+		return nil, err
+	}
+	return RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Permission: PermName(a.s.Auth.Level(c.ctx, c.user, r.Name))}, nil
+}
+
+func (a *admin) createRepo(c *adminCall) (any, error) {
+	var req CreateRepoRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if c.user == "" {
+		return nil, unauthenticated()
+	}
+	if err := meta.ValidRepoName(req.Name); err != nil {
+		return nil, err
+	}
+	if err := a.s.Auth.Allow(c.ctx, c.user, req.Name, s3api.ActCreateRepo); err != nil {
+		return nil, err
+	}
+	r, err := a.s.Meta.CreateRepo(c.ctx, req.Name, c.user)
+	if err != nil {
+		if errs.Is(err, errs.Exist) {
+			return nil, apiErr(http.StatusConflict, "AlreadyExists", "repo %q already exists", req.Name)
+		}
+		return nil, err
+	}
+	if !c.admin {
+		if err := a.s.Auth.Grant(c.ctx, c.user, r.Name, PermAdmin); err != nil {
+			return nil, err
+		}
+	}
+	c.audit(a, "repo.create", r.Name, "")
+	c.status = http.StatusCreated
+	return RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Permission: "admin"}, nil
+}
+
+func (a *admin) deleteRepo(c *adminCall) (any, error) {
+	name := c.r.PathValue("repo")
+	force, err := c.qbool("force")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.repo(c, name, PermAdmin, "delete it"); err != nil {
+		return nil, err
+	}
+	if err := a.s.Meta.DeleteRepo(c.ctx, name, force); err != nil {
+		if errs.CodeOf(err) == "BucketNotEmpty" {
+			return nil, apiErr(http.StatusConflict, "NotEmpty", "%s; to delete it with all its history, pass force (tusk repo delete --force %s)", message(err), name)
+		}
+		return nil, err
+	}
+	if err := a.s.Auth.DropRepoPerms(c.ctx, name); err != nil {
+		return nil, err
+	}
+	c.audit(a, "repo.delete", name, map[bool]string{true: "force"}[force])
+	return map[string]string{"deleted": name}, nil
+}
+
+func (a *admin) setPublic(c *adminCall) (any, error) {
+	name := c.r.PathValue("repo")
+	var req SetPublicRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.Public == nil {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `send {"public": true} or {"public": false}`)
+	}
+	r, err := a.repo(c, name, PermAdmin, "change who may read it")
+	if err != nil {
+		return nil, err
+	}
+	if err := a.s.Meta.SetRepoPublic(c.ctx, name, *req.Public); err != nil {
+		return nil, err
+	}
+	c.audit(a, "repo.set-public", name, strconv.FormatBool(*req.Public))
+	return RepoInfo{Name: r.Name, Created: r.Created, Public: *req.Public, Permission: PermName(a.s.Auth.Level(c.ctx, c.user, name))}, nil
+}
+
+// ---- branches ----
+
+func branchInfo(repo string, b *meta.Branch) BranchInfo {
+	return BranchInfo{Repo: repo, Name: b.Name, Head: b.Head, Protected: b.Protected, Output: b.Output}
+}
+
+func (a *admin) listBranches(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermRead, "list its branches"); err != nil {
+		return nil, err
+	}
+	bs, err := a.s.Meta.ListBranches(c.ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	out := []BranchInfo{}
+	for i := range bs {
+		out = append(out, branchInfo(repo, &bs[i]))
+	}
+	return out, nil
+}
+
+func (a *admin) getBranch(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermRead, "read its branches"); err != nil {
+		return nil, err
+	}
+	r, err := a.branch(c, repo, c.r.PathValue("branch"))
+	if err != nil {
+		return nil, err
+	}
+	return branchInfo(repo, r.Branch), nil
+}
+
+func (a *admin) createBranch(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	var req CreateRefRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if _, err := a.repo(c, repo, PermAdmin, "create branches"); err != nil {
+		return nil, err
+	}
+	if err := meta.ValidRefName(req.Name); err != nil {
+		return nil, err
+	}
+	if req.From == "" {
+		req.From = "main"
+	}
+	if _, err := a.resolve(c, repo, req.From); err != nil {
+		return nil, err
+	}
+	b, err := a.s.Meta.CreateBranch(c.ctx, repo, req.Name, req.From)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(a, "branch.create", repo+"@"+req.Name, "from "+req.From)
+	c.status = http.StatusCreated
+	return branchInfo(repo, b), nil
+}
+
+func (a *admin) deleteBranch(c *adminCall) (any, error) {
+	repo, name := c.r.PathValue("repo"), c.r.PathValue("branch")
+	if _, err := a.repo(c, repo, PermAdmin, "delete branches"); err != nil {
+		return nil, err
+	}
+	r, err := a.branch(c, repo, name)
+	if err != nil {
+		return nil, err
+	}
+	if name == "main" {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "branch main cannot be deleted; delete the repo instead (tusk repo delete %s)", repo)
+	}
+	if r.Branch.Protected {
+		return nil, apiErr(http.StatusForbidden, "AccessDenied", "branch %s of repo %s is protected; unprotect it first (tusk branch unprotect %s@%s)", name, repo, repo, name)
+	}
+	if err := a.s.Meta.DeleteBranch(c.ctx, repo, name, true); err != nil {
+		return nil, err
+	}
+	c.audit(a, "branch.delete", repo+"@"+name, "head "+r.Branch.Head)
+	return map[string]string{"deleted": repo + "@" + name, "head": r.Branch.Head}, nil
+}
+
+func (a *admin) setProtected(c *adminCall) (any, error) {
+	repo, name := c.r.PathValue("repo"), c.r.PathValue("branch")
+	var req SetProtectedRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.Protected == nil {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `send {"protected": true} or {"protected": false}`)
+	}
+	if _, err := a.repo(c, repo, PermAdmin, "protect branches"); err != nil {
+		return nil, err
+	}
+	if _, err := a.branch(c, repo, name); err != nil {
+		return nil, err
+	}
+	if err := a.s.Meta.SetBranchProtected(c.ctx, repo, name, *req.Protected); err != nil {
+		return nil, err
+	}
+	action := "branch.protect"
+	if !*req.Protected {
+		action = "branch.unprotect"
+	}
+	c.audit(a, action, repo+"@"+name, "")
+	r, err := a.branch(c, repo, name)
+	if err != nil {
+		return nil, err
+	}
+	return branchInfo(repo, r.Branch), nil
+}
+
+func (a *admin) revert(c *adminCall) (any, error) {
+	repo, name := c.r.PathValue("repo"), c.r.PathValue("branch")
+	var req RevertRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.Commit == "" {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `name the commit to revert: {"commit": "<id>"}`)
+	}
+	if _, err := a.repo(c, repo, PermWrite, "revert commits"); err != nil {
+		return nil, err
+	}
+	br, err := a.branch(c, repo, name)
+	if err != nil {
+		return nil, err
+	}
+	if br.Branch.Protected {
+		return nil, apiErr(http.StatusForbidden, "AccessDenied", "branch %s of repo %s is protected: it takes only merges; revert on another branch and merge it, or unprotect it (tusk branch unprotect %s@%s)", name, repo, repo, name)
+	}
+	target, err := a.resolve(c, repo, req.Commit)
+	if err != nil {
+		return nil, err
+	}
+	if target.Commit == nil {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "%s is an open commit; finish or abort it instead", req.Commit)
+	}
+	cm, conflicts, err := a.s.Meta.Revert(c.ctx, repo, name, target.Commit.ID, c.user)
+	if err != nil {
+		if len(conflicts) > 0 {
+			return nil, &adminError{status: http.StatusConflict, code: "RevertConflict", conflicts: conflicts,
+				msg: fmt.Sprintf("cannot revert %s on %s@%s: %s changed since (first: %q); nothing was written", target.Commit.ID, repo, name, plural(len(conflicts), "key"), conflicts[0])}
+		}
+		return nil, err
+	}
+	c.audit(a, "revert", repo+"@"+name, "commit "+target.Commit.ID+" -> "+cm.ID)
+	return commitInfo(cm), nil
+}
+
+func (a *admin) reset(c *adminCall) (any, error) {
+	repo, name := c.r.PathValue("repo"), c.r.PathValue("branch")
+	var req ResetRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.Ref == "" {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `name the ref to reset to: {"ref": "<branch, tag or commit>"}`)
+	}
+	if _, err := a.repo(c, repo, PermAdmin, "reset branches"); err != nil {
+		return nil, err
+	}
+	br, err := a.branch(c, repo, name)
+	if err != nil {
+		return nil, err
+	}
+	if br.Branch.Protected {
+		return nil, apiErr(http.StatusForbidden, "AccessDenied", "branch %s of repo %s is protected: it takes only merges; unprotect it first (tusk branch unprotect %s@%s)", name, repo, repo, name)
+	}
+	if _, err := a.resolve(c, repo, req.Ref); err != nil {
+		return nil, err
+	}
+	cm, err := a.s.Meta.Reset(c.ctx, repo, name, req.Ref)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(a, "reset", repo+"@"+name, "from "+br.Branch.Head+" to "+cm.ID)
+	return commitInfo(cm), nil
+}
+
+// ---- tags ----
+
+func (a *admin) listTags(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermRead, "list its tags"); err != nil {
+		return nil, err
+	}
+	ts, err := a.s.Meta.ListTags(c.ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	out := []TagInfo{}
+	for _, t := range ts {
+		out = append(out, TagInfo{Repo: repo, Name: t.Name, Commit: t.Commit, Created: t.Created})
+	}
+	return out, nil
+}
+
+func (a *admin) createTag(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	var req CreateRefRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if _, err := a.repo(c, repo, PermAdmin, "create tags"); err != nil {
+		return nil, err
+	}
+	if err := meta.ValidRefName(req.Name); err != nil {
+		return nil, err
+	}
+	if req.From == "" {
+		req.From = "main"
+	}
+	if _, err := a.resolve(c, repo, req.From); err != nil {
+		return nil, err
+	}
+	t, err := a.s.Meta.CreateTag(c.ctx, repo, req.Name, req.From)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(a, "tag.create", repo+"@"+req.Name, "commit "+t.Commit)
+	c.status = http.StatusCreated
+	return TagInfo{Repo: repo, Name: t.Name, Commit: t.Commit, Created: t.Created}, nil
+}
+
+func (a *admin) deleteTag(c *adminCall) (any, error) {
+	repo, name := c.r.PathValue("repo"), c.r.PathValue("tag")
+	if _, err := a.repo(c, repo, PermAdmin, "delete tags"); err != nil {
+		return nil, err
+	}
+	r, err := a.s.Meta.Resolve(c.ctx, repo, name)
+	if err != nil || r.Kind != meta.KindTag {
+		if err == nil || errs.Is(err, errs.NotExist) {
+			return nil, apiErr(http.StatusNotFound, "NoSuchTag", "repo %q has no tag %q; tusk tag list %s shows its tags", repo, name, repo)
+		}
+		return nil, err
+	}
+	if err := a.s.Meta.DeleteTag(c.ctx, repo, name); err != nil {
+		return nil, err
+	}
+	c.audit(a, "tag.delete", repo+"@"+name, "commit "+r.Commit.ID)
+	return map[string]string{"deleted": repo + "@" + name, "commit": r.Commit.ID}, nil
+}
+
+// ---- refs, log, diff, merge ----
+
+func (a *admin) refInfo(repo string, r *meta.Ref) RefInfo {
+	ri := RefInfo{Repo: repo, Ref: r.Name, Kind: kindName(r.Kind), Commit: r.CommitID()}
+	if r.Branch != nil {
+		ri.Protected = r.Branch.Protected
+	}
+	if r.Commit != nil {
+		ci := commitInfo(r.Commit)
+		ri.Info = &ci
+	}
+	switch r.Kind {
+	case meta.KindCommit, meta.KindOpen:
+		ri.Bucket = OpenCommitBucket(repo, ri.Commit)
+	default:
+		ri.Bucket = r.Name + "." + repo
+		if r.Name == "main" {
+			ri.Bucket = repo
+		}
+	}
+	return ri
+}
+
+func (a *admin) getRef(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermRead, "read it"); err != nil {
+		return nil, err
+	}
+	r, err := a.resolve(c, repo, c.r.PathValue("ref"))
+	if err != nil {
+		return nil, err
+	}
+	return a.refInfo(repo, r), nil
+}
+
+// commitOf is the commit a ref's history starts at (an open commit's base).
+func (a *admin) commitOf(c *adminCall, r *meta.Ref) (*meta.Commit, error) {
+	if r.Commit != nil {
+		return r.Commit, nil
+	}
+	return a.s.Meta.GetCommit(c.ctx, r.Repo.Name, r.Open.Base)
+}
+
+func (a *admin) log(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermRead, "read its history"); err != nil {
+		return nil, err
+	}
+	limit, err := c.qint("limit", defLog, maxLog)
+	if err != nil {
+		return nil, err
+	}
+	ref := c.q("ref")
+	r, err := a.resolve(c, repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	head, err := a.commitOf(c, r)
+	if err != nil {
+		return nil, err
+	}
+	var cs []*meta.Commit
+	if p := c.q("path"); p != "" {
+		cs, err = a.s.Meta.LogPath(c.ctx, head, p, limit)
+	} else {
+		cs, err = a.s.Meta.Log(c.ctx, head, limit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := LogResult{Repo: repo, Ref: r.Name, Path: c.q("path"), Commits: []CommitInfo{}}
+	for _, cm := range cs {
+		out.Commits = append(out.Commits, commitInfo(cm))
+	}
+	return out, nil
+}
+
+var errStop = errs.E("admin", errs.Other, "stop")
+
+func (a *admin) diff(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermRead, "diff its refs"); err != nil {
+		return nil, err
+	}
+	limit, err := c.qint("limit", defDiff, maxDiff)
+	if err != nil {
+		return nil, err
+	}
+	from, to := c.q("from"), c.q("to")
+	if from == "" || to == "" {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "name both refs: ?from=REF&to=REF")
+	}
+	ra, err := a.resolve(c, repo, from)
+	if err != nil {
+		return nil, err
+	}
+	rb, err := a.resolve(c, repo, to)
+	if err != nil {
+		return nil, err
+	}
+	out := DiffResult{Repo: repo, From: from, To: to, FromID: ra.CommitID(), ToID: rb.CommitID(), Prefix: c.q("prefix"), Entries: []DiffEntry{}}
+	err = a.s.Meta.Diff(c.ctx, ra.Root(), rb.Root(), out.Prefix, func(d meta.DiffEntry) error {
+		purged := func(e *meta.Entry) bool { return e == nil || a.s.Meta.IsPurged(e.Content) }
+		pf, pt := purged(d.From), purged(d.To)
+		var de DiffEntry
+		switch {
+		case pf && pt:
+			return nil
+		case pf:
+			de = DiffEntry{Key: d.Key, Change: "added", Size: d.To.Size}
+		case pt:
+			de = DiffEntry{Key: d.Key, Change: "removed", OldSize: d.From.Size}
+		default:
+			de = DiffEntry{Key: d.Key, Change: "changed", Size: d.To.Size, OldSize: d.From.Size}
+		}
+		if len(out.Entries) >= limit {
+			out.Truncated = true
+			return errStop
+		}
+		out.Entries = append(out.Entries, de)
+		switch de.Change {
+		case "added":
+			out.Added++
+		case "removed":
+			out.Removed++
+		default:
+			out.Changed++
+		}
+		return nil
+	})
+	if err != nil && err != errStop {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (a *admin) merge(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	var req MergeRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.Source == "" || req.Destination == "" {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `name both sides: {"source": REF, "destination": BRANCH}`)
+	}
+	if req.Strategy == "" {
+		req.Strategy = meta.StrategyFail
+	}
+	switch req.Strategy {
+	case meta.StrategyFail, meta.StrategyOurs, meta.StrategyTheirs:
+	default:
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "unknown merge strategy %q: use fail, ours or theirs", req.Strategy)
+	}
+	if _, err := a.repo(c, repo, PermWrite, "merge into its branches"); err != nil {
+		return nil, err
+	}
+	if _, err := a.resolve(c, repo, req.Source); err != nil {
+		return nil, err
+	}
+	if _, err := a.branch(c, repo, req.Destination); err != nil {
+		return nil, err
+	}
+	res, err := a.s.Meta.Merge(c.ctx, repo, req.Source, req.Destination, req.Strategy, c.user, req.Message)
+	if err != nil {
+		if res != nil && len(res.Conflicts) > 0 {
+			return nil, &adminError{status: http.StatusConflict, code: "MergeConflict", conflicts: res.Conflicts,
+				msg: fmt.Sprintf("merge of %s into %s has %s (first: %q); nothing was written; merge with --strategy ours or theirs to resolve them",
+					req.Source, req.Destination, plural(len(res.Conflicts), "conflicting key"), res.Conflicts[0])}
+		}
+		return nil, err
+	}
+	out := MergeResult{Repo: repo, Source: req.Source, Destination: req.Destination, Strategy: req.Strategy,
+		FastForward: res.FastForward, UpToDate: res.UpToDate, Changed: res.Changed}
+	if res.Commit != nil {
+		out.Commit = res.Commit.ID
+	}
+	if !res.UpToDate {
+		detail := "commit " + out.Commit
+		if res.FastForward {
+			detail = "fast-forward to " + out.Commit
+		}
+		c.audit(a, "merge", repo+"@"+req.Destination, "from "+req.Source+" ("+req.Strategy+"): "+detail)
+	}
+	return out, nil
+}
+
+// ---- open commits ----
+
+func (a *admin) listOpen(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermRead, "list its open commits"); err != nil {
+		return nil, err
+	}
+	ocs, err := a.s.Meta.ListOpenCommits(c.ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(ocs, func(i, j int) bool { return ocs[i].Started.Before(ocs[j].Started) })
+	out := []OpenCommitInfo{}
+	for i := range ocs {
+		out = append(out, openInfo(&ocs[i]))
+	}
+	return out, nil
+}
+
+func (a *admin) startCommit(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	var req StartCommitRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.Branch == "" {
+		req.Branch = "main"
+	}
+	if _, err := a.repo(c, repo, PermWrite, "write to it"); err != nil {
+		return nil, err
+	}
+	br, err := a.branch(c, repo, req.Branch)
+	if err != nil {
+		return nil, err
+	}
+	if br.Branch.Protected {
+		return nil, apiErr(http.StatusForbidden, "AccessDenied", "branch %s of repo %s is protected: it takes only merges; commit to another branch and merge it", req.Branch, repo)
+	}
+	oc, err := a.s.Meta.StartCommit(c.ctx, repo, req.Branch, c.user, req.Message, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	c.status = http.StatusCreated
+	return openInfo(oc), nil
+}
+
+func (a *admin) finishCommit(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	var req FinishCommitRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if _, err := a.repo(c, repo, PermWrite, "write to it"); err != nil {
+		return nil, err
+	}
+	oc, err := a.openCommit(c, repo, c.r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	cm, err := a.s.Meta.FinishCommit(c.ctx, repo, oc.ID, req.Message)
+	if err != nil {
+		return nil, err
+	}
+	return commitInfo(cm), nil
+}
+
+func (a *admin) abortCommit(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermWrite, "write to it"); err != nil {
+		return nil, err
+	}
+	oc, err := a.openCommit(c, repo, c.r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := a.s.Meta.AbortCommit(c.ctx, repo, oc.ID); err != nil {
+		return nil, err
+	}
+	return map[string]string{"aborted": oc.ID, "branch": oc.Branch,
+		"note": "every write made into this open commit was discarded"}, nil
+}
+
+// ---- objects ----
+
+// bucket resolves ref of repo (checked) as the S3 layer would.
+func (a *admin) bucket(c *adminCall, repo, ref string) (s3api.Bucket, error) {
+	if _, err := a.resolve(c, repo, ref); err != nil {
+		return s3api.Bucket{}, err
+	}
+	if ref == "" {
+		ref = "main"
+	}
+	return a.s.Backend.Resolve(c.ctx, repo, ref)
+}
+
+func objectInfo(o s3api.Object) ObjectInfo {
+	return ObjectInfo{Key: o.Key, Size: o.Size, ETag: o.ETag, LastModified: o.LastModified, Version: o.VersionID, ContentType: o.Meta.ContentType}
+}
+
+func (a *admin) listObjects(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermRead, "list its keys"); err != nil {
+		return nil, err
+	}
+	limit, err := c.qint("limit", maxList, maxList)
+	if err != nil {
+		return nil, err
+	}
+	bk, err := a.bucket(c, repo, c.q("ref"))
+	if err != nil {
+		return nil, err
+	}
+	lr, err := a.s.Backend.List(c.ctx, bk, s3api.ListOptions{Prefix: c.q("prefix"), Delimiter: c.q("delimiter"), StartAfter: c.q("after"), MaxKeys: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := ListResult{Repo: repo, Ref: bk.Ref, Commit: bk.Commit, Prefix: c.q("prefix"), Objects: []ObjectInfo{},
+		Prefixes: lr.CommonPrefixes, Truncated: lr.IsTruncated}
+	if out.Prefixes == nil {
+		out.Prefixes = []string{}
+	}
+	for _, o := range lr.Objects {
+		out.Objects = append(out.Objects, objectInfo(o))
+	}
+	if lr.IsTruncated {
+		out.Next = lr.Next
+	}
+	return out, nil
+}
+
+func (a *admin) head(c *adminCall, repo, ref, key string) (s3api.Bucket, s3api.Object, error) {
+	bk, err := a.bucket(c, repo, ref)
+	if err != nil {
+		return bk, s3api.Object{}, err
+	}
+	if key == "" {
+		return bk, s3api.Object{}, apiErr(http.StatusBadRequest, "InvalidArgument", "name the key: ?key=PATH")
+	}
+	o, err := a.s.Backend.Head(c.ctx, bk, key, "")
+	if err != nil {
+		if errs.Is(err, errs.NotExist) {
+			if ref == "" {
+				ref = "main"
+			}
+			return bk, o, apiErr(http.StatusNotFound, "NoSuchKey", "key %q does not exist at %s@%s; tusk ls %s@%s shows what is there", key, repo, ref, repo, ref)
+		}
+		return bk, o, err
+	}
+	return bk, o, nil
+}
+
+func (a *admin) getObject(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermRead, "read its objects"); err != nil {
+		return nil, err
+	}
+	bk, o, err := a.head(c, repo, c.q("ref"), c.q("key"))
+	if err != nil {
+		return nil, err
+	}
+	h := c.w.Header()
+	h.Set("Content-Length", strconv.FormatInt(o.Size, 10))
+	h.Set("ETag", `"`+o.ETag+`"`)
+	h.Set("Last-Modified", o.LastModified.UTC().Format(http.TimeFormat))
+	h.Set("X-Tusk-Version", o.VersionID)
+	h.Set("X-Tusk-Commit", bk.Commit)
+	ct := o.Meta.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	if c.r.Method == http.MethodHead {
+		c.wrote = true
+		c.w.WriteHeader(http.StatusOK)
+		return nil, nil
+	}
+	rc, err := a.s.Backend.Open(c.ctx, o, 0, -1)
+	if err != nil {
+		h.Del("Content-Length")
+		h.Del("ETag")
+		h.Del("Last-Modified")
+		return nil, err
+	}
+	defer rc.Close()
+	c.wrote = true
+	c.w.WriteHeader(http.StatusOK)
+	n, err := io.Copy(c.w, rc)
+	if err == nil && n != o.Size {
+		err = fmt.Errorf("short read: %d of %d bytes", n, o.Size)
+	}
+	if err != nil {
+		c.err = err
+		panic(http.ErrAbortHandler) // the client sees a cut answer, never a short one
+	}
+	return nil, nil
+}
+
+func (a *admin) purge(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	var req PurgeRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.Key == "" {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `name the key: {"ref": REF, "key": KEY}`)
+	}
+	if _, err := a.repo(c, repo, PermAdmin, "purge its data"); err != nil {
+		return nil, err
+	}
+	bk, o, err := a.head(c, repo, req.Ref, req.Key)
+	if err != nil {
+		return nil, err
+	}
+	res, err := a.s.Backend.Delete(c.ctx, bk, []s3api.DeleteItem{{Key: req.Key, VersionID: o.VersionID}}, c.user)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) == 1 && res[0].Err != nil {
+		return nil, res[0].Err
+	}
+	return PurgeResult{Repo: repo, Ref: bk.Ref, Key: req.Key, Version: o.VersionID, Content: o.Content, Size: o.Size}, nil
+}
+
+// ---- users, keys, permissions ----
+
+func (a *admin) keyCounts(c *adminCall) (map[string]int, error) {
+	keys, err := a.s.Auth.ListKeys(c.ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	n := map[string]int{}
+	for _, k := range keys {
+		n[k.User]++
+	}
+	return n, nil
+}
+
+func (a *admin) listUsers(c *adminCall) (any, error) {
+	if err := c.needGlobalAdmin("list users"); err != nil {
+		return nil, err
+	}
+	us, err := a.s.Auth.ListUsers(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := a.keyCounts(c)
+	if err != nil {
+		return nil, err
+	}
+	out := []UserInfo{}
+	for i := range us {
+		out = append(out, userInfo(&us[i], n[us[i].Name]))
+	}
+	return out, nil
+}
+
+func (a *admin) getUser(c *adminCall) (any, error) {
+	name := c.r.PathValue("user")
+	if name != c.user {
+		if err := c.needGlobalAdmin("read other users"); err != nil {
+			return nil, err
+		}
+	}
+	u, err := a.s.Auth.GetUser(c.ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := a.s.Auth.ListKeys(c.ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return userInfo(u, len(keys)), nil
+}
+
+func (a *admin) createUser(c *adminCall) (any, error) {
+	var req CreateUserRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if err := c.needGlobalAdmin("create users"); err != nil {
+		return nil, err
+	}
+	u, err := a.s.Auth.CreateUser(c.ctx, req.Name, req.Admin)
+	if err != nil {
+		return nil, err
+	}
+	out := NewUser{User: userInfo(u, 0)}
+	detail := ""
+	if req.Admin {
+		detail = "admin"
+	}
+	if !req.NoKey {
+		k, secret, err := a.s.Auth.CreateKey(c.ctx, u.Name)
+		if err != nil {
+			return nil, err
+		}
+		out.Key = &NewKey{AccessKey: k.ID, SecretKey: secret, User: u.Name, Created: k.Created}
+		out.User.Keys = 1
+		detail = strings.TrimSpace(detail + " key " + k.ID)
+	}
+	c.audit(a, "user.create", u.Name, detail)
+	c.status = http.StatusCreated
+	return out, nil
+}
+
+func (a *admin) deleteUser(c *adminCall) (any, error) {
+	name := c.r.PathValue("user")
+	if err := c.needGlobalAdmin("delete users"); err != nil {
+		return nil, err
+	}
+	if name == c.user {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "you cannot delete the user you are signed in as (%s); sign in as another admin", name)
+	}
+	if err := a.s.Auth.DeleteUser(c.ctx, name); err != nil {
+		return nil, err
+	}
+	c.audit(a, "user.delete", name, "")
+	return map[string]string{"deleted": name}, nil
+}
+
+func (a *admin) listKeys(c *adminCall) (any, error) {
+	user := c.q("user")
+	if err := c.needGlobalAdmin("list access keys"); err != nil {
+		return nil, err
+	}
+	if user != "" {
+		if _, err := a.s.Auth.GetUser(c.ctx, user); err != nil {
+			return nil, err
+		}
+	}
+	keys, err := a.s.Auth.ListKeys(c.ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	out := []KeyInfo{}
+	for _, k := range keys {
+		out = append(out, KeyInfo{ID: k.ID, User: k.User, Created: k.Created})
+	}
+	return out, nil
+}
+
+func (a *admin) createKey(c *adminCall) (any, error) {
+	var req CreateKeyRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if err := c.needGlobalAdmin("create access keys"); err != nil {
+		return nil, err
+	}
+	if req.User == "" {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `name the key's user: {"user": NAME}`)
+	}
+	k, secret, err := a.s.Auth.CreateKey(c.ctx, req.User)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(a, "key.create", k.ID, "user "+req.User)
+	c.status = http.StatusCreated
+	return NewKey{AccessKey: k.ID, SecretKey: secret, User: k.User, Created: k.Created}, nil
+}
+
+func (a *admin) revokeKey(c *adminCall) (any, error) {
+	id := c.r.PathValue("id")
+	if err := c.needGlobalAdmin("revoke access keys"); err != nil {
+		return nil, err
+	}
+	if id == c.key {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "access key %s signed this request; revoke it with another key", id)
+	}
+	k, err := a.s.Auth.GetKey(c.ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.s.Auth.DeleteKey(c.ctx, id); err != nil {
+		return nil, err
+	}
+	c.audit(a, "key.revoke", id, "user "+k.User)
+	return map[string]string{"revoked": id, "user": k.User}, nil
+}
+
+// permTarget checks a perm grant or revoke: global admins, and admins of
+// the repo, may change permissions on it.
+func (a *admin) permTarget(c *adminCall) (string, string, *User, error) {
+	user, repo := c.r.PathValue("user"), c.r.PathValue("repo")
+	if c.user == "" {
+		return "", "", nil, unauthenticated()
+	}
+	if _, err := a.repo(c, repo, PermAdmin, "change permissions on it"); err != nil {
+		return "", "", nil, err
+	}
+	u, err := a.s.Auth.GetUser(c.ctx, user)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if u.Admin {
+		return "", "", nil, apiErr(http.StatusBadRequest, "InvalidArgument",
+			"%s is an admin user and holds every permission on every repo; per-repo permissions do not apply", user)
+	}
+	return user, repo, u, nil
+}
+
+func (a *admin) grant(c *adminCall) (any, error) {
+	var req PermRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	lvl, err := ParsePerm(req.Permission)
+	if err != nil {
+		return nil, err
+	}
+	user, repo, _, err := a.permTarget(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.s.Auth.Grant(c.ctx, user, repo, lvl); err != nil {
+		return nil, err
+	}
+	c.audit(a, "perm.grant", repo, user+" "+PermName(lvl))
+	return PermInfo{User: user, Repo: repo, Permission: PermName(lvl)}, nil
+}
+
+// revoke takes away ?permission=LEVEL and everything above it (revoking
+// write leaves read); without it, every permission on the repo.
+func (a *admin) revoke(c *adminCall) (any, error) {
+	lvl := PermRead
+	if p := c.q("permission"); p != "" {
+		var err error
+		if lvl, err = ParsePerm(p); err != nil {
+			return nil, err
+		}
+	}
+	user, repo, u, err := a.permTarget(c)
+	if err != nil {
+		return nil, err
+	}
+	cur := u.Perms[repo]
+	if cur >= lvl {
+		cur = lvl - 1
+		if err := a.s.Auth.Grant(c.ctx, user, repo, cur); err != nil {
+			return nil, err
+		}
+		c.audit(a, "perm.revoke", repo, user+" "+PermName(lvl)+" (now "+PermName(cur)+")")
+	}
+	return PermInfo{User: user, Repo: repo, Permission: PermName(cur)}, nil
+}
+
+// ---- audit, gc ----
+
+func (a *admin) auditLog(c *adminCall) (any, error) {
+	if err := c.needGlobalAdmin("read the audit log"); err != nil {
+		return nil, err
+	}
+	limit, err := c.qint("limit", maxAuditLn, maxAuditLn)
+	if err != nil {
+		return nil, err
+	}
+	all, err := a.s.Meta.AuditLog(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	user, action := c.q("user"), c.q("action")
+	out := []meta.AuditEntry{}
+	for _, e := range all {
+		if (user == "" || e.User == user) && (action == "" || e.Action == action || strings.HasPrefix(e.Action, action+".")) {
+			out = append(out, e)
+		}
+	}
+	if len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return AuditResult{Entries: out}, nil
+}
+
+func (a *admin) gc(c *adminCall) (any, error) {
+	var req GCRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if err := c.needGlobalAdmin("run garbage collection"); err != nil {
+		return nil, err
+	}
+	var opts GCOptions
+	opts.DryRun = req.DryRun
+	if req.Retention != "" {
+		d, err := time.ParseDuration(req.Retention)
+		if err != nil || d < 0 {
+			return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "retention must be a duration such as 168h, not %q", req.Retention)
+		}
+		opts.Retention = d
+	}
+	res, err := a.s.GC(c.ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !req.DryRun {
+		c.audit(a, "gc", "", fmt.Sprintf("blobs %d, bytes %d, commits %d", res.BlobsDeleted, res.BytesFreed, res.CommitsDeleted))
+	}
+	return res, nil
+}

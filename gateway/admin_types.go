@@ -1,0 +1,280 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/tusk-data/tusk/meta"
+)
+
+// Wire types of the admin API (/api/v1, docs/api.md). The CLI decodes the
+// same types.
+
+// APIError is the body of every error answer of the admin API.
+type APIError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Conflicts lists the conflicting keys of a refused merge or revert.
+	Conflicts []string `json:"conflicts,omitempty"`
+	RequestID string   `json:"request_id,omitempty"`
+	// Status is the HTTP status (not sent; set by clients).
+	Status int `json:"-"`
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+// VersionInfo answers GET /api/v1/version.
+type VersionInfo struct {
+	Version string `json:"version"`
+}
+
+// WhoAmI answers GET /api/v1/whoami.
+type WhoAmI struct {
+	User      string            `json:"user"`
+	Admin     bool              `json:"admin"`
+	AccessKey string            `json:"access_key,omitempty"`
+	Perms     map[string]string `json:"perms,omitempty"`
+}
+
+// RepoInfo describes a repo.
+type RepoInfo struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	Public  bool      `json:"public"`
+	// Permission is the caller's level on the repo: read, write or admin.
+	Permission string `json:"permission"`
+}
+
+// BranchInfo describes a branch.
+type BranchInfo struct {
+	Repo      string `json:"repo"`
+	Name      string `json:"name"`
+	Head      string `json:"head"`
+	Protected bool   `json:"protected"`
+	// Output names the pipeline writing the branch (read-only to users).
+	Output string `json:"output,omitempty"`
+}
+
+// TagInfo describes a tag.
+type TagInfo struct {
+	Repo    string    `json:"repo"`
+	Name    string    `json:"name"`
+	Commit  string    `json:"commit"`
+	Created time.Time `json:"created"`
+}
+
+// CommitInfo describes a commit.
+type CommitInfo struct {
+	ID      string            `json:"id"`
+	Repo    string            `json:"repo"`
+	Parents []string          `json:"parents"`
+	Author  string            `json:"author"`
+	Message string            `json:"message"`
+	Time    time.Time         `json:"time"`
+	Meta    map[string]string `json:"meta,omitempty"`
+}
+
+// RefInfo is a resolved ref.
+type RefInfo struct {
+	Repo string `json:"repo"`
+	Ref  string `json:"ref"`
+	// Kind is branch, tag, commit or open-commit.
+	Kind string `json:"kind"`
+	// Commit is the commit the ref reads (an open commit's own id).
+	Commit    string      `json:"commit"`
+	Protected bool        `json:"protected,omitempty"`
+	Info      *CommitInfo `json:"info,omitempty"` // nil for open commits
+	// Bucket is the S3 bucket that addresses this ref.
+	Bucket string `json:"bucket"`
+}
+
+// OpenCommitInfo describes an open commit.
+type OpenCommitInfo struct {
+	ID      string    `json:"id"`
+	Repo    string    `json:"repo"`
+	Branch  string    `json:"branch"`
+	Base    string    `json:"base"`
+	Author  string    `json:"author"`
+	Message string    `json:"message"`
+	Started time.Time `json:"started"`
+	// Bucket is the S3 bucket that writes into the open commit.
+	Bucket string `json:"bucket"`
+}
+
+// LogResult answers GET /repos/{repo}/log.
+type LogResult struct {
+	Repo    string       `json:"repo"`
+	Ref     string       `json:"ref"`
+	Path    string       `json:"path,omitempty"`
+	Commits []CommitInfo `json:"commits"`
+}
+
+// DiffEntry is one changed key: change is added, changed or removed; Size
+// is the size at "to" (added, changed), OldSize the size at "from"
+// (changed, removed).
+type DiffEntry struct {
+	Key     string `json:"key"`
+	Change  string `json:"change"`
+	Size    int64  `json:"size"`
+	OldSize int64  `json:"old_size"`
+}
+
+// DiffResult answers GET /repos/{repo}/diff.
+type DiffResult struct {
+	Repo      string      `json:"repo"`
+	From      string      `json:"from"`
+	To        string      `json:"to"`
+	FromID    string      `json:"from_commit"`
+	ToID      string      `json:"to_commit"`
+	Prefix    string      `json:"prefix,omitempty"`
+	Entries   []DiffEntry `json:"entries"`
+	Added     int         `json:"added"`
+	Changed   int         `json:"changed"`
+	Removed   int         `json:"removed"`
+	Truncated bool        `json:"truncated"`
+}
+
+// MergeResult answers POST /repos/{repo}/merge.
+type MergeResult struct {
+	Repo        string `json:"repo"`
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Strategy    string `json:"strategy"`
+	// Commit is the destination's new head (unchanged when up to date).
+	Commit      string   `json:"commit"`
+	FastForward bool     `json:"fast_forward"`
+	UpToDate    bool     `json:"up_to_date"`
+	Changed     int      `json:"changed"`
+	Conflicts   []string `json:"conflicts,omitempty"`
+}
+
+// ObjectInfo is one object of a listing.
+type ObjectInfo struct {
+	Key          string    `json:"key"`
+	Size         int64     `json:"size"`
+	ETag         string    `json:"etag"`
+	LastModified time.Time `json:"last_modified"`
+	// Version is the commit that wrote this version of the key.
+	Version     string `json:"version"`
+	ContentType string `json:"content_type,omitempty"`
+}
+
+// ListResult answers GET /repos/{repo}/objects.
+type ListResult struct {
+	Repo      string       `json:"repo"`
+	Ref       string       `json:"ref"`
+	Commit    string       `json:"commit"`
+	Prefix    string       `json:"prefix,omitempty"`
+	Objects   []ObjectInfo `json:"objects"`
+	Prefixes  []string     `json:"prefixes"`
+	Truncated bool         `json:"truncated"`
+	// Next is the "after" value of the next page.
+	Next string `json:"next,omitempty"`
+}
+
+// PurgeResult answers POST /repos/{repo}/purge.
+type PurgeResult struct {
+	Repo    string `json:"repo"`
+	Ref     string `json:"ref"`
+	Key     string `json:"key"`
+	Version string `json:"version"`
+	Content string `json:"content"`
+	Size    int64  `json:"size"`
+}
+
+// UserInfo describes a user. Perms maps repo -> read, write or admin.
+type UserInfo struct {
+	Name    string            `json:"name"`
+	Admin   bool              `json:"admin"`
+	Perms   map[string]string `json:"perms"`
+	Created time.Time         `json:"created"`
+	Keys    int               `json:"keys"`
+}
+
+// KeyInfo describes an access key (never its secret).
+type KeyInfo struct {
+	ID      string    `json:"id"`
+	User    string    `json:"user"`
+	Created time.Time `json:"created"`
+}
+
+// NewKey is a freshly made access key: the only time its secret is shown.
+type NewKey struct {
+	AccessKey string    `json:"access_key"`
+	SecretKey string    `json:"secret_key"`
+	User      string    `json:"user"`
+	Created   time.Time `json:"created"`
+}
+
+// NewUser answers POST /users: the user and, unless asked not to, its first
+// access key.
+type NewUser struct {
+	User UserInfo `json:"user"`
+	Key  *NewKey  `json:"key,omitempty"`
+}
+
+// PermInfo answers perm grant and revoke.
+type PermInfo struct {
+	User       string `json:"user"`
+	Repo       string `json:"repo"`
+	Permission string `json:"permission"` // none, read, write, admin
+}
+
+// AuditResult answers GET /audit.
+type AuditResult struct {
+	Entries []meta.AuditEntry `json:"entries"`
+}
+
+// Request bodies (JSON; unknown fields are refused).
+type (
+	CreateRepoRequest struct {
+		Name string `json:"name"`
+	}
+	SetPublicRequest struct {
+		Public *bool `json:"public"`
+	}
+	CreateRefRequest struct {
+		Name string `json:"name"`
+		From string `json:"from"`
+	}
+	SetProtectedRequest struct {
+		Protected *bool `json:"protected"`
+	}
+	StartCommitRequest struct {
+		Branch  string `json:"branch"`
+		Message string `json:"message"`
+	}
+	FinishCommitRequest struct {
+		Message string `json:"message"`
+	}
+	MergeRequest struct {
+		Source      string `json:"source"`
+		Destination string `json:"destination"`
+		Strategy    string `json:"strategy"`
+		Message     string `json:"message"`
+	}
+	RevertRequest struct {
+		Commit string `json:"commit"`
+	}
+	ResetRequest struct {
+		Ref string `json:"ref"`
+	}
+	PurgeRequest struct {
+		Ref string `json:"ref"`
+		Key string `json:"key"`
+	}
+	CreateUserRequest struct {
+		Name  string `json:"name"`
+		Admin bool   `json:"admin"`
+		NoKey bool   `json:"no_key"`
+	}
+	CreateKeyRequest struct {
+		User string `json:"user"`
+	}
+	PermRequest struct {
+		Permission string `json:"permission"`
+	}
+	GCRequest struct {
+		DryRun    bool   `json:"dry_run"`
+		Retention string `json:"retention"`
+	}
+)
