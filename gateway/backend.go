@@ -43,6 +43,7 @@ func (b *Backend) CreateBucket(ctx context.Context, user, repo, ref string) erro
 		if _, err := b.Meta.CreateRepo(ctx, repo, user); err != nil {
 			return err
 		}
+		b.audit(ctx, user, "repo.create", repo)
 		if u, err := b.Auth.GetUser(ctx, user); err == nil && !u.Admin {
 			return b.Auth.Grant(ctx, user, repo, PermAdmin)
 		}
@@ -51,14 +52,29 @@ func (b *Backend) CreateBucket(ctx context.Context, user, repo, ref string) erro
 	if err := meta.ValidRepoName(repo); err != nil {
 		return err
 	}
-	_, err := b.Meta.CreateBranch(ctx, repo, ref, "main")
-	return err
+	if _, err := b.Meta.CreateBranch(ctx, repo, ref, "main"); err != nil {
+		return err
+	}
+	b.audit(ctx, user, "branch.create", repo+"@"+ref)
+	return nil
+}
+
+// audit records an admin action made through S3; a failure to record is
+// logged by the caller's request log only (the action itself succeeded).
+func (b *Backend) audit(ctx context.Context, user, action, target string) {
+	_ = b.Meta.Audit(ctx, meta.AuditEntry{User: user, Action: action, Target: target, Detail: "via S3"})
 }
 
 // DeleteBucket implements s3api.Backend.
 func (b *Backend) DeleteBucket(ctx context.Context, user, repo, ref string) error {
 	if ref == "" {
-		return b.Meta.DeleteRepo(ctx, repo, false)
+		if err := b.Meta.DeleteRepo(ctx, repo, false); err != nil {
+			return err
+		}
+		b.audit(ctx, user, "repo.delete", repo)
+		// Grants on a deleted repo must not carry over to a new repo of the
+		// same name.
+		return b.Auth.DropRepoPerms(ctx, repo)
 	}
 	r, err := b.Meta.Resolve(ctx, repo, ref)
 	if err != nil {
@@ -70,7 +86,11 @@ func (b *Backend) DeleteBucket(ctx context.Context, user, repo, ref string) erro
 	if ref == "main" {
 		return errs.E("gateway.DeleteBucket", errs.Invalid, "branch main cannot be deleted; delete bucket %s to delete the repo", repo).WithCode("InvalidRequest")
 	}
-	return b.Meta.DeleteBranch(ctx, repo, ref, false)
+	if err := b.Meta.DeleteBranch(ctx, repo, ref, false); err != nil {
+		return err
+	}
+	b.audit(ctx, user, "branch.delete", repo+"@"+ref)
+	return nil
 }
 
 // Resolve implements s3api.Backend.

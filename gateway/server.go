@@ -169,6 +169,13 @@ func (s *Server) buildHandler() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// Go's server sends "100 Continue" only when a handler reads a
+		// non-empty body. botocore (aws CLI, boto3) waits for it even on
+		// empty PUTs and misreads the pooled connection when the final status
+		// comes first, so answer it explicitly.
+		if r.ContentLength == 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+			w.WriteHeader(http.StatusContinue)
+		}
 		inflight.Inc()
 		sw := &statusWriter{ResponseWriter: w, code: 200}
 		defer func() {

@@ -530,6 +530,9 @@ func (s *Store) DeleteTag(ctx context.Context, repo, name string) error {
 	return s.update(ctx, func(w *wtx) error {
 		var old Tag
 		if err := getJSON(w.txn, pTag+repo+"/"+name, &old); err != nil {
+			if errs.Is(err, errs.NotExist) {
+				return errs.E("meta.DeleteTag", errs.NotExist, "tag %q of repo %q does not exist", name, repo)
+			}
 			return err
 		}
 		return w.txn.Delete([]byte(pTag + repo + "/" + name))

@@ -304,6 +304,9 @@ func (s *Store) Reset(ctx context.Context, repo, branch, ref string) (*Commit, e
 		if br.Output != "" {
 			return errs.E("meta.Reset", errs.Permission, "branch %s of repo %s is read-only: it is the output of pipeline %s", branch, repo, br.Output)
 		}
+		if br.Protected {
+			return errs.E("meta.Reset", errs.Permission, "branch %s of repo %s is protected: it takes only merges; unprotect it to reset", branch, repo)
+		}
 		r, err := w.s.resolveTx(w.txn, repo, ref)
 		if err != nil {
 			return err

@@ -64,6 +64,9 @@ and printed once.`,
 	f.BoolVar(&o.cfg.S3.InsecureSkipVerify, "s3-insecure", false, "s3 backend: skip TLS verification")
 	f.StringVar(&o.cfg.S3.AccessKey, "s3-access-key", "", "s3 backend: access key (or TUSK_S3_ACCESS_KEY)")
 	f.StringVar(&o.cfg.S3.SecretKey, "s3-secret-key", "", "s3 backend: secret key (or TUSK_S3_SECRET_KEY)")
+	f.StringVar(&o.cfg.ServerKeyFile, "server-key-file", "", "file holding the 32-byte key that encrypts secrets at rest (default DATA_DIR/server.key, generated with mode 0600)")
+	f.DurationVar(&o.cfg.GCInterval, "gc-interval", time.Hour, "run garbage collection this often (negative: never)")
+	f.DurationVar(&o.cfg.GCRetention, "gc-retention", 7*24*time.Hour, "keep commits that no ref reaches this long")
 	f.DurationVar(&o.cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	return cmd
 }
