@@ -26,9 +26,40 @@ type op struct {
 
 // wtx is the committer's view of one group-commit transaction.
 type wtx struct {
-	s   *Store
-	txn *badger.Txn
-	now time.Time
+	s      *Store
+	txn    *badger.Txn
+	now    time.Time
+	events []HeadEvent // branch moves made by the ops that succeeded
+}
+
+// HeadEvent reports that a branch now points at a new commit.
+type HeadEvent struct {
+	Repo   string
+	Branch string
+	Commit string
+	// Kind is "commit" (a new commit, incl. merges and finished open
+	// commits), "fast-forward", "reset" or "create".
+	Kind string
+}
+
+// Watch registers fn to be called, in commit order, for every branch move
+// once it is durable. fn runs on the committer goroutine: it must not block
+// or call back into the Store's write methods (queue the event instead).
+func (s *Store) Watch(fn func(HeadEvent)) {
+	s.watchMu.Lock()
+	s.watchers = append(s.watchers, fn)
+	s.watchMu.Unlock()
+}
+
+// moveBranch points br at head and records the event.
+func (w *wtx) moveBranch(repo string, br *Branch, head, kind string) error {
+	nb := *br
+	nb.Head = head
+	if err := setJSON(w.txn, pBranch+repo+"/"+br.Name, &nb); err != nil {
+		return err
+	}
+	w.events = append(w.events, HeadEvent{Repo: repo, Branch: br.Name, Commit: head, Kind: kind})
+	return nil
 }
 
 func (w *wtx) nodes() txnNodes { return txnNodes{w.s, w.txn} }
@@ -98,7 +129,11 @@ func (s *Store) runBatch(batch []*op) {
 		var applied []*op
 		rest := batch[:0:0]
 		for i, o := range batch {
+			nev := len(w.events)
 			err := o.fn(w)
+			if err != nil {
+				w.events = w.events[:nev]
+			}
 			if errors.Is(err, badger.ErrTxnTooBig) && len(applied) > 0 {
 				rest = batch[i:]
 				break
@@ -114,6 +149,16 @@ func (s *Store) runBatch(batch []*op) {
 			err = s.db.Sync()
 			if err == nil && s.opts.OnSync != nil {
 				s.opts.OnSync()
+			}
+		}
+		if err == nil && len(w.events) > 0 {
+			s.watchMu.Lock()
+			ws := s.watchers
+			s.watchMu.Unlock()
+			for _, ev := range w.events {
+				for _, fn := range ws {
+					fn(ev)
+				}
 			}
 		}
 		for _, o := range applied {
@@ -375,9 +420,7 @@ func (w *wtx) commit(head *Commit, br *Branch, id string, muts []Mut, eff []Chan
 	if err := setJSON(w.txn, pCommit+head.Repo+"/"+id, c); err != nil {
 		return nil, err
 	}
-	nb := *br
-	nb.Head = id
-	if err := setJSON(w.txn, pBranch+head.Repo+"/"+br.Name, &nb); err != nil {
+	if err := w.moveBranch(head.Repo, br, id, "commit"); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -439,7 +482,7 @@ func (s *Store) CreateRepo(ctx context.Context, name, author string) (*Repo, err
 		if err := setJSON(w.txn, pCommit+name+"/"+id, c); err != nil {
 			return err
 		}
-		return setJSON(w.txn, pBranch+name+"/main", &Branch{Name: "main", Head: id})
+		return w.moveBranch(name, &Branch{Name: "main"}, id, "create")
 	})
 	return r, err
 }
@@ -469,7 +512,7 @@ func (s *Store) CreateBranch(ctx context.Context, repo, name, from string) (*Bra
 			return errs.E("meta.CreateBranch", errs.Invalid, "cannot branch from open commit %s; finish it first", from)
 		}
 		b = &Branch{Name: name, Head: ref.Commit.ID}
-		return setJSON(w.txn, pBranch+repo+"/"+name, b)
+		return w.moveBranch(repo, &Branch{Name: name}, ref.Commit.ID, "create")
 	})
 	return b, err
 }

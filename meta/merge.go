@@ -122,10 +122,8 @@ func (s *Store) Merge(ctx context.Context, repo, src, dst, strategy, author, msg
 			return nil
 		}
 		if base != nil && base.ID == head.ID {
-			nb := *br
-			nb.Head = theirs.ID
 			res.FastForward, res.Commit = true, theirs
-			return setJSON(w.txn, pBranch+repo+"/"+dst, &nb)
+			return w.moveBranch(repo, br, theirs.ID, "fast-forward")
 		}
 		baseRoot := Hash{}
 		if base != nil {
@@ -314,10 +312,8 @@ func (s *Store) Reset(ctx context.Context, repo, branch, ref string) (*Commit, e
 		if r.Commit == nil {
 			return errs.E("meta.Reset", errs.Invalid, "cannot reset to open commit %s", ref)
 		}
-		nb := *br
-		nb.Head = r.Commit.ID
 		out = r.Commit
-		return setJSON(w.txn, pBranch+repo+"/"+branch, &nb)
+		return w.moveBranch(repo, br, r.Commit.ID, "reset")
 	})
 	return out, err
 }

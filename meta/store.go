@@ -50,6 +50,9 @@ type Store struct {
 
 	purgeMu sync.RWMutex
 	purged  map[string]bool
+
+	watchMu  sync.Mutex
+	watchers []func(HeadEvent)
 }
 
 // Record keys.

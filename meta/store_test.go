@@ -299,3 +299,28 @@ func TestOpenCommit(t *testing.T) {
 		t.Fatal("aborted write visible")
 	}
 }
+
+func TestWatchReportsDurableBranchMoves(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	var mu sync.Mutex
+	var got []string
+	s.Watch(func(ev HeadEvent) {
+		mu.Lock()
+		got = append(got, ev.Repo+"/"+ev.Branch+":"+ev.Kind)
+		mu.Unlock()
+	})
+	s.CreateRepo(ctx, "w01", "a")
+	put(t, s, "w01", "main", "k", "1")
+	s.CreateBranch(ctx, "w01", "dev", "main")
+	put(t, s, "w01", "dev", "k", "2")
+	s.Merge(ctx, "w01", "dev", "main", "", "a", "")
+	// A refused write reports nothing.
+	s.Write(ctx, WriteRequest{Repo: "w01", Branch: "main", Changes: []Change{{Key: "k", IfNoneMatch: "*", Entry: &Entry{}}}})
+	mu.Lock()
+	defer mu.Unlock()
+	want := "[w01/main:create w01/main:commit w01/dev:create w01/dev:commit w01/main:fast-forward]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("events %v\nwant %s", got, want)
+	}
+}
