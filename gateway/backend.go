@@ -148,6 +148,16 @@ func (b *Backend) liveRoot(ctx context.Context, r *meta.Ref) (meta.Hash, error) 
 	return r.Root(), nil
 }
 
+// vrootOf is the version tree reads fall back on when a key's current
+// content was purged (none for open commits: their writes are not versions
+// yet).
+func vrootOf(r *meta.Ref) meta.Hash {
+	if r.Commit != nil {
+		return r.Commit.VRoot
+	}
+	return meta.Hash{}
+}
+
 // versionCommit is the commit whose version tree a listing reads.
 func (b *Backend) versionCommit(ctx context.Context, r *meta.Ref) (*meta.Commit, error) {
 	if r.Open != nil {
@@ -208,7 +218,7 @@ func (b *Backend) Head(ctx context.Context, bk s3api.Bucket, key, versionID stri
 	if err != nil {
 		return s3api.Object{}, err
 	}
-	e, err := b.Meta.Get(ctx, root, key)
+	e, err := b.Meta.GetLatest(ctx, root, vrootOf(r), key)
 	if err != nil {
 		if errs.Is(err, errs.NotExist) && r.Open == nil {
 			// Say so when the newest version is a delete marker.
@@ -445,7 +455,7 @@ func (b *Backend) List(ctx context.Context, bk s3api.Bucket, opts s3api.ListOpti
 	if err != nil {
 		return s3api.ListResult{}, err
 	}
-	pg, err := b.Meta.List(ctx, root, opts.Prefix, opts.Delimiter, opts.StartAfter, opts.MaxKeys)
+	pg, err := b.Meta.ListLatest(ctx, root, vrootOf(r), opts.Prefix, opts.Delimiter, opts.StartAfter, opts.MaxKeys)
 	if err != nil {
 		return s3api.ListResult{}, err
 	}

@@ -226,8 +226,16 @@ func noSuchVersion(key, v string) error {
 }
 
 // Get returns key's entry in the live tree at root. NoSuchKey if absent or
-// purged.
+// purged (without history to fall back on; see GetLatest).
 func (s *Store) Get(ctx context.Context, root Hash, key string) (*Entry, error) {
+	return s.GetLatest(ctx, root, Hash{}, key)
+}
+
+// GetLatest returns key's current entry in the live tree at root. When that
+// version's content was purged, the key reads as its newest surviving
+// version in the version tree vroot (absent if that is a delete marker or
+// every version was purged). NoSuchKey when absent.
+func (s *Store) GetLatest(ctx context.Context, root, vroot Hash, key string) (*Entry, error) {
 	v, ok, err := treeGet(readNodes{s}, root, []byte(key))
 	if err != nil {
 		return nil, err
@@ -240,9 +248,41 @@ func (s *Store) Get(ctx context.Context, root Hash, key string) (*Entry, error) 
 		return nil, err
 	}
 	if s.IsPurged(e.Content) {
-		return nil, noSuchKey(key)
+		if e, err = s.survivor(vroot, key); err != nil || e == nil {
+			if err == nil {
+				err = noSuchKey(key)
+			}
+			return nil, err
+		}
 	}
 	return e, nil
+}
+
+// survivor returns the newest version of key in vroot whose content is not
+// purged, or nil when there is none or it is a delete marker. O(log V +
+// purged versions of key).
+func (s *Store) survivor(vroot Hash, key string) (*Entry, error) {
+	if vroot.IsZero() {
+		return nil, nil
+	}
+	c := seek(readNodes{s}, vroot, append([]byte(key), 0))
+	for ; c.valid(); c.next() {
+		k, _ := splitVKey(c.key())
+		if k != key {
+			break
+		}
+		e, err := DecodeEntry(c.val())
+		if err != nil {
+			return nil, err
+		}
+		if e.Deleted {
+			return nil, nil
+		}
+		if !s.IsPurged(e.Content) {
+			return e, nil
+		}
+	}
+	return nil, c.err
 }
 
 // GetVersion returns the version of key written by commit version (full id
@@ -319,8 +359,16 @@ func prefixEnd(p []byte) []byte {
 // List lists the live tree at root: keys with prefix, rolled up at
 // delimiter into common prefixes, strictly after startAfter, at most max
 // keys and prefixes together. Cost: O(log n + page) node reads; a common
-// prefix costs one seek.
+// prefix costs one seek. Keys whose current content was purged are left out
+// (ListLatest falls back to their surviving versions).
 func (s *Store) List(ctx context.Context, root Hash, prefix, delim, startAfter string, max int) (*ListPage, error) {
+	return s.ListLatest(ctx, root, Hash{}, prefix, delim, startAfter, max)
+}
+
+// ListLatest is List where a key whose current content was purged shows
+// its newest surviving version from the version tree vroot (see GetLatest).
+// A common prefix is listed only when a key under it is.
+func (s *Store) ListLatest(ctx context.Context, root, vroot Hash, prefix, delim, startAfter string, max int) (*ListPage, error) {
 	page := &ListPage{}
 	if max <= 0 {
 		return page, nil
@@ -343,6 +391,19 @@ func (s *Store) List(ctx context.Context, root Hash, prefix, delim, startAfter s
 			c.next()
 			continue
 		}
+		e, err := DecodeEntry(c.val())
+		if err != nil {
+			return nil, err
+		}
+		if s.IsPurged(e.Content) {
+			if e, err = s.survivor(vroot, k); err != nil {
+				return nil, err
+			}
+			if e == nil {
+				c.next()
+				continue
+			}
+		}
 		if delim != "" {
 			if i := strings.Index(k[len(prefix):], delim); i >= 0 {
 				cp := k[:len(prefix)+i+len(delim)]
@@ -361,14 +422,6 @@ func (s *Store) List(ctx context.Context, root Hash, prefix, delim, startAfter s
 				c = seek(src, root, end)
 				continue
 			}
-		}
-		e, err := DecodeEntry(c.val())
-		if err != nil {
-			return nil, err
-		}
-		if s.IsPurged(e.Content) {
-			c.next()
-			continue
 		}
 		if len(page.Entries)+len(page.Prefixes) >= max {
 			page.Truncated = true

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -322,5 +323,46 @@ func TestWatchReportsDurableBranchMoves(t *testing.T) {
 	want := "[w01/main:create w01/main:commit w01/dev:create w01/dev:commit w01/main:fast-forward]"
 	if fmt.Sprint(got) != want {
 		t.Fatalf("events %v\nwant %s", got, want)
+	}
+}
+
+func TestPurgeFallsBackToSurvivingVersion(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	s.CreateRepo(ctx, "pg1", "a")
+	w := func(key, content string) string {
+		res, err := s.Write(ctx, WriteRequest{Repo: "pg1", Branch: "main", Changes: []Change{{Key: key,
+			Entry: &Entry{Content: content, ETag: content[:4]}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Version
+	}
+	h := func(c byte) string { return strings.Repeat(string(c), 64) }
+	w("k", h('a'))
+	w("k", h('b'))
+	w("only/inside", h('c'))
+	w("top", h('d'))
+	s.Purge(ctx, h('b'), "admin", "k")
+	s.Purge(ctx, h('c'), "admin", "only/inside")
+	ref, _ := s.Resolve(ctx, "pg1", "main")
+	e, err := s.GetLatest(ctx, ref.Root(), ref.Commit.VRoot, "k")
+	if err != nil || e.Content != h('a') {
+		t.Fatalf("k should read its surviving version: %v %v", e, err)
+	}
+	if _, err := s.GetLatest(ctx, ref.Root(), ref.Commit.VRoot, "only/inside"); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("fully purged key must be absent: %v", err)
+	}
+	pg, _ := s.ListLatest(ctx, ref.Root(), ref.Commit.VRoot, "", "/", "", 100)
+	var keys []string
+	for _, e := range pg.Entries {
+		keys = append(keys, e.Key)
+	}
+	if fmt.Sprint(keys, pg.Prefixes) != "[k top] []" {
+		t.Fatalf("listing %v %v", keys, pg.Prefixes)
+	}
+	vp, _ := s.ListVersions(ctx, ref.Commit, "", "/", "", "", 100)
+	if len(vp.Prefixes) != 0 || len(vp.Versions) != 2 || !vp.Versions[0].IsLatest || vp.Versions[0].Entry.Content != h('a') {
+		t.Fatalf("versions %+v prefixes %v", vp.Versions, vp.Prefixes)
 	}
 }

@@ -65,6 +65,14 @@ func (s *Store) ListVersions(ctx context.Context, c *Commit, prefix, delim, keyM
 		if !strings.HasPrefix(k, prefix) {
 			break
 		}
+		e, err := DecodeEntry(cur.val())
+		if err != nil {
+			return nil, err
+		}
+		if s.IsPurged(e.Content) {
+			cur.next()
+			continue
+		}
 		if delim != "" {
 			if i := strings.Index(k[len(prefix):], delim); i >= 0 {
 				cp := k[:len(prefix)+i+len(delim)]
@@ -85,16 +93,9 @@ func (s *Store) ListVersions(ctx context.Context, c *Commit, prefix, delim, keyM
 				continue
 			}
 		}
-		e, err := DecodeEntry(cur.val())
-		if err != nil {
-			return nil, err
-		}
+		// The newest surviving (not purged) version of a key is its latest.
 		latest := k != prevKey
 		prevKey = k
-		if s.IsPurged(e.Content) {
-			cur.next()
-			continue
-		}
 		if len(page.Versions)+len(page.Prefixes) >= max {
 			page.Truncated = true
 			return page, nil

@@ -90,6 +90,10 @@ func (e *env) transport(useTLS bool) *http.Transport {
 		},
 		MaxIdleConnsPerHost:   64,
 		ResponseHeaderTimeout: 30 * time.Second,
+		// As the SDK's default transport: honour Expect: 100-continue, so
+		// a body the server refuses up front is not sent at all.
+		ExpectContinueTimeout: time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
 	}
 	if useTLS {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
