@@ -702,42 +702,24 @@ func (s *Store) FinishCommit(ctx context.Context, repo, id, msg string) (*Commit
 		if err != nil {
 			return err
 		}
-		var muts []Mut
-		var eff []Change
+		// Apply the open commit's changes; deleting a key absent at head
+		// changes nothing there.
+		cs := &changeSet{id: oc.ID, now: w.now}
 		err = treeDiff(w.nodes(), base.Root, oc.Root, nil, nil, func(k, va, vb []byte) error {
 			if vb == nil {
-				muts = append(muts, Mut{Key: append([]byte(nil), k...)})
-				eff = append(eff, Change{Key: string(k)})
-				return nil
+				if _, ok, err := treeGet(w.nodes(), head.Root, k); err != nil || !ok {
+					return err
+				}
 			}
-			e, err := DecodeEntry(vb)
-			if err != nil {
-				return err
-			}
-			e.Version, e.Time = oc.ID, w.now
-			muts = append(muts, Mut{Key: append([]byte(nil), k...), Val: e.Encode()})
-			eff = append(eff, Change{Key: string(k), Entry: e})
-			return nil
+			return cs.add(k, vb)
 		})
 		if err != nil {
 			return err
 		}
-		// Deletions of keys absent at head change nothing there.
-		fm, fe := muts[:0:0], eff[:0:0]
-		for i, m := range muts {
-			if m.Val == nil {
-				if _, ok, err := treeGet(w.nodes(), head.Root, m.Key); err != nil {
-					return err
-				} else if !ok {
-					continue
-				}
-			}
-			fm, fe = append(fm, m), append(fe, eff[i])
-		}
 		if msg == "" {
 			msg = oc.Message
 		}
-		c, err = w.commit(head, br, oc.ID, fm, fe, oc.Author, msg, oc.Meta, nil)
+		c, err = w.commit(head, br, oc.ID, cs.muts, cs.eff, oc.Author, msg, oc.Meta, nil)
 		if err != nil {
 			return err
 		}

@@ -141,8 +141,7 @@ func (s *Store) Merge(ctx context.Context, repo, src, dst, strategy, author, msg
 			return err
 		}
 		id := NewID()
-		var muts []Mut
-		var eff []Change
+		cs := &changeSet{id: id, now: w.now}
 		err = treeDiff(nodes, baseRoot, theirs.Root, nil, nil, func(k, va, vb []byte) error {
 			ov, changedOurs := ours[string(k)]
 			if changedOurs {
@@ -163,18 +162,8 @@ func (s *Store) Merge(ctx context.Context, repo, src, dst, strategy, author, msg
 				} else if !ok || cur == nil {
 					return nil
 				}
-				muts = append(muts, Mut{Key: append([]byte(nil), k...)})
-				eff = append(eff, Change{Key: string(k)})
-				return nil
 			}
-			e, err := DecodeEntry(vb)
-			if err != nil {
-				return err
-			}
-			e.Version, e.Time = id, w.now
-			muts = append(muts, Mut{Key: append([]byte(nil), k...), Val: e.Encode()})
-			eff = append(eff, Change{Key: string(k), Entry: e})
-			return nil
+			return cs.add(k, vb)
 		})
 		if err != nil {
 			return err
@@ -186,11 +175,11 @@ func (s *Store) Merge(ctx context.Context, repo, src, dst, strategy, author, msg
 		if msg == "" {
 			msg = "merge " + src + " into " + dst
 		}
-		c, err := w.commit(head, br, id, muts, eff, author, msg, nil, []string{theirs.ID})
+		c, err := w.commit(head, br, id, cs.muts, cs.eff, author, msg, nil, []string{theirs.ID})
 		if err != nil {
 			return err
 		}
-		res.Commit, res.Changed = c, len(muts)
+		res.Commit, res.Changed = c, len(cs.muts)
 		return nil
 	})
 	if err != nil {
@@ -200,6 +189,34 @@ func (s *Store) Merge(ctx context.Context, repo, src, dst, strategy, author, msg
 		return nil, err
 	}
 	return res, nil
+}
+
+// changeSet accumulates the live-tree mutations and effective changes of a
+// commit built from tree values (nil = delete), stamping entries with the
+// new commit's id and time (the commit changed those keys relative to its
+// first parent, so it is their version).
+type changeSet struct {
+	id   string
+	now  time.Time
+	muts []Mut
+	eff  []Change
+}
+
+func (cs *changeSet) add(k, v []byte) error {
+	key := append([]byte(nil), k...)
+	if v == nil {
+		cs.muts = append(cs.muts, Mut{Key: key})
+		cs.eff = append(cs.eff, Change{Key: string(k)})
+		return nil
+	}
+	e, err := DecodeEntry(v)
+	if err != nil {
+		return err
+	}
+	e.Version, e.Time = cs.id, cs.now
+	cs.muts = append(cs.muts, Mut{Key: key, Val: e.Encode()})
+	cs.eff = append(cs.eff, Change{Key: string(k), Entry: e})
+	return nil
 }
 
 // sameContent reports whether two encoded entries hold the same object
@@ -250,8 +267,7 @@ func (s *Store) Revert(ctx context.Context, repo, branch, id, author string) (*C
 		}
 		nid := NewID()
 		nodes := w.nodes()
-		var muts []Mut
-		var eff []Change
+		cs := &changeSet{id: nid, now: w.now}
 		err = treeDiff(nodes, c.Root, parentRoot, nil, nil, func(k, va, vb []byte) error {
 			cur, ok, err := treeGet(nodes, head.Root, k)
 			if err != nil {
@@ -264,19 +280,7 @@ func (s *Store) Revert(ctx context.Context, repo, branch, id, author string) (*C
 				conflicts = append(conflicts, string(k))
 				return nil
 			}
-			if vb == nil {
-				muts = append(muts, Mut{Key: append([]byte(nil), k...)})
-				eff = append(eff, Change{Key: string(k)})
-				return nil
-			}
-			e, err := DecodeEntry(vb)
-			if err != nil {
-				return err
-			}
-			e.Version, e.Time = nid, w.now
-			muts = append(muts, Mut{Key: append([]byte(nil), k...), Val: e.Encode()})
-			eff = append(eff, Change{Key: string(k), Entry: e})
-			return nil
+			return cs.add(k, vb)
 		})
 		if err != nil {
 			return err
@@ -284,7 +288,7 @@ func (s *Store) Revert(ctx context.Context, repo, branch, id, author string) (*C
 		if len(conflicts) > 0 {
 			return errs.E("meta.Revert", errs.Conflict, "cannot revert %s: %d keys changed since (first: %q)", c.ID, len(conflicts), conflicts[0]).WithCode("MergeConflict")
 		}
-		out, err = w.commit(head, br, nid, muts, eff, author, "revert "+c.ID, nil, nil)
+		out, err = w.commit(head, br, nid, cs.muts, cs.eff, author, "revert "+c.ID, nil, nil)
 		return err
 	})
 	return out, conflicts, err
