@@ -75,6 +75,7 @@ func (a *admin) routes() {
 
 	a.handle("GET "+v+"/audit", a.auditLog)
 	a.handle("POST "+v+"/gc", a.gc)
+	a.pipelineRoutes() // admin_pipelines.go
 }
 
 // ---- service ----
@@ -683,6 +684,9 @@ func (a *admin) finishCommit(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := pipelineOwned(oc); err != nil {
+		return nil, err
+	}
 	cm, err := a.s.Meta.FinishCommit(c.ctx, repo, oc.ID, req.Message)
 	if err != nil {
 		return nil, err
@@ -697,6 +701,9 @@ func (a *admin) abortCommit(c *adminCall) (any, error) {
 	}
 	oc, err := a.openCommit(c, repo, c.r.PathValue("id"))
 	if err != nil {
+		return nil, err
+	}
+	if err := pipelineOwned(oc); err != nil {
 		return nil, err
 	}
 	if err := a.s.Meta.AbortCommit(c.ctx, repo, oc.ID); err != nil {

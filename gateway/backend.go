@@ -122,7 +122,8 @@ func (b *Backend) Resolve(ctx context.Context, repo, ref string) (s3api.Bucket, 
 		bk.ReadOnly = "commit " + r.Name + " of repo " + repo + " is finished and read-only"
 	case meta.KindOpen:
 		bk.Kind = s3api.RefOpenCommit
-		bk.Writable = true
+		bk.ReadOnly = pipelineReadOnly(r) // a pipeline job's output commit
+		bk.Writable = bk.ReadOnly == ""
 	}
 	return bk, nil
 }
@@ -175,7 +176,7 @@ func toObject(key, commit string, e *meta.Entry) s3api.Object {
 	h := e.Headers
 	o.Meta = s3api.ObjectMeta{ContentType: h["Content-Type"], ContentEncoding: h["Content-Encoding"],
 		ContentDisposition: h["Content-Disposition"], ContentLanguage: h["Content-Language"],
-		CacheControl: h["Cache-Control"], Expires: h["Expires"], User: e.User}
+		CacheControl: h["Cache-Control"], Expires: h["Expires"], User: withoutTuskMeta(e.User)}
 	return o
 }
 
@@ -212,7 +213,7 @@ func (b *Backend) Head(ctx context.Context, bk s3api.Bucket, key, versionID stri
 		if e.Deleted {
 			return o, errs.E("gateway.Head", errs.Invalid, "version %s of %q is a delete marker", versionID, key).WithCode("MethodNotAllowed")
 		}
-		return o, nil
+		return b.withProv(ctx, o, e), nil
 	}
 	root, err := b.liveRoot(ctx, r)
 	if err != nil {
@@ -229,7 +230,7 @@ func (b *Backend) Head(ctx context.Context, bk s3api.Bucket, key, versionID stri
 		}
 		return s3api.Object{}, err
 	}
-	return toObject(key, bk.Commit, e), nil
+	return b.withProv(ctx, toObject(key, bk.Commit, e), e), nil
 }
 
 // Open implements s3api.Backend.
@@ -240,13 +241,20 @@ func (b *Backend) Open(ctx context.Context, o s3api.Object, off, length int64) (
 	return b.Blobs.Open(ctx, o.Content, off, length)
 }
 
-func (b *Backend) writeTarget(bk s3api.Bucket) (*meta.Ref, error) {
+func (b *Backend) writeTarget(bk s3api.Bucket) (*meta.Ref, error) { return b.writeTargetAs(bk, "") }
+
+// writeTargetAs is writeTarget for a write by user: a pipeline job's
+// staging commit takes its pipeline's writes only (pipelines.go).
+func (b *Backend) writeTargetAs(bk s3api.Bucket, user string) (*meta.Ref, error) {
 	r, err := refOf(bk)
 	if err != nil {
 		return nil, err
 	}
 	if !bk.Writable {
 		return nil, errs.E("gateway.write", errs.Permission, "%s", bk.ReadOnly).WithCode("AccessDenied")
+	}
+	if err := pipelineWriteCheck(r, user); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -272,7 +280,7 @@ func (b *Backend) write(ctx context.Context, r *meta.Ref, user string, changes [
 
 // Put implements s3api.Backend.
 func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.Reader, opts s3api.PutOptions) (s3api.Object, error) {
-	r, err := b.writeTarget(bk)
+	r, err := b.writeTargetAs(bk, opts.User)
 	if err != nil {
 		return s3api.Object{}, err
 	}
@@ -322,7 +330,7 @@ func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.
 
 // Copy implements s3api.Backend: the new version shares src's content.
 func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3api.Object, opts s3api.PutOptions) (s3api.Object, error) {
-	r, err := b.writeTarget(dst)
+	r, err := b.writeTargetAs(dst, opts.User)
 	if err != nil {
 		return s3api.Object{}, err
 	}
@@ -339,7 +347,7 @@ func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3
 		m = opts.Meta
 	}
 	e := &meta.Entry{Content: src.Content, Size: src.Size, ETag: src.ETag, Parts: src.Parts,
-		Headers: metaHeaders(m), User: m.User, Checksums: src.Checksums, ChecksumType: src.ChecksumType}
+		Headers: metaHeaders(m), User: withoutTuskMeta(m.User), Checksums: src.Checksums, ChecksumType: src.ChecksumType}
 	res, err := b.write(ctx, r, opts.User, []meta.Change{{Key: key, Entry: e, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}})
 	if err != nil {
 		return s3api.Object{}, err
@@ -368,6 +376,10 @@ func (b *Backend) Delete(ctx context.Context, bk s3api.Bucket, items []s3api.Del
 		if it.VersionID == "" {
 			if !bk.Writable {
 				results[i].Err = errs.E("gateway.Delete", errs.Permission, "%s", bk.ReadOnly).WithCode("AccessDenied")
+				continue
+			}
+			if err := pipelineWriteCheck(r, user); err != nil {
+				results[i].Err = err
 				continue
 			}
 			changes = append(changes, meta.Change{Key: it.Key})

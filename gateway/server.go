@@ -22,6 +22,7 @@ import (
 	"github.com/tusk-data/tusk/blob/disk"
 	blobs3 "github.com/tusk-data/tusk/blob/s3"
 	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/pipelines"
 	"github.com/tusk-data/tusk/s3api"
 	"github.com/tusk-data/tusk/s3api/sigv4"
 )
@@ -56,6 +57,8 @@ type Config struct {
 	GCInterval  time.Duration
 	GCRetention time.Duration
 	UploadTTL   time.Duration // GC aborts multipart uploads in flight this long (default 7 days; negative: never)
+	// Pipelines configures the pipelines the gateway runs (pipelines.go).
+	Pipelines PipelineConfig
 }
 
 // Server is a running gateway's state.
@@ -70,6 +73,9 @@ type Server struct {
 	// AdminKeyID/AdminSecret are set when the admin key was generated now.
 	AdminKeyID, AdminSecret string
 	ready                   atomic.Bool
+
+	// Pipelines runs pipelines (nil when disabled); it starts with Serve.
+	Pipelines *pipelines.Service
 }
 
 // New opens the stores and builds the handler. Close releases them.
@@ -140,6 +146,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.AdminKeyID, s.AdminSecret = id, sec
 	}
 	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: auth}
+	s.initPipelines()
 	s.handler = s.buildHandler()
 	s.ready.Store(true)
 	return s, nil
@@ -238,6 +245,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.gcLoop(gcCtx)
 	}()
 	defer func() { gcStop(); <-gcDone }()
+	defer s.startPipelines(ctx, ln.Addr())()
 	select {
 	case err := <-errc:
 		return err

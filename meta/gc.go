@@ -17,8 +17,9 @@ type GCStats struct {
 	NodesDeleted   int
 }
 
-// GC collects metadata: commits that no branch, tag or open commit reaches
-// and that are older than retention are deleted, then every tree node that
+// GC collects metadata: commits that no branch, tag, open commit or
+// provenance record reaches and that are older than retention are deleted,
+// then every tree node that
 // no kept commit or open commit references. It returns the set of content
 // hashes (SHA-256 hex) that kept versions and the parts of multipart
 // uploads in flight reference: blobs outside it are
@@ -96,6 +97,10 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 		}
 		// Parts of multipart uploads in flight are live (uploads.go).
 		if err := s.liveUploadParts(ctx, txn, content); err != nil {
+			return err
+		}
+		// Commits named by provenance records are roots too (prov.go).
+		if err := s.provRoots(ctx, txn, func(repo, id string) { roots = append(roots, root{repo, id}) }); err != nil {
 			return err
 		}
 		// Reachable commits.

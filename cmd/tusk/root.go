@@ -101,6 +101,7 @@ Exit codes: 0 ok, 1 failure, 2 usage.`,
 		newGCCmd(opts),
 		newCompletionCmd(),
 	)
+	cmd.AddCommand(newPipelineCmds(opts)...) // cmd_pipeline.go
 	return cmd
 }
 

@@ -1,0 +1,631 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/pipelines"
+	"github.com/tusk-data/tusk/s3api"
+)
+
+// Wire types of the pipeline calls (docs/api.md, "Pipelines").
+
+// PipelineInfo describes a pipeline.
+type PipelineInfo struct {
+	Name      string           `json:"name"`
+	Version   int              `json:"version"`
+	Spec      pipelines.Spec   `json:"spec"`
+	Created   time.Time        `json:"created"`
+	Updated   time.Time        `json:"updated"`
+	CreatedBy string           `json:"created_by,omitempty"`
+	Inputs    []string         `json:"inputs"` // repo@branch
+	Output    string           `json:"output"` // repo@branch
+	State     string           `json:"state"`  // idle | pending | running | failing (last job failed)
+	LastJob   *pipelines.Job   `json:"last_job,omitempty"`
+	Processed *pipelines.State `json:"processed,omitempty"` // what the last successful job processed
+}
+
+// JobList answers GET /jobs.
+type JobList struct {
+	Jobs []*pipelines.Job `json:"jobs"`
+}
+
+// DatumList answers GET /jobs/{id}/datums.
+type DatumList struct {
+	Job    string             `json:"job"`
+	Datums []DatumInfo        `json:"datums"`
+	Stats  pipelines.JobStats `json:"stats"`
+}
+
+// DatumInfo is one datum of a job that needed work.
+type DatumInfo struct {
+	*pipelines.JobDatum
+	Inputs []string `json:"inputs"` // name:path
+}
+
+// IdleInfo answers GET /jobs/wait.
+type IdleInfo struct {
+	Idle bool             `json:"idle"`
+	Jobs []*pipelines.Job `json:"jobs"` // the newest job of each pipeline waited for
+}
+
+// ProvInfo answers GET /repos/{repo}/prov.
+type ProvInfo struct {
+	Direction string              `json:"direction"` // upstream | downstream
+	Root      *pipelines.ProvNode `json:"root"`
+}
+
+// LogInfo answers GET /pipelines/{name}/logs.
+type LogInfo struct {
+	Pipeline  string     `json:"pipeline"`
+	Job       string     `json:"job"`
+	Logs      []DatumLog `json:"logs"`
+	Truncated bool       `json:"truncated,omitempty"` // more than limit datums
+}
+
+// DatumLog is the log of a datum's last try.
+type DatumLog struct {
+	Datum    string   `json:"datum"`
+	Inputs   []string `json:"inputs"`
+	State    string   `json:"state"`
+	ExitCode int      `json:"exit_code"`
+	Log      string   `json:"log"`
+}
+
+// pipelineRoutes registers the pipeline calls (called by routes).
+func (a *admin) pipelineRoutes() {
+	const v = "/api/v1"
+	a.handle("GET "+v+"/pipelines", a.listPipelines)
+	a.handle("POST "+v+"/pipelines", a.createPipeline)
+	a.handle("GET "+v+"/pipelines/{name}", a.getPipeline)
+	a.handle("PUT "+v+"/pipelines/{name}", a.updatePipeline)
+	a.handle("DELETE "+v+"/pipelines/{name}", a.deletePipeline)
+	a.handle("GET "+v+"/pipelines/{name}/logs", a.pipelineLogs)
+	a.handle("GET "+v+"/jobs", a.listJobs)
+	a.handle("GET "+v+"/jobs/wait", a.waitIdle)
+	a.handle("GET "+v+"/jobs/{id}", a.getJob)
+	a.handle("GET "+v+"/jobs/{id}/wait", a.waitJob)
+	a.handle("GET "+v+"/jobs/{id}/datums", a.listDatums)
+	a.handle("GET "+v+"/jobs/{id}/datums/{datum}/log", a.datumLog)
+	a.handle("GET "+v+"/repos/{repo}/prov", a.prov)
+	a.handle("GET "+v+"/prov/{id}", a.provRecord)
+}
+
+func (a *admin) pipes() (*pipelines.Service, error) {
+	if a.s.Pipelines == nil {
+		return nil, apiErr(http.StatusNotImplemented, "NotImplemented", "pipelines are disabled on this gateway")
+	}
+	return a.s.Pipelines, nil
+}
+
+// pipelineErr maps pipeline errors to answers.
+func pipelineErr(err error) error {
+	var se *pipelines.SpecError
+	if errors.As(err, &se) {
+		return apiErr(http.StatusBadRequest, "InvalidSpec", "%s", se.Error())
+	}
+	switch errs.CodeOf(err) {
+	case "NoSuchPipeline", "NoSuchJob", "NoSuchDatum":
+		return apiErr(http.StatusNotFound, errs.CodeOf(err), "%s", message(err))
+	}
+	return err
+}
+
+// pipeline loads a pipeline the caller may see (read on its output repo;
+// need for more).
+func (a *admin) pipeline(c *adminCall, name string, need int, what string) (*pipelines.Pipeline, error) {
+	ps, err := a.pipes()
+	if err != nil {
+		return nil, err
+	}
+	p, err := ps.Get(c.ctx, name)
+	if err != nil {
+		return nil, pipelineErr(err)
+	}
+	if _, err := a.repo(c, name, need, what); err != nil {
+		var ae *adminError
+		if errors.As(err, &ae) && ae.code == "NoSuchRepo" && need == PermRead {
+			return p, nil // its output repo was deleted by hand: still visible
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+func (a *admin) pipelineInfo(ctx context.Context, p *pipelines.Pipeline) PipelineInfo {
+	ps := a.s.Pipelines
+	info := PipelineInfo{Name: p.Name(), Version: p.Version, Spec: p.Spec, Created: p.Created, Updated: p.Updated,
+		CreatedBy: p.CreatedBy, Output: p.Name() + "@" + p.Spec.OutBranch(), State: "idle"}
+	for _, l := range p.Spec.Leaves() {
+		info.Inputs = append(info.Inputs, l.Repo+"@"+l.Branch)
+	}
+	if jobs, err := ps.ListJobs(ctx, p.Name(), 2); err == nil && len(jobs) > 0 {
+		info.LastJob = jobs[0]
+		switch {
+		case !jobs[0].Done():
+			info.State = jobs[0].State
+			if jobs[0].State == pipelines.JobFinishing {
+				info.State = pipelines.JobRunning
+			}
+			if jobs[0].State == pipelines.JobPending && len(jobs) > 1 && !jobs[1].Done() {
+				info.State = pipelines.JobRunning
+			}
+		case jobs[0].State == pipelines.JobFailure:
+			info.State = "failing"
+		}
+	}
+	info.Processed, _ = ps.GetState(ctx, p.Name())
+	return info
+}
+
+func (a *admin) listPipelines(c *adminCall) (any, error) {
+	ps, err := a.pipes()
+	if err != nil {
+		return nil, err
+	}
+	list, err := ps.List(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []PipelineInfo{}
+	for _, p := range list {
+		if a.s.Auth.Level(c.ctx, c.user, p.Name()) >= PermRead {
+			out = append(out, a.pipelineInfo(c.ctx, p))
+		}
+	}
+	return out, nil
+}
+
+func (a *admin) getPipeline(c *adminCall) (any, error) {
+	p, err := a.pipeline(c, c.r.PathValue("name"), PermRead, "see its pipeline")
+	if err != nil {
+		return nil, err
+	}
+	return a.pipelineInfo(c.ctx, p), nil
+}
+
+// readSpec reads a spec (YAML or JSON) from the body.
+func (c *adminCall) readSpec() (*pipelines.Spec, error) {
+	b, err := io.ReadAll(io.LimitReader(c.body, maxAdminBody+1))
+	if err != nil {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "could not read the spec: %v", err)
+	}
+	if len(b) > maxAdminBody {
+		return nil, apiErr(http.StatusRequestEntityTooLarge, "TooLarge", "the spec is larger than %d bytes", maxAdminBody)
+	}
+	sp, err := pipelines.Parse(b)
+	if err != nil {
+		return nil, pipelineErr(err)
+	}
+	return sp, nil
+}
+
+// checkSpecAccess checks the caller may read every input repo.
+func (a *admin) checkSpecAccess(c *adminCall, sp *pipelines.Spec) error {
+	if strings.HasPrefix(c.user, pipelineUserPrefix) {
+		return apiErr(http.StatusForbidden, "AccessDenied", "access denied: a pipeline's key cannot manage pipelines")
+	}
+	for _, r := range sp.InputRepos() {
+		if err := a.s.Auth.Allow(c.ctx, c.user, r, s3api.ActRead); err != nil {
+			if _, gerr := a.s.Meta.GetRepo(c.ctx, r); errs.Is(gerr, errs.NotExist) {
+				continue // reported by the service, naming the field
+			}
+			return apiErr(http.StatusForbidden, "AccessDenied", "access denied: %s needs read permission on input repo %q", c.who(), r)
+		}
+	}
+	return nil
+}
+
+func (a *admin) createPipeline(c *adminCall) (any, error) {
+	ps, err := a.pipes()
+	if err != nil {
+		return nil, err
+	}
+	if c.user == "" {
+		return nil, unauthenticated()
+	}
+	sp, err := c.readSpec()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.checkSpecAccess(c, sp); err != nil {
+		return nil, err
+	}
+	// The output repo: the caller administers it, or may create it.
+	if _, err := a.s.Meta.GetRepo(c.ctx, sp.Name); err == nil {
+		if _, err := a.repo(c, sp.Name, PermAdmin, "make it a pipeline's output"); err != nil {
+			return nil, err
+		}
+	} else if err := a.s.Auth.Allow(c.ctx, c.user, sp.Name, s3api.ActCreateRepo); err != nil {
+		return nil, err
+	}
+	p, err := ps.Create(c.ctx, sp, pipelines.CreateOptions{User: c.user})
+	if err != nil {
+		if errs.Is(err, errs.Exist) {
+			return nil, apiErr(http.StatusConflict, "AlreadyExists", "%s", message(err))
+		}
+		return nil, pipelineErr(err)
+	}
+	if !c.admin {
+		if err := a.s.Auth.Grant(c.ctx, c.user, sp.Name, PermAdmin); err != nil {
+			return nil, err
+		}
+	}
+	c.audit(a, "pipeline.create", sp.Name, "version 1")
+	c.status = http.StatusCreated
+	return a.pipelineInfo(c.ctx, p), nil
+}
+
+func (a *admin) updatePipeline(c *adminCall) (any, error) {
+	ps, err := a.pipes()
+	if err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("name")
+	if _, err := a.pipeline(c, name, PermAdmin, "update its pipeline"); err != nil {
+		return nil, err
+	}
+	sp, err := c.readSpec()
+	if err != nil {
+		return nil, err
+	}
+	if sp.Name != name {
+		return nil, apiErr(http.StatusBadRequest, "InvalidSpec", "name: the spec names pipeline %q, not %q; a pipeline cannot be renamed", sp.Name, name)
+	}
+	if err := a.checkSpecAccess(c, sp); err != nil {
+		return nil, err
+	}
+	p, err := ps.Update(c.ctx, sp)
+	if err != nil {
+		return nil, pipelineErr(err)
+	}
+	c.audit(a, "pipeline.update", name, "version "+strconv.Itoa(p.Version))
+	return a.pipelineInfo(c.ctx, p), nil
+}
+
+func (a *admin) deletePipeline(c *adminCall) (any, error) {
+	ps, err := a.pipes()
+	if err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("name")
+	keep, err := c.qbool("keep_repo")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.pipeline(c, name, PermAdmin, "delete its pipeline"); err != nil {
+		return nil, err
+	}
+	if err := ps.Delete(c.ctx, name, pipelines.DeleteOptions{KeepRepo: keep}); err != nil {
+		if errs.Is(err, errs.Conflict) {
+			return nil, apiErr(http.StatusConflict, "Conflict", "%s", message(err))
+		}
+		return nil, pipelineErr(err)
+	}
+	if !keep {
+		if err := a.s.Auth.DropRepoPerms(c.ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	c.audit(a, "pipeline.delete", name, map[bool]string{true: "output repo kept", false: "output repo deleted"}[keep])
+	return map[string]any{"deleted": name, "repo_kept": keep}, nil
+}
+
+func (a *admin) pipelineLogs(c *adminCall) (any, error) {
+	ps, err := a.pipes()
+	if err != nil {
+		return nil, err
+	}
+	p, err := a.pipeline(c, c.r.PathValue("name"), PermRead, "read its pipeline's logs")
+	if err != nil {
+		return nil, err
+	}
+	jobID := c.q("job")
+	if jobID == "" {
+		jobs, err := ps.ListJobs(c.ctx, p.Name(), 2)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range jobs {
+			if j.State != pipelines.JobPending {
+				jobID = j.ID
+				break
+			}
+		}
+		if jobID == "" {
+			return LogInfo{Pipeline: p.Name(), Logs: []DatumLog{}}, nil
+		}
+	}
+	j, err := ps.GetJob(c.ctx, jobID)
+	if err != nil {
+		return nil, pipelineErr(err)
+	}
+	if j.Pipeline != p.Name() {
+		return nil, apiErr(http.StatusNotFound, "NoSuchJob", "job %s is not a job of pipeline %s", jobID, p.Name())
+	}
+	failedOnly, err := c.qbool("failed")
+	if err != nil {
+		return nil, err
+	}
+	ds, err := ps.ListDatums(c.ctx, j.ID, failedOnly)
+	if err != nil {
+		return nil, pipelineErr(err)
+	}
+	limit, err := c.qint("limit", 100, 10000)
+	if err != nil {
+		return nil, err
+	}
+	want := c.q("datum")
+	out := LogInfo{Pipeline: p.Name(), Job: j.ID, Logs: []DatumLog{}}
+	for _, d := range ds {
+		if want != "" && !strings.HasPrefix(d.ID, want) {
+			continue
+		}
+		if len(out.Logs) >= limit {
+			out.Truncated = true
+			break
+		}
+		l, err := ps.DatumLog(c.ctx, j.ID, d.ID)
+		if err != nil && !errs.Is(err, errs.NotExist) {
+			return nil, err
+		}
+		if err != nil && d.Action == pipelines.ActRemove {
+			continue
+		}
+		out.Logs = append(out.Logs, DatumLog{Datum: d.ID, Inputs: pipelines.DescribeDatum(p, d.Leaves), State: d.State, ExitCode: d.ExitCode, Log: l})
+	}
+	return out, nil
+}
+
+// jobFor loads a job the caller may see.
+func (a *admin) jobFor(c *adminCall, id string) (*pipelines.Job, error) {
+	ps, err := a.pipes()
+	if err != nil {
+		return nil, err
+	}
+	j, err := ps.GetJob(c.ctx, id)
+	if err != nil {
+		return nil, pipelineErr(err)
+	}
+	if a.s.Auth.Level(c.ctx, c.user, j.Pipeline) < PermRead {
+		if c.user == "" {
+			return nil, unauthenticated()
+		}
+		return nil, apiErr(http.StatusForbidden, "AccessDenied", "access denied: %s needs read permission on repo %q to see its pipeline's jobs", c.who(), j.Pipeline)
+	}
+	return j, nil
+}
+
+func (a *admin) listJobs(c *adminCall) (any, error) {
+	ps, err := a.pipes()
+	if err != nil {
+		return nil, err
+	}
+	name := c.q("pipeline")
+	limit, err := c.qint("limit", 50, 1000)
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		if _, err := a.pipeline(c, name, PermRead, "see its pipeline's jobs"); err != nil {
+			return nil, err
+		}
+	}
+	jobs, err := ps.ListJobs(c.ctx, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := JobList{Jobs: []*pipelines.Job{}}
+	for _, j := range jobs {
+		if name == "" && a.s.Auth.Level(c.ctx, c.user, j.Pipeline) < PermRead {
+			continue
+		}
+		out.Jobs = append(out.Jobs, j)
+		if len(out.Jobs) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (a *admin) getJob(c *adminCall) (any, error) {
+	return a.jobFor(c, c.r.PathValue("id"))
+}
+
+// waitTimeout reads ?timeout= (default 30s, at most 10 minutes).
+func (c *adminCall) waitTimeout() (time.Duration, error) {
+	t := 30 * time.Second
+	if s := c.q("timeout"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return 0, apiErr(http.StatusBadRequest, "InvalidArgument", "timeout must be a duration such as 30s, not %q", s)
+		}
+		t = min(d, 10*time.Minute)
+	}
+	return t, nil
+}
+
+func (a *admin) waitJob(c *adminCall) (any, error) {
+	j, err := a.jobFor(c, c.r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.waitTimeout()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, t)
+	defer cancel()
+	return a.s.Pipelines.WaitJob(ctx, j.ID)
+}
+
+func (a *admin) waitIdle(c *adminCall) (any, error) {
+	ps, err := a.pipes()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	if s := c.q("pipeline"); s != "" {
+		for _, n := range strings.Split(s, ",") {
+			if _, err := a.pipeline(c, n, PermRead, "wait for its pipeline"); err != nil {
+				return nil, err
+			}
+			names = append(names, n)
+		}
+	} else if c.user == "" {
+		return nil, unauthenticated()
+	}
+	t, err := c.waitTimeout()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, t)
+	defer cancel()
+	_ = ps.WaitIdle(ctx, names...)
+	out := IdleInfo{Idle: ps.Idle(names...), Jobs: []*pipelines.Job{}}
+	if len(names) == 0 {
+		list, err := ps.List(c.ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range list {
+			if a.s.Auth.Level(c.ctx, c.user, p.Name()) >= PermRead {
+				names = append(names, p.Name())
+			}
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if jobs, err := ps.ListJobs(c.ctx, n, 1); err == nil && len(jobs) > 0 {
+			out.Jobs = append(out.Jobs, jobs[0])
+		}
+	}
+	return out, nil
+}
+
+func (a *admin) listDatums(c *adminCall) (any, error) {
+	j, err := a.jobFor(c, c.r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	failedOnly, err := c.qbool("failed")
+	if err != nil {
+		return nil, err
+	}
+	ds, err := a.s.Pipelines.ListDatums(c.ctx, j.ID, failedOnly)
+	if err != nil {
+		return nil, pipelineErr(err)
+	}
+	var leaves []*pipelines.PFSInput
+	if j.Spec != nil {
+		leaves = j.Spec.Leaves()
+	}
+	out := DatumList{Job: j.ID, Datums: []DatumInfo{}, Stats: j.Stats}
+	for _, d := range ds {
+		ins := []string{}
+		for _, l := range d.Leaves {
+			name, p := "?", l.Path
+			if l.Leaf < len(leaves) {
+				name = leaves[l.Leaf].Name
+			}
+			if p == "" {
+				p = "/"
+			}
+			ins = append(ins, name+":"+p)
+		}
+		out.Datums = append(out.Datums, DatumInfo{JobDatum: d, Inputs: ins})
+	}
+	return out, nil
+}
+
+func (a *admin) datumLog(c *adminCall) (any, error) {
+	j, err := a.jobFor(c, c.r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	l, err := a.s.Pipelines.DatumLog(c.ctx, j.ID, c.r.PathValue("datum"))
+	if err != nil {
+		return nil, pipelineErr(err)
+	}
+	return map[string]string{"job": j.ID, "datum": c.r.PathValue("datum"), "log": l}, nil
+}
+
+func (a *admin) prov(c *adminCall) (any, error) {
+	repo := c.r.PathValue("repo")
+	if _, err := a.repo(c, repo, PermRead, "read its provenance"); err != nil {
+		return nil, err
+	}
+	key := c.q("key")
+	if key == "" {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "key is required: the object whose provenance to show")
+	}
+	ref := c.q("ref")
+	if _, err := a.resolve(c, repo, ref); err != nil {
+		return nil, err
+	}
+	if ref == "" {
+		ref = "main"
+	}
+	down, err := c.qbool("downstream")
+	if err != nil {
+		return nil, err
+	}
+	canRead := func(r string) bool { return a.s.Auth.Level(c.ctx, c.user, r) >= PermRead }
+	var n *pipelines.ProvNode
+	if down {
+		n, err = pipelines.Downstream(c.ctx, a.s.Meta, repo, ref, key, canRead)
+	} else {
+		n, err = pipelines.Upstream(c.ctx, a.s.Meta, repo, ref, key, canRead)
+	}
+	if err != nil {
+		if errs.Is(err, errs.NotExist) {
+			return nil, apiErr(http.StatusNotFound, "NoSuchKey", "repo %q has no key %q at %s", repo, key, ref)
+		}
+		return nil, err
+	}
+	dir := "upstream"
+	if down {
+		dir = "downstream"
+	}
+	return ProvInfo{Direction: dir, Root: n}, nil
+}
+
+func (a *admin) provRecord(c *adminCall) (any, error) {
+	rec, err := a.s.Meta.GetProv(c.ctx, c.r.PathValue("id"))
+	if err != nil {
+		if errs.Is(err, errs.NotExist) {
+			return nil, apiErr(http.StatusNotFound, "NotFound", "%s", message(err))
+		}
+		return nil, err
+	}
+	if _, err := a.repo(c, rec.Repo, PermRead, "read its provenance"); err != nil {
+		return nil, err
+	}
+	out := *rec
+	out.Inputs = nil
+	for _, in := range rec.Inputs {
+		if a.s.Auth.Level(c.ctx, c.user, in.Repo) < PermRead {
+			in = meta.ProvInput{Name: in.Name, Repo: in.Repo}
+		}
+		out.Inputs = append(out.Inputs, in)
+	}
+	return &out, nil
+}
+
+// pipelineOwned refuses admin calls that would finish or abort a pipeline
+// job's open commit: the job alone ends it.
+func pipelineOwned(oc *meta.OpenCommit) error {
+	if oc.Meta[pipelines.MetaRole] == "" {
+		return nil
+	}
+	return apiErr(http.StatusForbidden, "AccessDenied", "open commit %s belongs to job %s of pipeline %s; only the pipeline finishes or aborts it",
+		oc.ID, oc.Meta[pipelines.MetaJob], strings.SplitN(oc.Meta[pipelines.MetaPipeline], "@", 2)[0])
+}

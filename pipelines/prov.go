@@ -1,0 +1,266 @@
+package pipelines
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/meta"
+)
+
+// MaxInputsHeader bounds x-amz-meta-tusk-inputs (SPEC §8): beyond it the
+// header holds a count and the record id to query instead.
+const MaxInputsHeader = 2048
+
+// ProvMeta returns the user metadata (names without "x-amz-meta-") that
+// GetObject and HeadObject of an output answer with, generated from its
+// provenance record: tusk-pipeline (name@version), tusk-job, tusk-prov
+// (the record id) and tusk-inputs ("repo@commit:key,...", keys
+// percent-encoded; "count=N; prov=ID" when the list would pass 2 KB).
+func ProvMeta(rec *meta.ProvRecord) map[string]string {
+	m := map[string]string{
+		"tusk-pipeline": rec.Pipeline + "@" + strconv.Itoa(rec.Version),
+		"tusk-job":      rec.Job,
+		"tusk-prov":     rec.ID,
+	}
+	var b strings.Builder
+	for i, in := range rec.Inputs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(in.Repo)
+		b.WriteByte('@')
+		b.WriteString(in.Commit)
+		if in.Key != "" {
+			b.WriteByte(':')
+			b.WriteString(PercentEncode(in.Key))
+		}
+		if b.Len() > MaxInputsHeader {
+			break
+		}
+	}
+	if b.Len() > MaxInputsHeader {
+		m["tusk-inputs"] = fmt.Sprintf("count=%d; prov=%s", len(rec.Inputs), rec.ID)
+	} else {
+		m["tusk-inputs"] = b.String()
+	}
+	return m
+}
+
+// PercentEncode escapes every byte of s but A-Z a-z 0-9 - . _ ~ and /.
+func PercentEncode(s string) string {
+	const hexd = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9',
+			c == '-', c == '.', c == '_', c == '~', c == '/':
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hexd[c>>4])
+			b.WriteByte(hexd[c&15])
+		}
+	}
+	return b.String()
+}
+
+// ProvNode is an object in a provenance graph.
+type ProvNode struct {
+	Repo    string `json:"repo"`
+	Commit  string `json:"commit"` // the commit read (upstream) or that first held the output (downstream)
+	Key     string `json:"key"`
+	Content string `json:"content,omitempty"`
+	Size    int64  `json:"size"`
+	// Version is the commit that wrote this version of the key.
+	Version string `json:"version,omitempty"`
+	// Pipeline (name@version), Job, Datum and Prov are set on outputs.
+	Pipeline string `json:"pipeline,omitempty"`
+	Job      string `json:"job,omitempty"`
+	Datum    string `json:"datum,omitempty"`
+	Prov     string `json:"prov,omitempty"`
+	// Missing says why the object could not be read (deleted, purged,
+	// its commit collected, no permission).
+	Missing string `json:"missing,omitempty"`
+	// Repeat marks an object already shown elsewhere in this graph.
+	Repeat bool `json:"repeat,omitempty"`
+	// Inputs (upstream) or Outputs (downstream).
+	Inputs  []*ProvNode `json:"inputs,omitempty"`
+	Outputs []*ProvNode `json:"outputs,omitempty"`
+}
+
+// ProvLimits bound a provenance walk.
+const (
+	maxProvDepth = 64
+	maxProvNodes = 20000
+)
+
+// ReadCheck says whether the caller may read repo (nil: everything).
+type ReadCheck func(repo string) bool
+
+// Upstream returns what made the object key of repo at ref, transitively
+// to raw inputs (objects no pipeline wrote).
+func Upstream(ctx context.Context, ms *meta.Store, repo, ref, key string, canRead ReadCheck) (*ProvNode, error) {
+	r, err := ms.Resolve(ctx, repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	e, err := ms.Get(ctx, r.Root(), key)
+	if err != nil {
+		return nil, err
+	}
+	w := &provWalk{ctx: ctx, ms: ms, seen: map[string]bool{}, canRead: canRead}
+	n := &ProvNode{Repo: repo, Commit: r.CommitID(), Key: key}
+	w.fill(n, e)
+	if err := w.up(n, e, 0); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+type provWalk struct {
+	ctx     context.Context
+	ms      *meta.Store
+	seen    map[string]bool
+	nodes   int
+	canRead ReadCheck
+}
+
+func (w *provWalk) fill(n *ProvNode, e *meta.Entry) {
+	n.Content, n.Size, n.Version, n.Prov = e.Content, e.Size, e.Version, e.Prov
+}
+
+func (w *provWalk) up(n *ProvNode, e *meta.Entry, depth int) error {
+	if e.Prov == "" {
+		return nil
+	}
+	rec, err := w.ms.GetProv(w.ctx, e.Prov)
+	if err != nil {
+		if errs.Is(err, errs.NotExist) {
+			n.Missing = "its provenance record " + e.Prov + " is gone"
+			return nil
+		}
+		return err
+	}
+	n.Pipeline, n.Job, n.Datum = rec.Pipeline+"@"+strconv.Itoa(rec.Version), rec.Job, rec.Datum
+	if depth >= maxProvDepth {
+		return nil
+	}
+	for _, in := range rec.Inputs {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		c := &ProvNode{Repo: in.Repo, Commit: in.Commit, Key: in.Key, Content: in.Content, Size: in.Size}
+		n.Inputs = append(n.Inputs, c)
+		w.nodes++
+		if w.canRead != nil && !w.canRead(in.Repo) {
+			c.Key, c.Content, c.Missing = "", "", "no read permission on repo "+in.Repo
+			continue
+		}
+		id := in.Repo + "@" + in.Commit + ":" + in.Key
+		if w.seen[id] || w.nodes > maxProvNodes {
+			c.Repeat = true
+			continue
+		}
+		w.seen[id] = true
+		r, err := w.ms.Resolve(w.ctx, in.Repo, in.Commit)
+		if err != nil {
+			c.Missing = "commit " + in.Commit + " of repo " + in.Repo + " is gone"
+			continue
+		}
+		ie, err := w.ms.Get(w.ctx, r.Root(), in.Key)
+		if err != nil {
+			c.Missing = "the key is not at that commit any more (purged?)"
+			continue
+		}
+		w.fill(c, ie)
+		if err := w.up(c, ie, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Downstream returns every object, in every repo, derived from the object
+// key of repo at ref: the outputs of every datum that read it, and theirs,
+// transitively.
+func Downstream(ctx context.Context, ms *meta.Store, repo, ref, key string, canRead ReadCheck) (*ProvNode, error) {
+	r, err := ms.Resolve(ctx, repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	e, err := ms.Get(ctx, r.Root(), key)
+	if err != nil {
+		return nil, err
+	}
+	w := &provWalk{ctx: ctx, ms: ms, seen: map[string]bool{}, canRead: canRead}
+	n := &ProvNode{Repo: repo, Commit: r.CommitID(), Key: key}
+	w.fill(n, e)
+	if e.Prov != "" {
+		if rec, err := ms.GetProv(ctx, e.Prov); err == nil {
+			n.Pipeline, n.Job, n.Datum = rec.Pipeline+"@"+strconv.Itoa(rec.Version), rec.Job, rec.Datum
+		}
+	}
+	if err := w.down(n, 0); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (w *provWalk) down(n *ProvNode, depth int) error {
+	if depth >= maxProvDepth {
+		return nil
+	}
+	recs, err := w.ms.ProvDownstream(w.ctx, n.Repo, n.Key, n.Content)
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if w.canRead != nil && !w.canRead(rec.Repo) {
+			continue
+		}
+		for _, o := range rec.Outputs {
+			if err := w.ctx.Err(); err != nil {
+				return err
+			}
+			c := &ProvNode{Repo: rec.Repo, Commit: rec.Commit, Key: o.Key, Content: o.Content, Size: o.Size,
+				Pipeline: rec.Pipeline + "@" + strconv.Itoa(rec.Version), Job: rec.Job, Datum: rec.Datum, Prov: rec.ID}
+			n.Outputs = append(n.Outputs, c)
+			w.nodes++
+			id := rec.Repo + ":" + o.Key + ":" + o.Content
+			if w.seen[id] || w.nodes > maxProvNodes {
+				c.Repeat = true
+				continue
+			}
+			w.seen[id] = true
+			if err := w.down(c, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Flatten lists the nodes of a provenance graph below n, depth first,
+// with their depth (1 = n's direct inputs or outputs).
+func Flatten(n *ProvNode) []FlatNode {
+	var out []FlatNode
+	var walk func(n *ProvNode, d int)
+	walk = func(n *ProvNode, d int) {
+		for _, c := range append(append([]*ProvNode{}, n.Inputs...), n.Outputs...) {
+			out = append(out, FlatNode{Depth: d, Node: c})
+			walk(c, d+1)
+		}
+	}
+	walk(n, 1)
+	return out
+}
+
+// FlatNode is a node with its depth.
+type FlatNode struct {
+	Depth int
+	Node  *ProvNode
+}
