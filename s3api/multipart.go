@@ -270,32 +270,9 @@ func (s *server) uploadPartCopy(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err != nil {
 		return err
 	}
-	src, err := s.resolve(ctx, srcBucket)
+	_, srcObj, err := s.copySource(ctx, rc, r, srcBucket, srcKey, srcVersion)
 	if err != nil {
 		return err
-	}
-	if err := s.allow(ctx, rc, src.Repo, ActRead); err != nil {
-		return err
-	}
-	srcObj, err := s.cfg.Backend.Head(ctx, src, srcKey, srcVersion)
-	if srcObj.DeleteMarker {
-		if srcVersion != "" {
-			return s3err("InvalidRequest", "the source of a copy request may not specifically refer to a delete marker by version id")
-		}
-		return s3err("NoSuchKey", "the source key %q is deleted", srcKey)
-	}
-	if err != nil {
-		if errs.KindOf(err) == errs.NotExist && errs.CodeOf(err) == "" {
-			code := "NoSuchKey"
-			if srcVersion != "" {
-				code = "NoSuchVersion"
-			}
-			return &errs.Error{Op: "s3api.uploadPartCopy", Kind: errs.NotExist, Code: code, Err: err}
-		}
-		return err
-	}
-	if copySourceConditions(r.Header).eval(srcObj.ETag, srcObj.LastModified) != condOK {
-		return s3err("PreconditionFailed", "at least one of the copy-source pre-conditions you specified did not hold")
 	}
 	off, length := int64(0), srcObj.Size
 	if v := r.Header.Get("X-Amz-Copy-Source-Range"); v != "" {

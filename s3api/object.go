@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
@@ -563,32 +564,9 @@ func (s *server) copyObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 
-	src, err := s.resolve(ctx, srcBucket)
+	src, srcObj, err := s.copySource(ctx, rc, r, srcBucket, srcKey, srcVersion)
 	if err != nil {
 		return err
-	}
-	if err := s.allow(ctx, rc, src.Repo, ActRead); err != nil {
-		return err
-	}
-	srcObj, err := s.cfg.Backend.Head(ctx, src, srcKey, srcVersion)
-	if srcObj.DeleteMarker {
-		if srcVersion != "" {
-			return s3err("InvalidRequest", "the source of a copy request may not specifically refer to a delete marker by version id")
-		}
-		return s3err("NoSuchKey", "the source key %q is deleted", srcKey)
-	}
-	if err != nil {
-		if errs.KindOf(err) == errs.NotExist && errs.CodeOf(err) == "" {
-			code := "NoSuchKey"
-			if srcVersion != "" {
-				code = "NoSuchVersion"
-			}
-			return &errs.Error{Op: "s3api.copyObject", Kind: errs.NotExist, Code: code, Err: err}
-		}
-		return err
-	}
-	if copySourceConditions(r.Header).eval(srcObj.ETag, srcObj.LastModified) != condOK {
-		return s3err("PreconditionFailed", "at least one of the copy-source pre-conditions you specified did not hold")
 	}
 	if srcObj.Size > MaxObjectSize {
 		return s3err("InvalidRequest", "the specified copy source is larger than the maximum allowable size for a copy source: %d", int64(MaxObjectSize))
@@ -806,4 +784,39 @@ func checksumAlgorithmsOf(o Object) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// copySource resolves and reads the source of CopyObject and UploadPartCopy
+// (any repo, ref and version the caller may read) and checks the
+// x-amz-copy-source-if-* conditions. A delete marker is NoSuchKey, or
+// InvalidRequest when named by version id.
+func (s *server) copySource(ctx context.Context, rc *reqCtx, r *http.Request, bucket, key, version string) (Bucket, Object, error) {
+	src, err := s.resolve(ctx, bucket)
+	if err != nil {
+		return Bucket{}, Object{}, err
+	}
+	if err := s.allow(ctx, rc, src.Repo, ActRead); err != nil {
+		return Bucket{}, Object{}, err
+	}
+	obj, err := s.cfg.Backend.Head(ctx, src, key, version)
+	if obj.DeleteMarker {
+		if version != "" {
+			return Bucket{}, Object{}, s3err("InvalidRequest", "the source of a copy request may not specifically refer to a delete marker by version id")
+		}
+		return Bucket{}, Object{}, s3err("NoSuchKey", "the source key %q is deleted", key)
+	}
+	if err != nil {
+		if errs.KindOf(err) == errs.NotExist && errs.CodeOf(err) == "" {
+			code := "NoSuchKey"
+			if version != "" {
+				code = "NoSuchVersion"
+			}
+			return Bucket{}, Object{}, &errs.Error{Op: "s3api.copySource", Kind: errs.NotExist, Code: code, Err: err}
+		}
+		return Bucket{}, Object{}, err
+	}
+	if copySourceConditions(r.Header).eval(obj.ETag, obj.LastModified) != condOK {
+		return Bucket{}, Object{}, s3err("PreconditionFailed", "at least one of the copy-source pre-conditions you specified did not hold")
+	}
+	return src, obj, nil
 }
