@@ -62,7 +62,39 @@ func (w *wtx) moveBranch(repo string, br *Branch, head, kind string) error {
 	return nil
 }
 
-func (w *wtx) nodes() txnNodes { return txnNodes{w.s, w.txn} }
+// nodes returns the committer's node sink. It follows w.txn, which flush
+// replaces, so trees larger than one Badger transaction can be written.
+func (w *wtx) nodes() wnodes { return wnodes{w} }
+
+// wnodes reads and writes tree nodes in the committer's current txn.
+type wnodes struct{ w *wtx }
+
+func (n wnodes) getNode(h Hash) (*node, error) { return txnNodes{n.w.s, n.w.txn}.getNode(h) }
+
+// putNode stores a node. When the transaction is full, the transaction so
+// far is committed and the write goes on in a new one: nodes are
+// content-addressed and invisible until a commit record points at them,
+// and every op writes its records (commit, branch) after its nodes, so an
+// op stays atomic. The batch is still answered only after its final sync.
+func (n wnodes) putNode(nd *node) (Hash, error) {
+	h, err := txnNodes{n.w.s, n.w.txn}.putNode(nd)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		if err := n.w.flush(); err != nil {
+			return h, err
+		}
+		h, err = txnNodes{n.w.s, n.w.txn}.putNode(nd)
+	}
+	return h, err
+}
+
+// flush commits the transaction so far and starts a new one.
+func (w *wtx) flush() error {
+	if err := w.txn.Commit(); err != nil {
+		return errs.Wrap("meta.flush", errs.Internal, err)
+	}
+	w.txn = w.s.db.NewTransaction(true)
+	return nil
+}
 
 // update queues fn and waits until it is durable (its batch is committed
 // and synced) or failed.
@@ -124,8 +156,7 @@ func (s *Store) committer() {
 // then answers them.
 func (s *Store) runBatch(batch []*op) {
 	for len(batch) > 0 {
-		txn := s.db.NewTransaction(true)
-		w := &wtx{s: s, txn: txn, now: s.opts.Now().UTC()}
+		w := &wtx{s: s, txn: s.db.NewTransaction(true), now: s.opts.Now().UTC()}
 		var applied []*op
 		rest := batch[:0:0]
 		for i, o := range batch {
@@ -144,7 +175,7 @@ func (s *Store) runBatch(batch []*op) {
 			o.err = err
 			applied = append(applied, o)
 		}
-		err := txn.Commit()
+		err := w.txn.Commit()
 		if err == nil {
 			err = s.db.Sync()
 			if err == nil && s.opts.OnSync != nil {

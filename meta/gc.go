@@ -26,9 +26,9 @@ type GCStats struct {
 // garbage, except those a concurrent write is about to reference (the
 // caller protects those).
 //
-// Concurrency: marking reads one snapshot at ts T; only nodes last written
-// at or before T are candidates, so nodes written by commits after T are
-// never deleted. Cost: O(distinct nodes of kept history) reads.
+// Concurrency: marking reads one snapshot at ts T, taken between two
+// committer ops; only nodes last written at or before T are candidates, so
+// nodes written by commits after T are never deleted. Cost: O(distinct nodes of kept history) reads.
 func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (map[string]bool, *GCStats, error) {
 	now := s.opts.Now()
 	st := &GCStats{}
@@ -37,7 +37,22 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 	var deadCommits [][]byte
 	var deadNodes [][]byte
 
-	err := s.view(func(txn *badger.Txn) error {
+	// The marking snapshot is taken on the committer between two ops, after
+	// flushing: an op may write its tree nodes in earlier transactions than
+	// its commit record (see wnodes.putNode), so a snapshot taken in the
+	// middle of an op could see nodes that no commit references yet.
+	var snap *badger.Txn
+	if err := s.update(ctx, func(w *wtx) error {
+		if err := w.flush(); err != nil {
+			return err
+		}
+		snap = s.db.NewTransaction(false)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	defer snap.Discard()
+	err := func(txn *badger.Txn) error {
 		readTs := txn.ReadTs()
 		// Roots: branch heads, tags, open commits (base and working tree).
 		type root struct{ repo, id string }
@@ -189,7 +204,7 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 			}
 		}
 		return nil
-	})
+	}(snap)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
 )
@@ -364,5 +365,47 @@ func TestPurgeFallsBackToSurvivingVersion(t *testing.T) {
 	vp, _ := s.ListVersions(ctx, ref.Commit, "", "/", "", "", 100)
 	if len(vp.Prefixes) != 0 || len(vp.Versions) != 2 || !vp.Versions[0].IsLatest || vp.Versions[0].Entry.Content != h('a') {
 		t.Fatalf("versions %+v prefixes %v", vp.Versions, vp.Prefixes)
+	}
+}
+
+func TestCommitLargerThanOneBadgerTransaction(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	s.CreateRepo(ctx, "big1", "a")
+	// 30k keys with ~200-byte entries: several times Badger's limit of one
+	// transaction at these memtable settings (about 2.4 MiB).
+	var cs []Change
+	for i := 0; i < 30000; i++ {
+		cs = append(cs, Change{Key: fmt.Sprintf("k/%06d", i), Entry: &Entry{ETag: strings.Repeat("e", 32),
+			Content: strings.Repeat("c", 64), Size: int64(i), User: map[string]string{"note": strings.Repeat("n", 60)}}})
+	}
+	res, err := s.Write(ctx, WriteRequest{Repo: "big1", Branch: "main", Changes: cs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A GC in between must not collect the big commit's nodes.
+	if _, _, err := s.GC(ctx, time.Nanosecond, false); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := s.Resolve(ctx, "big1", "main")
+	if ref.Commit.ID != res.Version {
+		t.Fatal("branch did not move to the big commit")
+	}
+	n, err := verifyTree(readNodes{s}, ref.Root())
+	if err != nil || n != 30000 {
+		t.Fatalf("tree after big commit: %d keys, %v", n, err)
+	}
+	// And a merge of 30k changes between branches.
+	s.CreateBranch(ctx, "big1", "dev", "main")
+	for i := range cs {
+		cs[i].Entry.Size++
+	}
+	if _, err := s.Write(ctx, WriteRequest{Repo: "big1", Branch: "dev", Changes: cs}); err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "big1", "main", "other", "x")
+	mr, err := s.Merge(ctx, "big1", "dev", "main", "", "a", "")
+	if err != nil || mr.Changed != 30000 {
+		t.Fatalf("merge: %+v %v", mr, err)
 	}
 }
