@@ -35,6 +35,7 @@ test: test-deps vet test-go test-clients
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/...
 	$(GO) test -run '^$$' -bench . -benchtime 2s -timeout 20m ./meta/ ./gateway/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./pipelines/
 
 clean:
 	rm -rf bin

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -254,6 +255,9 @@ func (a *Auth) Allow(ctx context.Context, user, repo string, act s3api.Action) e
 	}
 	switch act {
 	case s3api.ActCreateRepo:
+		if strings.HasPrefix(user, pipelineUserPrefix) {
+			return deny() // a pipeline's key reads its inputs and writes its output, nothing more
+		}
 		return nil // the creator becomes the repo's admin
 	}
 	if repo == "" {

@@ -27,16 +27,15 @@ import (
 //   - no-outputs: the command is `true` (the datum machinery alone:
 //     staging through S3, the command, results, provenance bookkeeping);
 //   - one-output-each: the command copies its file to out/, so the job's
-//     output commit changes one key per datum. It runs 5,000 datums: one
-//     meta commit cannot hold much more than that today (Badger's
-//     transaction limit, 15% of the 16 MiB memtable); a larger job fails
-//     cleanly ("more than one commit can hold").
+//     output commit changes one key per datum (10,000 keys in one commit:
+//     meta writes such a commit's tree nodes over several Badger
+//     transactions).
 //
 // TUSK_BENCH_DATUMS and TUSK_BENCH_OUTPUT_DATUMS set the counts.
 //
 //	go test -run '^$' -bench Job10k -benchtime 1x ./pipelines/
 func BenchmarkJob10kDatums(b *testing.B) {
-	n, nOut := 10000, 5000
+	n, nOut := 10000, 10000
 	if v, err := strconv.Atoi(os.Getenv("TUSK_BENCH_DATUMS")); err == nil {
 		n = v
 	}
