@@ -249,6 +249,22 @@ func (s *server) notConfiguredProbe(a probeAnswer) handlerFunc {
 	}
 }
 
+// deletableConfigs are the configurations whose DELETE AWS answers 204
+// when nothing is configured; with nothing ever configured in Tusk, the
+// delete is a successful no-op (tools clean up this way).
+var deletableConfigs = []string{"policy", "cors", "lifecycle", "encryption", "tagging", "website",
+	"replication", "ownershipControls", "publicAccessBlock"}
+
+// deleteNothingConfigured answers DELETE ?cors and its kind: 204, after the
+// same permission a change would need.
+func (s *server) deleteNothingConfigured(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if _, err := s.bucket(r.Context(), rc, ActAdmin); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // checkCannedACL accepts x-amz-acl private and bucket-owner-full-control
 // (the only ACLs Tusk's permission model can honour) and refuses other
 // canned ACLs and x-amz-grant-* with NotImplemented.

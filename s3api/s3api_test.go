@@ -975,7 +975,6 @@ func TestSubResources(t *testing.T) {
 		{"PUT", "/sub?acl", 501, "NotImplemented"},
 		{"PUT", "/sub?tagging", 501, "NotImplemented"},
 		{"PUT", "/sub?lifecycle", 501, "NotImplemented"},
-		{"DELETE", "/sub?policy", 501, "NotImplemented"},
 		{"POST", "/sub?uploads", 501, "NotImplemented"},
 		{"GET", "/sub?analytics", 501, "NotImplemented"},
 		{"GET", "/sub?inventory&id=x", 501, "NotImplemented"},
@@ -999,6 +998,14 @@ func TestSubResources(t *testing.T) {
 	} {
 		t.Run(tc.method+" "+tc.target, func(t *testing.T) {
 			expectError(t, e.req(tc.method, tc.target, ""), tc.status, tc.code)
+		})
+	}
+	// Deleting a configuration that was never set is a no-op, as on AWS.
+	for _, sub := range []string{"policy", "cors", "lifecycle", "tagging", "encryption"} {
+		t.Run("DELETE /sub?"+sub, func(t *testing.T) {
+			if rr := e.req("DELETE", "/sub?"+sub, ""); rr.Code != 204 {
+				t.Fatalf("status %d, want 204: %s", rr.Code, rr.Body)
+			}
 		})
 	}
 	// Configuration with a sub-resource must never be served as a plain write.

@@ -345,6 +345,9 @@ func (s *server) routes() *mux.Router {
 	}
 	bk.Methods(http.MethodPut).MatcherFunc(hasQuery("versioning")).Handler(s.h(s.putBucketVersioning))
 	bk.Methods(http.MethodPost).MatcherFunc(hasQuery("delete")).Handler(s.h(s.deleteObjects))
+	for _, sub := range deletableConfigs {
+		bk.Methods(http.MethodDelete).MatcherFunc(hasQuery(sub)).Handler(s.h(s.deleteNothingConfigured))
+	}
 	bk.MatcherFunc(anySubResource).Handler(s.h(notImplementedSub))
 	bk.Methods(http.MethodGet).Handler(s.h(s.listObjects))
 	bk.Methods(http.MethodHead).Handler(s.h(s.headBucket))
