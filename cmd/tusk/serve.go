@@ -67,6 +67,10 @@ and printed once.`,
 	f.StringVar(&o.cfg.ServerKeyFile, "server-key-file", "", "file holding the 32-byte key that encrypts secrets at rest (default DATA_DIR/server.key, generated with mode 0600)")
 	f.DurationVar(&o.cfg.GCInterval, "gc-interval", time.Hour, "run garbage collection this often (negative: never)")
 	f.DurationVar(&o.cfg.GCRetention, "gc-retention", 7*24*time.Hour, "keep commits that no ref reaches this long")
+	f.BoolVar(&o.cfg.Pipelines.Disabled, "no-pipelines", false, "run no pipelines on this gateway")
+	f.StringVar(&o.cfg.Pipelines.WorkDir, "pipeline-work-dir", "", "where workers stage datums (default: the system temp dir)")
+	f.StringVar(&o.cfg.Pipelines.Endpoint, "pipeline-endpoint", "", "S3 endpoint workers use (default: this gateway's address)")
+	f.DurationVar(&o.cfg.UploadTTL, "upload-ttl", 7*24*time.Hour, "abort multipart uploads left in flight this long")
 	f.DurationVar(&o.cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	return cmd
 }
