@@ -22,8 +22,10 @@ type Driver interface {
 	// Put stores r under key, replacing any old value. size is the exact
 	// length when known, -1 otherwise. Put is atomic (key is absent or
 	// complete, never partial) and durable when it returns nil (for disk: the
-	// file and its directory are fsynced). If r returns an error the key is
-	// left as it was and the error is returned (wrapped).
+	// file and its directory are fsynced). Keys under TempPrefix are scratch
+	// that the Store only Moves: their bytes must be durable, their name need
+	// not be (Move makes the destination durable). If r returns an error the
+	// key is left as it was and the error is returned (wrapped).
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	// Get streams length bytes of key starting at off; length -1 reads to the
 	// end. errs.NotExist if key is absent; errs.Invalid if off is past the end.

@@ -382,7 +382,7 @@ func (b *Backend) Delete(ctx context.Context, bk s3api.Bucket, items []s3api.Del
 				results[i].Err = err
 				continue
 			}
-			changes = append(changes, meta.Change{Key: it.Key})
+			changes = append(changes, meta.Change{Key: it.Key, IfMatch: it.IfMatch})
 			idx = append(idx, i)
 			continue
 		}

@@ -364,10 +364,14 @@ func (w *wtx) stage(root Hash, changes []Change, version string) ([]Mut, []Chang
 			return nil, nil, nil, err
 		}
 		if c.Entry == nil {
-			if v, ok, _ := treeGet(w.nodes(), root, []byte(c.Key)); !ok || v == nil {
-				continue // deleting an absent key changes nothing
+			// Deleting a key is a version (a delete marker) even when the
+			// key is absent, as on S3; the live tree changes only if the
+			// key is there.
+			if _, ok, err := treeGet(w.nodes(), root, []byte(c.Key)); err != nil {
+				return nil, nil, nil, err
+			} else if ok {
+				muts = append(muts, Mut{Key: []byte(c.Key)})
 			}
-			muts = append(muts, Mut{Key: []byte(c.Key)})
 		} else {
 			e := *c.Entry
 			e.Version = version
@@ -378,6 +382,16 @@ func (w *wtx) stage(root Hash, changes []Change, version string) ([]Mut, []Chang
 		}
 		eff = append(eff, *c)
 		changed[orig[i]] = true
+	}
+	// Every change naming a key shares the fate of its last one.
+	last := map[string]bool{}
+	for i, c := range changes {
+		if changed[i] {
+			last[c.Key] = true
+		}
+	}
+	for i, c := range changes {
+		changed[i] = last[c.Key]
 	}
 	return muts, eff, changed, nil
 }
@@ -407,7 +421,7 @@ func (w *wtx) writeBranch(req WriteRequest) (*WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(muts) == 0 {
+	if len(eff) == 0 {
 		return &WriteResult{Changed: changed}, nil
 	}
 	c, err := w.commit(head, br, id, muts, eff, req.Author, req.Message, req.Meta, nil)
@@ -473,11 +487,14 @@ func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	muts, _, changed, err := w.stage(oc.Root, req.Changes, oc.ID)
+	muts, eff, changed, err := w.stage(oc.Root, req.Changes, oc.ID)
 	if err != nil {
 		return nil, err
 	}
 	if len(muts) == 0 {
+		if len(eff) > 0 { // deletes of absent keys: nothing to record yet
+			return &WriteResult{Version: oc.ID, Time: w.now, Changed: changed}, nil
+		}
 		return &WriteResult{Changed: changed}, nil
 	}
 	root, err := treeApply(w.nodes(), oc.Root, muts)

@@ -197,6 +197,10 @@ type PutOptions struct {
 type DeleteItem struct {
 	Key       string
 	VersionID string
+	// IfMatch (DeleteObject's If-Match: "*" or an unquoted ETag) makes the
+	// delete conditional on the key's current version: PreconditionFailed
+	// when it differs, NoSuchKey when the key is absent.
+	IfMatch string
 }
 
 // DeleteResult is what happened to one DeleteItem.

@@ -182,20 +182,26 @@ func wireError(err error, objectLevel bool) wireErr {
 	return w
 }
 
-// messageOf returns the first human message in err's chain: the Msg of the
-// outermost *errs.Error that has one, else "".
+// messageOf returns the human message of err: the Msg of the error that
+// carries the S3 code, else of the outermost *errs.Error that has one, else "".
 func messageOf(err error) string {
+	// The message of the error that carries the S3 code says what went
+	// wrong; wrappers' messages only add context. Otherwise the outermost.
 	var e *errs.Error
+	first := ""
 	for err != nil {
 		if !errors.As(err, &e) {
-			return ""
+			break
 		}
-		if e.Msg != "" {
+		if e.Code != "" && e.Msg != "" {
 			return e.Msg
+		}
+		if first == "" {
+			first = e.Msg
 		}
 		err = e.Err
 	}
-	return ""
+	return first
 }
 
 // errorXML is S3's error document.

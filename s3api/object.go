@@ -342,6 +342,11 @@ func isAwsChunked(r *http.Request) bool {
 // decoded length (or x-amz-decoded-content-length) for aws-chunked bodies,
 // Content-Length otherwise. Unknown is MissingContentLength (411).
 func payloadLength(r *http.Request, rc *reqCtx) (int64, error) {
+	if isAwsChunked(r) && !strings.HasPrefix(r.Header.Get("X-Amz-Content-Sha256"), "STREAMING-") {
+		// The verifier decodes aws-chunked framing only for STREAMING-*
+		// payloads; anything else would store the framing as the data.
+		return 0, s3err("InvalidRequest", "Content-Encoding aws-chunked needs x-amz-content-sha256 STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER] or STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+	}
 	if isAwsChunked(r) {
 		if rc.auth != nil && rc.auth.DecodedLength >= 0 {
 			return rc.auth.DecodedLength, nil
@@ -629,7 +634,14 @@ func (s *server) deleteObject(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return err
 	}
-	res, err := s.cfg.Backend.Delete(ctx, b, []DeleteItem{{Key: key, VersionID: versionID}}, rc.user)
+	ifMatch, ifNoneMatch, err := writeConditions(r.Header)
+	if err != nil {
+		return err
+	}
+	if ifNoneMatch != "" {
+		return s3err("NotImplemented", "If-None-Match on DeleteObject is not supported (S3 supports If-Match only)")
+	}
+	res, err := s.cfg.Backend.Delete(ctx, b, []DeleteItem{{Key: key, VersionID: versionID, IfMatch: ifMatch}}, rc.user)
 	if err != nil {
 		return err
 	}

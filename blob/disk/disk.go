@@ -272,6 +272,13 @@ func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) (
 	if err := os.Rename(name, p); err != nil {
 		return classifyWrite(op, err)
 	}
+	if strings.HasPrefix(key, blob.TempPrefix) {
+		// Scratch keys (the Store's tmp/) are only ever renamed to their
+		// content address by Move, which fsyncs the destination directory:
+		// their bytes are durable (fsynced above) and their own name need
+		// not be. This saves one directory fsync per upload.
+		return nil
+	}
 	if err := d.syncDir(dir); err != nil {
 		// The key is visible but may not survive a crash: report failure.
 		return classify(op, err)
