@@ -83,7 +83,7 @@ type delAck struct {
 // state is everything the clients know across rounds.
 type state struct {
 	mu        sync.Mutex
-	attempted map[string]map[string]bool // key -> MD5s of every body ever sent for it
+	attempted map[string]map[string]bool // key -> MD5s of every body ever sent for it ("" for a delete)
 	acks      []ack
 	dels      []delAck
 	checked   int             // acks[:checked] were verified after an earlier restart
@@ -333,6 +333,8 @@ func writer(ctx context.Context, t *testing.T, c *s3.Client, st *state, round in
 	for !stop.Load() {
 		key := keyPool[rng.IntN(len(keyPool))]
 		if rng.IntN(100) < deletePct {
+			// A delete is a version (a delete marker) even of an absent key.
+			st.attempt(key, "")
 			out, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 			answered(t, "DeleteObject "+key, err)
 			st.mu.Lock()
@@ -455,7 +457,7 @@ func verify(ctx context.Context, t *testing.T, c *s3.Client, st *state, full boo
 	for _, v := range vers {
 		id := v.key + "\x00" + v.version
 		if st.attempted[v.key] == nil {
-			t.Errorf("PHANTOM: ListObjectVersions lists key %q that no writer ever wrote", v.key)
+			t.Errorf("PHANTOM: ListObjectVersions lists key %q that no writer ever wrote or deleted", v.key)
 			continue
 		}
 		if v.marker {
