@@ -30,6 +30,8 @@ type wtx struct {
 	txn    *badger.Txn
 	now    time.Time
 	events []HeadEvent // branch moves made by the ops that succeeded
+	// nodeBytes estimates the tree-node bytes written into txn.
+	nodeBytes int
 }
 
 // HeadEvent reports that a branch now points at a new commit.
@@ -84,15 +86,34 @@ func (n wnodes) putNode(nd *node) (Hash, error) {
 		}
 		h, err = txnNodes{n.w.s, n.w.txn}.putNode(nd)
 	}
+	n.w.nodeBytes += nd.size + len(pNode) + len(h) + 32
 	return h, err
 }
 
-// flush commits the transaction so far and starts a new one.
+// flush commits the transaction so far and starts a new one. Callers flush
+// only between whole records: never after an op wrote some of its records
+// and before it wrote the rest.
 func (w *wtx) flush() error {
 	if err := w.txn.Commit(); err != nil {
 		return errs.Wrap("meta.flush", errs.Internal, err)
 	}
 	w.txn = w.s.db.NewTransaction(true)
+	w.nodeBytes = 0
+	return nil
+}
+
+
+// roomForRecords flushes the transaction when the op's nodes filled it, so
+// that the op's records (commit, branch, open commit, upload) then go into
+// one transaction together. Call it after writing nodes and before writing
+// any record.
+func (w *wtx) roomForRecords() error {
+	// Nodes may fill half of Badger's transaction limit (15% of the
+	// memtable: 2.4 MiB by default); the other half stays free for the
+	// records of the ops of one batch, so records never overflow after nodes.
+	if w.nodeBytes > int(w.s.opts.MemTableSize*15/100/2) {
+		return w.flush()
+	}
 	return nil
 }
 
@@ -453,6 +474,9 @@ func (w *wtx) commit(head *Commit, br *Branch, id string, muts []Mut, eff []Chan
 	if err != nil {
 		return nil, err
 	}
+	if err := w.roomForRecords(); err != nil {
+		return nil, err
+	}
 	gen := head.Gen + 1
 	parents := append([]string{head.ID}, extraParents...)
 	for _, p := range extraParents {
@@ -499,6 +523,9 @@ func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
 	}
 	root, err := treeApply(w.nodes(), oc.Root, muts)
 	if err != nil {
+		return nil, err
+	}
+	if err := w.roomForRecords(); err != nil {
 		return nil, err
 	}
 	oc.Root = root

@@ -411,3 +411,37 @@ func TestCommitLargerThanOneBadgerTransaction(t *testing.T) {
 		t.Fatalf("merge: %+v %v", mr, err)
 	}
 }
+
+func TestRecordsNeverOverflowAfterNodes(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir(), Options{MemTableSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.CreateRepo(ctx, "ovf", "a")
+	msg := strings.Repeat("m", 2048)
+	// Sizes around every flush boundary of a 1 MiB memtable (150 KiB txns).
+	for n := 740; n < 800; n++ {
+		var cs []Change
+		for i := 0; i < n; i++ {
+			cs = append(cs, Change{Key: fmt.Sprintf("k%d/%06d", n, i), Entry: &Entry{ETag: "e", Content: strings.Repeat("c", 64)}})
+		}
+		if _, err := s.Write(ctx, WriteRequest{Repo: "ovf", Branch: "main", Message: msg, Changes: cs}); err != nil {
+			t.Fatalf("%d keys: %v", n, err)
+		}
+		oc, err := s.StartCommit(ctx, "ovf", "main", "a", msg, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range cs {
+			cs[i].Key += "-open"
+		}
+		if _, err := s.Write(ctx, WriteRequest{Repo: "ovf", Open: oc.ID, Changes: cs}); err != nil {
+			t.Fatalf("%d keys into an open commit: %v", n, err)
+		}
+		if _, err := s.FinishCommit(ctx, "ovf", oc.ID, msg); err != nil {
+			t.Fatalf("finish %d keys: %v", n, err)
+		}
+	}
+}
