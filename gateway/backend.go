@@ -299,6 +299,10 @@ func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.
 		// concurrent GC never deletes it before the commit references it.
 		b.pins.pin(i.Hash)
 		pinned = i.Hash
+		if b.Meta.IsPurged(i.Hash) {
+			// Refused before the bytes reach their content address.
+			return errPurgedContent("gateway.Put")
+		}
 		if opts.ContentMD5 != nil && string(opts.ContentMD5) != string(i.MD5) {
 			return errs.E("gateway.Put", errs.Invalid, "the Content-MD5 you specified did not match what we received").WithCode("BadDigest")
 		}
@@ -317,15 +321,16 @@ func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.
 	if len(sums) > 0 && e.ChecksumType == "" {
 		e.ChecksumType = "FULL_OBJECT"
 	}
-	if b.Meta.IsPurged(info.Hash) {
-		return s3api.Object{}, errs.E("gateway.Put", errs.Permission, "this content was purged from the system and cannot be stored again").WithCode("AccessDenied")
-	}
 	res, err := b.write(ctx, r, opts.User, []meta.Change{{Key: key, Entry: e, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}})
 	if err != nil {
 		return s3api.Object{}, err
 	}
 	e.Version, e.Time = res.Version, res.Time
 	return toObject(key, res.Version, e), nil
+}
+
+func errPurgedContent(op string) error {
+	return errs.E(op, errs.Permission, "this content was purged from the system and cannot be stored again").WithCode("AccessDenied")
 }
 
 // Copy implements s3api.Backend: the new version shares src's content.
@@ -436,7 +441,8 @@ func (b *Backend) deleteVersion(ctx context.Context, bk s3api.Bucket, r *meta.Re
 		prev := *pg.Versions[1].Entry
 		req := meta.WriteRequest{Repo: r.Repo.Name, Branch: r.Name, Author: user,
 			Message: "restore " + it.Key + " (undo delete marker " + it.VersionID + ")",
-			Changes: []meta.Change{{Key: it.Key, Entry: &prev}}}
+			// The marker must still be the newest version: the key absent.
+			Changes: []meta.Change{{Key: it.Key, Entry: &prev, IfNoneMatch: "*"}}}
 		if _, err := b.Meta.Write(ctx, req); err != nil {
 			res.Err = err
 		}

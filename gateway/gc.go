@@ -33,15 +33,23 @@ type GCResult struct {
 // pins protects blobs that writes have stored but not yet committed, so
 // that a concurrent GC never deletes a blob a write is about to reference.
 type pins struct {
-	mu      sync.Mutex
-	n       map[string]int
-	gc      bool            // a GC is running
-	touched map[string]bool // hashes pinned while it runs
+	mu       sync.Mutex
+	n        map[string]int
+	gc       bool            // a GC is running
+	touched  map[string]bool // hashes pinned while it runs
+	deleting map[string]bool // hashes GC is deleting right now
+	done     *sync.Cond      // signalled when a delete ends
 }
 
+// pin protects h. If GC is deleting h at this moment, pin waits until the
+// delete is over, so that the caller's next look at the store (the blob
+// store's dedup Stat) sees h absent and stores the bytes again.
 func (p *pins) pin(h string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for p.deleting[h] {
+		p.done.Wait()
+	}
 	if p.n == nil {
 		p.n = map[string]int{}
 	}
@@ -79,6 +87,28 @@ func (p *pins) protected(h string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.touched[h] || p.n[h] > 0
+}
+
+// deleteUnprotected deletes h with del unless it is protected; the check
+// and the delete are one step for pin, which waits for it.
+func (p *pins) deleteUnprotected(h string, del func() error) (bool, error) {
+	p.mu.Lock()
+	if p.touched[h] || p.n[h] > 0 {
+		p.mu.Unlock()
+		return false, nil
+	}
+	if p.deleting == nil {
+		p.deleting = map[string]bool{}
+		p.done = sync.NewCond(&p.mu)
+	}
+	p.deleting[h] = true
+	p.mu.Unlock()
+	err := del()
+	p.mu.Lock()
+	delete(p.deleting, h)
+	p.done.Broadcast()
+	p.mu.Unlock()
+	return err == nil, err
 }
 
 func (p *pins) endGC() {
@@ -133,14 +163,27 @@ func (s *Server) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 		return nil, err
 	}
 	for i, h := range dead {
-		if p.protected(h) { // pinned after listing
-			res.BlobsKept++
+		if opts.DryRun {
+			if p.protected(h) {
+				res.BlobsKept++
+				continue
+			}
+			res.BlobsDeleted++
+			res.BytesFreed += sizes[i]
 			continue
 		}
-		if !opts.DryRun {
+		deleted, err := p.deleteUnprotected(h, func() error {
 			if err := s.Blobs.Delete(ctx, h); err != nil && !errs.Is(err, errs.NotExist) {
-				return res, err
+				return err
 			}
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+		if !deleted { // pinned after listing
+			res.BlobsKept++
+			continue
 		}
 		res.BlobsDeleted++
 		res.BytesFreed += sizes[i]

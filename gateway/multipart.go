@@ -126,6 +126,10 @@ func (b *Backend) UploadPart(ctx context.Context, bk s3api.Bucket, key, id strin
 	info, err := b.Blobs.Put(ctx, body, blob.PutOptions{Size: opts.Size, Verify: func(i blob.Info) error {
 		b.pins.pin(i.Hash) // before the blob appears at its address
 		pinned = i.Hash
+		if b.Meta.IsPurged(i.Hash) {
+			// Refused before the bytes reach their content address.
+			return errPurgedContent("gateway.UploadPart")
+		}
 		if opts.ContentMD5 != nil && string(opts.ContentMD5) != string(i.MD5) {
 			return errs.E("gateway.UploadPart", errs.Invalid, "the Content-MD5 you specified did not match what we received").WithCode("BadDigest")
 		}
@@ -138,9 +142,6 @@ func (b *Backend) UploadPart(ctx context.Context, bk s3api.Bucket, key, id strin
 	}})
 	if err != nil {
 		return s3api.Part{}, err
-	}
-	if b.Meta.IsPurged(info.Hash) {
-		return s3api.Part{}, errs.E("gateway.UploadPart", errs.Permission, "this content was purged from the system and cannot be stored again").WithCode("AccessDenied")
 	}
 	p, err := b.Meta.PutPart(ctx, bk.Repo, id, meta.Part{Number: n, Size: info.Size, ETag: hex.EncodeToString(info.MD5),
 		Content: info.Hash, Checksums: sums})

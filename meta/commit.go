@@ -363,7 +363,7 @@ func dedupChanges(cs []Change) ([]Change, []int) {
 
 // stage checks conditions and turns changes into live-tree mutations,
 // stamping entries with version id and time. It reads the tree at root.
-func (w *wtx) stage(root Hash, changes []Change, version string) ([]Mut, []Change, []bool, error) {
+func (w *wtx) stage(root, vroot Hash, changes []Change, version string) ([]Mut, []Change, []bool, error) {
 	cs, orig := dedupChanges(changes)
 	changed := make([]bool, len(changes))
 	var muts []Mut
@@ -378,7 +378,11 @@ func (w *wtx) stage(root Hash, changes []Change, version string) ([]Mut, []Chang
 				return nil, nil, nil, err
 			}
 			if w.s.IsPurged(cur.Content) {
-				cur = nil
+				// The key reads as its newest surviving version (GetLatest);
+				// conditions see the same.
+				if cur, err = w.s.survivorIn(w.nodes(), vroot, c.Key); err != nil {
+					return nil, nil, nil, err
+				}
 			}
 		}
 		if err := checkCond(c, cur); err != nil {
@@ -438,7 +442,7 @@ func (w *wtx) writeBranch(req WriteRequest) (*WriteResult, error) {
 		return nil, err
 	}
 	id := NewID()
-	muts, eff, changed, err := w.stage(head.Root, req.Changes, id)
+	muts, eff, changed, err := w.stage(head.Root, head.VRoot, req.Changes, id)
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +515,11 @@ func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	muts, eff, changed, err := w.stage(oc.Root, req.Changes, oc.ID)
+	base, err := w.s.commitTx(w.txn, req.Repo, oc.Base)
+	if err != nil {
+		return nil, err
+	}
+	muts, eff, changed, err := w.stage(oc.Root, base.VRoot, req.Changes, oc.ID)
 	if err != nil {
 		return nil, err
 	}

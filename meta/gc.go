@@ -173,7 +173,9 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 					if err != nil {
 						return err
 					}
-					if e.Content != "" {
+					// Purged content is garbage wherever old leaves still
+					// name it.
+					if e.Content != "" && !s.IsPurged(e.Content) {
 						content[e.Content] = true
 					}
 				}

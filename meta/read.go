@@ -262,10 +262,14 @@ func (s *Store) GetLatest(ctx context.Context, root, vroot Hash, key string) (*E
 // purged, or nil when there is none or it is a delete marker. O(log V +
 // purged versions of key).
 func (s *Store) survivor(vroot Hash, key string) (*Entry, error) {
+	return s.survivorIn(readNodes{s}, vroot, key)
+}
+
+func (s *Store) survivorIn(src nodeSource, vroot Hash, key string) (*Entry, error) {
 	if vroot.IsZero() {
 		return nil, nil
 	}
-	c := seek(readNodes{s}, vroot, append([]byte(key), 0))
+	c := seek(src, vroot, append([]byte(key), 0))
 	for ; c.valid(); c.next() {
 		k, _ := splitVKey(c.key())
 		if k != key {
