@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -17,30 +18,185 @@ type GCStats struct {
 	NodesDeleted   int
 }
 
+// commitRef names a commit of a repo.
+type commitRef struct{ repo, id string }
+
+func (c commitRef) key() string { return c.repo + "/" + c.id }
+
+// gcMarker marks commits, tree nodes and contents as live.
+type gcMarker struct {
+	s       *Store
+	src     nodeSource
+	reach   map[string]bool // "repo/id" of live commits
+	marked  map[Hash]bool
+	content map[string]bool
+}
+
+// mark marks the tree at h (skipping subtrees already marked) and the
+// contents its leaves name. Purged content is never live.
+func (m *gcMarker) mark(h Hash) error {
+	if h.IsZero() || m.marked[h] {
+		return nil
+	}
+	m.marked[h] = true
+	n, err := m.src.getNode(h)
+	if err != nil {
+		return err
+	}
+	if n.leaf {
+		for _, v := range n.vals {
+			e, err := DecodeEntry(v)
+			if err != nil {
+				return err
+			}
+			if e.Content != "" && !m.s.IsPurged(e.Content) {
+				m.content[e.Content] = true
+			}
+		}
+		return nil
+	}
+	for _, k := range n.kids {
+		if err := m.mark(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walk marks every commit reachable from roots that is not marked yet, with
+// its trees. revived, when non-nil, is told of each commit it marks.
+func (m *gcMarker) walk(txn *badger.Txn, roots []commitRef, revived func(commitRef)) error {
+	stack := roots
+	for len(stack) > 0 {
+		r := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if m.reach[r.key()] {
+			continue
+		}
+		m.reach[r.key()] = true
+		c, err := m.s.commitTx(txn, r.repo, r.id)
+		if err != nil {
+			continue // a dangling parent of a deleted repo
+		}
+		if revived != nil {
+			revived(r)
+		}
+		if err := m.mark(c.Root); err != nil {
+			return err
+		}
+		if err := m.mark(c.VRoot); err != nil {
+			return err
+		}
+		for _, p := range c.Parents {
+			stack = append(stack, commitRef{r.repo, p})
+		}
+	}
+	return nil
+}
+
+// gcRoots lists what keeps commits and trees alive in txn: branch heads,
+// tags, open commits (their base, and their working trees as openRoots),
+// provenance records, and (when retention > 0) commits younger than it.
+// Contents of multipart parts in flight are added to content.
+func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, retention time.Duration, content map[string]bool) (roots []commitRef, openRoots []Hash, err error) {
+	scan := func(prefix string, fn func(key string, val []byte) error) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctxErr(ctx, "meta.GC"); err != nil {
+				return err
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(string(it.Item().Key()), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	repoOf := func(key, prefix string) string {
+		rest := key[len(prefix):]
+		return rest[:strings.IndexByte(rest, '/')]
+	}
+	if err := scan(pBranch, func(k string, v []byte) error {
+		var b Branch
+		if err := json.Unmarshal(v, &b); err != nil {
+			return err
+		}
+		roots = append(roots, commitRef{repoOf(k, pBranch), b.Head})
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	if err := scan(pTag, func(k string, v []byte) error {
+		var t Tag
+		if err := json.Unmarshal(v, &t); err != nil {
+			return err
+		}
+		roots = append(roots, commitRef{repoOf(k, pTag), t.Commit})
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	if err := scan(pOpen, func(k string, v []byte) error {
+		var o OpenCommit
+		if err := json.Unmarshal(v, &o); err != nil {
+			return err
+		}
+		roots = append(roots, commitRef{o.Repo, o.Base})
+		openRoots = append(openRoots, o.Root)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	if retention > 0 {
+		// Young commits are kept with their whole ancestry, so a branch
+		// restored within the retention period has its history.
+		if err := scan(pCommit, func(k string, v []byte) error {
+			var c Commit
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			if now.Sub(c.Time) < retention {
+				roots = append(roots, commitRef{c.Repo, c.ID})
+			}
+			return nil
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := s.liveUploadParts(ctx, txn, content); err != nil {
+		return nil, nil, err
+	}
+	if err := s.provRoots(ctx, txn, func(repo, id string) { roots = append(roots, commitRef{repo, id}) }); err != nil {
+		return nil, nil, err
+	}
+	return roots, openRoots, nil
+}
+
 // GC collects metadata: commits that no branch, tag, open commit or
-// provenance record reaches and that are older than retention are deleted,
-// then every tree node that
+// provenance record reaches and that are older than retention (with their
+// ancestors younger ones are kept) are deleted, then every tree node that
 // no kept commit or open commit references. It returns the set of content
 // hashes (SHA-256 hex) that kept versions and the parts of multipart
-// uploads in flight reference: blobs outside it are
-// garbage, except those a concurrent write is about to reference (the
-// caller protects those).
+// uploads in flight reference: blobs outside it are garbage, except those a
+// concurrent write is about to reference (the caller protects those).
 //
-// Concurrency: marking reads one snapshot at ts T, taken between two
-// committer ops; only nodes last written at or before T are candidates, so
-// nodes written by commits after T are never deleted. Cost: O(distinct nodes of kept history) reads.
+// Concurrency: marking reads a snapshot at ts T taken between two
+// committer ops (an op may write its nodes in earlier transactions than its
+// records). Deletion is one committer op that first re-marks from the refs
+// of that moment whatever is not marked yet (commits made, branched, tagged
+// or reset to since T, and their trees): a commit or node that became
+// reachable again is never deleted, and only nodes written at or before T
+// are candidates. Cost: O(distinct nodes of kept history) reads, plus the
+// nodes written since T.
 func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (map[string]bool, *GCStats, error) {
 	now := s.opts.Now()
 	st := &GCStats{}
-	content := map[string]bool{}
-	markedNodes := map[Hash]bool{}
-	var deadCommits [][]byte
-	var deadNodes [][]byte
+	m := &gcMarker{s: s, reach: map[string]bool{}, marked: map[Hash]bool{}, content: map[string]bool{}}
 
-	// The marking snapshot is taken on the committer between two ops, after
-	// flushing: an op may write its tree nodes in earlier transactions than
-	// its commit record (see wnodes.putNode), so a snapshot taken in the
-	// middle of an op could see nodes that no commit references yet.
 	var snap *badger.Txn
 	if err := s.update(ctx, func(w *wtx) error {
 		if err := w.flush(); err != nil {
@@ -52,188 +208,104 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 		return nil, nil, err
 	}
 	defer snap.Discard()
-	err := func(txn *badger.Txn) error {
-		readTs := txn.ReadTs()
-		// Roots: branch heads, tags, open commits (base and working tree).
-		type root struct{ repo, id string }
-		var roots []root
-		var openRoots []Hash
-		scan := func(prefix string, fn func(key string, val []byte) error) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
-			defer it.Close()
-			for it.Rewind(); it.Valid(); it.Next() {
-				if err := ctxErr(ctx, "meta.GC"); err != nil {
-					return err
-				}
-				v, err := it.Item().ValueCopy(nil)
-				if err != nil {
-					return err
-				}
-				if err := fn(string(it.Item().Key()), v); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		repoOf := func(key, prefix string) string {
-			rest := key[len(prefix):]
-			return rest[:strings.IndexByte(rest, '/')]
-		}
-		if err := scan(pBranch, func(k string, v []byte) error {
-			var b Branch
-			if err := json.Unmarshal(v, &b); err != nil {
-				return err
-			}
-			roots = append(roots, root{repoOf(k, pBranch), b.Head})
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := scan(pTag, func(k string, v []byte) error {
-			var t Tag
-			if err := json.Unmarshal(v, &t); err != nil {
-				return err
-			}
-			roots = append(roots, root{repoOf(k, pTag), t.Commit})
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := scan(pOpen, func(k string, v []byte) error {
-			var o OpenCommit
-			if err := json.Unmarshal(v, &o); err != nil {
-				return err
-			}
-			roots = append(roots, root{o.Repo, o.Base})
-			openRoots = append(openRoots, o.Root)
-			return nil
-		}); err != nil {
-			return err
-		}
-		// Parts of multipart uploads in flight are live (uploads.go).
-		if err := s.liveUploadParts(ctx, txn, content); err != nil {
-			return err
-		}
-		// Commits named by provenance records are roots too (prov.go).
-		if err := s.provRoots(ctx, txn, func(repo, id string) { roots = append(roots, root{repo, id}) }); err != nil {
-			return err
-		}
-		// Reachable commits.
-		reach := map[string]bool{}
-		stack := roots
-		for len(stack) > 0 {
-			r := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			key := r.repo + "/" + r.id
-			if reach[key] {
-				continue
-			}
-			reach[key] = true
-			c, err := s.commitTx(txn, r.repo, r.id)
-			if err != nil {
-				continue // a dangling parent of a deleted repo
-			}
-			for _, p := range c.Parents {
-				stack = append(stack, root{r.repo, p})
-			}
-		}
-		// Kept commits: reachable, or younger than retention.
-		var keptRoots []Hash
-		if err := scan(pCommit, func(k string, v []byte) error {
-			var c Commit
-			if err := json.Unmarshal(v, &c); err != nil {
-				return err
-			}
-			if reach[k[len(pCommit):]] || now.Sub(c.Time) < retention {
-				st.CommitsKept++
-				keptRoots = append(keptRoots, c.Root, c.VRoot)
-				return nil
-			}
-			st.CommitsDeleted++
-			deadCommits = append(deadCommits, []byte(k))
-			return nil
-		}); err != nil {
-			return err
-		}
-		// Mark nodes and collect content hashes from leaves.
-		src := txnNodes{s, txn}
-		var mark func(h Hash) error
-		mark = func(h Hash) error {
-			if h.IsZero() || markedNodes[h] {
-				return nil
-			}
-			markedNodes[h] = true
-			n, err := src.getNode(h)
-			if err != nil {
-				return err
-			}
-			if n.leaf {
-				for _, v := range n.vals {
-					e, err := DecodeEntry(v)
-					if err != nil {
-						return err
-					}
-					// Purged content is garbage wherever old leaves still
-					// name it.
-					if e.Content != "" && !s.IsPurged(e.Content) {
-						content[e.Content] = true
-					}
-				}
-				return nil
-			}
-			for _, k := range n.kids {
-				if err := mark(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		for _, h := range append(keptRoots, openRoots...) {
-			if err := mark(h); err != nil {
-				return err
-			}
-		}
-		st.NodesKept = len(markedNodes)
-		// Sweep candidates: unmarked nodes written at or before readTs.
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pNode)})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			var h Hash
-			copy(h[:], item.Key()[len(pNode):])
-			if !markedNodes[h] && item.Version() <= readTs {
-				deadNodes = append(deadNodes, item.KeyCopy(nil))
-			}
-		}
-		return nil
-	}(snap)
+	if s.gcAfterSnapshot != nil {
+		s.gcAfterSnapshot()
+	}
+	readTs := snap.ReadTs()
+	m.src = txnNodes{s, snap}
+	roots, openRoots, err := s.gcRoots(ctx, snap, now, retention, m.content)
 	if err != nil {
 		return nil, nil, err
 	}
-	st.NodesDeleted = len(deadNodes)
-	if dryRun {
-		return content, st, nil
+	if err := m.walk(snap, roots, nil); err != nil {
+		return nil, nil, err
 	}
-	dead := append(deadCommits, deadNodes...)
-	for len(dead) > 0 {
-		n := min(len(dead), 5000)
-		batch := dead[:n]
-		dead = dead[n:]
-		if err := s.Update(ctx, func(txn *badger.Txn) error {
-			for _, k := range batch {
-				if err := txn.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
+	for _, h := range openRoots {
+		if err := m.mark(h); err != nil {
 			return nil, nil, err
 		}
 	}
-	for _, k := range deadCommits {
-		s.commits.Delete(string(k[len(pCommit):]))
+	// Candidates: commits not reached; nodes not marked, written by T.
+	deadCommits := map[string][]byte{}
+	it := snap.NewIterator(badger.IteratorOptions{Prefix: []byte(pCommit)})
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := it.Item().KeyCopy(nil)
+		if !m.reach[string(k[len(pCommit):])] {
+			deadCommits[string(k[len(pCommit):])] = k
+		}
 	}
-	return content, st, nil
+	it.Close()
+	var deadNodes []Hash
+	it = snap.NewIterator(badger.IteratorOptions{Prefix: []byte(pNode)})
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		var h Hash
+		copy(h[:], item.Key()[len(pNode):])
+		if !m.marked[h] && item.Version() <= readTs {
+			deadNodes = append(deadNodes, h)
+		}
+	}
+	it.Close()
+	if err := ctxErr(ctx, "meta.GC"); err != nil {
+		return nil, nil, err
+	}
+	if dryRun {
+		st.CommitsKept, st.CommitsDeleted = len(m.reach), len(deadCommits)
+		st.NodesKept, st.NodesDeleted = len(m.marked), len(deadNodes)
+		return m.content, st, nil
+	}
+
+	// Revalidate and delete, as one committer op.
+	err = s.update(context.WithoutCancel(ctx), func(w *wtx) error {
+		if err := w.flush(); err != nil {
+			return err
+		}
+		m.src = w.nodes()
+		roots, openRoots, err := s.gcRoots(ctx, w.txn, now, retention, m.content)
+		if err != nil {
+			return err
+		}
+		if err := m.walk(w.txn, roots, func(r commitRef) { delete(deadCommits, r.key()) }); err != nil {
+			return err
+		}
+		for _, h := range openRoots {
+			if err := m.mark(h); err != nil {
+				return err
+			}
+		}
+		del := func(k []byte) error {
+			err := w.txn.Delete(k)
+			if errors.Is(err, badger.ErrTxnTooBig) {
+				if err := w.flush(); err != nil {
+					return err
+				}
+				err = w.txn.Delete(k)
+			}
+			return err
+		}
+		for ck, k := range deadCommits {
+			if err := del(k); err != nil {
+				return err
+			}
+			s.commits.Delete(ck)
+			st.CommitsDeleted++
+		}
+		for _, h := range deadNodes {
+			if m.marked[h] {
+				continue
+			}
+			if err := del(append([]byte(pNode), h[:]...)); err != nil {
+				return err
+			}
+			st.NodesDeleted++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	st.CommitsKept, st.NodesKept = len(m.reach), len(m.marked)
+	return m.content, st, nil
 }
 
 // ValueLogGC runs Badger's value-log garbage collection until it finds

@@ -53,6 +53,10 @@ type Store struct {
 
 	watchMu  sync.Mutex
 	watchers []func(HeadEvent)
+
+	// gcAfterSnapshot, set by tests, runs right after GC took its marking
+	// snapshot.
+	gcAfterSnapshot func()
 }
 
 // Record keys.
