@@ -135,6 +135,10 @@ func (jr *jobRun) start() error {
 	if err := jr.saveJob(); err != nil {
 		return err
 	}
+	// A commit that arrived after the heads were read above and before the
+	// job left Pending found it pending and queued nothing: queue the next
+	// job now if any head moved (trigger compares with j.Inputs).
+	_ = jr.s.trigger(ctx, j.Pipeline, false)
 	return jr.plan()
 }
 
