@@ -237,6 +237,18 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bk s3api.Bucket, 
 		opts.Slow()
 	}
 	info, err := b.Blobs.Compose(ctx, hashes, sizes)
+	if errs.Is(err, errs.NotExist) {
+		// A concurrent completion may have finished the upload and a GC
+		// freed its parts before they were pinned here: answer as a retry.
+		if u2, uerr := b.upload(ctx, bk, key, id, true); uerr == nil && u2.Done != nil {
+			if u2.Done.ETag != opts.ETag {
+				return s3api.Object{}, noSuchUpload(id)
+			}
+			return completed(u2), nil
+		} else if uerr != nil {
+			return s3api.Object{}, uerr
+		}
+	}
 	if err != nil {
 		return s3api.Object{}, err
 	}
