@@ -287,35 +287,11 @@ func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.
 	if err := meta.ValidKey(key); err != nil {
 		return s3api.Object{}, err
 	}
-	var sums map[string]string
-	pinned := ""
-	defer func() {
-		if pinned != "" {
-			b.pins.unpin(pinned)
-		}
-	}()
-	info, err := b.Blobs.Put(ctx, body, blob.PutOptions{Size: opts.Size, Verify: func(i blob.Info) error {
-		// Pin before the blob appears at its content address, so that a
-		// concurrent GC never deletes it before the commit references it.
-		b.pins.pin(i.Hash)
-		pinned = i.Hash
-		if b.Meta.IsPurged(i.Hash) {
-			// Refused before the bytes reach their content address.
-			return errPurgedContent("gateway.Put")
-		}
-		if opts.ContentMD5 != nil && string(opts.ContentMD5) != string(i.MD5) {
-			return errs.E("gateway.Put", errs.Invalid, "the Content-MD5 you specified did not match what we received").WithCode("BadDigest")
-		}
-		if opts.Finish != nil {
-			var err error
-			sums, err = opts.Finish()
-			return err
-		}
-		return nil
-	}})
+	info, sums, unpin, err := b.storeBlob(ctx, "gateway.Put", body, opts.Size, opts.ContentMD5, opts.Finish)
 	if err != nil {
 		return s3api.Object{}, err
 	}
+	defer unpin()
 	e := &meta.Entry{Content: info.Hash, Size: info.Size, ETag: hex.EncodeToString(info.MD5),
 		Headers: metaHeaders(opts.Meta), User: opts.Meta.User, Checksums: sums, ChecksumType: opts.ChecksumType}
 	if len(sums) > 0 && e.ChecksumType == "" {
@@ -327,6 +303,44 @@ func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.
 	}
 	e.Version, e.Time = res.Version, res.Time
 	return toObject(key, res.Version, e), nil
+}
+
+// storeBlob streams body into the blob store and returns its Info, the
+// checksums finish computed, and unpin. The blob is pinned (GC never
+// deletes it) from before it appears at its content address until unpin is
+// called, which the caller does once the record naming it is durable.
+// Purged content and a Content-MD5 mismatch are refused before the bytes
+// reach their address.
+func (b *Backend) storeBlob(ctx context.Context, op string, body io.Reader, size int64, contentMD5 []byte, finish func() (map[string]string, error)) (blob.Info, map[string]string, func(), error) {
+	var sums map[string]string
+	pinned := ""
+	unpin := func() {
+		if pinned != "" {
+			b.pins.unpin(pinned)
+			pinned = ""
+		}
+	}
+	info, err := b.Blobs.Put(ctx, body, blob.PutOptions{Size: size, Verify: func(i blob.Info) error {
+		b.pins.pin(i.Hash)
+		pinned = i.Hash
+		if b.Meta.IsPurged(i.Hash) {
+			return errPurgedContent(op)
+		}
+		if contentMD5 != nil && string(contentMD5) != string(i.MD5) {
+			return errs.E(op, errs.Invalid, "the Content-MD5 you specified did not match what we received").WithCode("BadDigest")
+		}
+		if finish != nil {
+			var err error
+			sums, err = finish()
+			return err
+		}
+		return nil
+	}})
+	if err != nil {
+		unpin()
+		return blob.Info{}, nil, func() {}, err
+	}
+	return info, sums, unpin, nil
 }
 
 func errPurgedContent(op string) error {

@@ -116,33 +116,11 @@ func (b *Backend) UploadPart(ctx context.Context, bk s3api.Bucket, key, id strin
 	if _, err := b.upload(ctx, bk, key, id, false); err != nil {
 		return s3api.Part{}, err
 	}
-	var sums map[string]string
-	pinned := ""
-	defer func() {
-		if pinned != "" {
-			b.pins.unpin(pinned)
-		}
-	}()
-	info, err := b.Blobs.Put(ctx, body, blob.PutOptions{Size: opts.Size, Verify: func(i blob.Info) error {
-		b.pins.pin(i.Hash) // before the blob appears at its address
-		pinned = i.Hash
-		if b.Meta.IsPurged(i.Hash) {
-			// Refused before the bytes reach their content address.
-			return errPurgedContent("gateway.UploadPart")
-		}
-		if opts.ContentMD5 != nil && string(opts.ContentMD5) != string(i.MD5) {
-			return errs.E("gateway.UploadPart", errs.Invalid, "the Content-MD5 you specified did not match what we received").WithCode("BadDigest")
-		}
-		if opts.Finish != nil {
-			var err error
-			sums, err = opts.Finish()
-			return err
-		}
-		return nil
-	}})
+	info, sums, unpin, err := b.storeBlob(ctx, "gateway.UploadPart", body, opts.Size, opts.ContentMD5, opts.Finish)
 	if err != nil {
 		return s3api.Part{}, err
 	}
+	defer unpin()
 	p, err := b.Meta.PutPart(ctx, bk.Repo, id, meta.Part{Number: n, Size: info.Size, ETag: hex.EncodeToString(info.MD5),
 		Content: info.Hash, Checksums: sums})
 	if err != nil {
