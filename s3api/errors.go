@@ -232,6 +232,16 @@ func writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, err error) {
 	if we.Code != "InvalidRange" {
 		h.Del("Content-Range") // only 416 carries "bytes */size"
 	}
+	// An error after a handler set an object's headers (a read that fails
+	// once they were set) must not describe the object: SDKs validate the
+	// error body against x-amz-checksum-*. 304 keeps ETag and Last-Modified.
+	for k := range h {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "x-amz-checksum-") || strings.HasPrefix(lk, "x-amz-meta-") || lk == "x-amz-mp-parts-count" ||
+			(we.Status != http.StatusNotModified && (lk == "etag" || lk == "last-modified")) {
+			h.Del(k)
+		}
+	}
 	if we.Status == http.StatusNotModified || r.Method == http.MethodHead {
 		w.WriteHeader(we.Status)
 		return

@@ -26,6 +26,14 @@ import (
 // endpoint; it is killed when the test ends.
 func versitygw(t *testing.T, access, secret string) string {
 	t.Helper()
+	ep, _ := startVersitygw(t, access, secret)
+	return ep
+}
+
+// startVersitygw is versitygw that also returns a function that kills the
+// server at once (to test a backend that goes down).
+func startVersitygw(t *testing.T, access, secret string) (string, func()) {
+	t.Helper()
 	bin := os.Getenv("TUSK_VERSITYGW")
 	if bin == "" {
 		home, _ := os.UserHomeDir()
@@ -49,7 +57,8 @@ func versitygw(t *testing.T, access, secret string) string {
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	kill := func() { cmd.Process.Kill(); <-done }
+	t.Cleanup(kill)
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
 		case <-done:
@@ -58,11 +67,11 @@ func versitygw(t *testing.T, access, secret string) string {
 		}
 		if resp, err := http.Get("http://" + addr + "/"); err == nil {
 			resp.Body.Close()
-			return "http://" + addr
+			return "http://" + addr, kill
 		}
 	}
 	t.Fatalf("versitygw did not start on %s", addr)
-	return ""
+	return "", nil
 }
 
 // TestS3Backend: multipart uploads through a gateway whose backing store is
