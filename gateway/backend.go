@@ -462,7 +462,8 @@ func (b *Backend) deleteVersion(ctx context.Context, bk s3api.Bucket, r *meta.Re
 		}
 		return res
 	}
-	// A content version: purge, admin only.
+	// A content version: purge, admin only (SPEC §3: admin permission on
+	// the repo; the purge removes the content wherever it appears).
 	if err := b.Auth.Allow(ctx, user, r.Repo.Name, s3api.ActAdmin); err != nil {
 		res.Err = errs.E("gateway.Delete", errs.Permission, "purging version %s of %q needs admin permission on repo %s", it.VersionID, it.Key, r.Repo.Name).WithCode("AccessDenied")
 		return res

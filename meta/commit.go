@@ -102,7 +102,6 @@ func (w *wtx) flush() error {
 	return nil
 }
 
-
 // roomForRecords flushes the transaction when the op's nodes filled it, so
 // that the op's records (commit, branch, open commit, upload) then go into
 // one transaction together. Call it after writing nodes and before writing
@@ -600,6 +599,23 @@ func (s *Store) CreateBranch(ctx context.Context, repo, name, from string) (*Bra
 	return b, err
 }
 
+// refuseOutputBranches refuses (Conflict) when branch (or, for "", any
+// branch) of repo is a pipeline's output.
+func (w *wtx) refuseOutputBranches(repo, branch string) error {
+	it := w.txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pBranch + repo + "/" + branch)})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		var br Branch
+		if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &br) }); err != nil {
+			return err
+		}
+		if br.Output != "" && (branch == "" || br.Name == branch) {
+			return errs.E("meta.Delete", errs.Conflict, "branch %s of repo %s is the output of pipeline %s: delete the pipeline first", br.Name, repo, br.Output).WithCode("OperationAborted")
+		}
+	}
+	return nil
+}
+
 // DeleteBranch deletes a branch (never main). Unless force, it is refused
 // with BucketNotEmpty while the branch head holds keys.
 func (s *Store) DeleteBranch(ctx context.Context, repo, name string, force bool) error {
@@ -610,6 +626,9 @@ func (s *Store) DeleteBranch(ctx context.Context, repo, name string, force bool)
 		}
 		if name == "main" {
 			return errs.E("meta.DeleteBranch", errs.Invalid, "branch main of repo %q cannot be deleted; delete the repo instead", repo)
+		}
+		if err := w.refuseOutputBranches(repo, name); err != nil {
+			return err
 		}
 		if !force {
 			head, err := w.s.commitTx(w.txn, repo, br.Head)
@@ -670,6 +689,12 @@ func (s *Store) DeleteTag(ctx context.Context, repo, name string) error {
 func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 	return s.update(ctx, func(w *wtx) error {
 		if _, err := w.s.repoTx(w.txn, name); err != nil {
+			return err
+		}
+		// A pipeline's output repo lives as long as the pipeline: deleting
+		// it would let anyone create a repo of that name and receive the
+		// pipeline's outputs.
+		if err := w.refuseOutputBranches(name, ""); err != nil {
 			return err
 		}
 		var keys [][]byte
@@ -756,7 +781,7 @@ func (s *Store) StartCommit(ctx context.Context, repo, branch, author, msg strin
 			return err
 		}
 		oc = &OpenCommit{ID: NewID(), Repo: repo, Branch: branch, Base: head.ID, Root: head.Root,
-			Author: author, Message: msg, Started: w.now, Meta: meta}
+			Author: author, Message: msg, Started: w.now, Meta: meta, System: system}
 		return setJSON(w.txn, pOpen+repo+"/"+oc.ID, oc)
 	})
 	return oc, err
@@ -776,6 +801,10 @@ func (s *Store) FinishCommit(ctx context.Context, repo, id, msg string) (*Commit
 		br, err := w.s.branchTx(w.txn, repo, oc.Branch)
 		if err != nil {
 			return err
+		}
+		if br.Protected && !oc.System {
+			// Protected since the commit was opened: it takes only merges.
+			return errs.E("meta.FinishCommit", errs.Permission, "branch %s of repo %s is protected: it takes only merges; abort this open commit, or merge a branch instead", oc.Branch, repo).WithCode("AccessDenied")
 		}
 		head, err := w.s.commitTx(w.txn, repo, br.Head)
 		if err != nil {

@@ -83,6 +83,12 @@ func (s *Store) Resolve(ctx context.Context, repo, ref string) (*Ref, error) {
 	return r, err
 }
 
+// ResolveIn is Resolve inside txn (a transaction of Update, so that a
+// sibling package reads refs in the same serialized order as its writes).
+func (s *Store) ResolveIn(txn *badger.Txn, repo, ref string) (*Ref, error) {
+	return s.resolveTx(txn, repo, ref)
+}
+
 func (s *Store) resolveTx(txn *badger.Txn, repo, ref string) (*Ref, error) {
 	rp, err := s.repoTx(txn, repo)
 	if err != nil {

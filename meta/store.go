@@ -180,6 +180,8 @@ type OpenCommit struct {
 	Message string            `json:"message,omitempty"`
 	Started time.Time         `json:"started"`
 	Meta    map[string]string `json:"meta,omitempty"`
+	// System open commits (pipelines) may finish on protected branches.
+	System bool `json:"system,omitempty"`
 }
 
 func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }

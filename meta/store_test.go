@@ -445,3 +445,28 @@ func TestRecordsNeverOverflowAfterNodes(t *testing.T) {
 		}
 	}
 }
+
+func TestProtectionAndOutputRepos(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	s.CreateRepo(ctx, "pr1", "a")
+	// An open commit started before the branch was protected cannot land.
+	oc, _ := s.StartCommit(ctx, "pr1", "main", "alice", "sneaky", nil, false)
+	s.Write(ctx, WriteRequest{Repo: "pr1", Open: oc.ID, Changes: []Change{{Key: "k", Entry: &Entry{}}}})
+	s.SetBranchProtected(ctx, "pr1", "main", true)
+	if _, err := s.FinishCommit(ctx, "pr1", oc.ID, ""); !errs.Is(err, errs.Permission) {
+		t.Fatalf("finishing onto a protected branch: %v", err)
+	}
+	// A pipeline's output repo cannot be deleted while it is an output.
+	s.CreateRepo(ctx, "out1", "a")
+	if err := s.SetBranchOutput(ctx, "out1", "main", "out1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRepo(ctx, "out1", true); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("deleting an output repo: %v", err)
+	}
+	s.SetBranchOutput(ctx, "out1", "main", "")
+	if err := s.DeleteRepo(ctx, "out1", true); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -14,6 +14,10 @@ import (
 // header holds a count and the record id to query instead.
 const MaxInputsHeader = 2048
 
+// maxInputsValue is the value's budget: the whole header line,
+// "x-amz-meta-tusk-inputs: " included, stays within MaxInputsHeader.
+const maxInputsValue = MaxInputsHeader - len("x-amz-meta-tusk-inputs: ")
+
 // ProvMeta returns the user metadata (names without "x-amz-meta-") that
 // GetObject and HeadObject of an output answer with, generated from its
 // provenance record: tusk-pipeline (name@version), tusk-job, tusk-prov
@@ -37,11 +41,11 @@ func ProvMeta(rec *meta.ProvRecord) map[string]string {
 			b.WriteByte(':')
 			b.WriteString(PercentEncode(in.Key))
 		}
-		if b.Len() > MaxInputsHeader {
+		if b.Len() > maxInputsValue {
 			break
 		}
 	}
-	if b.Len() > MaxInputsHeader {
+	if b.Len() > maxInputsValue {
 		m["tusk-inputs"] = fmt.Sprintf("count=%d; prov=%s", len(rec.Inputs), rec.ID)
 	} else {
 		m["tusk-inputs"] = b.String()

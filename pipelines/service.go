@@ -155,6 +155,10 @@ func (s *Service) Start(ctx context.Context, endpoint string) error {
 			if err := s.trigger(s.ctx, p.Name(), true); err != nil {
 				return err
 			}
+		} else if err := s.trigger(s.ctx, p.Name(), false); err != nil {
+			// A job interrupted while running resumes on its inputs; a
+			// commit that landed while the gateway was down gets the next.
+			return err
 		}
 		s.startLoop(pr)
 	}
@@ -276,25 +280,25 @@ func (s *Service) dispatch() {
 // read the current heads (the event was for a commit it took in).
 func (s *Service) trigger(ctx context.Context, name string, force bool) error {
 	now := s.cfg.Now().UTC()
-	var heads []string
-	if !force {
-		if p, err := s.Get(ctx, name); err == nil {
-			for _, l := range p.Spec.Leaves() {
-				r, err := s.ms.Resolve(ctx, l.Repo, l.Branch)
-				if err != nil {
-					heads = nil
-					break
-				}
-				heads = append(heads, r.CommitID())
-			}
-		}
-	}
 	err := s.ms.Update(ctx, func(txn *badger.Txn) error {
 		var p Pipeline
 		if ok, err := getRec(txn, pPipe+name, &p); err != nil {
 			return err
 		} else if !ok {
 			return errs.E("pipelines.trigger", errs.NotExist, "pipeline %q does not exist", name)
+		}
+		// The heads are read in this transaction, in the committer's order:
+		// a stale read could not be newer than the running job's inputs.
+		var heads []string
+		if !force {
+			for _, l := range p.Spec.Leaves() {
+				r, err := s.ms.ResolveIn(txn, l.Repo, l.Branch)
+				if err != nil {
+					heads = nil
+					break
+				}
+				heads = append(heads, r.CommitID())
+			}
 		}
 		last, err := lastJobTx(txn, name)
 		if err != nil {
@@ -855,14 +859,19 @@ func (s *Service) Delete(ctx context.Context, name string, opts DeleteOptions) e
 		}
 	}
 	// Records: the pipeline, its state and indexes, its jobs.
-	prefixes := []string{pState + name, pLeaf + name + "/", pJoinIdx + name + "/", pTop + name + "/",
+	prefixes := []string{pLeaf + name + "/", pJoinIdx + name + "/", pTop + name + "/",
 		pRev + name + "/", pOwner + name + "/", pDone + name + "/"}
 	var jobIDs []string
 	for _, j := range jobs {
 		jobIDs = append(jobIDs, j.ID)
 		prefixes = append(prefixes, pJobDatum+j.ID+"/", pJobLog+j.ID+"/", pJobLeaf+j.ID+"/", pJobOut+j.ID+"/")
 	}
-	if err := s.ms.Update(ctx, func(txn *badger.Txn) error { return txn.Delete([]byte(pPipe + name)) }); err != nil {
+	if err := s.ms.Update(ctx, func(txn *badger.Txn) error {
+		if err := txn.Delete([]byte(pState + name)); err != nil { // exact key: "res" must not take "res-b"'s state
+			return err
+		}
+		return txn.Delete([]byte(pPipe + name))
+	}); err != nil {
 		return err
 	}
 	for _, pf := range prefixes {
@@ -892,6 +901,11 @@ func (s *Service) Delete(ctx context.Context, name string, opts DeleteOptions) e
 		if errs.Is(err, errs.NotExist) {
 			return nil
 		}
+		return err
+	}
+	// The repo stops being an output (meta refuses to delete an output
+	// repo), then goes.
+	if err := s.ms.SetBranchOutput(ctx, name, p.Spec.OutBranch(), ""); err != nil && !errs.Is(err, errs.NotExist) {
 		return err
 	}
 	if err := s.ms.DeleteRepo(ctx, name, true); err != nil && !errs.Is(err, errs.NotExist) {

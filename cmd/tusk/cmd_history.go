@@ -314,17 +314,36 @@ func runMerge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comman
 }
 
 func newRevertCmd(o *rootOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "revert REPO@BRANCH COMMIT",
-		Short: "Make a commit on BRANCH that undoes what COMMIT changed (relative to its first parent)",
-		Long: `Make a new commit on BRANCH that undoes the changes COMMIT made relative to its
-first parent. A key changed again since COMMIT is a conflict: nothing is
-written and the keys are listed.`,
-		Args: nargs(2, 2),
+	var branch string
+	cmd := &cobra.Command{
+		Use:   "revert REPO@COMMIT [--branch BRANCH] | revert REPO@BRANCH COMMIT",
+		Short: "Make a commit on a branch that undoes what COMMIT changed (relative to its first parent)",
+		Long: `Make a new commit on a branch (--branch, default main) that undoes the changes
+COMMIT made relative to its first parent. The second form names the branch
+first. A key changed again since COMMIT is a conflict: nothing is written and
+the keys are listed.`,
+		Args: nargs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd, func(ctx context.Context, cl *client) error { return runRevert(ctx, o, cl, cmd, args[0], args[1]) })
+			return o.run(cmd, func(ctx context.Context, cl *client) error {
+				target, commit := args[0], ""
+				if len(args) == 2 {
+					if cmd.Flags().Changed("branch") {
+						return usageError{fmt.Errorf("give the branch either as REPO@BRANCH or with --branch, not both")}
+					}
+					commit = args[1]
+				} else {
+					t, err := needRef(args[0], "REPO@COMMIT")
+					if err != nil {
+						return err
+					}
+					target, commit = t.Repo+"@"+branch, t.Ref
+				}
+				return runRevert(ctx, o, cl, cmd, target, commit)
+			})
 		},
 	}
+	cmd.Flags().StringVar(&branch, "branch", "main", "the branch that gets the revert commit (with REPO@COMMIT)")
+	return cmd
 }
 
 func runRevert(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, arg, commit string) error {

@@ -394,8 +394,9 @@ func TestRevertReset(t *testing.T) {
 	if a.cat("rrr:a") != "a1" || a.cat("rrr:b") != "b1" {
 		t.Fatalf("after reverting c2: a=%q b=%q", a.cat("rrr:a"), a.cat("rrr:b"))
 	}
-	// c2 again: a changed since (by the revert): a conflict, nothing written.
-	e := a.apiError("revert", "rrr@main", c2)
+	// c2 again, in the REPO@COMMIT form (branch main by default): a changed
+	// since (by the revert): a conflict, nothing written.
+	e := a.apiError("revert", "rrr@"+c2)
 	if e.Code != "RevertConflict" || fmt.Sprint(e.Conflicts) != "[a]" {
 		t.Fatalf("second revert: %+v", e)
 	}
