@@ -311,11 +311,17 @@ func newGCCmd(o *rootOptions) *cobra.Command {
 		Short: "Collect garbage now: unreferenced blobs, and commits unreachable for longer than the retention",
 		Args:  nargs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if retention < 0 {
+				return usageError{fmt.Errorf("--retention %s: give a duration of 0 or more", retention)}
+			}
+			if cmd.Flags().Changed("retention") && retention == 0 {
+				retention = time.Nanosecond // 0: unreachable commits go now
+			}
 			return o.run(cmd, func(ctx context.Context, cl *client) error { return runGC(ctx, o, cl, cmd, dryRun, retention) })
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be deleted, delete nothing")
-	cmd.Flags().DurationVar(&retention, "retention", 0, "keep unreachable commits younger than this (default: the server's, 7 days)")
+	cmd.Flags().DurationVar(&retention, "retention", 0, "keep unreachable commits younger than this; 0 collects them now (default: the server's, 7 days)")
 	return cmd
 }
 
