@@ -24,9 +24,9 @@ func datumFn(_ context.Context, d pipelines.DatumTask) (map[string]string, int, 
 
 func TestReviewIncrementalEqualsFull(t *testing.T) {
 	specs := map[string]string{
-		"cross": `input: {cross: [{pfs: {repo: ina, glob: "/*"}}, {pfs: {repo: inb, glob: "/*/*"}}]}`,
-		"union": `input: {union: [{pfs: {repo: ina, glob: "/**"}}, {pfs: {repo: inb, glob: "/*"}}]}`,
-		"join":  `input: {join: [{pfs: {repo: ina, glob: "/(*)/*", join_on: "$1"}}, {pfs: {repo: inb, glob: "/(*)", join_on: "$1"}}]}`,
+		"cross":     `input: {cross: [{pfs: {repo: ina, glob: "/*"}}, {pfs: {repo: inb, glob: "/*/*"}}]}`,
+		"union":     `input: {union: [{pfs: {repo: ina, glob: "/**"}}, {pfs: {repo: inb, glob: "/*"}}]}`,
+		"join":      `input: {join: [{pfs: {repo: ina, glob: "/(*)/*", join_on: "$1"}}, {pfs: {repo: inb, glob: "/(*)", join_on: "$1"}}]}`,
 		"crossjoin": `input: {cross: [{pfs: {repo: ina, glob: "/"}}, {join: [{pfs: {name: l, repo: inb, glob: "/(*)/(*)", join_on: "$2"}}, {pfs: {name: r, repo: inb, glob: "/(*)", join_on: "$1"}}]}]}`,
 	}
 	keys := []string{"a", "b", "d1/x", "d1/y", "d2/x", "d2/z", "x", "y", "z", "d1/b", "a/x"}
@@ -36,55 +36,55 @@ func TestReviewIncrementalEqualsFull(t *testing.T) {
 	}
 	sort.Strings(names)
 	for seed := int64(1); seed < 6; seed++ {
-	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
-			rng := rand.New(rand.NewSource(seed))
-			h := newHarness(t, "")
-			h.fr.setFn(datumFn)
-			h.repo("ina", "inb")
-			h.put("ina", "seed", "0")
-			h.put("inb", "seed", "0")
-			h.create("name: inc\n" + specs[name] + "\ntransform: {cmd: [x]}\n")
-			h.wait()
-			for step := 0; step < 40; step++ {
-				for n := rng.Intn(3) + 1; n > 0; n-- {
-					repo := []string{"ina", "inb"}[rng.Intn(2)]
-					k := keys[rng.Intn(len(keys))]
-					v := fmt.Sprint(rng.Intn(3))
-					if rng.Intn(4) == 0 {
-						v = "<delete>"
+		for _, name := range names {
+			t.Run(name, func(t *testing.T) {
+				rng := rand.New(rand.NewSource(seed))
+				h := newHarness(t, "")
+				h.fr.setFn(datumFn)
+				h.repo("ina", "inb")
+				h.put("ina", "seed", "0")
+				h.put("inb", "seed", "0")
+				h.create("name: inc\n" + specs[name] + "\ntransform: {cmd: [x]}\n")
+				h.wait()
+				for step := 0; step < 40; step++ {
+					for n := rng.Intn(3) + 1; n > 0; n-- {
+						repo := []string{"ina", "inb"}[rng.Intn(2)]
+						k := keys[rng.Intn(len(keys))]
+						v := fmt.Sprint(rng.Intn(3))
+						if rng.Intn(4) == 0 {
+							v = "<delete>"
+						}
+						cur := h.keys(repo)
+						if v == "<delete>" && cur[k] == nil {
+							continue
+						}
+						// keep "a" and "a/x" from coexisting? no: allowed, staging is fake here
+						h.put(repo, k, v)
 					}
-					cur := h.keys(repo)
-					if v == "<delete>" && cur[k] == nil {
-						continue
+					j := h.wait()
+					if j.State != pipelines.JobSuccess {
+						t.Fatalf("step %d: job %s %s", step, j.State, j.Reason)
 					}
-					// keep "a" and "a/x" from coexisting? no: allowed, staging is fake here
-					h.put(repo, k, v)
-				}
-				j := h.wait()
-				if j.State != pipelines.JobSuccess {
-					t.Fatalf("step %d: job %s %s", step, j.State, j.Reason)
-				}
-				fresh := fmt.Sprintf("fresh%d", step)
-				h.create("name: " + fresh + "\n" + specs[name] + "\ntransform: {cmd: [x]}\n")
-				fj := h.wait()
-				_ = fj
-				a, b := h.keys("inc"), h.keys(fresh)
-				for k, e := range b {
-					if a[k] == nil || a[k].Content != e.Content {
-						t.Fatalf("step %d: key %s: inc %v, fresh %v (%s)", step, k, a[k] != nil, true, fj.Reason)
+					fresh := fmt.Sprintf("fresh%d", step)
+					h.create("name: " + fresh + "\n" + specs[name] + "\ntransform: {cmd: [x]}\n")
+					fj := h.wait()
+					_ = fj
+					a, b := h.keys("inc"), h.keys(fresh)
+					for k, e := range b {
+						if a[k] == nil || a[k].Content != e.Content {
+							t.Fatalf("step %d: key %s: inc %v, fresh %v (%s)", step, k, a[k] != nil, true, fj.Reason)
+						}
 					}
-				}
-				for k := range a {
-					if b[k] == nil {
-						t.Fatalf("step %d: inc has stale key %s", step, k)
+					for k := range a {
+						if b[k] == nil {
+							t.Fatalf("step %d: inc has stale key %s", step, k)
+						}
+					}
+					if err := h.svc.Delete(context.Background(), fresh, pipelines.DeleteOptions{}); err != nil {
+						t.Fatal(err)
 					}
 				}
-				if err := h.svc.Delete(context.Background(), fresh, pipelines.DeleteOptions{}); err != nil {
-					t.Fatal(err)
-				}
-			}
-		})
-	}
+			})
+		}
 	}
 }

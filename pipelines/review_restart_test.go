@@ -35,7 +35,7 @@ func TestReviewCommitLostAcrossRestart(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	h.svc.Stop() // gateway stopping / crashing: dispatch is gone
+	h.svc.Stop()             // gateway stopping / crashing: dispatch is gone
 	h.put("inp", "new", "9") // durable commit whose event is never dispatched
 	h.svc = nil
 	h.ms.Close()
