@@ -25,6 +25,8 @@ test-deps:
 test-go: build
 	$(GO) test -race -count=1 -timeout 30m $(RACEPKGS)
 	$(GO) test -count=1 -timeout 30m $(NORACE)
+	# the randomized incremental-vs-full datum test with all its seeds (fewer under -race)
+	$(GO) test -count=1 -run TestReviewIncrementalEqualsFull ./pipelines/
 
 test-clients: build
 	bash test/clients.sh
