@@ -616,16 +616,14 @@ func runGet(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command,
 		total += f.size
 	}
 	prog := newProgress(cmd.ErrOrStderr(), "get", len(files), total)
-	failed := downloadAll(ctx, cl, t.Repo, ri.Commit, files, g.jobs, prog)
+	failed, saved := downloadAll(ctx, cl, t.Repo, ri.Commit, files, g.jobs, prog)
 	prog.finish()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	failed = append(skipped, failed...)
 	res.Files = len(files) - (len(failed) - len(skipped))
-	for _, f := range files {
-		res.Bytes += f.size
-	}
+	res.Bytes = saved // of the files saved, not of those that failed
 	res.Failed = failed
 	if err := o.printer(stdout(cmd)).print(res, func(p *printer) {
 		p.line("Got %s (%s) from %s@%s (commit %s) into %s", plural(res.Files, "file"), fsize(res.Bytes), res.Repo, res.Ref, short(res.Commit), res.Local)
@@ -653,9 +651,12 @@ func getToStdout(ctx context.Context, cl *client, cmd *cobra.Command, repo, comm
 
 // downloadAll downloads files with jobs workers and returns one message per
 // file that failed.
-func downloadAll(ctx context.Context, cl *client, repo, commit string, files []remoteFile, jobs int, prog *progress) []string {
+// downloadAll downloads files with jobs workers and returns the failures
+// (sorted) and the bytes of the files saved.
+func downloadAll(ctx context.Context, cl *client, repo, commit string, files []remoteFile, jobs int, prog *progress) ([]string, int64) {
 	var mu sync.Mutex
 	var failed []string
+	var saved int64
 	work := make(chan remoteFile)
 	var wg sync.WaitGroup
 	for range min(jobs, len(files)) {
@@ -669,6 +670,9 @@ func downloadAll(ctx context.Context, cl *client, repo, commit string, files []r
 					mu.Unlock()
 					continue
 				}
+				mu.Lock()
+				saved += f.size
+				mu.Unlock()
 				prog.fileDone()
 			}
 		}()
@@ -685,7 +689,7 @@ func downloadAll(ctx context.Context, cl *client, repo, commit string, files []r
 	close(work)
 	wg.Wait()
 	sort.Strings(failed)
-	return failed
+	return failed, saved
 }
 
 type progressWriter struct {
