@@ -639,6 +639,25 @@ func (s *Store) DeleteBranch(ctx context.Context, repo, name string, force bool)
 				return errs.E("meta.DeleteBranch", errs.Conflict, "branch %q of repo %q is not empty", name, repo).WithCode("BucketNotEmpty")
 			}
 		}
+		// Open commits on the branch go with it (they could never finish).
+		it := w.txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pOpen + repo + "/")})
+		var opens [][]byte
+		for it.Rewind(); it.Valid(); it.Next() {
+			var oc OpenCommit
+			if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &oc) }); err != nil {
+				it.Close()
+				return err
+			}
+			if oc.Branch == name {
+				opens = append(opens, it.Item().KeyCopy(nil))
+			}
+		}
+		it.Close()
+		for _, k := range opens {
+			if err := w.txn.Delete(k); err != nil {
+				return err
+			}
+		}
 		return w.txn.Delete([]byte(pBranch + repo + "/" + name))
 	})
 }

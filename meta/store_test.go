@@ -470,3 +470,19 @@ func TestProtectionAndOutputRepos(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestDeleteBranchAbortsItsOpenCommits(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	s.CreateRepo(ctx, "dbo", "a")
+	s.CreateBranch(ctx, "dbo", "tmp", "main")
+	oc, _ := s.StartCommit(ctx, "dbo", "tmp", "a", "", nil, false)
+	other, _ := s.StartCommit(ctx, "dbo", "main", "a", "", nil, false)
+	if err := s.DeleteBranch(ctx, "dbo", "tmp", true); err != nil {
+		t.Fatal(err)
+	}
+	ocs, _ := s.ListOpenCommits(ctx, "dbo")
+	if len(ocs) != 1 || ocs[0].ID != other.ID {
+		t.Fatalf("open commits after deleting their branch: %+v (deleted branch's was %s)", ocs, oc.ID)
+	}
+}
