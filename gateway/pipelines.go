@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -238,6 +239,16 @@ func (b *Backend) withProv(ctx context.Context, o s3api.Object, e *meta.Entry) s
 	}
 	for k, v := range pipelines.ProvMeta(rec) {
 		user[k] = v
+	}
+	// A caller who cannot read every input repo gets the count and the
+	// record id, not the input keys (as the admin API's prov query).
+	if caller, ok := s3api.UserOf(ctx); ok {
+		for _, in := range rec.Inputs {
+			if b.Auth.Allow(ctx, caller, in.Repo, s3api.ActRead) != nil {
+				user["tusk-inputs"] = fmt.Sprintf("count=%d; prov=%s", len(rec.Inputs), rec.ID)
+				break
+			}
+		}
 	}
 	o.Meta.User = user
 	return o

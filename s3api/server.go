@@ -117,6 +117,17 @@ func (rc *reqCtx) owner() ownerXML {
 
 type ctxKey struct{}
 
+// UserOf returns the authenticated user of the S3 request ctx belongs to
+// ("" for anonymous); ok is false outside an S3 request. Backends use it to
+// shape answers by the caller's permissions.
+func UserOf(ctx context.Context) (user string, ok bool) {
+	rc, _ := ctx.Value(ctxKey{}).(*reqCtx)
+	if rc == nil {
+		return "", false
+	}
+	return rc.user, true
+}
+
 func ctxOf(r *http.Request) *reqCtx {
 	rc, _ := r.Context().Value(ctxKey{}).(*reqCtx)
 	return rc

@@ -6,6 +6,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/tusk-data/tusk/gateway/gatewaytest"
 )
 
 // The worker's key: what can it do beyond reading inputs / writing its staging commit?
@@ -70,5 +72,41 @@ transform: {cmd: [sh, -c, 'cp src2/* out/']}
 	j := e.wait()["res2"]
 	if got := strings.Join(e.keys("results.res2"), ","); j.State != "success" || got != "a.txt,b.txt" {
 		t.Fatalf("job %s, res2@results holds %s", j.State, got)
+	}
+}
+
+// A user who can read an output but not its inputs sees how many inputs
+// made it and the record to ask about, not the input keys.
+func TestProvHeadersHideUnreadableInputs(t *testing.T) {
+	e := start(t)
+	e.mkRepo("privin")
+	e.put("privin", "salary-alice.csv", []byte("1"))
+	e.create(`name: pubout
+input: {pfs: {repo: privin, glob: "/*"}}
+transform: {cmd: [sh, -c, 'cp privin/* out/']}
+`)
+	e.wait()
+	var viewer struct {
+		Key struct {
+			AccessKey string `json:"access_key"`
+			SecretKey string `json:"secret_key"`
+		} `json:"key"`
+	}
+	e.tuskJSON(&viewer, "user", "create", "viewer")
+	e.tusk(0, "perm", "grant", "viewer", "pubout", "read")
+	ctx := ctxT(t)
+	head := func(c *s3.Client) string {
+		t.Helper()
+		out, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("pubout"), Key: aws.String("salary-alice.csv")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Metadata["tusk-inputs"]
+	}
+	if got := head(e.client(viewer.Key.AccessKey, viewer.Key.SecretKey)); !strings.HasPrefix(got, "count=1; prov=") {
+		t.Fatalf("a reader of the output only sees tusk-inputs %q", got)
+	}
+	if got := head(e.client(gatewaytest.AccessKey, gatewaytest.SecretKey)); !strings.Contains(got, "salary-alice.csv") {
+		t.Fatalf("the admin sees tusk-inputs %q", got)
 	}
 }
