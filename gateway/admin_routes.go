@@ -228,22 +228,33 @@ func (a *admin) getBranch(c *adminCall) (any, error) {
 	return branchInfo(repo, r.Branch), nil
 }
 
-func (a *admin) createBranch(c *adminCall) (any, error) {
+// refRequest reads and checks a CreateRefRequest for a new branch or tag of
+// repo: admin permission (what names the action), a valid name, and a From
+// ref (default main) that resolves.
+func (a *admin) refRequest(c *adminCall, what string) (string, CreateRefRequest, error) {
 	repo := c.r.PathValue("repo")
 	var req CreateRefRequest
 	if err := c.decode(&req); err != nil {
-		return nil, err
+		return "", req, err
 	}
-	if _, err := a.repo(c, repo, PermAdmin, "create branches"); err != nil {
-		return nil, err
+	if _, err := a.repo(c, repo, PermAdmin, what); err != nil {
+		return "", req, err
 	}
 	if err := meta.ValidRefName(req.Name); err != nil {
-		return nil, err
+		return "", req, err
 	}
 	if req.From == "" {
 		req.From = "main"
 	}
 	if _, err := a.resolve(c, repo, req.From); err != nil {
+		return "", req, err
+	}
+	return repo, req, nil
+}
+
+func (a *admin) createBranch(c *adminCall) (any, error) {
+	repo, req, err := a.refRequest(c, "create branches")
+	if err != nil {
 		return nil, err
 	}
 	b, err := a.s.Meta.CreateBranch(c.ctx, repo, req.Name, req.From)
@@ -394,21 +405,8 @@ func (a *admin) listTags(c *adminCall) (any, error) {
 }
 
 func (a *admin) createTag(c *adminCall) (any, error) {
-	repo := c.r.PathValue("repo")
-	var req CreateRefRequest
-	if err := c.decode(&req); err != nil {
-		return nil, err
-	}
-	if _, err := a.repo(c, repo, PermAdmin, "create tags"); err != nil {
-		return nil, err
-	}
-	if err := meta.ValidRefName(req.Name); err != nil {
-		return nil, err
-	}
-	if req.From == "" {
-		req.From = "main"
-	}
-	if _, err := a.resolve(c, repo, req.From); err != nil {
+	repo, req, err := a.refRequest(c, "create tags")
+	if err != nil {
 		return nil, err
 	}
 	t, err := a.s.Meta.CreateTag(c.ctx, repo, req.Name, req.From)
