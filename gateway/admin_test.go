@@ -262,8 +262,8 @@ func TestPermissionMatrix(t *testing.T) {
 				_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(fmt.Sprintf("b%d.%s", n, repo))})
 				return err
 			}},
-			op{name: "s3 purge (DeleteObject versionId)", repo: repo, need: 3, s3: func(c *s3.Client, u principal, n int) error {
-				v := put(t, admS3, repo, fmt.Sprintf("p/%d", n), fmt.Sprintf("purge me %d %s", n, repo))
+			op{name: "s3 version removal (DeleteObject versionId)", repo: repo, need: 2, s3: func(c *s3.Client, u principal, n int) error {
+				v := put(t, admS3, repo, fmt.Sprintf("p/%d", n), fmt.Sprintf("remove me %d %s", n, repo))
 				_, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(repo), Key: aws.String(fmt.Sprintf("p/%d", n)), VersionId: aws.String(v)})
 				return err
 			}},

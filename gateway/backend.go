@@ -106,6 +106,7 @@ func (b *Backend) Resolve(ctx context.Context, repo, ref string) (s3api.Bucket, 
 	switch r.Kind {
 	case meta.KindBranch:
 		bk.Kind = s3api.RefBranch
+		bk.Versioning = r.Branch.Versioning
 		switch {
 		case r.Branch.Output != "":
 			bk.ReadOnly = "branch " + r.Name + " of repo " + repo + " is read-only: it is the output of pipeline " + r.Branch.Output
@@ -170,7 +171,7 @@ func (b *Backend) versionCommit(ctx context.Context, r *meta.Ref) (*meta.Commit,
 var contentHeaders = []string{"Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires"}
 
 func toObject(key, commit string, e *meta.Entry) s3api.Object {
-	o := s3api.Object{Key: key, VersionID: e.Version, Commit: commit, Size: e.Size, ETag: e.ETag,
+	o := s3api.Object{Key: key, VersionID: e.VersionID(), Commit: commit, Size: e.Size, ETag: e.ETag,
 		LastModified: e.Time, Checksums: e.Checksums, ChecksumType: e.ChecksumType, Parts: e.Parts,
 		DeleteMarker: e.Deleted, Content: e.Content}
 	h := e.Headers
@@ -301,7 +302,7 @@ func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.
 	if err != nil {
 		return s3api.Object{}, err
 	}
-	e.Version, e.Time = res.Version, res.Time
+	e.Version, e.Time, e.Null = res.Version, res.Time, res.Null
 	return toObject(key, res.Version, e), nil
 }
 
@@ -371,13 +372,14 @@ func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3
 	if err != nil {
 		return s3api.Object{}, err
 	}
-	e.Version, e.Time = res.Version, res.Time
+	e.Version, e.Time, e.Null = res.Version, res.Time, res.Null
 	return toObject(key, res.Version, e), nil
 }
 
-// Delete implements s3api.Backend. Deletes without a version id are one
-// commit; with a version id: a delete marker is undone by a commit that
-// restores the version before it, a content version is purged (admin only).
+// Delete implements s3api.Backend. The whole request is one commit on a
+// branch: items without a version id are deletions (delete markers); items
+// with one remove that version of that key from the branch's view, as S3
+// does (SPEC §3): nothing else changes, no other key, branch, tag or repo.
 func (b *Backend) Delete(ctx context.Context, bk s3api.Bucket, items []s3api.DeleteItem, user string) ([]s3api.DeleteResult, error) {
 	r, err := refOf(bk)
 	if err != nil {
@@ -385,97 +387,104 @@ func (b *Backend) Delete(ctx context.Context, bk s3api.Bucket, items []s3api.Del
 	}
 	results := make([]s3api.DeleteResult, len(items))
 	var changes []meta.Change
-	var idx []int
+	var removals []meta.Removal
+	var cidx, ridx []int
 	for i, it := range items {
 		results[i] = s3api.DeleteResult{Key: it.Key, VersionID: it.VersionID}
 		if err := meta.ValidKey(it.Key); err != nil {
 			results[i].Err = err
 			continue
 		}
-		if it.VersionID == "" {
-			if !bk.Writable {
-				results[i].Err = errs.E("gateway.Delete", errs.Permission, "%s", bk.ReadOnly).WithCode("AccessDenied")
-				continue
-			}
-			if err := pipelineWriteCheck(r, user); err != nil {
-				results[i].Err = err
-				continue
-			}
-			changes = append(changes, meta.Change{Key: it.Key, IfMatch: it.IfMatch})
-			idx = append(idx, i)
+		if !bk.Writable {
+			results[i].Err = errs.E("gateway.Delete", errs.Permission, "%s", bk.ReadOnly).WithCode("AccessDenied")
 			continue
 		}
-		results[i] = b.deleteVersion(ctx, bk, r, it, user)
-	}
-	if len(changes) > 0 {
-		res, err := b.write(ctx, r, user, changes)
-		if err != nil {
-			return nil, err
+		if err := pipelineWriteCheck(r, user); err != nil {
+			results[i].Err = err
+			continue
 		}
-		for j, i := range idx {
-			if res.Changed[j] {
-				results[i].DeleteMarker = true
-				results[i].DeleteMarkerVersionID = res.Version
+		if it.VersionID == "" {
+			changes = append(changes, meta.Change{Key: it.Key, IfMatch: it.IfMatch})
+			cidx = append(cidx, i)
+			continue
+		}
+		if !validVersionID(it.VersionID) {
+			results[i].Err = errs.E("gateway.Delete", errs.Invalid, "Invalid version id specified: %q", it.VersionID).WithCode("InvalidArgument")
+			continue
+		}
+		if r.Open != nil {
+			results[i].Err = errs.E("gateway.Delete", errs.Invalid, "bucket %s is open commit %s: remove versions through the branch's bucket (%s.%s)", bk.Name, r.Open.ID, r.Open.Branch, r.Repo.Name).WithCode("InvalidRequest")
+			continue
+		}
+		removals = append(removals, meta.Removal{Key: it.Key, Version: it.VersionID})
+		ridx = append(ridx, i)
+	}
+	if len(changes)+len(removals) == 0 {
+		return results, nil
+	}
+	req := meta.WriteRequest{Repo: r.Repo.Name, Author: user, Changes: changes, Removals: removals,
+		Message: deleteMessage(items, len(changes), len(removals))}
+	if r.Open != nil {
+		req.Open = r.Open.ID
+	} else {
+		req.Branch = r.Name
+	}
+	res, err := b.Meta.Write(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range cidx {
+		if res.Changed[j] {
+			results[i].DeleteMarker = true
+			results[i].DeleteMarkerVersionID = res.Version
+			if res.Null {
+				results[i].DeleteMarkerVersionID = meta.NullVersion
 			}
+		}
+	}
+	for j, i := range ridx {
+		if rr := res.Removed[j]; rr.Found && rr.Marker {
+			results[i].DeleteMarker = true
+			results[i].DeleteMarkerVersionID = rr.Version
 		}
 	}
 	return results, nil
 }
 
-func (b *Backend) deleteVersion(ctx context.Context, bk s3api.Bucket, r *meta.Ref, it s3api.DeleteItem, user string) s3api.DeleteResult {
-	res := s3api.DeleteResult{Key: it.Key, VersionID: it.VersionID}
-	e, err := b.Meta.GetVersion(ctx, r, it.Key, it.VersionID)
-	if err != nil {
-		if errs.Is(err, errs.NotExist) {
-			return res // S3: deleting an absent version succeeds
-		}
-		res.Err = err
-		return res
+// validVersionID reports whether v can name a version: "null" or a commit
+// id (32 lowercase hex chars, or a prefix of 12 or more).
+func validVersionID(v string) bool {
+	if v == meta.NullVersion {
+		return true
 	}
-	if e.Deleted {
-		res.DeleteMarker = true
-		res.DeleteMarkerVersionID = it.VersionID
-		if !bk.Writable || r.Commit == nil {
-			res.Err = errs.E("gateway.Delete", errs.Permission, "%s", bk.ReadOnly).WithCode("AccessDenied")
-			return res
-		}
-		// Undo the marker only when it is the newest version: restore the
-		// version before it with a new commit.
-		pg, err := b.Meta.ListVersions(ctx, r.Commit, it.Key, "", "", "", 2)
-		if err != nil {
-			res.Err = err
-			return res
-		}
-		if len(pg.Versions) == 0 || pg.Versions[0].Key != it.Key || pg.Versions[0].Entry.Version != e.Version {
-			return res // an older marker: history is immutable, nothing to undo
-		}
-		if len(pg.Versions) < 2 || pg.Versions[1].Key != it.Key || pg.Versions[1].Entry.Deleted {
-			return res
-		}
-		prev := *pg.Versions[1].Entry
-		req := meta.WriteRequest{Repo: r.Repo.Name, Branch: r.Name, Author: user,
-			Message: "restore " + it.Key + " (undo delete marker " + it.VersionID + ")",
-			// The marker must still be the newest version: the key absent.
-			Changes: []meta.Change{{Key: it.Key, Entry: &prev, IfNoneMatch: "*"}}}
-		if _, err := b.Meta.Write(ctx, req); err != nil {
-			res.Err = err
-		}
-		return res
+	if len(v) < 12 || len(v) > 64 {
+		return false
 	}
-	// A content version: purge, admin only (SPEC §3: admin permission on
-	// the repo; the purge removes the content wherever it appears).
-	if err := b.Auth.Allow(ctx, user, r.Repo.Name, s3api.ActAdmin); err != nil {
-		res.Err = errs.E("gateway.Delete", errs.Permission, "purging version %s of %q needs admin permission on repo %s", it.VersionID, it.Key, r.Repo.Name).WithCode("AccessDenied")
-		return res
+	for _, c := range v {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
 	}
-	if err := b.Meta.Purge(ctx, e.Content, user, r.Repo.Name+"@"+it.VersionID+":"+it.Key); err != nil {
-		res.Err = err
-		return res
+	return true
+}
+
+// deleteMessage is the commit message of a delete request.
+func deleteMessage(items []s3api.DeleteItem, dels, removals int) string {
+	if dels+removals == 1 {
+		for _, it := range items {
+			if it.VersionID != "" && removals == 1 {
+				return "remove version " + it.VersionID + " of " + it.Key
+			}
+			if it.VersionID == "" && dels == 1 {
+				return "delete " + it.Key
+			}
+		}
 	}
-	if err := b.Blobs.Delete(ctx, e.Content); err != nil && !errs.Is(err, errs.NotExist) {
-		res.Err = err
+	msg := "delete " + strconv.Itoa(dels) + " keys"
+	if removals > 0 {
+		msg += ", remove " + strconv.Itoa(removals) + " versions"
 	}
-	return res
+	return msg
 }
 
 // List implements s3api.Backend.
@@ -519,4 +528,20 @@ func (b *Backend) ListVersions(ctx context.Context, bk s3api.Bucket, opts s3api.
 		out.Versions = append(out.Versions, s3api.ObjectVersion{Object: toObject(v.Key, bk.Commit, v.Entry), IsLatest: v.IsLatest})
 	}
 	return out, nil
+}
+
+// SetVersioning implements s3api.Backend.
+func (b *Backend) SetVersioning(ctx context.Context, bk s3api.Bucket, status, user string) error {
+	r, err := b.writeTargetAs(bk, user)
+	if err != nil {
+		return err
+	}
+	if r.Branch == nil {
+		return errs.E("gateway.SetVersioning", errs.Invalid, "bucket %s is not a branch", bk.Name).WithCode("InvalidRequest")
+	}
+	if err := b.Meta.SetVersioning(ctx, r.Repo.Name, r.Branch.Name, status); err != nil {
+		return err
+	}
+	b.audit(ctx, user, "branch.versioning", r.Repo.Name+"@"+r.Branch.Name+" "+status)
+	return nil
 }

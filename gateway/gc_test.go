@@ -58,10 +58,15 @@ func TestGCDeletesOnlyUnreferencedBlobs(t *testing.T) {
 	}
 	must(c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("gcrepo")}))
 	must(c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("tmp.gcrepo")}))
-	keep, onBranch, purged := []byte("kept on main"), []byte("only on the deleted branch"), []byte("purged content")
+	keep, onBranch, removed, tagged := []byte("kept on main"), []byte("only on the deleted branch"), []byte("removed version"), []byte("removed but tagged")
 	must(c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("gcrepo"), Key: aws.String("keep"), Body: bytes.NewReader(keep)}))
 	must(c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tmp.gcrepo"), Key: aws.String("x"), Body: bytes.NewReader(onBranch)}))
-	pr, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("gcrepo"), Key: aws.String("bad"), Body: bytes.NewReader(purged)})
+	tr, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("gcrepo"), Key: aws.String("tagged"), Body: bytes.NewReader(tagged)})
+	must(tr, err)
+	if _, err := srv.Meta.CreateTag(ctx, "gcrepo", "hold", "main"); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("gcrepo"), Key: aws.String("bad"), Body: bytes.NewReader(removed)})
 	must(pr, err)
 	// An overwritten version stays referenced by history.
 	must(c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("gcrepo"), Key: aws.String("keep"), Body: strings.NewReader("v2")}))
@@ -69,9 +74,13 @@ func TestGCDeletesOnlyUnreferencedBlobs(t *testing.T) {
 	if err := srv.Meta.DeleteBranch(ctx, "gcrepo", "tmp", true); err != nil {
 		t.Fatal(err)
 	}
+	// Version removal (S3's DeleteObject with a versionId) leaves the bytes
+	// to GC: "bad" was written after the tag, so nothing keeps it; the tag
+	// keeps "tagged" alive.
 	must(c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("gcrepo"), Key: aws.String("bad"), VersionId: pr.VersionId}))
-	if blobFiles(t, srv.DataDir)[sha(purged)] {
-		t.Fatal("purge left the blob in the backing store")
+	must(c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("gcrepo"), Key: aws.String("tagged"), VersionId: tr.VersionId}))
+	if !blobFiles(t, srv.DataDir)[sha(removed)] {
+		t.Fatal("version removal deleted the blob at once (only GC or a purge may)")
 	}
 	// Retention 0: the deleted branch's commit is collected at once.
 	res, err := srv.GC(ctx, gateway.GCOptions{Retention: time.Nanosecond})
@@ -79,11 +88,17 @@ func TestGCDeletesOnlyUnreferencedBlobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := blobFiles(t, srv.DataDir)
-	if files[sha(onBranch)] || !files[sha(keep)] || !files[sha([]byte("v2"))] {
+	if files[sha(onBranch)] || files[sha(removed)] || !files[sha(tagged)] || !files[sha(keep)] || !files[sha([]byte("v2"))] {
 		t.Fatalf("after gc %+v: blobs %v", res, files)
 	}
-	if res.CommitsDeleted < 1 || res.BlobsDeleted < 1 {
-		t.Fatalf("gc deleted nothing: %+v", res)
+	if res.CommitsDeleted < 1 || res.BlobsDeleted < 2 {
+		t.Fatalf("gc deleted too little: %+v", res)
+	}
+	// The tag still reads the removed version.
+	tout, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("hold.gcrepo"), Key: aws.String("tagged")})
+	must(tout, err)
+	if b, _ := io.ReadAll(tout.Body); string(b) != string(tagged) {
+		t.Fatalf("tag read %q", b)
 	}
 	// Old version still readable.
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("gcrepo"), Key: aws.String("keep")})

@@ -133,7 +133,11 @@ func (b *Backend) UploadPart(ctx context.Context, bk s3api.Bucket, key, id strin
 func completed(u *meta.Upload) s3api.Object {
 	d := u.Done
 	h := u.Headers
-	return s3api.Object{Key: u.Key, VersionID: d.Version, Commit: d.Version, Size: d.Size, ETag: d.ETag,
+	vid := d.Version
+	if d.Null {
+		vid = meta.NullVersion
+	}
+	return s3api.Object{Key: u.Key, VersionID: vid, Commit: d.Version, Size: d.Size, ETag: d.ETag,
 		LastModified: d.Time, Checksums: d.Checksums, ChecksumType: d.ChecksumType,
 		Meta: s3api.ObjectMeta{ContentType: h["Content-Type"], ContentEncoding: h["Content-Encoding"],
 			ContentDisposition: h["Content-Disposition"], ContentLanguage: h["Content-Language"],

@@ -176,10 +176,11 @@ func (s *Store) committer() {
 // then answers them.
 func (s *Store) runBatch(batch []*op) {
 	for len(batch) > 0 {
-		w := &wtx{s: s, txn: s.db.NewTransaction(true), now: s.opts.Now().UTC()}
+		w := &wtx{s: s, txn: s.db.NewTransaction(true)}
 		var applied []*op
 		rest := batch[:0:0]
 		for i, o := range batch {
+			w.now = s.tick()
 			nev := len(w.events)
 			err := o.fn(w)
 			if err != nil {
@@ -222,6 +223,19 @@ func (s *Store) runBatch(batch []*op) {
 	}
 }
 
+// tick returns the time of the next op: the clock, but strictly after the
+// previous op's time, so that every commit (and every purge fence, which
+// compares version times) is ordered by time even within one batch or when
+// the clock steps back. Called on the committer goroutine only.
+func (s *Store) tick() time.Time {
+	now := s.opts.Now().UTC()
+	if !now.After(s.lastTick) {
+		now = s.lastTick.Add(time.Microsecond)
+	}
+	s.lastTick = now
+	return now
+}
+
 // ---- writes ----
 
 // Change is one key change in a write.
@@ -246,6 +260,11 @@ type WriteRequest struct {
 	Changes []Change
 	// System writes may target pipeline output branches and protected ones.
 	System bool
+	// Removals remove versions from the branch's view in the same commit
+	// (S3's DeleteObject with a versionId; branches only). They are applied
+	// to the head as it was before Changes; a key both changed and removed
+	// takes the change.
+	Removals []Removal
 }
 
 // WriteResult reports a write.
@@ -256,6 +275,10 @@ type WriteResult struct {
 	Time    time.Time
 	// Changed lists per change whether it changed anything.
 	Changed []bool
+	// Removed lists per removal what it found.
+	Removed []RemovalResult
+	// Null: the new versions are null versions (versioning Suspended).
+	Null bool
 }
 
 func preconditionFailed(key string) error {
@@ -306,7 +329,7 @@ func splitVKey(vk []byte) (string, int64) {
 // or a pipeline output (unless System); PreconditionFailed / NoSuchKey when
 // a condition fails, in which case nothing is written.
 func (s *Store) Write(ctx context.Context, req WriteRequest) (*WriteResult, error) {
-	if len(req.Changes) == 0 {
+	if len(req.Changes) == 0 && len(req.Removals) == 0 {
 		return &WriteResult{}, nil
 	}
 	for _, c := range req.Changes {
@@ -362,7 +385,8 @@ func dedupChanges(cs []Change) ([]Change, []int) {
 
 // stage checks conditions and turns changes into live-tree mutations,
 // stamping entries with version id and time. It reads the tree at root.
-func (w *wtx) stage(root, vroot Hash, changes []Change, version string) ([]Mut, []Change, []bool, error) {
+// null stamps the new versions as null versions (versioning Suspended).
+func (w *wtx) stage(root, vroot Hash, changes []Change, version string, null bool) ([]Mut, []Change, []bool, error) {
 	cs, orig := dedupChanges(changes)
 	changed := make([]bool, len(changes))
 	var muts []Mut
@@ -401,6 +425,7 @@ func (w *wtx) stage(root, vroot Hash, changes []Change, version string) ([]Mut, 
 			e.Version = version
 			e.Time = w.now
 			e.Deleted = false
+			e.Null = null
 			c.Entry = &e
 			muts = append(muts, Mut{Key: []byte(c.Key), Val: e.Encode()})
 		}
@@ -441,37 +466,79 @@ func (w *wtx) writeBranch(req WriteRequest) (*WriteResult, error) {
 		return nil, err
 	}
 	id := NewID()
-	muts, eff, changed, err := w.stage(head.Root, head.VRoot, req.Changes, id)
+	null := br.Versioning == VersioningSuspended
+	muts, eff, changed, err := w.stage(head.Root, head.VRoot, req.Changes, id, null)
 	if err != nil {
 		return nil, err
 	}
-	if len(eff) == 0 {
-		return &WriteResult{Changed: changed}, nil
-	}
-	c, err := w.commit(head, br, id, muts, eff, req.Author, req.Message, req.Meta, nil)
+	rm, err := w.removals(head, req.Removals)
 	if err != nil {
 		return nil, err
 	}
-	return &WriteResult{Version: c.ID, Time: c.Time, Changed: changed}, nil
+	if null {
+		// Each new version is the key's null version: it replaces the
+		// previous null version of the key (unless this very request
+		// removes that one already).
+		for i := range eff {
+			vk, _, err := w.nullVersion(head.VRoot, eff[i].Key)
+			if err != nil {
+				return nil, err
+			}
+			if vk != nil && !rm.removes(vk) {
+				rm.vdels = append(rm.vdels, Mut{Key: vk})
+			}
+		}
+		sort.Slice(rm.vdels, func(i, j int) bool { return bytes.Compare(rm.vdels[i].Key, rm.vdels[j].Key) < 0 })
+	}
+	res := &WriteResult{Changed: changed, Removed: rm.results, Null: null}
+	if len(eff) == 0 && len(rm.vdels) == 0 {
+		return res, nil
+	}
+	muts = mergeMuts(muts, rm.live)
+	c, err := w.commit(head, br, id, commitSpec{muts: muts, eff: eff, vdels: rm.vdels, null: null,
+		author: req.Author, msg: req.Message, meta: req.Meta})
+	if err != nil {
+		return nil, err
+	}
+	res.Version, res.Time = c.ID, c.Time
+	return res, nil
 }
 
-// commit makes commit id on branch br over parent head with the given
-// live-tree mutations (already stamped) and effective changes, updating the
-// version tree, and moves the branch.
-func (w *wtx) commit(head *Commit, br *Branch, id string, muts []Mut, eff []Change, author, msg string, meta map[string]string, extraParents []string) (*Commit, error) {
-	root, err := treeApply(w.nodes(), head.Root, muts)
+// commitSpec is what one commit changes.
+type commitSpec struct {
+	// muts are the live-tree mutations (already stamped), sorted.
+	muts []Mut
+	// eff are the effective changes: each is a new version (or delete
+	// marker) of its key at the new commit's depth.
+	eff []Change
+	// vdels are version-tree keys to remove (S3 version removal, null
+	// versions replaced), each at a depth below the new commit's.
+	vdels []Mut
+	// null stamps the new versions as null versions (versioning Suspended).
+	null         bool
+	author, msg  string
+	meta         map[string]string
+	extraParents []string
+}
+
+// commit makes commit id on branch br over parent head: the live tree
+// takes sp.muts, the version tree gains sp.eff's versions and loses
+// sp.vdels; then the branch moves.
+func (w *wtx) commit(head *Commit, br *Branch, id string, sp commitSpec) (*Commit, error) {
+	root, err := treeApply(w.nodes(), head.Root, sp.muts)
 	if err != nil {
 		return nil, err
 	}
 	depth := head.Depth + 1
-	vmuts := make([]Mut, 0, len(eff))
-	for _, c := range eff {
+	vmuts := make([]Mut, 0, len(sp.eff)+len(sp.vdels))
+	for _, c := range sp.eff {
 		e := c.Entry
 		if e == nil {
-			e = &Entry{Version: id, Time: w.now, Deleted: true}
+			e = &Entry{Version: id, Time: w.now, Deleted: true, Null: sp.null}
 		}
 		vmuts = append(vmuts, Mut{Key: vkey(c.Key, depth), Val: e.Encode()})
 	}
+	vmuts = append(vmuts, sp.vdels...)
 	sort.Slice(vmuts, func(i, j int) bool { return bytes.Compare(vmuts[i].Key, vmuts[j].Key) < 0 })
 	vroot, err := treeApply(w.nodes(), head.VRoot, vmuts)
 	if err != nil {
@@ -481,14 +548,14 @@ func (w *wtx) commit(head *Commit, br *Branch, id string, muts []Mut, eff []Chan
 		return nil, err
 	}
 	gen := head.Gen + 1
-	parents := append([]string{head.ID}, extraParents...)
-	for _, p := range extraParents {
+	parents := append([]string{head.ID}, sp.extraParents...)
+	for _, p := range sp.extraParents {
 		if pc, err := w.s.commitTx(w.txn, head.Repo, p); err == nil && pc.Gen+1 > gen {
 			gen = pc.Gen + 1
 		}
 	}
-	c := &Commit{ID: id, Repo: head.Repo, Parents: parents, Author: author, Message: msg,
-		Time: w.now, Root: root, VRoot: vroot, Depth: depth, Gen: gen, Meta: meta}
+	c := &Commit{ID: id, Repo: head.Repo, Parents: parents, Author: sp.author, Message: sp.msg,
+		Time: w.now, Root: root, VRoot: vroot, Depth: depth, Gen: gen, Meta: sp.meta}
 	if err := setJSON(w.txn, pCommit+head.Repo+"/"+id, c); err != nil {
 		return nil, err
 	}
@@ -518,7 +585,10 @@ func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	muts, eff, changed, err := w.stage(oc.Root, base.VRoot, req.Changes, oc.ID)
+	if len(req.Removals) > 0 {
+		return nil, errs.E("meta.Write", errs.Invalid, "versions are removed on a branch, not in open commit %s", oc.ID).WithCode("InvalidRequest")
+	}
+	muts, eff, changed, err := w.stage(oc.Root, base.VRoot, req.Changes, oc.ID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -704,7 +774,8 @@ func (s *Store) DeleteTag(ctx context.Context, repo, name string) error {
 }
 
 // DeleteRepo deletes a repo with its history. Unless force, it is refused
-// with BucketNotEmpty while any branch or tag holds keys.
+// with BucketNotEmpty while any tag holds keys or any branch holds keys or
+// lists a version or a delete marker (SPEC §2).
 func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 	return s.update(ctx, func(w *wtx) error {
 		if _, err := w.s.repoTx(w.txn, name); err != nil {
@@ -744,9 +815,23 @@ func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 						it.Close()
 						return err
 					}
+					ref := string(item.Key()[len(p)+len(name)+1:])
 					if !cm.Root.IsZero() {
 						it.Close()
-						return errs.E("meta.DeleteRepo", errs.Conflict, "repo %q is not empty (ref %s holds keys)", name, string(item.Key()[len(p)+len(name)+1:])).WithCode("BucketNotEmpty")
+						return errs.E("meta.DeleteRepo", errs.Conflict, "repo %q is not empty (ref %s holds keys)", name, ref).WithCode("BucketNotEmpty")
+					}
+					if p == pBranch {
+						// As on S3: a bucket whose version list still shows a
+						// version or a delete marker is not empty.
+						v, err := w.s.anyVersion(txnNodes{w.s, w.txn}, cm.VRoot)
+						if err != nil {
+							it.Close()
+							return err
+						}
+						if v != "" {
+							it.Close()
+							return errs.E("meta.DeleteRepo", errs.Conflict, "repo %q is not empty: branch %s still lists versions of %q (remove them by version id, or tusk repo delete --force)", name, ref, v).WithCode("BucketNotEmpty")
+						}
 					}
 				}
 				keys = append(keys, item.KeyCopy(nil))
@@ -850,7 +935,7 @@ func (s *Store) FinishCommit(ctx context.Context, repo, id, msg string) (*Commit
 		if msg == "" {
 			msg = oc.Message
 		}
-		c, err = w.commit(head, br, oc.ID, cs.muts, cs.eff, oc.Author, msg, oc.Meta, nil)
+		c, err = w.commit(head, br, oc.ID, commitSpec{muts: cs.muts, eff: cs.eff, author: oc.Author, msg: msg, meta: oc.Meta})
 		if err != nil {
 			return err
 		}

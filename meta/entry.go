@@ -18,6 +18,10 @@ type Entry struct {
 	Time time.Time
 	// Deleted marks a delete marker (version trees only).
 	Deleted bool
+	// Null marks S3's "null" version: written while the branch's
+	// versioning was Suspended. A branch view holds at most one null
+	// version per key; a new one replaces it (SPEC §3).
+	Null bool
 	// Content is the SHA-256 (hex) of the bytes in the blob store; "" for
 	// delete markers.
 	Content string
@@ -57,6 +61,19 @@ func appendMap(b []byte, m map[string]string) []byte {
 	return b
 }
 
+// VersionID is the version id S3 clients see: "null" for a null version,
+// else the id of the commit that wrote it.
+func (e *Entry) VersionID() string {
+	if e.Null {
+		return NullVersion
+	}
+	return e.Version
+}
+
+// NullVersion is S3's version id of versions written while versioning was
+// Suspended.
+const NullVersion = "null"
+
 // Encode returns e's stable binary encoding (equal entries encode equally,
 // which diff relies on).
 func (e *Entry) Encode() []byte {
@@ -65,6 +82,9 @@ func (e *Entry) Encode() []byte {
 	var flags byte
 	if e.Deleted {
 		flags |= 1
+	}
+	if e.Null {
+		flags |= 2
 	}
 	b = append(b, flags)
 	b = appendString(b, e.Version)
@@ -159,6 +179,7 @@ func DecodeEntry(b []byte) (*Entry, error) {
 	e := &Entry{}
 	flags := d.byte1()
 	e.Deleted = flags&1 != 0
+	e.Null = flags&2 != 0
 	e.Version = d.str()
 	e.Time = time.Unix(0, d.varint()).UTC()
 	if c := d.str(); c != "" {

@@ -23,22 +23,45 @@ type commitRef struct{ repo, id string }
 
 func (c commitRef) key() string { return c.repo + "/" + c.id }
 
-// gcMarker marks commits, tree nodes and contents as live.
+// gcMarker marks commits and tree nodes as live, and the contents that
+// views reach.
 type gcMarker struct {
 	s       *Store
 	src     nodeSource
 	reach   map[string]bool // "repo/id" of live commits
-	marked  map[Hash]bool
+	marked  map[Hash]bool   // live tree nodes
+	cmarked map[Hash]bool   // tree nodes whose contents are counted live
 	content map[string]bool
 }
 
-// mark marks the tree at h (skipping subtrees already marked) and the
-// contents its leaves name. Purged content is never live.
+// mark marks the tree at h, skipping subtrees already marked.
 func (m *gcMarker) mark(h Hash) error {
 	if h.IsZero() || m.marked[h] {
 		return nil
 	}
 	m.marked[h] = true
+	n, err := m.src.getNode(h)
+	if err != nil {
+		return err
+	}
+	if n.leaf {
+		return nil
+	}
+	for _, k := range n.kids {
+		if err := m.mark(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markContent counts live the contents the leaves of the tree at h name
+// (skipping subtrees already counted). Purged content is never live.
+func (m *gcMarker) markContent(h Hash) error {
+	if h.IsZero() || m.cmarked[h] {
+		return nil
+	}
+	m.cmarked[h] = true
 	n, err := m.src.getNode(h)
 	if err != nil {
 		return err
@@ -56,7 +79,33 @@ func (m *gcMarker) mark(h Hash) error {
 		return nil
 	}
 	for _, k := range n.kids {
-		if err := m.mark(k); err != nil {
+		if err := m.markContent(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markViews counts live the contents of what views show: the live and
+// version trees of the view commits and the open commits' working trees
+// (SPEC §3: bytes are freed once no branch view, tag, open commit or
+// provenance record reaches the version; an ancestor commit alone does
+// not keep a removed version's bytes).
+func (m *gcMarker) markViews(txn *badger.Txn, views []commitRef, openRoots []Hash) error {
+	for _, r := range views {
+		c, err := m.s.commitTx(txn, r.repo, r.id)
+		if err != nil {
+			continue
+		}
+		if err := m.markContent(c.Root); err != nil {
+			return err
+		}
+		if err := m.markContent(c.VRoot); err != nil {
+			return err
+		}
+	}
+	for _, h := range openRoots {
+		if err := m.markContent(h); err != nil {
 			return err
 		}
 	}
@@ -97,8 +146,9 @@ func (m *gcMarker) walk(txn *badger.Txn, roots []commitRef, revived func(commitR
 // gcRoots lists what keeps commits and trees alive in txn: branch heads,
 // tags, open commits (their base, and their working trees as openRoots),
 // provenance records, and (when retention > 0) commits younger than it.
+// The first len(views) roots are the views: all but the young commits.
 // Contents of multipart parts in flight are added to content.
-func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, retention time.Duration, content map[string]bool) (roots []commitRef, openRoots []Hash, err error) {
+func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, retention time.Duration, content map[string]bool) (roots, views []commitRef, openRoots []Hash, err error) {
 	scan := func(prefix string, fn func(key string, val []byte) error) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
 		defer it.Close()
@@ -128,7 +178,7 @@ func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, ret
 		roots = append(roots, commitRef{repoOf(k, pBranch), b.Head})
 		return nil
 	}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := scan(pTag, func(k string, v []byte) error {
 		var t Tag
@@ -138,7 +188,7 @@ func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, ret
 		roots = append(roots, commitRef{repoOf(k, pTag), t.Commit})
 		return nil
 	}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := scan(pOpen, func(k string, v []byte) error {
 		var o OpenCommit
@@ -149,8 +199,15 @@ func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, ret
 		openRoots = append(openRoots, o.Root)
 		return nil
 	}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	if err := s.liveUploadParts(ctx, txn, content); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := s.provRoots(ctx, txn, func(repo, id string) { roots = append(roots, commitRef{repo, id}) }); err != nil {
+		return nil, nil, nil, err
+	}
+	views = append([]commitRef(nil), roots...)
 	if retention > 0 {
 		// Young commits are kept with their whole ancestry, so a branch
 		// restored within the retention period has its history.
@@ -164,25 +221,22 @@ func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, ret
 			}
 			return nil
 		}); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	if err := s.liveUploadParts(ctx, txn, content); err != nil {
-		return nil, nil, err
-	}
-	if err := s.provRoots(ctx, txn, func(repo, id string) { roots = append(roots, commitRef{repo, id}) }); err != nil {
-		return nil, nil, err
-	}
-	return roots, openRoots, nil
+	return roots, views, openRoots, nil
 }
 
 // GC collects metadata: commits that no branch, tag, open commit or
 // provenance record reaches and that are older than retention (with their
 // ancestors younger ones are kept) are deleted, then every tree node that
 // no kept commit or open commit references. It returns the set of content
-// hashes (SHA-256 hex) that kept versions and the parts of multipart
-// uploads in flight reference: blobs outside it are garbage, except those a
-// concurrent write is about to reference (the caller protects those).
+// hashes (SHA-256 hex) that views reach (the live and version trees of
+// branch heads, tags, open commits and their bases, commits that
+// provenance records name) and the parts of multipart uploads in flight:
+// blobs outside it are garbage, except those a concurrent write is about to
+// reference (the caller protects those). A version removed from every view
+// loses its bytes even while an ancestor commit still names it.
 //
 // Concurrency: marking reads a snapshot at ts T taken between two
 // committer ops (an op may write its nodes in earlier transactions than its
@@ -195,7 +249,7 @@ func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, ret
 func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (map[string]bool, *GCStats, error) {
 	now := s.opts.Now()
 	st := &GCStats{}
-	m := &gcMarker{s: s, reach: map[string]bool{}, marked: map[Hash]bool{}, content: map[string]bool{}}
+	m := &gcMarker{s: s, reach: map[string]bool{}, marked: map[Hash]bool{}, cmarked: map[Hash]bool{}, content: map[string]bool{}}
 
 	var snap *badger.Txn
 	if err := s.update(ctx, func(w *wtx) error {
@@ -213,7 +267,7 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 	}
 	readTs := snap.ReadTs()
 	m.src = txnNodes{s, snap}
-	roots, openRoots, err := s.gcRoots(ctx, snap, now, retention, m.content)
+	roots, views, openRoots, err := s.gcRoots(ctx, snap, now, retention, m.content)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -224,6 +278,9 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 		if err := m.mark(h); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := m.markViews(snap, views, openRoots); err != nil {
+		return nil, nil, err
 	}
 	// Candidates: commits not reached; nodes not marked, written by T.
 	deadCommits := map[string][]byte{}
@@ -261,7 +318,7 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 			return err
 		}
 		m.src = w.nodes()
-		roots, openRoots, err := s.gcRoots(ctx, w.txn, now, retention, m.content)
+		roots, views, openRoots, err := s.gcRoots(ctx, w.txn, now, retention, m.content)
 		if err != nil {
 			return err
 		}
@@ -272,6 +329,9 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 			if err := m.mark(h); err != nil {
 				return err
 			}
+		}
+		if err := m.markViews(w.txn, views, openRoots); err != nil {
+			return err
 		}
 		del := func(k []byte) error {
 			err := w.txn.Delete(k)

@@ -175,7 +175,7 @@ func (s *Store) Merge(ctx context.Context, repo, src, dst, strategy, author, msg
 		if msg == "" {
 			msg = "merge " + src + " into " + dst
 		}
-		c, err := w.commit(head, br, id, cs.muts, cs.eff, author, msg, nil, []string{theirs.ID})
+		c, err := w.commit(head, br, id, commitSpec{muts: cs.muts, eff: cs.eff, author: author, msg: msg, extraParents: []string{theirs.ID}})
 		if err != nil {
 			return err
 		}
@@ -213,7 +213,7 @@ func (cs *changeSet) add(k, v []byte) error {
 	if err != nil {
 		return err
 	}
-	e.Version, e.Time = cs.id, cs.now
+	e.Version, e.Time, e.Null = cs.id, cs.now, false
 	cs.muts = append(cs.muts, Mut{Key: key, Val: e.Encode()})
 	cs.eff = append(cs.eff, Change{Key: string(k), Entry: e})
 	return nil
@@ -288,7 +288,7 @@ func (s *Store) Revert(ctx context.Context, repo, branch, id, author string) (*C
 		if len(conflicts) > 0 {
 			return errs.E("meta.Revert", errs.Conflict, "cannot revert %s: %d keys changed since (first: %q)", c.ID, len(conflicts), conflicts[0]).WithCode("MergeConflict")
 		}
-		out, err = w.commit(head, br, nid, cs.muts, cs.eff, author, "revert "+c.ID, nil, nil)
+		out, err = w.commit(head, br, nid, commitSpec{muts: cs.muts, eff: cs.eff, author: author, msg: "revert " + c.ID})
 		return err
 	})
 	return out, conflicts, err

@@ -314,6 +314,16 @@ func (s *Store) GetVersion(ctx context.Context, ref *Ref, key, version string) (
 		}
 		ref = &Ref{Repo: ref.Repo, Kind: KindCommit, Commit: base}
 	}
+	if version == NullVersion {
+		_, e, err := nullVersionIn(readNodes{s}, ref.Commit.VRoot, key)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil || s.IsPurged(e.Content) {
+			return nil, noSuchVersion(key, version)
+		}
+		return e, nil
+	}
 	c, err := s.GetCommit(ctx, ref.Repo.Name, version)
 	if err != nil {
 		if errs.Is(err, errs.NotExist) || errs.Is(err, errs.Invalid) {
@@ -332,7 +342,7 @@ func (s *Store) GetVersion(ctx context.Context, ref *Ref, key, version string) (
 	if err != nil {
 		return nil, err
 	}
-	if e.Version != c.ID || s.IsPurged(e.Content) {
+	if e.Version != c.ID || e.Null || s.IsPurged(e.Content) {
 		return nil, noSuchVersion(key, version)
 	}
 	return e, nil

@@ -51,6 +51,9 @@ type Store struct {
 	purgeMu sync.RWMutex
 	purged  map[string]bool
 
+	// lastTick is the time of the committer's previous op (tick).
+	lastTick time.Time
+
 	watchMu  sync.Mutex
 	watchers []func(HeadEvent)
 
@@ -145,6 +148,10 @@ type Branch struct {
 	Protected bool   `json:"protected,omitempty"`
 	// Output names the pipeline writing this branch (read-only to users).
 	Output string `json:"output,omitempty"`
+	// Versioning is S3's versioning status of the branch's bucket:
+	// "" (Enabled, the default) or "Suspended" (SPEC §3: writes still
+	// commit; their versions are null versions).
+	Versioning string `json:"versioning,omitempty"`
 }
 
 // Tag is a tag record.

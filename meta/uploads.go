@@ -88,6 +88,8 @@ type UploadDone struct {
 	ChecksumType string            `json:"checksum_type,omitempty"`
 	// Completed is when the completion was made durable.
 	Completed time.Time `json:"completed"`
+	// Null: the object is a null version (versioning Suspended).
+	Null bool `json:"null,omitempty"`
 }
 
 // Part is an uploaded part record.
@@ -351,7 +353,7 @@ func (s *Store) CompleteUpload(ctx context.Context, req CompleteRequest) (*Uploa
 		}
 		e := req.Entry
 		u.Done = &UploadDone{Version: res.Version, Time: res.Time, ETag: e.ETag, Size: e.Size,
-			Checksums: e.Checksums, ChecksumType: e.ChecksumType, Completed: w.now}
+			Checksums: e.Checksums, ChecksumType: e.ChecksumType, Completed: w.now, Null: res.Null}
 		if err := setJSON(w.txn, uploadKey(req.Repo, req.ID), u); err != nil {
 			return err
 		}

@@ -41,11 +41,20 @@ func (s *Store) ListVersions(ctx context.Context, c *Commit, prefix, delim, keyM
 	midKey := "" // key whose first versions come before the page start
 	switch {
 	case keyMarker != "" && versionMarker != "":
-		mc, err := s.GetCommit(ctx, c.Repo, versionMarker)
+		var depth int64
+		var ok bool
+		err := s.view(func(txn *badger.Txn) error {
+			var err error
+			depth, ok, err = s.versionDepth(txn, c.Repo, c.VRoot, keyMarker, versionMarker)
+			return err
+		})
 		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			return nil, errs.E("meta.ListVersions", errs.Invalid, "version-id-marker %q is not a version in this bucket", versionMarker).WithCode("InvalidArgument")
 		}
-		start = append(vkey(keyMarker, mc.Depth), 0) // just after it
+		start = append(vkey(keyMarker, depth), 0) // just after it
 		midKey = keyMarker
 	case keyMarker != "":
 		start = append([]byte(keyMarker), 1)
@@ -101,7 +110,7 @@ func (s *Store) ListVersions(ctx context.Context, c *Commit, prefix, delim, keyM
 			return page, nil
 		}
 		page.Versions = append(page.Versions, Version{Key: k, Entry: e, IsLatest: latest})
-		page.NextKey, page.NextVersion = k, e.Version
+		page.NextKey, page.NextVersion = k, e.VersionID()
 		cur.next()
 	}
 	if cur.err != nil {

@@ -50,6 +50,9 @@ type Backend interface {
 	List(ctx context.Context, b Bucket, opts ListOptions) (ListResult, error)
 	// ListVersions lists versions along b's first-parent history (SPEC §4).
 	ListVersions(ctx context.Context, b Bucket, opts VersionListOptions) (VersionListResult, error)
+	// SetVersioning sets the versioning status ("Enabled" or "Suspended")
+	// of branch bucket b for user; Permission when b is read-only.
+	SetVersioning(ctx context.Context, b Bucket, status, user string) error
 
 	// Multipart uploads (multipart.go). An upload belongs to its bucket's
 	// ref (a writable branch or open commit) and key: an upload id asked
@@ -127,6 +130,9 @@ type Bucket struct {
 	// ReadOnly explains why a write is refused ("tag v1 is read-only").
 	ReadOnly string
 	Created  time.Time
+	// Versioning is the branch's S3 versioning status: "" (Enabled) or
+	// "Suspended".
+	Versioning string
 	// Handle is the backend's private state for this view (opaque to s3api).
 	Handle any
 }

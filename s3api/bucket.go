@@ -129,24 +129,27 @@ func (s *server) getBucketLocation(w http.ResponseWriter, r *http.Request, rc *r
 	return writeXML(w, http.StatusOK, locationConstraint{NS: s3NS, Value: loc})
 }
 
-// GetBucketVersioning: always Enabled.
+// GetBucketVersioning answers the status last set on the bucket's branch:
+// Enabled for a new repo (every write is a version, SPEC §4).
 func (s *server) getBucketVersioning(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	if _, err := s.bucket(r.Context(), rc, ActRead); err != nil {
-		return err
-	}
-	return writeXML(w, http.StatusOK, versioningConfiguration{NS: s3NS, Status: "Enabled"})
-}
-
-// PutBucketVersioning: Enabled is accepted as a no-op; Suspended is
-// refused (InvalidArgument): versioning is always on in Tusk. MFA delete
-// is NotImplemented.
-func (s *server) putBucketVersioning(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	ctx := r.Context()
-	b, err := s.resolve(ctx, rc.addr.Bucket)
+	b, err := s.bucket(r.Context(), rc, ActRead)
 	if err != nil {
 		return err
 	}
-	if err := s.allow(ctx, rc, b.Repo, ActWrite); err != nil {
+	status := b.Versioning
+	if status == "" {
+		status = "Enabled"
+	}
+	return writeXML(w, http.StatusOK, versioningConfiguration{NS: s3NS, Status: status})
+}
+
+// PutBucketVersioning sets the bucket's branch to Enabled or Suspended
+// (SPEC §3: Suspended follows S3's null-version rules; writes still
+// commit). MFA delete is NotImplemented.
+func (s *server) putBucketVersioning(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ctx := r.Context()
+	b, err := s.bucket(ctx, rc, ActWrite)
+	if err != nil {
 		return err
 	}
 	var cfg versioningConfiguration
@@ -157,11 +160,15 @@ func (s *server) putBucketVersioning(w http.ResponseWriter, r *http.Request, rc 
 		return s3err("NotImplemented", "MFA delete is not implemented by Tusk")
 	}
 	switch cfg.Status {
-	case "Enabled":
-	case "Suspended":
-		return s3err("InvalidArgument", "versioning is always on in Tusk and cannot be suspended")
+	case "Enabled", "Suspended":
 	default:
 		return s3err("MalformedXML", "versioning Status must be Enabled or Suspended, not %q", cfg.Status)
+	}
+	if b.Kind != RefBranch {
+		return s3err("InvalidRequest", "bucket %s is not a branch: versioning is set on a branch's bucket", b.Name)
+	}
+	if err := s.cfg.Backend.SetVersioning(ctx, b, cfg.Status, rc.user); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)

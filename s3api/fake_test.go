@@ -576,3 +576,8 @@ func (a *fakeAuth) Allow(ctx context.Context, user, repo string, act Action) err
 	}
 	return errs.E("fake.Allow", errs.Permission, "%s may not do that on %s", user, repo)
 }
+
+// SetVersioning implements Backend: the fake keeps no versioning status.
+func (f *fakeBackend) SetVersioning(ctx context.Context, b Bucket, status, user string) error {
+	return nil
+}

@@ -252,7 +252,7 @@ func TestAWSSDK(t *testing.T) {
 		}
 		_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("sdk"),
 			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended}})
-		if apiCode(err) != "InvalidArgument" {
+		if err != nil {
 			t.Fatalf("suspend: %v", err)
 		}
 		_, err = c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("sdk")})

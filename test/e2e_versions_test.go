@@ -190,20 +190,20 @@ func TestVersionHistory(t *testing.T) {
 	m.del("c/x", dm)
 	check("after DeleteObjects")
 
-	// Undo the delete marker of a: a new commit restores a2.
+	// Remove the delete marker of a: a2 is current again, with its own id.
 	deleteVersion(t, c, repo, "a", dm)
 	b, g := get(t, c, repo, "a", "")
-	if string(b) != "a2 longer" {
-		t.Fatalf("a after undoing its delete marker: %q", b)
+	if string(b) != "a2 longer" || aws.ToString(g.VersionId) != m["a"][1].VersionID {
+		t.Fatalf("a after removing its delete marker: %q version %s, want a2's %s", b, aws.ToString(g.VersionId), m["a"][1].VersionID)
 	}
-	m.put("a", aws.ToString(g.VersionId), []byte("a2 longer"))
-	check("after restore")
+	m.drop("a", dm)
+	check("after removing a delete marker")
 
-	// Purge b1 (content version).
+	// Remove b1 (an old content version).
 	b1 := m["b"][2].VersionID
 	deleteVersion(t, c, repo, "b", b1)
 	m.drop("b", b1)
-	check("after purge of an old version")
+	check("after removing an old version")
 
 	// Delimiter and prefix on versions, paginated.
 	full := e.versionsRaw(t, repo, url.Values{"delimiter": {"/"}})
@@ -309,123 +309,135 @@ func TestDeleteMarkers(t *testing.T) {
 		}
 		wantErr(t, getErr(t, c, repo, "never-existed", ""), 404, "NoSuchKey")
 	})
-	t.Run("undo marker", func(t *testing.T) {
+	t.Run("remove marker", func(t *testing.T) {
+		head := e.versions(t, repo)
 		out := deleteVersion(t, c, repo, "k", dm)
 		if !aws.ToBool(out.DeleteMarker) || aws.ToString(out.VersionId) != dm {
 			t.Errorf("DeleteObject ?versionId=<marker>: DeleteMarker %v VersionId %q; want true %s",
 				aws.ToBool(out.DeleteMarker), aws.ToString(out.VersionId), dm)
 		}
+		// As on S3: the previous version is current again, with its own
+		// version id, and the marker is gone from the list.
 		b, g := get(t, c, repo, "k", "")
-		if string(b) != "two" {
-			t.Fatalf("after undoing the marker: %q, want the previous content", b)
+		if string(b) != "two" || aws.ToString(g.VersionId) != v2 {
+			t.Fatalf("after removing the marker: %q version %q, want \"two\" %s", b, aws.ToString(g.VersionId), v2)
 		}
-		r := aws.ToString(g.VersionId)
-		if !isCommitID(r) || r == v2 || r == dm || r == v1 {
-			t.Fatalf("restore's version id %q must be a new commit (v1 %s v2 %s marker %s)", r, v1, v2, dm)
-		}
-		vs := e.versions(t, repo)
 		var kv []verEntry
-		for _, v := range vs {
+		for _, v := range e.versions(t, repo) {
 			if v.Key == "k" {
 				kv = append(kv, v)
 			}
 		}
-		if len(kv) != 4 || kv[0].VersionID != r || !kv[0].IsLatest || kv[0].Marker || !kv[1].Marker || kv[1].VersionID != dm ||
-			kv[2].VersionID != v2 || kv[3].VersionID != v1 || kv[0].ETag != kv[2].ETag {
-			t.Fatalf("versions of k after restore: %v; want [V(%s*) DM(%s) V(%s) V(%s)]", kv, short(r), short(dm), short(v2), short(v1))
+		if len(kv) != 2 || kv[0].VersionID != v2 || !kv[0].IsLatest || kv[1].VersionID != v1 {
+			t.Fatalf("versions of k after removing the marker: %v (before: %v); want [V(%s*) V(%s)]", kv, head, short(v2), short(v1))
 		}
-		// The marker is still history: reading it by id is still 405.
-		wantRawErr(t, e.do(t, rawReq{method: "GET", bucket: repo, key: "k", query: "versionId=" + dm}), 405, "MethodNotAllowed")
+		wantRawErr(t, e.do(t, rawReq{method: "GET", bucket: repo, key: "k", query: "versionId=" + dm}), 404, "NoSuchVersion")
 	})
 }
 
-// TestPurge: DeleteObject with the versionId of a content version purges
-// that content everywhere: the version is NoSuchVersion, keys (in any repo)
-// holding the same content read as gone, other content is untouched.
-func TestPurge(t *testing.T) {
+// TestVersionRemoval: DeleteObject with a versionId removes that version
+// of that key from that branch's view, as S3 does, and nothing else: the
+// same bytes under other keys, in other repos and in tags stay (the
+// issue's reproduction), and a bucket whose versions are all removed can
+// be deleted.
+func TestVersionRemoval(t *testing.T) {
 	e := newEnv(t)
 	c := e.sdk(pathHTTP)
-	repo := e.repo(t)
-	other := e.repo(t)
-	bad := []byte("unlawful bytes that must go")
-	v1 := aws.ToString(put(t, c, repo, "doc", bad).VersionId)
-	v2 := aws.ToString(put(t, c, repo, "doc", []byte("fine content")).VersionId)
-	twin := aws.ToString(put(t, c, repo, "twin", bad).VersionId)
-	put(t, c, other, "elsewhere/copy", bad)
-	put(t, c, repo, "unrelated", []byte("unrelated"))
-	createBucket(t, c, "keep."+repo)
+	repa, repb := e.repo(t), e.repo(t)
+	same := []byte("hello world 123")
+	v1 := aws.ToString(put(t, c, repa, "a", same).VersionId)
+	v2 := aws.ToString(put(t, c, repa, "a", []byte("second")).VersionId)
+	vb := aws.ToString(put(t, c, repa, "b", same).VersionId)
+	vc := aws.ToString(put(t, c, repb, "c", same).VersionId)
+	e.tag(t, repa, "keep", "main")
 
-	out := deleteVersion(t, c, repo, "doc", v1)
+	out := deleteVersion(t, c, repa, "a", v1)
 	if aws.ToString(out.VersionId) != v1 || aws.ToBool(out.DeleteMarker) {
-		t.Errorf("purge answer: version %q marker %v", aws.ToString(out.VersionId), aws.ToBool(out.DeleteMarker))
+		t.Errorf("removal answer: version %q marker %v", aws.ToString(out.VersionId), aws.ToBool(out.DeleteMarker))
 	}
-
-	t.Run("version is NoSuchVersion", func(t *testing.T) {
-		wantErr(t, getErr(t, c, repo, "doc", v1), 404, "NoSuchVersion")
-		wantErr(t, getErr(t, c, "keep."+repo, "doc", v1), 404, "NoSuchVersion")
-		_, err := c.HeadObject(ctx(t), &s3.HeadObjectInput{Bucket: aws.String(repo), Key: aws.String("doc"), VersionId: aws.String(v1)})
+	t.Run("nothing else changes", func(t *testing.T) {
+		if b, g := get(t, c, repa, "b", ""); string(b) != string(same) || aws.ToString(g.VersionId) != vb {
+			t.Fatalf("repa/b: %q %s", b, aws.ToString(g.VersionId))
+		}
+		if b, g := get(t, c, repb, "c", ""); string(b) != string(same) || aws.ToString(g.VersionId) != vc {
+			t.Fatalf("repb/c: %q %s", b, aws.ToString(g.VersionId))
+		}
+		put(t, c, repb, "d", same) // re-upload of the same bytes works
+		if b, g := get(t, c, repa, "a", ""); string(b) != "second" || aws.ToString(g.VersionId) != v2 {
+			t.Fatalf("repa/a: %q %s", b, aws.ToString(g.VersionId))
+		}
+		// The tag keeps its view, v1 included.
+		if b, _ := get(t, c, "keep."+repa, "a", v1); string(b) != string(same) {
+			t.Fatalf("tag lost v1: %q", b)
+		}
+	})
+	t.Run("removed version", func(t *testing.T) {
+		wantErr(t, getErr(t, c, repa, "a", v1), 404, "NoSuchVersion")
+		_, err := c.HeadObject(ctx(t), &s3.HeadObjectInput{Bucket: aws.String(repa), Key: aws.String("a"), VersionId: aws.String(v1)})
 		wantErr(t, err, 404, "")
-		for _, v := range e.versions(t, repo) {
-			if v.VersionID == v1 && v.Key == "doc" || v.ETag == `"`+md5hex(bad)+`"` {
-				t.Fatalf("purged content still listed as a version: %v", v)
+		for _, v := range e.versions(t, repa) {
+			if v.VersionID == v1 {
+				t.Fatalf("removed version still listed: %v", v)
 			}
 		}
 	})
-	t.Run("current content untouched", func(t *testing.T) {
-		b, g := get(t, c, repo, "doc", "")
-		if string(b) != "fine content" || aws.ToString(g.VersionId) != v2 {
-			t.Fatalf("doc now: %q version %q", b, aws.ToString(g.VersionId))
+	t.Run("current version", func(t *testing.T) {
+		h, err := c.HeadObject(ctx(t), &s3.HeadObjectInput{Bucket: aws.String(repa), Key: aws.String("a")})
+		if err != nil {
+			t.Fatal(err)
 		}
-		b, _ = get(t, c, repo, "unrelated", "")
-		if string(b) != "unrelated" {
-			t.Fatal(string(b))
+		modified := aws.ToTime(h.LastModified)
+		v3 := aws.ToString(put(t, c, repa, "a", []byte("third"), func(in *s3.PutObjectInput) {
+			in.Metadata = map[string]string{"color": "red"}
+		}).VersionId)
+		deleteVersion(t, c, repa, "a", v3)
+		b, g := get(t, c, repa, "a", "")
+		if string(b) != "second" || aws.ToString(g.VersionId) != v2 || aws.ToString(g.ETag) != `"`+md5hex([]byte("second"))+`"` ||
+			!aws.ToTime(g.LastModified).Equal(modified) || len(g.Metadata) != 0 {
+			t.Fatalf("after removing the current version: %q version %s etag %s modified %v meta %v; want v2's own (%s, %v)",
+				b, aws.ToString(g.VersionId), aws.ToString(g.ETag), aws.ToTime(g.LastModified), g.Metadata, v2, modified)
 		}
 	})
-	t.Run("same content elsewhere is gone", func(t *testing.T) {
-		for _, loc := range []struct{ bucket, key string }{{repo, "twin"}, {"keep." + repo, "twin"}, {other, "elsewhere/copy"}} {
-			err := getErr(t, c, loc.bucket, loc.key, "")
-			if httpStatus(err) != 404 {
-				t.Fatalf("GET %s/%s (purged content): %v; want 404", loc.bucket, loc.key, err)
+	t.Run("delete objects with version ids", func(t *testing.T) {
+		x1 := aws.ToString(put(t, c, repa, "x", []byte("x1")).VersionId)
+		x2 := aws.ToString(put(t, c, repa, "x", []byte("x2")).VersionId)
+		dm := aws.ToString(deleteKey(t, c, repa, "y").VersionId)
+		before := e.versions(t, repa)
+		out, err := c.DeleteObjects(ctx(t), &s3.DeleteObjectsInput{Bucket: aws.String(repa), Delete: &types.Delete{
+			Objects: []types.ObjectIdentifier{{Key: aws.String("x"), VersionId: aws.String(x2)},
+				{Key: aws.String("y"), VersionId: aws.String(dm)}, {Key: aws.String("b"), VersionId: aws.String(vb)}}}})
+		if err != nil || len(out.Errors) != 0 || len(out.Deleted) != 3 {
+			t.Fatalf("DeleteObjects: %v %+v", err, out)
+		}
+		for _, d := range out.Deleted {
+			marker := aws.ToString(d.Key) == "y"
+			if aws.ToBool(d.DeleteMarker) != marker || (marker && aws.ToString(d.DeleteMarkerVersionId) != dm) {
+				t.Errorf("deleted %s: marker %v %q", aws.ToString(d.Key), aws.ToBool(d.DeleteMarker), aws.ToString(d.DeleteMarkerVersionId))
 			}
-			_, err = c.HeadObject(ctx(t), &s3.HeadObjectInput{Bucket: aws.String(loc.bucket), Key: aws.String(loc.key)})
-			wantErr(t, err, 404, "")
-			for _, k := range keysOf(t, c, loc.bucket) {
-				if k == loc.key {
-					t.Fatalf("%s/%s (all versions purged) is still listed", loc.bucket, loc.key)
-				}
-			}
 		}
-		wantErr(t, getErr(t, c, repo, "twin", twin), 404, "NoSuchVersion")
-	})
-	t.Run("copy of purged content refused", func(t *testing.T) {
-		_, err := c.CopyObject(ctx(t), &s3.CopyObjectInput{Bucket: aws.String(repo), Key: aws.String("revive"),
-			CopySource: aws.String(repo + "/doc?versionId=" + v1)})
-		wantErr(t, err, 404, "NoSuchVersion")
-		_, err = c.HeadObject(ctx(t), &s3.HeadObjectInput{Bucket: aws.String(repo), Key: aws.String("revive")})
-		wantErr(t, err, 404, "")
-	})
-	t.Run("purge through DeleteObjects", func(t *testing.T) {
-		pv := aws.ToString(put(t, c, repo, "batch-purge", []byte("purged by DeleteObjects")).VersionId)
-		put(t, c, repo, "batch-purge", []byte("stays"))
-		out, err := c.DeleteObjects(ctx(t), &s3.DeleteObjectsInput{Bucket: aws.String(repo), Delete: &types.Delete{
-			Objects: []types.ObjectIdentifier{{Key: aws.String("batch-purge"), VersionId: aws.String(pv)}}}})
-		if err != nil || len(out.Errors) != 0 || len(out.Deleted) != 1 || aws.ToString(out.Deleted[0].VersionId) != pv {
-			t.Fatalf("DeleteObjects purge: %v %+v", err, out)
+		if b, g := get(t, c, repa, "x", ""); string(b) != "x1" || aws.ToString(g.VersionId) != x1 {
+			t.Fatalf("x now %q %s", b, aws.ToString(g.VersionId))
 		}
-		wantErr(t, getErr(t, c, repo, "batch-purge", pv), 404, "NoSuchVersion")
-		if b, _ := get(t, c, repo, "batch-purge", ""); string(b) != "stays" {
-			t.Fatalf("batch-purge now %q", b)
+		wantErr(t, getErr(t, c, repa, "b", ""), 404, "NoSuchKey")
+		after := e.versions(t, repa)
+		if len(after) != len(before)-3 {
+			t.Fatalf("versions: %d before, %d after, want 3 fewer:\n%v", len(before), len(after), after)
 		}
 	})
-	t.Run("purge of the only version", func(t *testing.T) {
-		solo := aws.ToString(put(t, c, repo, "solo", []byte("only version of solo")).VersionId)
-		deleteVersion(t, c, repo, "solo", solo)
-		wantErr(t, getErr(t, c, repo, "solo", ""), 404, "NoSuchKey")
-		wantErr(t, getErr(t, c, repo, "solo", solo), 404, "NoSuchVersion")
-		for _, k := range keysOf(t, c, repo) {
-			if k == "solo" {
-				t.Fatal("solo still listed after its only version was purged")
-			}
+	t.Run("delete bucket once empty", func(t *testing.T) {
+		_, err := c.DeleteBucket(ctx(t), &s3.DeleteBucketInput{Bucket: aws.String(repa)})
+		wantErr(t, err, 409, "BucketNotEmpty")
+		if err := e.srv.Meta.DeleteTag(ctx(t), repa, "keep"); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range e.versions(t, repa) {
+			deleteVersion(t, c, repa, v.Key, v.VersionID)
+		}
+		if vs := e.versions(t, repa); len(vs) != 0 {
+			t.Fatalf("versions left: %v", vs)
+		}
+		if _, err := c.DeleteBucket(ctx(t), &s3.DeleteBucketInput{Bucket: aws.String(repa)}); err != nil {
+			t.Fatalf("DeleteBucket of a bucket with no versions: %v", err)
 		}
 	})
 }
