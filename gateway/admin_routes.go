@@ -61,6 +61,7 @@ func (a *admin) routes() {
 	a.handle("GET "+v+"/repos/{repo}/object", a.getObject)
 	a.handle("HEAD "+v+"/repos/{repo}/object", a.getObject)
 	a.handle("POST "+v+"/repos/{repo}/purge", a.purge)
+	a.handle("POST "+v+"/purge", a.purge)
 
 	a.handle("GET "+v+"/users", a.listUsers)
 	a.handle("POST "+v+"/users", a.createUser)
@@ -539,7 +540,7 @@ func (a *admin) diff(c *adminCall) (any, error) {
 	}
 	out := DiffResult{Repo: repo, From: from, To: to, FromID: ra.CommitID(), ToID: rb.CommitID(), Prefix: c.q("prefix"), Entries: []DiffEntry{}}
 	err = a.s.Meta.Diff(c.ctx, ra.Root(), rb.Root(), out.Prefix, func(d meta.DiffEntry) error {
-		purged := func(e *meta.Entry) bool { return e == nil || a.s.Meta.IsPurged(e.Content) }
+		purged := func(e *meta.Entry) bool { return e == nil || a.s.Meta.Purged(repo, e) }
 		pf, pt := purged(d.From), purged(d.To)
 		var de DiffEntry
 		switch {
@@ -826,30 +827,43 @@ func (a *admin) getObject(c *adminCall) (any, error) {
 	return nil, nil
 }
 
+// purge is POST /repos/{repo}/purge (scope: that repo; repo admin) and
+// POST /purge (scope: every repo; global admin). SPEC §3.
 func (a *admin) purge(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
 	var req PurgeRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	if req.Key == "" {
-		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `name the key: {"ref": REF, "key": KEY}`)
+	opts := PurgeOptions{Content: req.Content, Repo: repo, Ref: req.Ref, Key: req.Key, Version: req.Version,
+		Block: req.Block, User: c.user}
+	if repo == "" {
+		opts.All, opts.Repo = true, req.Repo
+	} else if req.Repo != "" && req.Repo != repo {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "the body names repo %q but the path repo %q", req.Repo, repo)
 	}
-	if _, err := a.repo(c, repo, PermAdmin, "purge its data"); err != nil {
+	if opts.Content == "" && opts.Key == "" {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `name what to purge: {"content": SHA256} or {"ref": REF, "key": KEY, "version": V}`)
+	}
+	if opts.Content != "" && opts.Key != "" {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "name the content or a version, not both")
+	}
+	if !opts.All {
+		if _, err := a.repo(c, repo, PermAdmin, "purge its data"); err != nil {
+			return nil, err
+		}
+	} else if opts.Content == "" {
+		if opts.Repo == "" {
+			return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `a version is named with its repo: {"repo": REPO, "ref": REF, "key": KEY, "version": V}`)
+		}
+		if err := meta.ValidRepoName(opts.Repo); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.s.purgeAllowed(c.ctx, c.user, opts); err != nil {
 		return nil, err
 	}
-	bk, o, err := a.head(c, repo, req.Ref, req.Key)
-	if err != nil {
-		return nil, err
-	}
-	res, err := a.s.Backend.Delete(c.ctx, bk, []s3api.DeleteItem{{Key: req.Key, VersionID: o.VersionID}}, c.user)
-	if err != nil {
-		return nil, err
-	}
-	if len(res) == 1 && res[0].Err != nil {
-		return nil, res[0].Err
-	}
-	return PurgeResult{Repo: repo, Ref: bk.Ref, Key: req.Key, Version: o.VersionID, Content: o.Content, Size: o.Size}, nil
+	return a.s.Purge(c.ctx, opts)
 }
 
 // ---- users, keys, permissions ----

@@ -171,15 +171,6 @@ type ListResult struct {
 	Next string `json:"next,omitempty"`
 }
 
-// PurgeResult answers POST /repos/{repo}/purge.
-type PurgeResult struct {
-	Repo    string `json:"repo"`
-	Ref     string `json:"ref"`
-	Key     string `json:"key"`
-	Version string `json:"version"`
-	Content string `json:"content"`
-	Size    int64  `json:"size"`
-}
 
 // UserInfo describes a user. Perms maps repo -> read, write or admin.
 type UserInfo struct {
@@ -258,9 +249,16 @@ type (
 	ResetRequest struct {
 		Ref string `json:"ref"`
 	}
+	// PurgeRequest names what to purge: Content (a SHA-256), or a version
+	// (Repo for POST /purge, Ref, Key, Version; Version "" = the one Ref
+	// reads). Block (POST /purge only) refuses the bytes from then on.
 	PurgeRequest struct {
-		Ref string `json:"ref"`
-		Key string `json:"key"`
+		Repo    string `json:"repo,omitempty"`
+		Ref     string `json:"ref,omitempty"`
+		Key     string `json:"key,omitempty"`
+		Version string `json:"version,omitempty"`
+		Content string `json:"content,omitempty"`
+		Block   bool   `json:"block,omitempty"`
 	}
 	CreateUserRequest struct {
 		Name  string `json:"name"`

@@ -220,7 +220,7 @@ func (b *Backend) Head(ctx context.Context, bk s3api.Bucket, key, versionID stri
 	if err != nil {
 		return s3api.Object{}, err
 	}
-	e, err := b.Meta.GetLatest(ctx, root, vrootOf(r), key)
+	e, err := b.Meta.GetLatest(ctx, r.Repo.Name, root, vrootOf(r), key)
 	if err != nil {
 		if errs.Is(err, errs.NotExist) && r.Open == nil {
 			// Say so when the newest version is a delete marker.
@@ -236,10 +236,13 @@ func (b *Backend) Head(ctx context.Context, bk s3api.Bucket, key, versionID stri
 
 // Open implements s3api.Backend.
 func (b *Backend) Open(ctx context.Context, o s3api.Object, off, length int64) (io.ReadCloser, error) {
-	if b.Meta.IsPurged(o.Content) {
-		return nil, errs.E("gateway.Open", errs.NotExist, "version %s of %q was purged", o.VersionID, o.Key).WithCode("NoSuchVersion")
+	rc, err := b.Blobs.Open(ctx, o.Content, off, length)
+	if errs.Is(err, errs.NotExist) {
+		// The bytes were purged, or collected after the version left every
+		// view (a read of an old commit's tree).
+		return nil, errs.E("gateway.Open", errs.NotExist, "the content of version %s of %q is gone (purged or removed)", o.VersionID, o.Key).WithCode("NoSuchVersion")
 	}
-	return b.Blobs.Open(ctx, o.Content, off, length)
+	return rc, err
 }
 
 func (b *Backend) writeTarget(bk s3api.Bucket) (*meta.Ref, error) { return b.writeTargetAs(bk, "") }
@@ -310,7 +313,7 @@ func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.
 // checksums finish computed, and unpin. The blob is pinned (GC never
 // deletes it) from before it appears at its content address until unpin is
 // called, which the caller does once the record naming it is durable.
-// Purged content and a Content-MD5 mismatch are refused before the bytes
+// Blocked content and a Content-MD5 mismatch are refused before the bytes
 // reach their address.
 func (b *Backend) storeBlob(ctx context.Context, op string, body io.Reader, size int64, contentMD5 []byte, finish func() (map[string]string, error)) (blob.Info, map[string]string, func(), error) {
 	var sums map[string]string
@@ -324,7 +327,7 @@ func (b *Backend) storeBlob(ctx context.Context, op string, body io.Reader, size
 	info, err := b.Blobs.Put(ctx, body, blob.PutOptions{Size: size, Verify: func(i blob.Info) error {
 		b.pins.pin(i.Hash)
 		pinned = i.Hash
-		if b.Meta.IsPurged(i.Hash) {
+		if b.Meta.Blocked(i.Hash) {
 			return errPurgedContent(op)
 		}
 		if contentMD5 != nil && string(contentMD5) != string(i.MD5) {
@@ -345,7 +348,7 @@ func (b *Backend) storeBlob(ctx context.Context, op string, body io.Reader, size
 }
 
 func errPurgedContent(op string) error {
-	return errs.E(op, errs.Permission, "this content was purged from the system and cannot be stored again").WithCode("AccessDenied")
+	return errs.E(op, errs.Permission, "this content was purged and blocked by an administrator: it cannot be stored again").WithCode("AccessDenied")
 }
 
 // Copy implements s3api.Backend: the new version shares src's content.
@@ -357,7 +360,7 @@ func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3
 	if err := meta.ValidKey(key); err != nil {
 		return s3api.Object{}, err
 	}
-	if src.DeleteMarker || b.Meta.IsPurged(src.Content) {
+	if src.DeleteMarker {
 		return s3api.Object{}, errs.E("gateway.Copy", errs.NotExist, "copy source %q does not exist", src.Key).WithCode("NoSuchKey")
 	}
 	b.pins.pin(src.Content)
@@ -497,7 +500,7 @@ func (b *Backend) List(ctx context.Context, bk s3api.Bucket, opts s3api.ListOpti
 	if err != nil {
 		return s3api.ListResult{}, err
 	}
-	pg, err := b.Meta.ListLatest(ctx, root, vrootOf(r), opts.Prefix, opts.Delimiter, opts.StartAfter, opts.MaxKeys)
+	pg, err := b.Meta.ListLatest(ctx, r.Repo.Name, root, vrootOf(r), opts.Prefix, opts.Delimiter, opts.StartAfter, opts.MaxKeys)
 	if err != nil {
 		return s3api.ListResult{}, err
 	}

@@ -204,7 +204,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bk s3api.Bucket, 
 	if err != nil {
 		return s3api.Object{}, err
 	}
-	if b.Meta.IsPurged(addr) {
+	if b.Meta.Blocked(addr) {
 		return s3api.Object{}, errs.E("gateway.Complete", errs.Permission, "this content was purged from the system and cannot be stored again").WithCode("AccessDenied")
 	}
 	for _, h := range append(hashes, addr) {
@@ -258,7 +258,7 @@ func (b *Backend) precheck(ctx context.Context, bk s3api.Bucket, key, ifMatch, i
 		return nil
 	}
 	cur, err := b.Head(ctx, bk, key, "")
-	exists := err == nil && !cur.DeleteMarker && !b.Meta.IsPurged(cur.Content)
+	exists := err == nil && !cur.DeleteMarker
 	if err != nil && !errs.Is(err, errs.NotExist) {
 		return err
 	}

@@ -386,7 +386,7 @@ func dedupChanges(cs []Change) ([]Change, []int) {
 // stage checks conditions and turns changes into live-tree mutations,
 // stamping entries with version id and time. It reads the tree at root.
 // null stamps the new versions as null versions (versioning Suspended).
-func (w *wtx) stage(root, vroot Hash, changes []Change, version string, null bool) ([]Mut, []Change, []bool, error) {
+func (w *wtx) stage(repo string, root, vroot Hash, changes []Change, version string, null bool) ([]Mut, []Change, []bool, error) {
 	cs, orig := dedupChanges(changes)
 	changed := make([]bool, len(changes))
 	var muts []Mut
@@ -400,10 +400,10 @@ func (w *wtx) stage(root, vroot Hash, changes []Change, version string, null boo
 			if cur, err = DecodeEntry(v); err != nil {
 				return nil, nil, nil, err
 			}
-			if w.s.IsPurged(cur.Content) {
+			if w.s.purgedIn(repo, cur) {
 				// The key reads as its newest surviving version (GetLatest);
 				// conditions see the same.
-				if cur, err = w.s.survivorIn(w.nodes(), vroot, c.Key); err != nil {
+				if cur, err = w.s.survivorIn(w.nodes(), repo, vroot, c.Key); err != nil {
 					return nil, nil, nil, err
 				}
 			}
@@ -467,7 +467,7 @@ func (w *wtx) writeBranch(req WriteRequest) (*WriteResult, error) {
 	}
 	id := NewID()
 	null := br.Versioning == VersioningSuspended
-	muts, eff, changed, err := w.stage(head.Root, head.VRoot, req.Changes, id, null)
+	muts, eff, changed, err := w.stage(req.Repo, head.Root, head.VRoot, req.Changes, id, null)
 	if err != nil {
 		return nil, err
 	}
@@ -588,7 +588,7 @@ func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
 	if len(req.Removals) > 0 {
 		return nil, errs.E("meta.Write", errs.Invalid, "versions are removed on a branch, not in open commit %s", oc.ID).WithCode("InvalidRequest")
 	}
-	muts, eff, changed, err := w.stage(oc.Root, base.VRoot, req.Changes, oc.ID, false)
+	muts, eff, changed, err := w.stage(req.Repo, oc.Root, base.VRoot, req.Changes, oc.ID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -823,7 +823,7 @@ func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 					if p == pBranch {
 						// As on S3: a bucket whose version list still shows a
 						// version or a delete marker is not empty.
-						v, err := w.s.anyVersion(txnNodes{w.s, w.txn}, cm.VRoot)
+						v, err := w.s.anyVersion(txnNodes{w.s, w.txn}, name, cm.VRoot)
 						if err != nil {
 							it.Close()
 							return err

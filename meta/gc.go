@@ -30,7 +30,7 @@ type gcMarker struct {
 	src     nodeSource
 	reach   map[string]bool // "repo/id" of live commits
 	marked  map[Hash]bool   // live tree nodes
-	cmarked map[Hash]bool   // tree nodes whose contents are counted live
+	cmarked map[repoNode]bool // tree nodes whose contents are counted live, per repo
 	content map[string]bool
 }
 
@@ -55,13 +55,20 @@ func (m *gcMarker) mark(h Hash) error {
 	return nil
 }
 
-// markContent counts live the contents the leaves of the tree at h name
-// (skipping subtrees already counted). Purged content is never live.
-func (m *gcMarker) markContent(h Hash) error {
-	if h.IsZero() || m.cmarked[h] {
+// repoNode is a tree node as seen from one repo (purges are per repo).
+type repoNode struct {
+	repo string
+	h    Hash
+}
+
+// markContent counts live the contents the leaves of the tree at h (of
+// repo) name, skipping subtrees already counted. Purged versions are never
+// live.
+func (m *gcMarker) markContent(repo string, h Hash) error {
+	if h.IsZero() || m.cmarked[repoNode{repo, h}] {
 		return nil
 	}
-	m.cmarked[h] = true
+	m.cmarked[repoNode{repo, h}] = true
 	n, err := m.src.getNode(h)
 	if err != nil {
 		return err
@@ -72,14 +79,14 @@ func (m *gcMarker) markContent(h Hash) error {
 			if err != nil {
 				return err
 			}
-			if e.Content != "" && !m.s.IsPurged(e.Content) {
+			if e.Content != "" && !m.s.purgedIn(repo, e) {
 				m.content[e.Content] = true
 			}
 		}
 		return nil
 	}
 	for _, k := range n.kids {
-		if err := m.markContent(k); err != nil {
+		if err := m.markContent(repo, k); err != nil {
 			return err
 		}
 	}
@@ -91,21 +98,21 @@ func (m *gcMarker) markContent(h Hash) error {
 // (SPEC §3: bytes are freed once no branch view, tag, open commit or
 // provenance record reaches the version; an ancestor commit alone does
 // not keep a removed version's bytes).
-func (m *gcMarker) markViews(txn *badger.Txn, views []commitRef, openRoots []Hash) error {
+func (m *gcMarker) markViews(txn *badger.Txn, views []commitRef, openRoots []repoNode) error {
 	for _, r := range views {
 		c, err := m.s.commitTx(txn, r.repo, r.id)
 		if err != nil {
 			continue
 		}
-		if err := m.markContent(c.Root); err != nil {
+		if err := m.markContent(r.repo, c.Root); err != nil {
 			return err
 		}
-		if err := m.markContent(c.VRoot); err != nil {
+		if err := m.markContent(r.repo, c.VRoot); err != nil {
 			return err
 		}
 	}
-	for _, h := range openRoots {
-		if err := m.markContent(h); err != nil {
+	for _, o := range openRoots {
+		if err := m.markContent(o.repo, o.h); err != nil {
 			return err
 		}
 	}
@@ -148,7 +155,7 @@ func (m *gcMarker) walk(txn *badger.Txn, roots []commitRef, revived func(commitR
 // provenance records, and (when retention > 0) commits younger than it.
 // The first len(views) roots are the views: all but the young commits.
 // Contents of multipart parts in flight are added to content.
-func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, retention time.Duration, content map[string]bool) (roots, views []commitRef, openRoots []Hash, err error) {
+func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, retention time.Duration, content map[string]bool) (roots, views []commitRef, openRoots []repoNode, err error) {
 	scan := func(prefix string, fn func(key string, val []byte) error) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
 		defer it.Close()
@@ -196,7 +203,7 @@ func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, ret
 			return err
 		}
 		roots = append(roots, commitRef{o.Repo, o.Base})
-		openRoots = append(openRoots, o.Root)
+		openRoots = append(openRoots, repoNode{o.Repo, o.Root})
 		return nil
 	}); err != nil {
 		return nil, nil, nil, err
@@ -249,7 +256,7 @@ func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, ret
 func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (map[string]bool, *GCStats, error) {
 	now := s.opts.Now()
 	st := &GCStats{}
-	m := &gcMarker{s: s, reach: map[string]bool{}, marked: map[Hash]bool{}, cmarked: map[Hash]bool{}, content: map[string]bool{}}
+	m := &gcMarker{s: s, reach: map[string]bool{}, marked: map[Hash]bool{}, cmarked: map[repoNode]bool{}, content: map[string]bool{}}
 
 	var snap *badger.Txn
 	if err := s.update(ctx, func(w *wtx) error {
@@ -274,8 +281,8 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 	if err := m.walk(snap, roots, nil); err != nil {
 		return nil, nil, err
 	}
-	for _, h := range openRoots {
-		if err := m.mark(h); err != nil {
+	for _, o := range openRoots {
+		if err := m.mark(o.h); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -325,8 +332,8 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 		if err := m.walk(w.txn, roots, func(r commitRef) { delete(deadCommits, r.key()) }); err != nil {
 			return err
 		}
-		for _, h := range openRoots {
-			if err := m.mark(h); err != nil {
+		for _, o := range openRoots {
+			if err := m.mark(o.h); err != nil {
 				return err
 			}
 		}

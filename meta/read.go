@@ -233,15 +233,16 @@ func noSuchVersion(key, v string) error {
 
 // Get returns key's entry in the live tree at root. NoSuchKey if absent or
 // purged (without history to fall back on; see GetLatest).
+// Only purges of every repo apply (Get knows no repo).
 func (s *Store) Get(ctx context.Context, root Hash, key string) (*Entry, error) {
-	return s.GetLatest(ctx, root, Hash{}, key)
+	return s.GetLatest(ctx, "", root, Hash{}, key)
 }
 
 // GetLatest returns key's current entry in the live tree at root. When that
 // version's content was purged, the key reads as its newest surviving
 // version in the version tree vroot (absent if that is a delete marker or
 // every version was purged). NoSuchKey when absent.
-func (s *Store) GetLatest(ctx context.Context, root, vroot Hash, key string) (*Entry, error) {
+func (s *Store) GetLatest(ctx context.Context, repo string, root, vroot Hash, key string) (*Entry, error) {
 	v, ok, err := treeGet(readNodes{s}, root, []byte(key))
 	if err != nil {
 		return nil, err
@@ -253,8 +254,8 @@ func (s *Store) GetLatest(ctx context.Context, root, vroot Hash, key string) (*E
 	if err != nil {
 		return nil, err
 	}
-	if s.IsPurged(e.Content) {
-		if e, err = s.survivor(vroot, key); err != nil || e == nil {
+	if s.purgedIn(repo, e) {
+		if e, err = s.survivor(repo, vroot, key); err != nil || e == nil {
 			if err == nil {
 				err = noSuchKey(key)
 			}
@@ -267,11 +268,11 @@ func (s *Store) GetLatest(ctx context.Context, root, vroot Hash, key string) (*E
 // survivor returns the newest version of key in vroot whose content is not
 // purged, or nil when there is none or it is a delete marker. O(log V +
 // purged versions of key).
-func (s *Store) survivor(vroot Hash, key string) (*Entry, error) {
-	return s.survivorIn(readNodes{s}, vroot, key)
+func (s *Store) survivor(repo string, vroot Hash, key string) (*Entry, error) {
+	return s.survivorIn(readNodes{s}, repo, vroot, key)
 }
 
-func (s *Store) survivorIn(src nodeSource, vroot Hash, key string) (*Entry, error) {
+func (s *Store) survivorIn(src nodeSource, repo string, vroot Hash, key string) (*Entry, error) {
 	if vroot.IsZero() {
 		return nil, nil
 	}
@@ -288,7 +289,7 @@ func (s *Store) survivorIn(src nodeSource, vroot Hash, key string) (*Entry, erro
 		if e.Deleted {
 			return nil, nil
 		}
-		if !s.IsPurged(e.Content) {
+		if !s.purgedIn(repo, e) {
 			return e, nil
 		}
 	}
@@ -319,7 +320,7 @@ func (s *Store) GetVersion(ctx context.Context, ref *Ref, key, version string) (
 		if err != nil {
 			return nil, err
 		}
-		if e == nil || s.IsPurged(e.Content) {
+		if e == nil || s.purgedIn(ref.Repo.Name, e) {
 			return nil, noSuchVersion(key, version)
 		}
 		return e, nil
@@ -342,7 +343,7 @@ func (s *Store) GetVersion(ctx context.Context, ref *Ref, key, version string) (
 	if err != nil {
 		return nil, err
 	}
-	if e.Version != c.ID || e.Null || s.IsPurged(e.Content) {
+	if e.Version != c.ID || e.Null || s.purgedIn(ref.Repo.Name, e) {
 		return nil, noSuchVersion(key, version)
 	}
 	return e, nil
@@ -382,13 +383,13 @@ func prefixEnd(p []byte) []byte {
 // prefix costs one seek. Keys whose current content was purged are left out
 // (ListLatest falls back to their surviving versions).
 func (s *Store) List(ctx context.Context, root Hash, prefix, delim, startAfter string, max int) (*ListPage, error) {
-	return s.ListLatest(ctx, root, Hash{}, prefix, delim, startAfter, max)
+	return s.ListLatest(ctx, "", root, Hash{}, prefix, delim, startAfter, max)
 }
 
 // ListLatest is List where a key whose current content was purged shows
 // its newest surviving version from the version tree vroot (see GetLatest).
 // A common prefix is listed only when a key under it is.
-func (s *Store) ListLatest(ctx context.Context, root, vroot Hash, prefix, delim, startAfter string, max int) (*ListPage, error) {
+func (s *Store) ListLatest(ctx context.Context, repo string, root, vroot Hash, prefix, delim, startAfter string, max int) (*ListPage, error) {
 	page := &ListPage{}
 	if max <= 0 {
 		return page, nil
@@ -415,8 +416,8 @@ func (s *Store) ListLatest(ctx context.Context, root, vroot Hash, prefix, delim,
 		if err != nil {
 			return nil, err
 		}
-		if s.IsPurged(e.Content) {
-			if e, err = s.survivor(vroot, k); err != nil {
+		if s.purgedIn(repo, e) {
+			if e, err = s.survivor(repo, vroot, k); err != nil {
 				return nil, err
 			}
 			if e == nil {

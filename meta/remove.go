@@ -177,7 +177,7 @@ func (w *wtx) afterRemoval(head *Commit, key string, gone map[string]bool) (Mut,
 		if err != nil {
 			return Mut{}, false, err
 		}
-		if !e.Deleted && w.s.IsPurged(e.Content) {
+		if w.s.purgedIn(head.Repo, e) {
 			continue
 		}
 		next = e
@@ -279,7 +279,7 @@ func (s *Store) versionDepth(txn *badger.Txn, repo string, vroot Hash, key, vers
 // anyVersion returns the key of the first version (or delete marker) the
 // version tree vroot lists, "" when it lists none (purged versions are not
 // listed). O(log V + purged versions skipped).
-func (s *Store) anyVersion(src nodeSource, vroot Hash) (string, error) {
+func (s *Store) anyVersion(src nodeSource, repo string, vroot Hash) (string, error) {
 	if vroot.IsZero() {
 		return "", nil
 	}
@@ -289,7 +289,7 @@ func (s *Store) anyVersion(src nodeSource, vroot Hash) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if e.Deleted || !s.IsPurged(e.Content) {
+		if !s.purgedIn(repo, e) {
 			k, _ := splitVKey(c.key())
 			return k, nil
 		}

@@ -50,7 +50,7 @@ func getETag(t *testing.T, s *Store, repo, ref, key string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := s.GetLatest(context.Background(), r.Root(), r.Commit.VRoot, key)
+	e, err := s.GetLatest(context.Background(), repo, r.Root(), r.Commit.VRoot, key)
 	if errs.Is(err, errs.NotExist) {
 		return "-"
 	}

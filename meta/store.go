@@ -49,7 +49,7 @@ type Store struct {
 	wg      sync.WaitGroup
 
 	purgeMu sync.RWMutex
-	purged  map[string]bool
+	purged  map[string][]purgeRec // content -> its purge records
 
 	// lastTick is the time of the committer's previous op (tick).
 	lastTick time.Time
@@ -112,7 +112,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, errs.Wrap("meta.Open", errs.Internal, err)
 	}
 	s := &Store{db: db, opts: opts, nodes: newNodeCache(opts.NodeCacheBytes),
-		queue: make(chan *op, 1024), done: make(chan struct{}), purged: map[string]bool{}}
+		queue: make(chan *op, 1024), done: make(chan struct{}), purged: map[string][]purgeRec{}}
 	if err := s.loadPurged(); err != nil {
 		db.Close()
 		return nil, err
@@ -366,29 +366,6 @@ func (t txnNodes) putNode(n *node) (Hash, error) {
 // view runs fn in a read transaction.
 func (s *Store) view(fn func(txn *badger.Txn) error) error {
 	return s.db.View(fn)
-}
-
-// ---- purge set ----
-
-func (s *Store) loadPurged() error {
-	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pPurge)})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			s.purged[string(it.Item().Key()[len(pPurge):])] = true
-		}
-		return nil
-	})
-}
-
-// IsPurged reports whether content (a SHA-256 hex) has been purged.
-func (s *Store) IsPurged(content string) bool {
-	if content == "" {
-		return false
-	}
-	s.purgeMu.RLock()
-	defer s.purgeMu.RUnlock()
-	return s.purged[content]
 }
 
 // ctxErr maps a done context to a Transient error.

@@ -329,12 +329,13 @@ func TestWatchReportsDurableBranchMoves(t *testing.T) {
 	}
 }
 
-func TestPurgeFallsBackToSurvivingVersion(t *testing.T) {
+func TestPurgeScoped(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t)
 	s.CreateRepo(ctx, "pg1", "a")
-	w := func(key, content string) string {
-		res, err := s.Write(ctx, WriteRequest{Repo: "pg1", Branch: "main", Changes: []Change{{Key: key,
+	s.CreateRepo(ctx, "pg2", "a")
+	w := func(repo, key, content string) string {
+		res, err := s.Write(ctx, WriteRequest{Repo: repo, Branch: "main", Changes: []Change{{Key: key,
 			Entry: &Entry{Content: content, ETag: content[:4]}}}})
 		if err != nil {
 			t.Fatal(err)
@@ -342,31 +343,109 @@ func TestPurgeFallsBackToSurvivingVersion(t *testing.T) {
 		return res.Version
 	}
 	h := func(c byte) string { return strings.Repeat(string(c), 64) }
-	w("k", h('a'))
-	w("k", h('b'))
-	w("only/inside", h('c'))
-	w("top", h('d'))
-	s.Purge(ctx, h('b'), "admin", "k")
-	s.Purge(ctx, h('c'), "admin", "only/inside")
-	ref, _ := s.Resolve(ctx, "pg1", "main")
-	e, err := s.GetLatest(ctx, ref.Root(), ref.Commit.VRoot, "k")
-	if err != nil || e.Content != h('a') {
-		t.Fatalf("k should read its surviving version: %v %v", e, err)
+	w("pg1", "k", h('a'))
+	vb := w("pg1", "k", h('b'))
+	w("pg1", "only/inside", h('c'))
+	w("pg1", "top", h('d'))
+	w("pg2", "same", h('b'))
+	if _, err := s.CreateTag(ctx, "pg1", "before", "main"); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := s.GetLatest(ctx, ref.Root(), ref.Commit.VRoot, "only/inside"); !errs.Is(err, errs.NotExist) {
-		t.Fatalf("fully purged key must be absent: %v", err)
+	oc, err := s.StartCommit(ctx, "pg1", "main", "a", "", nil, false)
+	if err != nil {
+		t.Fatal(err)
 	}
-	pg, _ := s.ListLatest(ctx, ref.Root(), ref.Commit.VRoot, "", "/", "", 100)
-	var keys []string
-	for _, e := range pg.Entries {
-		keys = append(keys, e.Key)
+	if _, err := s.Write(ctx, WriteRequest{Repo: "pg1", Open: oc.ID, Changes: []Change{{Key: "open/b", Entry: &Entry{Content: h('b'), ETag: "bbbb"}}}}); err != nil {
+		t.Fatal(err)
 	}
-	if fmt.Sprint(keys, pg.Prefixes) != "[k top] []" {
-		t.Fatalf("listing %v %v", keys, pg.Prefixes)
+	if _, err := s.Purge(ctx, PurgeRequest{Content: h('b'), Repo: "pg1", Block: true}); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("a repo purge with block: %v", err)
 	}
-	vp, _ := s.ListVersions(ctx, ref.Commit, "", "/", "", "", 100)
-	if len(vp.Prefixes) != 0 || len(vp.Versions) != 2 || !vp.Versions[0].IsLatest || vp.Versions[0].Entry.Content != h('a') {
-		t.Fatalf("versions %+v prefixes %v", vp.Versions, vp.Prefixes)
+	res, err := s.Purge(ctx, PurgeRequest{Content: h('b'), Repo: "pg1", User: "admin", Target: "pg1@main:k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Removed) != 1 || res.Removed[0].Key != "k" || res.Removed[0].Version != vb || len(res.Commits) != 1 || res.OpenCommits != 1 {
+		t.Fatalf("purge result %+v", res)
+	}
+	if _, err := s.Purge(ctx, PurgeRequest{Content: h('c'), Repo: "pg1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"main", "before"} {
+		r, _ := s.Resolve(ctx, "pg1", ref)
+		e, err := s.GetLatest(ctx, "pg1", r.Root(), r.Commit.VRoot, "k")
+		if err != nil || e.Content != h('a') {
+			t.Fatalf("%s: k should read its surviving version: %v %v", ref, e, err)
+		}
+		if _, err := s.GetLatest(ctx, "pg1", r.Root(), r.Commit.VRoot, "only/inside"); !errs.Is(err, errs.NotExist) {
+			t.Fatalf("%s: fully purged key must be absent: %v", ref, err)
+		}
+		if _, err := s.GetVersion(ctx, r, "k", vb); errs.CodeOf(err) != "NoSuchVersion" {
+			t.Fatalf("%s: purged version readable: %v", ref, err)
+		}
+		pg, _ := s.ListLatest(ctx, "pg1", r.Root(), r.Commit.VRoot, "", "/", "", 100)
+		var keys []string
+		for _, e := range pg.Entries {
+			keys = append(keys, e.Key)
+		}
+		if fmt.Sprint(keys, pg.Prefixes) != "[k top] []" {
+			t.Fatalf("%s: listing %v %v", ref, keys, pg.Prefixes)
+		}
+		vp, _ := s.ListVersions(ctx, r.Commit, "", "/", "", "", 100)
+		if len(vp.Prefixes) != 0 || len(vp.Versions) != 2 || !vp.Versions[0].IsLatest || vp.Versions[0].Entry.Content != h('a') {
+			t.Fatalf("%s: versions %+v prefixes %v", ref, vp.Versions, vp.Prefixes)
+		}
+	}
+	// The branch head itself no longer holds the purged versions.
+	r, _ := s.Resolve(ctx, "pg1", "main")
+	if e, err := s.Get(ctx, r.Root(), "k"); err != nil || e.Content != h('a') {
+		t.Fatalf("main's live tree still holds the purged version: %+v %v", e, err)
+	}
+	// The open commit forgot its write of it.
+	or, _ := s.Resolve(ctx, "pg1", oc.ID)
+	if _, err := s.Get(ctx, or.Root(), "open/b"); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("open commit still holds purged content: %v", err)
+	}
+	// Another repo's identical bytes are untouched, and still referenced.
+	r2, _ := s.Resolve(ctx, "pg2", "main")
+	if e, err := s.GetLatest(ctx, "pg2", r2.Root(), r2.Commit.VRoot, "same"); err != nil || e.Content != h('b') {
+		t.Fatalf("pg2's same bytes: %v %v", e, err)
+	}
+	if ref, err := s.ContentReferenced(ctx, h('b'), "pg1"); err != nil || !ref {
+		t.Fatalf("ContentReferenced outside pg1: %v %v", ref, err)
+	}
+	if ref, err := s.ContentReferenced(ctx, h('c'), "pg1"); err != nil || ref {
+		t.Fatalf("ContentReferenced of c outside pg1: %v %v", ref, err)
+	}
+	// Written again after the purge: readable (the fence is the purge time).
+	w("pg1", "k", h('b'))
+	r, _ = s.Resolve(ctx, "pg1", "main")
+	if e, err := s.GetLatest(ctx, "pg1", r.Root(), r.Commit.VRoot, "k"); err != nil || e.Content != h('b') {
+		t.Fatalf("re-upload after purge: %v %v", e, err)
+	}
+	if s.Blocked(h('b')) {
+		t.Fatal("an unblocked purge blocks")
+	}
+	// A global purge with block reaches every repo, and survives a reopen.
+	if _, err := s.Purge(ctx, PurgeRequest{Content: h('b'), Block: true}); err != nil {
+		t.Fatal(err)
+	}
+	r2, _ = s.Resolve(ctx, "pg2", "main")
+	if _, err := s.GetLatest(ctx, "pg2", r2.Root(), r2.Commit.VRoot, "same"); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("global purge left pg2's copy: %v", err)
+	}
+	if !s.Blocked(h('b')) {
+		t.Fatal("block not recorded")
+	}
+	log, _ := s.AuditLog(ctx)
+	n := 0
+	for _, e := range log {
+		if e.Action == "purge" {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d purge audit entries, want 3: %+v", n, log)
 	}
 }
 

@@ -78,7 +78,7 @@ func (s *Store) ListVersions(ctx context.Context, c *Commit, prefix, delim, keyM
 		if err != nil {
 			return nil, err
 		}
-		if s.IsPurged(e.Content) {
+		if s.purgedIn(c.Repo, e) {
 			cur.next()
 			continue
 		}
@@ -185,28 +185,6 @@ type AuditEntry struct {
 	Action string    `json:"action"`
 	Target string    `json:"target"`
 	Detail string    `json:"detail,omitempty"`
-}
-
-// Purge marks content (SHA-256 hex) purged for good and records who did it
-// in the audit log. Every key in every repo with that content then reads
-// as purged. The caller deletes the blob after Purge returns.
-func (s *Store) Purge(ctx context.Context, content, user, target string) error {
-	if len(content) != 64 {
-		return errs.E("meta.Purge", errs.Invalid, "bad content hash %q", content)
-	}
-	err := s.update(ctx, func(w *wtx) error {
-		if err := w.txn.Set([]byte(pPurge+content), []byte(w.now.Format(time.RFC3339Nano))); err != nil {
-			return err
-		}
-		return w.audit(AuditEntry{Time: w.now, User: user, Action: "purge", Target: target, Detail: "content " + content})
-	})
-	if err != nil {
-		return err
-	}
-	s.purgeMu.Lock()
-	s.purged[content] = true
-	s.purgeMu.Unlock()
-	return nil
 }
 
 func (w *wtx) audit(e AuditEntry) error {

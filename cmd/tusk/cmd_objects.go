@@ -740,51 +740,132 @@ func downloadOne(ctx context.Context, cl *client, repo, commit string, f remoteF
 // ---- purge ----
 
 func newPurgeCmd(o *rootOptions) *cobra.Command {
-	var yes bool
+	var f purgeFlags
 	cmd := &cobra.Command{
-		Use:   "purge REPO[@REF]:KEY [--yes]",
-		Short: "Remove the content of KEY at REF from the system for good (admin only)",
-		Long: `Purge the version of KEY that REF (a branch, tag or commit; default main) reads:
-its bytes are deleted from the backing store, and every key in every repo
-holding the same content reads as purged (NoSuchVersion / absent). History,
-trees and commit ids stay unchanged. Needs admin permission on the repo; the
-audit log records who purged what. This cannot be undone: --yes confirms it
-(on a terminal you are asked otherwise).`,
-		Args: nargs(1, 1),
+		Use:   "purge (REPO[@REF]:KEY [--version V] | --content SHA256 [--repo REPO]) [--all [--block]] --yes",
+		Short: "Remove content on purpose: its bytes, its versions in a repo or every repo, and what pipelines made from it",
+		Long: `Purge content for good (SPEC §3). Name it by a version (REPO[@REF]:KEY, the
+version REF reads, or --version V) or by its SHA-256 (--content). The scope is
+one repo (the version's repo or --repo; needs admin permission on it) or, with
+--all, every repo (global admin only).
+
+In the scope, every version holding those bytes leaves the branch views (each
+branch that showed one gets one commit without it; a key whose current version
+goes reads as its previous remaining version), open commits forget their writes
+of it, tags and old commits read it as NoSuchVersion, and pipeline outputs
+derived from it are purged too (their datums are recomputed). The bytes are
+deleted from the backing store at once, unless another repo still holds them
+(a repo admin never affects another repo). --block (with --all) also refuses the
+same bytes if anyone uploads them again. Every purge is in the audit log.
+
+To remove one version of one key as S3 does, use DeleteObject with a
+versionId (aws s3api delete-object --version-id): that is not a purge.
+This cannot be undone: --yes confirms it (on a terminal you are asked
+otherwise).`,
+		Args: nargs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd, func(ctx context.Context, cl *client) error { return runPurge(ctx, o, cl, cmd, args[0], yes) })
+			return o.run(cmd, func(ctx context.Context, cl *client) error { return runPurge(ctx, o, cl, cmd, args, f) })
 		},
 	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "confirm: the content is deleted for good")
+	cmd.Flags().StringVar(&f.version, "version", "", "the version id of KEY to purge (default: the version REF reads)")
+	cmd.Flags().StringVar(&f.content, "content", "", "purge these bytes by SHA-256 (hex) instead of naming a version")
+	cmd.Flags().StringVar(&f.repo, "repo", "", "with --content: the repo to purge them in")
+	cmd.Flags().BoolVar(&f.all, "all", false, "purge in every repo (global admin only)")
+	cmd.Flags().BoolVar(&f.block, "block", false, "with --all: refuse these bytes if they are uploaded again")
+	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "confirm: the content is deleted for good")
 	return cmd
 }
 
-func runPurge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, arg string, yes bool) error {
-	t, err := optPath(arg, "REPO[@REF]:KEY")
-	if err != nil {
-		return err
-	}
-	if !t.HasPath || t.Path == "" {
-		return usagef("purge needs a key: REPO[@REF]:KEY, not %q", arg)
-	}
-	if !yes {
-		f, ok := cmd.InOrStdin().(*os.File)
-		if !ok || !isatty.IsTerminal(f.Fd()) {
-			return usagef("purge deletes %s's content for good; pass --yes to confirm", t)
+type purgeFlags struct {
+	version, content, repo string
+	all, block, yes        bool
+}
+
+func runPurge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, args []string, f purgeFlags) error {
+	req := gateway.PurgeRequest{Content: f.content, Version: f.version, Block: f.block}
+	what := ""
+	repo := f.repo
+	switch {
+	case len(args) == 1 && f.content != "":
+		return usagef("name a version (REPO[@REF]:KEY) or --content SHA256, not both")
+	case len(args) == 1:
+		t, err := optPath(args[0], "REPO[@REF]:KEY")
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "Purge the content of %s from every repo, for good? [y/N] ", t)
+		if !t.HasPath || t.Path == "" {
+			return usagef("purge needs a key: REPO[@REF]:KEY, not %q", args[0])
+		}
+		if f.repo != "" && f.repo != t.Repo {
+			return usagef("--repo %s differs from the version's repo %s", f.repo, t.Repo)
+		}
+		repo, req.Ref, req.Key = t.Repo, t.refOrMain(), t.Path
+		what = t.String()
+		if f.version != "" {
+			what += " version " + f.version
+		}
+	case f.content != "":
+		if f.version != "" {
+			return usagef("--version names a version of a key: give REPO[@REF]:KEY too")
+		}
+		if repo == "" && !f.all {
+			return usagef("--content needs a scope: --repo REPO, or --all (global admin)")
+		}
+		what = "content " + f.content
+	default:
+		return usagef("name what to purge: REPO[@REF]:KEY [--version V], or --content SHA256")
+	}
+	if f.block && !f.all {
+		return usagef("--block needs --all: only a global admin blocks bytes, for every repo")
+	}
+	scope := "repo " + repo
+	if f.all {
+		scope = "every repo"
+	}
+	if !f.yes {
+		in, ok := cmd.InOrStdin().(*os.File)
+		if !ok || !isatty.IsTerminal(in.Fd()) {
+			return usagef("purge deletes %s in %s for good; pass --yes to confirm", what, scope)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "Purge %s in %s, for good? [y/N] ", what, scope)
 		var answer string
-		fmt.Fscanln(f, &answer)
+		fmt.Fscanln(in, &answer)
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			return fmt.Errorf("purge cancelled")
 		}
 	}
-	var res gateway.PurgeResult
-	if err := cl.do(ctx, "POST", "/repos/"+p(t.Repo)+"/purge", nil, gateway.PurgeRequest{Ref: t.refOrMain(), Key: t.Path}, &res); err != nil {
+	path := "/repos/" + p(repo) + "/purge"
+	if f.all {
+		path = "/purge"
+		req.Repo = repo
+	}
+	var res gateway.PurgeReport
+	if err := cl.do(ctx, "POST", path, nil, req, &res); err != nil {
 		return err
 	}
-	return o.printer(stdout(cmd)).print(res, func(p *printer) {
-		p.line("Purged %s@%s:%s (version %s, %s, content sha256 %s)", res.Repo, res.Ref, res.Key, short(res.Version), fsize(res.Size), res.Content)
-		p.line("Its bytes are deleted; every key with this content now reads as purged.")
-	})
+	return o.printer(stdout(cmd)).print(res, func(p *printer) { printPurge(p, &res, "") })
+}
+
+func printPurge(p *printer, r *gateway.PurgeReport, indent string) {
+	scope := "repo " + r.Scope
+	if r.Scope == "*" {
+		scope = "every repo"
+	}
+	if n := r.Named; n != nil {
+		p.line("%sPurged %s@%s:%s version %s (%s, sha256 %s) in %s", indent, n.Repo, n.Ref, n.Key, short(n.Version), fsize(n.Size), r.Content, scope)
+	} else {
+		p.line("%sPurged content sha256 %s in %s", indent, r.Content, scope)
+	}
+	p.line("%s  %d versions removed from %d branches", indent, len(r.Removed), len(r.Commits))
+	if r.BytesDeleted {
+		p.line("%s  bytes deleted from the backing store", indent)
+	} else if r.BytesKept != "" {
+		p.line("%s  bytes kept: %s", indent, r.BytesKept)
+	}
+	if r.Block {
+		p.line("%s  blocked: the same bytes are refused from now on", indent)
+	}
+	for i := range r.Derived {
+		printPurge(p, &r.Derived[i], indent+"  derived: ")
+	}
 }

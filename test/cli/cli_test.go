@@ -257,11 +257,15 @@ func TestEveryCommandJSON(t *testing.T) {
 		t.Fatalf("key revoke: %v", del)
 	}
 	var pr struct {
-		Key, Content string
-		Size         int64
+		Named struct {
+			Key  string
+			Size int64
+		}
+		Content string
+		Scope   string
 	}
 	a.json(&pr, "purge", "jrepo@dev:t/x.txt", "--yes")
-	if pr.Key != "t/x.txt" || pr.Size != 1 || len(pr.Content) != 64 {
+	if pr.Named.Key != "t/x.txt" || pr.Named.Size != 1 || len(pr.Content) != 64 || pr.Scope != "jrepo" {
 		t.Fatalf("purge: %+v", pr)
 	}
 	var audit struct {
@@ -633,27 +637,31 @@ func TestPurge(t *testing.T) {
 	a.json(&lg, "log", "pam", "--path", "x")
 	xVersion := lg.Commits[0].ID
 
-	// ops is not admin of pb: refused.
+	// ops is not admin of pbm: refused.
 	if e := ops.apiError("purge", "pbm:z", "--yes"); e.Code != "AccessDenied" {
 		t.Fatalf("purge without admin: %+v", e)
 	}
-	var pr struct{ Content, Version string }
-	ops.json(&pr, "purge", "pam@"+xVersion+":x", "--yes")
-	if pr.Content != sha || pr.Version != xVersion {
-		t.Fatalf("purge answer %+v", pr)
+	// A repo admin purges in its repo: both keys of pam holding the bytes
+	// lose them; pbm keeps its identical bytes, so they stay on disk.
+	var pr struct {
+		Content, Scope string
+		Named          struct{ Version string }
+		Removed        []struct{ Repo, Key, Version string }
+		BytesDeleted   bool `json:"bytes_deleted"`
 	}
-	if hits := append(findNamed(srv.dataDir, sha), findFiles(t, srv.dataDir, []byte(payload))...); len(hits) != 0 {
-		t.Fatalf("purged bytes still in the data dir: %v", hits)
+	ops.json(&pr, "purge", "pam:x", "--version", xVersion, "--yes")
+	if pr.Content != sha || pr.Named.Version != xVersion || pr.Scope != "pam" || len(pr.Removed) != 2 || pr.BytesDeleted {
+		t.Fatalf("repo purge answer %+v", pr)
 	}
 	c := srv.s3(adminKey, adminSecret)
-	for _, bk := range [][2]string{{"pam", "x"}, {"pam", "y"}, {"pbm", "z"}} {
+	for _, bk := range [][2]string{{"pam", "x"}, {"pam", "y"}} {
 		_, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bk[0]), Key: aws.String(bk[1])})
 		if s3code(err) != "NoSuchKey" {
 			t.Errorf("GetObject %s/%s after purge: %v", bk[0], bk[1], err)
 		}
-		if e := a.apiError("cat", bk[0]+":"+bk[1]); e.Code != "NoSuchKey" {
-			t.Errorf("cat %s:%s after purge: %+v", bk[0], bk[1], e)
-		}
+	}
+	if a.cat("pbm:z") != payload {
+		t.Fatal("a repo admin's purge touched another repo's identical bytes")
 	}
 	_, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("pam"), Key: aws.String("x"), VersionId: aws.String(xVersion)})
 	if s3code(err) != "NoSuchVersion" {
@@ -662,18 +670,47 @@ func TestPurge(t *testing.T) {
 	if a.cat("pam:keep") != "other content" {
 		t.Fatal("purge touched other content")
 	}
+	// Not blocked: the same bytes can be stored again.
+	a.putString(dir, "pam:again", payload)
+	if a.cat("pam:again") != payload {
+		t.Fatal("re-upload after an unblocked purge")
+	}
+	// Every repo and --block are for global admins only.
+	if e := ops.apiError("purge", "--content", sha, "--all", "--yes"); e.Code != "AccessDenied" {
+		t.Fatalf("repo admin purging every repo: %+v", e)
+	}
+	ops.fail(2, "purge", "--content", sha, "--repo", "pam", "--block", "--yes")
+	var gr struct {
+		Scope        string
+		Block        bool
+		Removed      []struct{ Repo, Key string }
+		BytesDeleted bool `json:"bytes_deleted"`
+	}
+	a.json(&gr, "purge", "--content", sha, "--all", "--block", "--yes")
+	if gr.Scope != "*" || !gr.Block || !gr.BytesDeleted || len(gr.Removed) != 2 {
+		t.Fatalf("global purge answer %+v", gr)
+	}
+	if hits := append(findNamed(srv.dataDir, sha), findFiles(t, srv.dataDir, []byte(payload))...); len(hits) != 0 {
+		t.Fatalf("purged bytes still in the data dir: %v", hits)
+	}
+	for _, bk := range [][2]string{{"pbm", "z"}, {"pam", "again"}} {
+		if e := a.apiError("cat", bk[0]+":"+bk[1]); e.Code != "NoSuchKey" {
+			t.Errorf("cat %s:%s after purge: %+v", bk[0], bk[1], e)
+		}
+	}
 	var audit struct {
 		Entries []struct{ User, Action, Target, Detail string }
 	}
 	a.json(&audit, "audit", "--action", "purge")
-	if len(audit.Entries) != 1 || audit.Entries[0].User != "ops" || audit.Entries[0].Target != "pam@"+xVersion+":x" ||
-		!strings.Contains(audit.Entries[0].Detail, sha) {
+	if len(audit.Entries) != 2 || audit.Entries[0].User != "ops" || audit.Entries[0].Target != "pam@main:x --version "+xVersion ||
+		!strings.Contains(audit.Entries[0].Detail, sha) || !strings.Contains(audit.Entries[0].Detail, "repo pam") ||
+		audit.Entries[1].User != "admin" || !strings.Contains(audit.Entries[1].Detail, "every repo, blocked") {
 		t.Fatalf("audit: %+v", audit.Entries)
 	}
-	// Writing the purged content again is refused.
-	writeFile(t, filepath.Join(dir, "again"), payload)
-	if r := a.fail(1, "put", filepath.Join(dir, "again"), "pam:again"); !strings.Contains(r.stderr, "purged") {
-		t.Fatalf("re-upload of purged content: %s", r)
+	// Writing the blocked content again is refused.
+	writeFile(t, filepath.Join(dir, "again2"), payload)
+	if r := a.fail(1, "put", filepath.Join(dir, "again2"), "pam:again2"); !strings.Contains(r.stderr, "purged") {
+		t.Fatalf("re-upload of blocked content: %s", r)
 	}
 }
 

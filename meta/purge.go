@@ -1,0 +1,475 @@
+package meta
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/tusk-data/tusk/internal/errs"
+)
+
+// Purge (SPEC §3) removes content on purpose, in a scope: one repo or every
+// repo. It is never a side effect of an S3 call.
+//
+// A purge record P/<content>/<scope> (scope: a repo name, or "*" for every
+// repo) holds a fence: the time of the purge. A version is purged when its
+// content has a record whose scope covers its repo and the version was
+// written at or before the fence (the committer gives every op a strictly
+// later time), so the same bytes uploaded again after an unblocked purge
+// read normally. Branch heads and open commits in the scope that showed a
+// purged version are rewritten in the purge's op (a commit per branch
+// without it); tags and finished commits keep their trees, and reads there
+// skip purged versions. A record with Block refuses the bytes from then on.
+
+// PurgeScopeAll is the scope of a purge of every repo.
+const PurgeScopeAll = "*"
+
+// purgeRec is one purge record.
+type purgeRec struct {
+	Scope string    `json:"scope"`
+	Fence time.Time `json:"fence"`
+	Block bool      `json:"block,omitempty"`
+	User  string    `json:"user,omitempty"`
+}
+
+func purgeKey(content, scope string) []byte { return []byte(pPurge + content + "/" + scope) }
+
+func (s *Store) loadPurged() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pPurge)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := string(it.Item().Key()[len(pPurge):])
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			content, scope, ok := strings.Cut(k, "/")
+			var rec purgeRec
+			if !ok {
+				// A purge record of the first format: every repo, for good.
+				t, _ := time.Parse(time.RFC3339Nano, string(v))
+				if t.IsZero() {
+					t = time.Unix(1<<40, 0)
+				}
+				rec = purgeRec{Scope: PurgeScopeAll, Fence: t, Block: true}
+			} else if err := json.Unmarshal(v, &rec); err != nil {
+				return errs.Wrap("meta.Open", errs.Internal, err)
+			} else {
+				rec.Scope = scope
+			}
+			s.purged[content] = append(s.purged[content], rec)
+			if rec.Fence.After(s.lastTick) {
+				s.lastTick = rec.Fence
+			}
+		}
+		return nil
+	})
+}
+
+// purgedIn reports whether e, a version read in repo, is purged. Delete
+// markers never are. repo "" is covered only by purges of every repo.
+func (s *Store) purgedIn(repo string, e *Entry) bool {
+	if e == nil || e.Content == "" {
+		return false
+	}
+	s.purgeMu.RLock()
+	defer s.purgeMu.RUnlock()
+	for _, r := range s.purged[e.Content] {
+		if (r.Scope == PurgeScopeAll || r.Scope == repo) && !e.Time.After(r.Fence) {
+			return true
+		}
+	}
+	return false
+}
+
+// Purged reports whether version e of a key of repo was purged.
+func (s *Store) Purged(repo string, e *Entry) bool { return s.purgedIn(repo, e) }
+
+// Blocked reports whether content (SHA-256 hex) is refused for good.
+func (s *Store) Blocked(content string) bool {
+	if content == "" {
+		return false
+	}
+	s.purgeMu.RLock()
+	defer s.purgeMu.RUnlock()
+	for _, r := range s.purged[content] {
+		if r.Block {
+			return true
+		}
+	}
+	return false
+}
+
+// PurgeRequest is a purge of one content in a scope.
+type PurgeRequest struct {
+	// Content is the SHA-256 (hex) of the bytes.
+	Content string
+	// Repo is the scope: one repo, or "" for every repo.
+	Repo string
+	// Block refuses these bytes from now on (every-repo scope only).
+	Block bool
+	// User and Target are recorded in the audit log (Target: what the user
+	// named, e.g. REPO@REF:KEY --version V).
+	User, Target string
+}
+
+// PurgedVersion is one version a purge removed from a branch's view.
+type PurgedVersion struct {
+	Repo    string `json:"repo"`
+	Branch  string `json:"branch"`
+	Key     string `json:"key"`
+	Version string `json:"version"`
+}
+
+// PurgeResult reports a purge.
+type PurgeResult struct {
+	Content string `json:"content"`
+	Scope   string `json:"scope"`
+	Block   bool   `json:"block,omitempty"`
+	// Removed lists the versions removed from branch views (each branch
+	// that showed one got one commit without it, listed in Commits).
+	Removed []PurgedVersion `json:"removed"`
+	Commits []PurgeCommit   `json:"commits,omitempty"`
+	// OpenCommits counts the open commits whose writes of it were undone.
+	OpenCommits int       `json:"open_commits,omitempty"`
+	Time        time.Time `json:"time"`
+}
+
+// PurgeCommit is the commit a purge made on a branch.
+type PurgeCommit struct {
+	Repo   string `json:"repo"`
+	Branch string `json:"branch"`
+	Commit string `json:"commit"`
+}
+
+// Purge purges req.Content in req.Repo (or every repo) as one committer
+// op: it writes the purge record (and an audit entry), then every branch in
+// the scope whose view shows a version with that content gets one commit
+// (a system write: protected and pipeline output branches included) in
+// which those versions are removed as DeleteObject with their version ids
+// removes them, and every open commit in the scope forgets its writes of
+// it. The caller deletes the bytes. Cost: O(distinct tree nodes of the
+// branch heads and open commits in the scope); writers wait meanwhile.
+func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, error) {
+	if len(req.Content) != 64 || !hexRe.MatchString(req.Content) {
+		return nil, errs.E("meta.Purge", errs.Invalid, "bad content hash %q: want 64 hex digits (SHA-256)", req.Content)
+	}
+	scope := req.Repo
+	if scope == "" {
+		scope = PurgeScopeAll
+	} else if req.Block {
+		return nil, errs.E("meta.Purge", errs.Invalid, "blocking content needs a purge of every repo, not of repo %s", req.Repo)
+	}
+	res := &PurgeResult{Content: req.Content, Scope: scope, Block: req.Block, Removed: []PurgedVersion{}}
+	var added *purgeRec
+	err := s.update(ctx, func(w *wtx) error {
+		var repos []string
+		if scope == PurgeScopeAll {
+			rs, err := listJSONTx[Repo](w.txn, pRepo)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				repos = append(repos, r.Name)
+			}
+		} else {
+			if _, err := w.s.repoTx(w.txn, scope); err != nil {
+				return err
+			}
+			repos = []string{scope}
+		}
+		rec := purgeRec{Scope: scope, Fence: w.now, Block: req.Block, User: req.User}
+		// Reads and the removals below see the purge from now on; undone
+		// if the op fails.
+		s.purgeMu.Lock()
+		s.purged[req.Content] = append(s.purged[req.Content], rec)
+		s.purgeMu.Unlock()
+		added = &rec
+		res.Time = w.now
+		for _, repo := range repos {
+			if err := w.purgeRepo(repo, req, res); err != nil {
+				return err
+			}
+		}
+		if err := w.roomForRecords(); err != nil {
+			return err
+		}
+		if err := setJSON(w.txn, string(purgeKey(req.Content, scope)), rec); err != nil {
+			return err
+		}
+		detail := "content " + req.Content + " in " + scopeName(scope)
+		if req.Block {
+			detail += ", blocked"
+		}
+		detail += ": " + itoa(len(res.Removed)) + " versions removed from " + itoa(len(res.Commits)) + " branches"
+		return w.audit(AuditEntry{Time: w.now, User: req.User, Action: "purge", Target: req.Target, Detail: detail})
+	})
+	if err != nil {
+		if added != nil {
+			s.purgeMu.Lock()
+			rs := s.purged[req.Content]
+			for i := range rs {
+				if rs[i] == *added {
+					s.purged[req.Content] = append(rs[:i:i], rs[i+1:]...)
+					break
+				}
+			}
+			s.purgeMu.Unlock()
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func scopeName(scope string) string {
+	if scope == PurgeScopeAll {
+		return "every repo"
+	}
+	return "repo " + scope
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// purgeRepo removes req.Content's purged versions from every branch view
+// and open commit of repo.
+func (w *wtx) purgeRepo(repo string, req PurgeRequest, res *PurgeResult) error {
+	branches, err := listJSONTx[Branch](w.txn, pBranch+repo+"/")
+	if err != nil {
+		return err
+	}
+	memo := map[Hash]bool{}
+	for _, br0 := range branches {
+		br := br0
+		head, err := w.s.commitTx(w.txn, repo, br.Head)
+		if err != nil {
+			return err
+		}
+		var rms []Removal
+		err = findContent(w.nodes(), head.VRoot, req.Content, memo, func(k []byte, e *Entry) {
+			if w.s.purgedIn(repo, e) {
+				key, _ := splitVKey(k)
+				rms = append(rms, Removal{Key: key, Version: e.VersionID()})
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if len(rms) == 0 {
+			continue
+		}
+		rm, err := w.removals(head, rms)
+		if err != nil {
+			return err
+		}
+		id := NewID()
+		c, err := w.commit(head, &br, id, commitSpec{muts: rm.live, vdels: rm.vdels, author: req.User,
+			msg: "purge content " + req.Content[:12] + " (" + req.Target + ")"})
+		if err != nil {
+			return err
+		}
+		res.Commits = append(res.Commits, PurgeCommit{Repo: repo, Branch: br.Name, Commit: c.ID})
+		for i, r := range rms {
+			if rm.results[i].Found {
+				res.Removed = append(res.Removed, PurgedVersion{Repo: repo, Branch: br.Name, Key: r.Key, Version: r.Version})
+			}
+		}
+	}
+	opens, err := listJSONTx[OpenCommit](w.txn, pOpen+repo+"/")
+	if err != nil {
+		return err
+	}
+	for _, oc := range opens {
+		base, err := w.s.commitTx(w.txn, repo, oc.Base)
+		if err != nil {
+			return err
+		}
+		var muts []Mut
+		err = findContent(w.nodes(), oc.Root, req.Content, memo, func(k []byte, e *Entry) {
+			if !w.s.purgedIn(repo, e) {
+				return
+			}
+			// Forget the open commit's write: the key reads as at its base
+			// (finishing then leaves the branch's version alone).
+			m := Mut{Key: append([]byte(nil), k...)}
+			if v, ok, err := treeGet(w.nodes(), base.Root, k); err == nil && ok {
+				m.Val = v
+			}
+			muts = append(muts, m)
+		})
+		if err != nil {
+			return err
+		}
+		if len(muts) == 0 {
+			continue
+		}
+		root, err := treeApply(w.nodes(), oc.Root, muts)
+		if err != nil {
+			return err
+		}
+		if err := w.roomForRecords(); err != nil {
+			return err
+		}
+		oc.Root = root
+		if err := setJSON(w.txn, pOpen+repo+"/"+oc.ID, oc); err != nil {
+			return err
+		}
+		res.OpenCommits++
+	}
+	return nil
+}
+
+// findContent calls fn, in key order, for every leaf entry of the tree at
+// root whose content is content. memo remembers subtrees (by hash) holding
+// no such entry, so trees sharing nodes are searched once.
+func findContent(src nodeSource, root Hash, content string, memo map[Hash]bool, fn func(k []byte, e *Entry)) error {
+	_, err := findContentNode(src, root, content, memo, fn)
+	return err
+}
+
+func findContentNode(src nodeSource, h Hash, content string, memo map[Hash]bool, fn func(k []byte, e *Entry)) (bool, error) {
+	if h.IsZero() {
+		return false, nil
+	}
+	if has, ok := memo[h]; ok && !has {
+		return false, nil
+	}
+	n, err := src.getNode(h)
+	if err != nil {
+		return false, err
+	}
+	found := false
+	if n.leaf {
+		for i, v := range n.vals {
+			e, err := DecodeEntry(v)
+			if err != nil {
+				return false, err
+			}
+			if e.Content == content {
+				found = true
+				fn(n.keys[i], e)
+			}
+		}
+	} else {
+		for _, k := range n.kids {
+			f, err := findContentNode(src, k, content, memo, fn)
+			if err != nil {
+				return false, err
+			}
+			found = found || f
+		}
+	}
+	memo[h] = found
+	return found, nil
+}
+
+// ContentReferenced reports whether any view outside repo except (a branch
+// head, tag, open commit or its base, or a commit a provenance record
+// names, of another repo) or any multipart part in flight references
+// content (SHA-256 hex) with a version not purged there: a purge of one
+// repo then keeps the bytes. Cost: O(distinct tree nodes of those views).
+func (s *Store) ContentReferenced(ctx context.Context, content, except string) (bool, error) {
+	found := false
+	err := s.view(func(txn *badger.Txn) error {
+		parts := map[string]bool{}
+		_, views, openRoots, err := s.gcRoots(ctx, txn, s.opts.Now(), 0, parts)
+		if err != nil {
+			return err
+		}
+		if parts[content] {
+			found = true
+			return nil
+		}
+		src := txnNodes{s, txn}
+		memo := map[Hash]bool{}
+		check := func(repo string, root Hash) error {
+			return findContent(src, root, content, memo, func(k []byte, e *Entry) {
+				if !s.purgedIn(repo, e) {
+					found = true
+				}
+			})
+		}
+		for _, r := range views {
+			if r.repo == except || found {
+				continue
+			}
+			c, err := s.commitTx(txn, r.repo, r.id)
+			if err != nil {
+				continue
+			}
+			if err := check(r.repo, c.Root); err != nil {
+				return err
+			}
+			if err := check(r.repo, c.VRoot); err != nil {
+				return err
+			}
+		}
+		opens, err := listJSONTx[OpenCommit](txn, pOpen)
+		if err != nil {
+			return err
+		}
+		_ = openRoots
+		for _, oc := range opens {
+			if oc.Repo == except || found {
+				continue
+			}
+			if err := check(oc.Repo, oc.Root); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return found, err
+}
+
+// Purges lists the purge records of content (all when content is ""), in
+// scope order.
+func (s *Store) Purges(content string) []PurgeInfo {
+	s.purgeMu.RLock()
+	defer s.purgeMu.RUnlock()
+	var out []PurgeInfo
+	for c, rs := range s.purged {
+		if content != "" && c != content {
+			continue
+		}
+		for _, r := range rs {
+			out = append(out, PurgeInfo{Content: c, Scope: r.Scope, Fence: r.Fence, Block: r.Block, User: r.User})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Content != out[j].Content {
+			return out[i].Content < out[j].Content
+		}
+		return out[i].Fence.Before(out[j].Fence)
+	})
+	return out
+}
+
+// PurgeInfo describes one purge record.
+type PurgeInfo struct {
+	Content string    `json:"content"`
+	Scope   string    `json:"scope"`
+	Fence   time.Time `json:"time"`
+	Block   bool      `json:"block,omitempty"`
+	User    string    `json:"user,omitempty"`
+}
+
+// listJSONTx lists the JSON records under prefix in txn.
+func listJSONTx[T any](txn *badger.Txn, prefix string) ([]T, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
+	defer it.Close()
+	var out []T
+	for it.Rewind(); it.Valid(); it.Next() {
+		var v T
+		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
+			return nil, errs.Wrap("meta.list", errs.Internal, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
