@@ -171,7 +171,6 @@ type ListResult struct {
 	Next string `json:"next,omitempty"`
 }
 
-
 // UserInfo describes a user. Perms maps repo -> read, write or admin.
 type UserInfo struct {
 	Name    string            `json:"name"`

@@ -28,8 +28,8 @@ func (c commitRef) key() string { return c.repo + "/" + c.id }
 type gcMarker struct {
 	s       *Store
 	src     nodeSource
-	reach   map[string]bool // "repo/id" of live commits
-	marked  map[Hash]bool   // live tree nodes
+	reach   map[string]bool   // "repo/id" of live commits
+	marked  map[Hash]bool     // live tree nodes
 	cmarked map[repoNode]bool // tree nodes whose contents are counted live, per repo
 	content map[string]bool
 }
