@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# test/conformance/run.sh: S3 versioning conformance (test/conformance/versioning.py)
+# against a fresh `tusk serve`, the way test/clients.sh starts one: a temp data
+# dir, a free port on 127.0.0.1, test keys via TUSK_TEST_ACCESS_KEY/SECRET_KEY.
+# Builds nothing: uses bin/tusk (or $TUSK_BIN).
+#
+#   bash test/conformance/run.sh                 # from the repo root, after `make build`
+#   TUSK_BIN=/path/to/tusk bash test/conformance/run.sh
+#   CONFORMANCE_ONLY='DeleteObjects' bash test/conformance/run.sh   # checks whose name contains it
+#   KEEP_TMP=1 bash test/conformance/run.sh      # keep the temp dir (server log)
+#
+# Runs the checks with the pyenv `python3` (boto3 1.43) and, when it can import
+# boto3, also with /usr/bin/python3 (Debian boto3 1.26). Prints "ok - " / "not ok - "
+# per check, ends with "N passed, M failed", exits non-zero when any failed.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TUSK_BIN=${TUSK_BIN:-bin/tusk}
+if [[ $TUSK_BIN != /* ]]; then
+	if [[ -x $TUSK_BIN ]]; then TUSK_BIN=$(pwd)/$TUSK_BIN; else TUSK_BIN=$ROOT/$TUSK_BIN; fi
+fi
+if [[ ! -x $TUSK_BIN ]]; then
+	echo "run.sh: gateway binary $TUSK_BIN not found: run make build (or set TUSK_BIN)" >&2
+	exit 2
+fi
+cd "$ROOT"
+HERE=$ROOT/test/conformance
+START=$SECONDS
+
+# No real credentials, profiles, CA bundles or endpoints leak into boto3.
+while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^AWS_' || true)
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+export BOTO_DISABLE_CRT=true AWS_EC2_METADATA_DISABLED=true
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/tusk-conformance.XXXXXX")
+SPID=""
+cleanup() {
+	local rc=$?
+	if [[ -n $SPID ]] && kill -0 "$SPID" 2>/dev/null; then
+		kill -TERM "$SPID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+	fi
+	if [[ ${KEEP_TMP:-} == 1 ]]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+LOG=$T/server.log
+AK=TKCNF$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)
+SK=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+export TUSK_TEST_ACCESS_KEY=$AK TUSK_TEST_SECRET_KEY=$SK
+
+PY=$(type -P python3 || true)
+[[ -n $PY ]] || { echo "run.sh: no python3 on PATH" >&2; exit 2; }
+"$PY" -c 'import boto3' 2>/dev/null || { echo "run.sh: $PY cannot import boto3" >&2; exit 2; }
+
+free_port() {
+	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+server_alive() { [[ -n $SPID ]] && kill -0 "$SPID" 2>/dev/null; }
+
+# start_server: a fresh data dir on a free port; retries when the port was
+# taken between picking and binding (as test/clients.sh).
+start_server() {
+	local attempt i
+	for attempt in 1 2 3; do
+		PORT=$(free_port)
+		rm -rf "$T/data"
+		TUSK_ACCESS_KEY=$AK TUSK_SECRET_KEY=$SK "$TUSK_BIN" serve --addr "127.0.0.1:$PORT" \
+			--data-dir "$T/data" >"$LOG" 2>&1 &
+		SPID=$!
+		for i in $(seq 150); do
+			if curl -fsS -m 1 "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+				return 0
+			fi
+			server_alive || break
+			sleep 0.1
+		done
+		if server_alive; then
+			echo "run.sh: gateway not healthy on 127.0.0.1:$PORT after 15s; log tail:" >&2
+			tail -n 30 "$LOG" >&2
+			exit 1
+		fi
+		wait "$SPID" 2>/dev/null || true
+		SPID=""
+		grep -qi 'address already in use' "$LOG" || break
+	done
+	echo "run.sh: gateway failed to start ($TUSK_BIN); log tail:" >&2
+	tail -n 30 "$LOG" >&2
+	exit 1
+}
+start_server
+EP=http://127.0.0.1:$PORT
+echo "# gateway $TUSK_BIN on $EP, data dir $T/data"
+
+PASS=0
+FAIL=0
+# run_tap LABEL CMD...: runs a script printing its own ok/not ok lines and
+# counts them; a crash counts as one failure.
+run_tap() {
+	local label=$1 rc out=$T/tap.out line
+	shift
+	set +e
+	"$@" >"$out" 2>&1
+	rc=$?
+	set -e
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
+		"not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
+		"#"*) echo "$line" ;;
+		*) echo "#   $line" ;;
+		esac
+	done <"$out"
+	if ((rc != 0)) && ! grep -q '^not ok - ' "$out"; then
+		FAIL=$((FAIL + 1))
+		echo "not ok - $label: exited $rc without reporting a failed check"
+	fi
+}
+
+run_tap "boto3 ($PY)" timeout -k 5 600 "$PY" "$HERE/versioning.py" "$EP" "boto3 $("$PY" -c 'import boto3; print(boto3.__version__)')"
+if [[ -x /usr/bin/python3 && $(realpath "$PY") != $(realpath /usr/bin/python3) ]] && /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
+	run_tap "boto3 (/usr/bin/python3)" timeout -k 5 600 /usr/bin/python3 "$HERE/versioning.py" "$EP" \
+		"boto3 $(/usr/bin/python3 -c 'import boto3; print(boto3.__version__)')"
+else
+	echo "# SKIP boto3 with /usr/bin/python3: it cannot import boto3 (Debian python3-boto3 not installed)"
+fi
+
+if ! server_alive; then
+	echo "not ok - gateway still running at the end"
+	FAIL=$((FAIL + 1))
+	echo "#   server log tail:"; tail -n 20 "$LOG" | cut -c1-400 | sed 's/^/#   | /'
+fi
+echo "# runtime $((SECONDS - START))s"
+echo "$PASS passed, $FAIL failed"
+((FAIL == 0))
