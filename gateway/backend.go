@@ -206,6 +206,9 @@ func (b *Backend) Head(ctx context.Context, bk s3api.Bucket, key, versionID stri
 		return s3api.Object{}, err
 	}
 	if versionID != "" {
+		if !validVersionID(versionID) {
+			return s3api.Object{}, errs.E("gateway.Head", errs.Invalid, "Invalid version id specified: %q", versionID).WithCode("InvalidArgument")
+		}
 		e, err := b.Meta.GetVersion(ctx, r, key, versionID)
 		if err != nil {
 			return s3api.Object{}, err
@@ -412,7 +415,9 @@ func (b *Backend) Delete(ctx context.Context, bk s3api.Bucket, items []s3api.Del
 			continue
 		}
 		if !validVersionID(it.VersionID) {
-			results[i].Err = errs.E("gateway.Delete", errs.Invalid, "Invalid version id specified: %q", it.VersionID).WithCode("InvalidArgument")
+			// S3 answers a malformed id in DeleteObjects as NoSuchVersion
+			// (DeleteObject turns it into 400 InvalidArgument).
+			results[i].Err = errs.E("gateway.Delete", errs.NotExist, "Invalid version id specified: %q", it.VersionID).WithCode("NoSuchVersion")
 			continue
 		}
 		if r.Open != nil {

@@ -648,8 +648,13 @@ func (s *server) deleteObject(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if len(res) != 1 {
 		return errs.E("s3api.deleteObject", errs.Internal, "backend answered %d results for one delete", len(res))
 	}
-	if res[0].Err != nil {
-		return res[0].Err
+	if err := res[0].Err; err != nil {
+		if errs.CodeOf(err) == "NoSuchVersion" {
+			// A version that does not exist is deleted successfully; only
+			// a malformed id is NoSuchVersion, which S3 answers as 400.
+			return s3err("InvalidArgument", "Invalid version id specified")
+		}
+		return err
 	}
 	h := w.Header()
 	if res[0].DeleteMarker {
