@@ -173,7 +173,7 @@ var contentHeaders = []string{"Content-Type", "Content-Encoding", "Content-Dispo
 func toObject(key, commit string, e *meta.Entry) s3api.Object {
 	o := s3api.Object{Key: key, VersionID: e.VersionID(), Commit: commit, Size: e.Size, ETag: e.ETag,
 		LastModified: e.Time, Checksums: e.Checksums, ChecksumType: e.ChecksumType, Parts: e.Parts,
-		DeleteMarker: e.Deleted, Content: e.Content}
+		PartChecksums: e.PartChecksums, DeleteMarker: e.Deleted, Content: e.Content}
 	h := e.Headers
 	o.Meta = s3api.ObjectMeta{ContentType: h["Content-Type"], ContentEncoding: h["Content-Encoding"],
 		ContentDisposition: h["Content-Disposition"], ContentLanguage: h["Content-Language"],
@@ -372,7 +372,7 @@ func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3
 	if opts.ReplaceMeta {
 		m = opts.Meta
 	}
-	e := &meta.Entry{Content: src.Content, Size: src.Size, ETag: src.ETag, Parts: src.Parts,
+	e := &meta.Entry{Content: src.Content, Size: src.Size, ETag: src.ETag, Parts: src.Parts, PartChecksums: src.PartChecksums,
 		Headers: metaHeaders(m), User: withoutTuskMeta(m.User), Checksums: src.Checksums, ChecksumType: src.ChecksumType}
 	res, err := b.write(ctx, r, opts.User, []meta.Change{{Key: key, Entry: e, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}})
 	if err != nil {

@@ -239,6 +239,14 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bk s3api.Bucket, 
 	}
 	e := &meta.Entry{Content: info.Hash, Size: info.Size, ETag: opts.ETag, Parts: sizes,
 		Headers: u.Headers, User: u.Meta, Checksums: c.Checksums, ChecksumType: c.ChecksumType}
+	if u.ChecksumAlgorithm != "" {
+		// Every part of such an upload carries its checksum
+		// (GetObjectAttributes lists them).
+		e.PartChecksums = make([]map[string]string, len(parts))
+		for i := range parts {
+			e.PartChecksums[i] = parts[i].Checksums
+		}
+	}
 	done, err := b.Meta.CompleteUpload(ctx, meta.CompleteRequest{Repo: bk.Repo, ID: id, Parts: parts, Entry: e,
 		IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch, Author: opts.User,
 		Message: "put " + key + " (multipart upload, " + strconv.Itoa(len(parts)) + " parts)"})

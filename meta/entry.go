@@ -38,6 +38,10 @@ type Entry struct {
 	ChecksumType string
 	// Prov names the provenance record of a pipeline output ("" if none).
 	Prov string
+	// PartChecksums holds, for a multipart object uploaded with a checksum
+	// algorithm, each part's checksums (algorithm -> base64), in part
+	// order (GetObjectAttributes lists them); nil otherwise.
+	PartChecksums []map[string]string
 }
 
 const entryFormat = 1
@@ -102,6 +106,14 @@ func (e *Entry) Encode() []byte {
 	b = appendMap(b, e.Checksums)
 	b = appendString(b, e.ChecksumType)
 	b = appendString(b, e.Prov)
+	// Optional trailing fields: absent when empty, so that entries written
+	// before they existed keep their encoding.
+	if len(e.PartChecksums) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(e.PartChecksums)))
+		for _, m := range e.PartChecksums {
+			b = appendMap(b, m)
+		}
+	}
 	return b
 }
 
@@ -198,6 +210,16 @@ func DecodeEntry(b []byte) (*Entry, error) {
 	e.Checksums = d.strmap()
 	e.ChecksumType = d.str()
 	e.Prov = d.str()
+	if len(d.b) > 0 && !d.err {
+		if n := d.uvarint(); n > 0 && n <= uint64(len(d.b)) {
+			e.PartChecksums = make([]map[string]string, n)
+			for i := range e.PartChecksums {
+				e.PartChecksums[i] = d.strmap()
+			}
+		} else {
+			d.err = true
+		}
+	}
 	if d.err || len(d.b) != 0 {
 		return nil, errs.E("meta.DecodeEntry", errs.Internal, "corrupt entry")
 	}

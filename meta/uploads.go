@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -69,11 +70,12 @@ type Upload struct {
 	// Initiated is set by CreateUpload.
 	Initiated time.Time `json:"initiated"`
 	User      string    `json:"user,omitempty"`
-	// Headers and Meta are the object's content headers and user metadata.
-	Headers           map[string]string `json:"headers,omitempty"`
-	Meta              map[string]string `json:"meta,omitempty"`
-	ChecksumAlgorithm string            `json:"checksum_algorithm,omitempty"`
-	ChecksumType      string            `json:"checksum_type,omitempty"`
+	// Headers and Meta are the object's content headers and user metadata,
+	// kept byte for byte (ExactStrings).
+	Headers           ExactStrings `json:"headers,omitempty"`
+	Meta              ExactStrings `json:"meta,omitempty"`
+	ChecksumAlgorithm string       `json:"checksum_algorithm,omitempty"`
+	ChecksumType      string       `json:"checksum_type,omitempty"`
 	// Done is set when the upload is completed.
 	Done *UploadDone `json:"done,omitempty"`
 }
@@ -100,6 +102,60 @@ type Part struct {
 	Content   string            `json:"content"` // SHA-256 hex of the part's blob
 	Checksums map[string]string `json:"checksums,omitempty"`
 	Time      time.Time         `json:"time"`
+}
+
+// ExactStrings is a string map that a JSON record keeps byte for byte.
+// encoding/json replaces bytes that are not UTF-8 with U+FFFD, but header
+// values are bytes (a client may send latin-1 user metadata), and S3 answers
+// them as they were sent. A map that is all UTF-8 is a plain JSON object, as
+// records written before had it; one that is not is an array of
+// [base64(name), base64(value)] pairs.
+type ExactStrings map[string]string
+
+// MarshalJSON implements json.Marshaler.
+func (m ExactStrings) MarshalJSON() ([]byte, error) {
+	exact := true
+	for k, v := range m {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			exact = false
+			break
+		}
+	}
+	if exact {
+		return json.Marshal(map[string]string(m))
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	pairs := make([][2][]byte, len(keys))
+	for i, k := range keys {
+		pairs[i] = [2][]byte{[]byte(k), []byte(m[k])}
+	}
+	return json.Marshal(pairs)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (m *ExactStrings) UnmarshalJSON(b []byte) error {
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
+		var pairs [][2][]byte
+		if err := json.Unmarshal(t, &pairs); err != nil {
+			return err
+		}
+		out := make(ExactStrings, len(pairs))
+		for _, p := range pairs {
+			out[string(p[0])] = string(p[1])
+		}
+		*m = out
+		return nil
+	}
+	var plain map[string]string
+	if err := json.Unmarshal(b, &plain); err != nil {
+		return err
+	}
+	*m = plain
+	return nil
 }
 
 func uploadKey(repo, id string) string { return pUpload + repo + "/" + id }

@@ -169,8 +169,12 @@ type Object struct {
 	Checksums    map[string]string
 	ChecksumType string // "FULL_OBJECT" or "COMPOSITE" ("" if none)
 	// Parts lists part sizes for multipart objects (nil for single-part).
-	Parts        []int64
-	DeleteMarker bool
+	Parts []int64
+	// PartChecksums holds each part's checksums (algorithm -> base64), in
+	// part order, for a multipart object uploaded with a checksum
+	// algorithm; nil otherwise.
+	PartChecksums []map[string]string
+	DeleteMarker  bool
 	// Content is the backend's opaque handle of the bytes (for Open).
 	Content string
 }

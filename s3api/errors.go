@@ -56,6 +56,7 @@ var codeTable = map[string]codeInfo{
 	"InvalidStorageClass":                     {400, "The storage class you specified is not valid."},
 	"InvalidPart":                             {400, "One or more of the specified parts could not be found."},
 	"InvalidPartOrder":                        {400, "The list of parts was not in ascending order."},
+	"InvalidPartNumber":                       {400, "The requested partnumber is not satisfiable"},
 	"InvalidChunkSizeError":                   {400, "Only the last chunk is allowed to have a size less than 8192 bytes."},
 	"ExpiredToken":                            {400, "The provided token has expired."},
 	"RequestTimeout":                          {400, "Your socket connection to the server was not read from or written to within the timeout period."},
@@ -89,7 +90,6 @@ var codeTable = map[string]codeInfo{
 	"MissingContentLength":                  {411, "You must provide the Content-Length HTTP header."},
 	"PreconditionFailed":                    {412, "At least one of the pre-conditions you specified did not hold"},
 	"InvalidRange":                          {416, "The requested range is not satisfiable"},
-	"InvalidPartNumber":                     {416, "The requested partnumber is not satisfiable"},
 	// 5xx: Tusk
 	"InternalError":       {500, "We encountered an internal error. Please try again."},
 	"NotImplemented":      {501, "A header or query you provided implies functionality that is not implemented."},

@@ -116,11 +116,9 @@ func (s *server) listObjects(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		startAfter := q.Get("start-after")
 		res.StartAfter = enc(startAfter)
 		start = startAfter
-		if q.Has("continuation-token") {
-			tok := q.Get("continuation-token")
-			if tok == "" {
-				return s3err("InvalidArgument", "the continuation token provided is incorrect")
-			}
+		// An empty continuation-token is no token (as S3: clients send
+		// "continuation-token=" for the first page).
+		if tok := q.Get("continuation-token"); tok != "" {
 			after, err := decodeToken(tok)
 			if err != nil {
 				return err
@@ -131,6 +129,11 @@ func (s *server) listObjects(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 			}
 		}
 	} else {
+		// ListObjects v1 echoes Prefix as sent even with encoding-type=url,
+		// as AWS does: clients (botocore) url-decode Delimiter, Marker,
+		// NextMarker, keys and common prefixes of a v1 answer, never its
+		// Prefix, so an encoded Prefix would reach the user encoded.
+		res.Prefix = prefix
 		marker := q.Get("marker")
 		m := enc(marker)
 		res.Marker = &m

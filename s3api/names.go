@@ -151,9 +151,11 @@ func ValidBranchName(name string) error {
 }
 
 // ValidKey checks an object key: 1-1024 bytes of valid UTF-8 without NUL.
-// Too long is KeyTooLongError; empty, NUL or invalid UTF-8 is
-// InvalidArgument. Nothing else is refused: "..", "//" and a trailing "/"
-// are ordinary key bytes.
+// Too long is KeyTooLongError and empty is InvalidArgument; a key that is
+// not valid UTF-8 or holds a NUL cannot be a key on the wire: 400
+// InvalidURI ("Couldn't parse the specified URI."), as AWS answers a path
+// whose key does not decode. Nothing else is refused: "..", "//" and a
+// trailing "/" are ordinary key bytes.
 func ValidKey(key string) error {
 	const op = "s3api.ValidKey"
 	switch {
@@ -162,9 +164,9 @@ func ValidKey(key string) error {
 	case len(key) > MaxKeyLen:
 		return errs.E(op, errs.TooLarge, "your key is too long: %d bytes, at most %d", len(key), MaxKeyLen).WithCode("KeyTooLongError")
 	case !utf8.ValidString(key):
-		return errs.E(op, errs.Invalid, "the key is not valid UTF-8").WithCode("InvalidArgument")
+		return errs.E(op, errs.Invalid, "Couldn't parse the specified URI: the key is not valid UTF-8").WithCode("InvalidURI")
 	case strings.IndexByte(key, 0) >= 0:
-		return errs.E(op, errs.Invalid, "the key contains a NUL byte").WithCode("InvalidArgument")
+		return errs.E(op, errs.Invalid, "Couldn't parse the specified URI: the key contains a NUL byte").WithCode("InvalidURI")
 	}
 	return nil
 }

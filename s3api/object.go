@@ -381,12 +381,16 @@ func contentMD5(h http.Header) ([]byte, error) {
 }
 
 // writeConditions reads If-Match / If-None-Match of a write, passed to
-// the backend which checks them atomically. If-None-Match supports only
-// "*", as S3.
+// the backend which checks them atomically. As S3: If-None-Match supports
+// only "*" (another value is 501 NotImplemented, before anything is
+// looked up), and the two headers together are NotImplemented too.
 func writeConditions(h http.Header) (ifMatch, ifNoneMatch string, err error) {
 	if v := strings.TrimSpace(h.Get("If-None-Match")); v != "" {
 		if v != "*" {
 			return "", "", s3err("NotImplemented", "If-None-Match on writes supports only *")
+		}
+		if strings.TrimSpace(h.Get("If-Match")) != "" {
+			return "", "", s3err("NotImplemented", "If-Match and If-None-Match cannot be combined on a write")
 		}
 		ifNoneMatch = "*"
 	}

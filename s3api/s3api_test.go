@@ -565,7 +565,7 @@ func TestRange(t *testing.T) {
 		if w.Code != 206 || w.Body.String() != "0123456789" || w.Header().Get("Content-Range") != "bytes 0-9/10" {
 			t.Fatalf("%d %v", w.Code, w.Header())
 		}
-		expectError(t, e.req("GET", "/rng/ten?partNumber=2", ""), 416, "InvalidPartNumber")
+		expectError(t, e.req("GET", "/rng/ten?partNumber=2", ""), 400, "InvalidPartNumber")
 		expectError(t, e.req("GET", "/rng/ten?partNumber=0", ""), 400, "InvalidArgument")
 		expectError(t, e.req("GET", "/rng/ten?partNumber=1", "", "Range: bytes=0-1"), 400, "InvalidRequest")
 	})
@@ -595,7 +595,7 @@ func TestRange(t *testing.T) {
 		if e.req("GET", "/rng/ten", "").Header().Get("X-Amz-Mp-Parts-Count") != "" {
 			t.Fatal("parts count on a whole-object GET")
 		}
-		expectError(t, e.req("GET", "/rng/ten?partNumber=4", ""), 416, "InvalidPartNumber")
+		expectError(t, e.req("GET", "/rng/ten?partNumber=4", ""), 400, "InvalidPartNumber")
 	})
 }
 
@@ -772,8 +772,8 @@ func TestPutObject(t *testing.T) {
 		e.put("puts", strings.Repeat("k", 1024), "d")
 	})
 	t.Run("bad keys", func(t *testing.T) {
-		expectError(t, e.req("PUT", "/puts/a%00b", "d"), 400, "InvalidArgument")
-		expectError(t, e.req("PUT", "/puts/a%ffb", "d"), 400, "InvalidArgument")
+		expectError(t, e.req("PUT", "/puts/a%00b", "d"), 400, "InvalidURI")
+		expectError(t, e.req("PUT", "/puts/a%ffb", "d"), 400, "InvalidURI")
 	})
 }
 
@@ -988,7 +988,7 @@ func TestSubResources(t *testing.T) {
 		{"GET", "/sub/k?torrent", 501, "NotImplemented"},
 		{"POST", "/sub/k?restore", 501, "NotImplemented"},
 		{"POST", "/sub/k?select&select-type=2", 501, "NotImplemented"},
-		{"GET", "/sub/k?attributes", 501, "NotImplemented"},
+		{"GET", "/sub/k?attributes", 400, "InvalidRequest"}, // no x-amz-object-attributes
 		{"DELETE", "/sub/k?tagging", 501, "NotImplemented"},
 		{"POST", "/sub", 501, "NotImplemented"},
 		{"PATCH", "/sub/k", 405, "MethodNotAllowed"},
@@ -1147,7 +1147,7 @@ func TestValidKey(t *testing.T) {
 		code string
 	}{
 		{"a", ""}, {"a/", ""}, {"..", ""}, {"//", ""}, {strings.Repeat("é", 512), ""},
-		{"", "InvalidArgument"}, {"a\x00", "InvalidArgument"}, {"\xff", "InvalidArgument"},
+		{"", "InvalidArgument"}, {"a\x00", "InvalidURI"}, {"\xff", "InvalidURI"},
 		{strings.Repeat("a", 1025), "KeyTooLongError"},
 	} {
 		err := ValidKey(tc.key)

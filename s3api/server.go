@@ -370,6 +370,7 @@ func (s *server) routes() *mux.Router {
 	ob := m.MatcherFunc(atLevel(lvObject)).Subrouter()
 	ob.Methods(http.MethodGet).MatcherFunc(hasQuery("acl")).Handler(s.h(s.getObjectACL))
 	ob.Methods(http.MethodGet).MatcherFunc(hasQuery("tagging")).Handler(s.h(s.getObjectTagging))
+	ob.Methods(http.MethodGet).MatcherFunc(hasQuery("attributes")).Handler(s.h(s.getObjectAttributes))
 	ob.Methods(http.MethodPost).MatcherFunc(hasQuery("uploads")).Handler(s.h(s.createMultipartUpload))
 	ob.Methods(http.MethodPost).MatcherFunc(hasQuery("uploadId")).Handler(s.h(s.completeMultipartUpload))
 	ob.Methods(http.MethodPut).MatcherFunc(hasQuery("uploadId")).Handler(s.h(s.uploadPart))
