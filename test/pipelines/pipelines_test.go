@@ -2,9 +2,13 @@ package pipelines
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -470,5 +474,71 @@ func TestPipelinePermissions(t *testing.T) {
 	}
 	if out, code := e.tuskAs(bob.Key.AccessKey, bob.Key.SecretKey, "pipeline", "delete", "bobs"); code != 0 {
 		t.Errorf("bob deletes his pipeline: exit %d %s", code, out)
+	}
+}
+
+// TestPurgeDerivedOutputs: a global purge by content hash with block
+// removes the bytes from the backing store, removes the pipeline outputs
+// derived from them, lets the pipeline recompute the affected datum
+// without them, refuses the bytes afterwards, and is in the audit log.
+func TestPurgeDerivedOutputs(t *testing.T) {
+	e := start(t)
+	e.mkRepo("src")
+	bad := []byte("unlawful line " + fmt.Sprint(time.Now().UnixNano()) + "\n")
+	e.put("src", "a.txt", []byte("fine a\n"))
+	e.put("src", "b.txt", []byte("fine b, first version\n"))
+	e.put("src", "b.txt", bad)
+	e.create(`name: upper
+input: {pfs: {repo: src, glob: "/*"}}
+transform:
+  cmd: [sh]
+  stdin: ['for f in "$TUSK_PFS"/src/*; do tr a-z A-Z < "$f" > "$TUSK_PFS/out/$(basename "$f")"; done']
+`)
+	e.wait()
+	derived, _ := e.get("upper", "b.txt")
+	if !strings.HasPrefix(string(derived), "UNLAWFUL LINE") {
+		t.Fatalf("upper/b.txt = %q", derived)
+	}
+	sum := sha256.Sum256(bad)
+	hash := hex.EncodeToString(sum[:])
+	dsum := sha256.Sum256(derived)
+	dhash := hex.EncodeToString(dsum[:])
+	blobPath := func(h string) string { return filepath.Join(e.dir, "blobs", "blobs", h[:2], h[2:4], h) }
+	if _, err := os.Stat(blobPath(hash)); err != nil {
+		t.Fatalf("the blob is not where the test looks: %v", err)
+	}
+
+	var rep gateway.PurgeReport
+	e.tuskJSON(&rep, "purge", "--content", hash, "--all", "--block", "--yes")
+	if !rep.BytesDeleted || len(rep.Removed) != 1 || rep.Removed[0].Key != "b.txt" || len(rep.Derived) != 1 ||
+		rep.Derived[0].Content != dhash || rep.Derived[0].Scope != "upper" || !rep.Derived[0].BytesDeleted {
+		t.Fatalf("purge report %+v", rep)
+	}
+	for _, h := range []string{hash, dhash} {
+		if _, err := os.Stat(blobPath(h)); !os.IsNotExist(err) {
+			t.Fatalf("purged bytes %s still on disk: %v", h[:12], err)
+		}
+	}
+	// The input reads as its previous version; the pipeline recomputes the
+	// datum from it.
+	if b, _ := e.get("src", "b.txt"); string(b) != "fine b, first version\n" {
+		t.Fatalf("src/b.txt after purge = %q", b)
+	}
+	e.wait()
+	if b, _ := e.get("upper", "b.txt"); string(b) != "FINE B, FIRST VERSION\n" {
+		t.Fatalf("upper/b.txt after purge and recompute = %q", b)
+	}
+	if b, _ := e.get("upper", "a.txt"); string(b) != "FINE A\n" {
+		t.Fatalf("upper/a.txt = %q", b)
+	}
+	// Blocked: the bytes are refused.
+	_, err := e.s3.PutObject(ctxT(t), &s3.PutObjectInput{Bucket: aws.String("src"), Key: aws.String("again"), Body: strings.NewReader(string(bad))})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+		t.Fatalf("re-upload of blocked bytes: %v", err)
+	}
+	audit := e.tusk(0, "audit", "--action", "purge")
+	if !strings.Contains(audit, hash) || !strings.Contains(audit, dhash) {
+		t.Fatalf("audit log:\n%s", audit)
 	}
 }
