@@ -30,6 +30,7 @@ test-go: build
 
 test-clients: build
 	bash test/clients.sh
+	bash test/conformance/run.sh
 
 test: test-deps vet test-go test-clients
 	@echo "make test: all tests passed"

@@ -25,16 +25,17 @@
 //     and statuses and the ONE encoder of S3 error XML.
 //
 // Implemented: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
-// GetBucketLocation, Get/PutBucketVersioning (always Enabled), the
+// GetBucketLocation, Get/PutBucketVersioning (Enabled, or Suspended with
+// S3's null versions), the
 // "nothing configured" answers of configuration probes (policy, cors,
 // lifecycle, encryption, tagging, website, ...), Get{Bucket,Object}Acl,
 // GetObjectTagging, PutObject (Content-MD5, additional checksums in
 // headers or aws-chunked trailers, conditional writes), GetObject /
 // HeadObject (versions, Range, partNumber, conditional requests,
-// response-* overrides, checksums), CopyObject, DeleteObject,
-// DeleteObjects, ListObjects v1/v2 and ListObjectVersions. Multipart
-// uploads are answered NotImplemented for now; their routes slot in before
-// the sub-resource catch-alls in routes().
+// response-* overrides, checksums), GetObjectAttributes, CopyObject,
+// DeleteObject and DeleteObjects (with a versionId: that version leaves the
+// branch's view, as on S3), ListObjects v1/v2, ListObjectVersions, and the
+// multipart upload calls (multipart.go).
 //
 // Limits on hostile input: request headers are bounded by the
 // http.Server's MaxHeaderBytes (set by whoever serves this handler);

@@ -2,6 +2,9 @@ package multipart
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -152,5 +156,69 @@ func TestS3Backend(t *testing.T) {
 	}
 	if b, _ := get("one", 0); !bytes.Equal(b, whole[5*mib-10:5*mib+10]) {
 		t.Fatalf("one-part object: %q", b)
+	}
+}
+
+// TestPurgeS3Backend: purge on a gateway whose backing store is S3: a repo
+// admin's purge keeps the bytes another repo holds (the object stays in
+// the backend bucket), a global purge deletes them from the backend at
+// once.
+func TestPurgeS3Backend(t *testing.T) {
+	const ak, sk = "purgebackendaccess", "purgebackendsecret123"
+	ep := versitygw(t, ak, sk)
+	e := newEnv(t, gateway.Config{Backend: "s3", S3: blobs3.Config{Endpoint: ep, Bucket: "tusk-blobs", Region: "us-east-1",
+		AccessKey: ak, SecretKey: sk}})
+	e.mkBucket("pura")
+	e.mkBucket("purb")
+	ctx := ctxFor(t, time.Minute)
+	c := e.sdk(false)
+	body := []byte(fmt.Sprintf("purge me on the s3 backend %d", time.Now().UnixNano()))
+	for _, b := range []string{"pura", "purb"} {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(b), Key: aws.String("k"), Body: bytes.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := sha256.Sum256(body)
+	h := hex.EncodeToString(sum[:])
+	backend := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(ak, sk, "")})
+	onBackend := func() bool {
+		t.Helper()
+		_, err := backend.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("tusk-blobs"), Key: aws.String("blobs/" + h[:2] + "/" + h[2:4] + "/" + h)})
+		var nf *types.NotFound
+		if err != nil && !errors.As(err, &nf) {
+			t.Fatalf("HeadObject on the backend: %v", err)
+		}
+		return err == nil
+	}
+	if !onBackend() {
+		t.Fatal("the blob is not where the test looks on the backend")
+	}
+	rep, err := e.srv.Purge(ctx, gateway.PurgeOptions{Content: h, Repo: "pura", User: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.BytesDeleted || len(rep.Removed) != 1 || !onBackend() {
+		t.Fatalf("repo purge: %+v, on backend %v", rep, onBackend())
+	}
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("purb"), Key: aws.String("k")})
+	if err != nil {
+		t.Fatalf("purb/k after pura's purge: %v", err)
+	}
+	if b, _ := io.ReadAll(out.Body); !bytes.Equal(b, body) {
+		t.Fatalf("purb/k = %q", b)
+	}
+	out.Body.Close()
+	rep, err = e.srv.Purge(ctx, gateway.PurgeOptions{Content: h, All: true, User: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.BytesDeleted || onBackend() {
+		t.Fatalf("global purge: %+v, still on backend %v", rep, onBackend())
+	}
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("purb"), Key: aws.String("k")})
+	var nk *types.NoSuchKey
+	if !errors.As(err, &nk) {
+		t.Fatalf("purb/k after the global purge: %v", err)
 	}
 }
