@@ -15,6 +15,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../lib/gateway.sh
+source "$ROOT/test/lib/gateway.sh"
 TUSK_BIN=${TUSK_BIN:-bin/tusk}
 if [[ $TUSK_BIN != /* ]]; then
 	if [[ -x $TUSK_BIN ]]; then TUSK_BIN=$(pwd)/$TUSK_BIN; else TUSK_BIN=$ROOT/$TUSK_BIN; fi
@@ -36,12 +38,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/tusk-conformance.XXXXXX")
 SPID=""
 cleanup() {
 	local rc=$?
-	if [[ -n $SPID ]] && kill -0 "$SPID" 2>/dev/null; then
-		kill -TERM "$SPID" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$SPID" 2>/dev/null || true
-		wait "$SPID" 2>/dev/null || true
-	fi
+	stop_server
 	if [[ ${KEEP_TMP:-} == 1 ]]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 	exit "$rc"
 }
@@ -57,43 +54,8 @@ PY=$(type -P python3 || true)
 [[ -n $PY ]] || { echo "run.sh: no python3 on PATH" >&2; exit 2; }
 "$PY" -c 'import boto3' 2>/dev/null || { echo "run.sh: $PY cannot import boto3" >&2; exit 2; }
 
-free_port() {
-	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-server_alive() { [[ -n $SPID ]] && kill -0 "$SPID" 2>/dev/null; }
-
-# start_server: a fresh data dir on a free port; retries when the port was
-# taken between picking and binding (as test/clients.sh).
-start_server() {
-	local attempt i
-	for attempt in 1 2 3; do
-		PORT=$(free_port)
-		rm -rf "$T/data"
-		TUSK_ACCESS_KEY=$AK TUSK_SECRET_KEY=$SK "$TUSK_BIN" serve --addr "127.0.0.1:$PORT" \
-			--data-dir "$T/data" >"$LOG" 2>&1 &
-		SPID=$!
-		for i in $(seq 150); do
-			if curl -fsS -m 1 "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
-				return 0
-			fi
-			server_alive || break
-			sleep 0.1
-		done
-		if server_alive; then
-			echo "run.sh: gateway not healthy on 127.0.0.1:$PORT after 15s; log tail:" >&2
-			tail -n 30 "$LOG" >&2
-			exit 1
-		fi
-		wait "$SPID" 2>/dev/null || true
-		SPID=""
-		grep -qi 'address already in use' "$LOG" || break
-	done
-	echo "run.sh: gateway failed to start ($TUSK_BIN); log tail:" >&2
-	tail -n 30 "$LOG" >&2
-	exit 1
-}
+ME=run.sh
 start_server
-EP=http://127.0.0.1:$PORT
 echo "# gateway $TUSK_BIN on $EP, data dir $T/data"
 
 PASS=0
