@@ -22,7 +22,10 @@ type PurgeOptions struct {
 	All bool
 	// Block refuses the bytes from now on (with All only).
 	Block bool
-	User  string
+	// Prov limits the purge to the versions one provenance record wrote
+	// (derived outputs).
+	Prov string
+	User string
 }
 
 // PurgeReport is what a purge did.
@@ -107,12 +110,14 @@ func (s *Server) purgeOne(ctx context.Context, opts PurgeOptions, named *PurgeNa
 	if opts.All {
 		scope = ""
 	}
-	seen[scope+"/"+opts.Content] = true
+	seen[scope+"/"+opts.Content+"/"+opts.Prov] = true
 	target := "content " + opts.Content
 	if named != nil {
 		target = named.Repo + "@" + named.Ref + ":" + named.Key + " --version " + named.Version
+	} else if opts.Prov != "" {
+		target = "outputs of provenance record " + opts.Prov + " in " + opts.Repo
 	}
-	res, err := s.Meta.Purge(ctx, meta.PurgeRequest{Content: opts.Content, Repo: scope, Block: opts.Block, User: opts.User, Target: target})
+	res, err := s.Meta.Purge(ctx, meta.PurgeRequest{Content: opts.Content, Repo: scope, Block: opts.Block, Prov: opts.Prov, User: opts.User, Target: target})
 	if err != nil {
 		return nil, err
 	}
@@ -121,14 +126,15 @@ func (s *Server) purgeOne(ctx context.Context, opts PurgeOptions, named *PurgeNa
 	if rep.Commits == nil {
 		rep.Commits = []meta.PurgeCommit{}
 	}
-	// The bytes go at once, unless another repo still holds them.
+	// The bytes go at once, unless a version no purge covers still holds
+	// them (another repo's, or another datum's identical output).
 	keep := false
 	if scope != "" {
-		if keep, err = s.Meta.ContentReferenced(ctx, opts.Content, scope); err != nil {
+		if keep, err = s.Meta.ContentReferenced(ctx, opts.Content); err != nil {
 			return nil, err
 		}
 		if keep {
-			rep.BytesKept = "another repo still holds these bytes; they stay for it"
+			rep.BytesKept = "versions outside this purge still hold these bytes; they stay for them"
 		}
 	}
 	if !keep {
@@ -163,10 +169,10 @@ func (s *Server) purgeOne(ctx context.Context, opts PurgeOptions, named *PurgeNa
 		}
 		for _, rec := range recs {
 			for _, out := range rec.Outputs {
-				if out.Content == "" || seen[rec.Repo+"/"+out.Content] || seen["/"+out.Content] {
+				if out.Content == "" || seen[rec.Repo+"/"+out.Content+"/"+rec.ID] || seen["/"+out.Content+"/"] {
 					continue
 				}
-				d, err := s.purgeOne(ctx, PurgeOptions{Content: out.Content, Repo: rec.Repo, User: opts.User}, nil, seen, depth+1)
+				d, err := s.purgeOne(ctx, PurgeOptions{Content: out.Content, Repo: rec.Repo, Prov: rec.ID, User: opts.User}, nil, seen, depth+1)
 				if err != nil {
 					return nil, err
 				}

@@ -32,12 +32,21 @@ const PurgeScopeAll = "*"
 // purgeRec is one purge record.
 type purgeRec struct {
 	Scope string    `json:"scope"`
+	// Prov, when set, limits the purge to versions written by that
+	// provenance record (a pipeline output derived from purged content).
+	Prov  string    `json:"prov,omitempty"`
 	Fence time.Time `json:"fence"`
 	Block bool      `json:"block,omitempty"`
 	User  string    `json:"user,omitempty"`
 }
 
-func purgeKey(content, scope string) []byte { return []byte(pPurge + content + "/" + scope) }
+func purgeKey(content, scope, prov string) []byte {
+	k := pPurge + content + "/" + scope
+	if prov != "" {
+		k += "/" + prov
+	}
+	return []byte(k)
+}
 
 func (s *Store) loadPurged() error {
 	return s.db.View(func(txn *badger.Txn) error {
@@ -61,7 +70,7 @@ func (s *Store) loadPurged() error {
 			} else if err := json.Unmarshal(v, &rec); err != nil {
 				return errs.Wrap("meta.Open", errs.Internal, err)
 			} else {
-				rec.Scope = scope
+				rec.Scope, rec.Prov, _ = strings.Cut(scope, "/")
 			}
 			s.purged[content] = append(s.purged[content], rec)
 			if rec.Fence.After(s.lastTick) {
@@ -81,7 +90,7 @@ func (s *Store) purgedIn(repo string, e *Entry) bool {
 	s.purgeMu.RLock()
 	defer s.purgeMu.RUnlock()
 	for _, r := range s.purged[e.Content] {
-		if (r.Scope == PurgeScopeAll || r.Scope == repo) && !e.Time.After(r.Fence) {
+		if (r.Scope == PurgeScopeAll || r.Scope == repo) && (r.Prov == "" || r.Prov == e.Prov) && !e.Time.After(r.Fence) {
 			return true
 		}
 	}
@@ -114,6 +123,10 @@ type PurgeRequest struct {
 	Repo string
 	// Block refuses these bytes from now on (every-repo scope only).
 	Block bool
+	// Prov limits the purge to the versions that provenance record wrote
+	// (pipeline outputs derived from purged content): identical bytes other
+	// datums wrote stay.
+	Prov string
 	// User and Target are recorded in the audit log (Target: what the user
 	// named, e.g. REPO@REF:KEY --version V).
 	User, Target string
@@ -184,7 +197,7 @@ func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, erro
 			}
 			repos = []string{scope}
 		}
-		rec := purgeRec{Scope: scope, Fence: w.now, Block: req.Block, User: req.User}
+		rec := purgeRec{Scope: scope, Prov: req.Prov, Fence: w.now, Block: req.Block, User: req.User}
 		// Reads and the removals below see the purge from now on; undone
 		// if the op fails.
 		s.purgeMu.Lock()
@@ -200,10 +213,13 @@ func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, erro
 		if err := w.roomForRecords(); err != nil {
 			return err
 		}
-		if err := setJSON(w.txn, string(purgeKey(req.Content, scope)), rec); err != nil {
+		if err := setJSON(w.txn, string(purgeKey(req.Content, scope, req.Prov)), rec); err != nil {
 			return err
 		}
 		detail := "content " + req.Content + " in " + scopeName(scope)
+		if req.Prov != "" {
+			detail += " written by provenance record " + req.Prov
+		}
 		if req.Block {
 			detail += ", blocked"
 		}
@@ -368,12 +384,12 @@ func findContentNode(src nodeSource, h Hash, content string, memo map[Hash]bool,
 	return found, nil
 }
 
-// ContentReferenced reports whether any view outside repo except (a branch
-// head, tag, open commit or its base, or a commit a provenance record
-// names, of another repo) or any multipart part in flight references
-// content (SHA-256 hex) with a version not purged there: a purge of one
-// repo then keeps the bytes. Cost: O(distinct tree nodes of those views).
-func (s *Store) ContentReferenced(ctx context.Context, content, except string) (bool, error) {
+// ContentReferenced reports whether any view (a branch head, tag, open
+// commit or its base, or a commit a provenance record names) still shows a
+// version with content (SHA-256 hex) that no purge covers, or a multipart
+// part in flight holds it: a scoped purge then keeps the bytes for it.
+// Cost: O(distinct tree nodes of the views).
+func (s *Store) ContentReferenced(ctx context.Context, content string) (bool, error) {
 	found := false
 	err := s.view(func(txn *badger.Txn) error {
 		parts := map[string]bool{}
@@ -388,6 +404,9 @@ func (s *Store) ContentReferenced(ctx context.Context, content, except string) (
 		src := txnNodes{s, txn}
 		memo := map[Hash]bool{}
 		check := func(repo string, root Hash) error {
+			if found {
+				return nil
+			}
 			return findContent(src, root, content, memo, func(k []byte, e *Entry) {
 				if !s.purgedIn(repo, e) {
 					found = true
@@ -395,9 +414,6 @@ func (s *Store) ContentReferenced(ctx context.Context, content, except string) (
 			})
 		}
 		for _, r := range views {
-			if r.repo == except || found {
-				continue
-			}
 			c, err := s.commitTx(txn, r.repo, r.id)
 			if err != nil {
 				continue
@@ -409,16 +425,8 @@ func (s *Store) ContentReferenced(ctx context.Context, content, except string) (
 				return err
 			}
 		}
-		opens, err := listJSONTx[OpenCommit](txn, pOpen)
-		if err != nil {
-			return err
-		}
-		_ = openRoots
-		for _, oc := range opens {
-			if oc.Repo == except || found {
-				continue
-			}
-			if err := check(oc.Repo, oc.Root); err != nil {
+		for _, o := range openRoots {
+			if err := check(o.repo, o.h); err != nil {
 				return err
 			}
 		}
@@ -438,7 +446,7 @@ func (s *Store) Purges(content string) []PurgeInfo {
 			continue
 		}
 		for _, r := range rs {
-			out = append(out, PurgeInfo{Content: c, Scope: r.Scope, Fence: r.Fence, Block: r.Block, User: r.User})
+			out = append(out, PurgeInfo{Content: c, Scope: r.Scope, Prov: r.Prov, Fence: r.Fence, Block: r.Block, User: r.User})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -454,6 +462,7 @@ func (s *Store) Purges(content string) []PurgeInfo {
 type PurgeInfo struct {
 	Content string    `json:"content"`
 	Scope   string    `json:"scope"`
+	Prov    string    `json:"prov,omitempty"`
 	Fence   time.Time `json:"time"`
 	Block   bool      `json:"block,omitempty"`
 	User    string    `json:"user,omitempty"`

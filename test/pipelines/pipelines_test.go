@@ -488,6 +488,9 @@ func TestPurgeDerivedOutputs(t *testing.T) {
 	e.put("src", "a.txt", []byte("fine a\n"))
 	e.put("src", "b.txt", []byte("fine b, first version\n"))
 	e.put("src", "b.txt", bad)
+	// Other bytes whose output is identical to the purged one's: that
+	// output must survive the purge of b.txt's derived output.
+	e.put("src", "twin.txt", []byte(strings.ToUpper(string(bad))))
 	e.create(`name: upper
 input: {pfs: {repo: src, glob: "/*"}}
 transform:
@@ -511,13 +514,19 @@ transform:
 	var rep gateway.PurgeReport
 	e.tuskJSON(&rep, "purge", "--content", hash, "--all", "--block", "--yes")
 	if !rep.BytesDeleted || len(rep.Removed) != 1 || rep.Removed[0].Key != "b.txt" || len(rep.Derived) != 1 ||
-		rep.Derived[0].Content != dhash || rep.Derived[0].Scope != "upper" || !rep.Derived[0].BytesDeleted {
+		rep.Derived[0].Content != dhash || rep.Derived[0].Scope != "upper" || rep.Derived[0].BytesDeleted ||
+		len(rep.Derived[0].Removed) != 1 || rep.Derived[0].Removed[0].Key != "b.txt" {
 		t.Fatalf("purge report %+v", rep)
 	}
-	for _, h := range []string{hash, dhash} {
-		if _, err := os.Stat(blobPath(h)); !os.IsNotExist(err) {
-			t.Fatalf("purged bytes %s still on disk: %v", h[:12], err)
-		}
+	if _, err := os.Stat(blobPath(hash)); !os.IsNotExist(err) {
+		t.Fatalf("purged bytes still on disk: %v", err)
+	}
+	// The identical output of twin.txt keeps its bytes and its key.
+	if _, err := os.Stat(blobPath(dhash)); err != nil {
+		t.Fatalf("bytes of another datum's identical output deleted: %v", err)
+	}
+	if b, _ := e.get("upper", "twin.txt"); string(b) != string(derived) {
+		t.Fatalf("upper/twin.txt = %q", b)
 	}
 	// The input reads as its previous version; the pipeline recomputes the
 	// datum from it.
@@ -555,7 +564,7 @@ transform:
 		t.Fatal(err)
 	}
 	jobs := e.wait()
-	wantJob(t, jobs["upper"], pipelines.JobSuccess, 3, 0, 3)
+	wantJob(t, jobs["upper"], pipelines.JobSuccess, 4, 0, 4)
 	after, _ := e.srv.Meta.Resolve(ctxT(t), "upper", "main")
 	if after.Root() != before.Root() {
 		t.Fatalf("removing a noncurrent input version changed the outputs (commit %s)", after.Commit.ID)
