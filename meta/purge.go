@@ -31,7 +31,7 @@ const PurgeScopeAll = "*"
 
 // purgeRec is one purge record.
 type purgeRec struct {
-	Scope string    `json:"scope"`
+	Scope string `json:"scope"`
 	// Prov, when set, limits the purge to versions written by that
 	// provenance record (a pipeline output derived from purged content).
 	Prov  string    `json:"prov,omitempty"`
