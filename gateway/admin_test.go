@@ -324,6 +324,12 @@ func TestPermissionMatrix(t *testing.T) {
 		op{name: "api gc (dry run)", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
 			return a.call("POST", "/gc", gateway.GCRequest{DryRun: true})
 		}},
+		op{name: "api purge every repo (block)", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
+			body := fmt.Sprintf("global purge %d", n)
+			put(t, admS3, "alpha", fmt.Sprintf("gp/%d", n), body)
+			sum := sha256.Sum256([]byte(body))
+			return a.call("POST", "/purge", gateway.PurgeRequest{Content: hex.EncodeToString(sum[:]), Block: true})
+		}},
 	)
 	cells := 0
 	for _, o := range ops {
