@@ -83,14 +83,14 @@ func runUserCreate(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.C
 		return err
 	}
 	return o.printer(stdout(cmd)).print(res, func(p *printer) {
-		role := "user"
+		role, note := "user", ""
 		switch {
 		case res.User.Admin:
 			role = "admin user"
 		case res.User.CreateRepos:
-			role = "user (may create repos)"
+			note = " (may create repos)"
 		}
-		p.line("Created %s %s", role, res.User.Name)
+		p.line("Created %s %s%s", role, res.User.Name, note)
 		if res.Key != nil {
 			printNewKey(p, res.Key)
 		}
