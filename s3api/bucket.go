@@ -194,6 +194,13 @@ func (s *server) bucketExists(ctx context.Context, rc *reqCtx, ref, repo string,
 		return errs.E(op, errs.Exist, "you already own bucket %s", name).WithCode("BucketAlreadyOwnedByYou")
 	}
 	if ref == "" {
+		b, err := s.resolve(ctx, repo)
+		if err != nil {
+			return err
+		}
+		if b.Public == public {
+			return nil
+		}
 		if err := s.cfg.Backend.SetPublic(ctx, rc.user, repo, public); err != nil {
 			return noSuchBucket(name, "", err)
 		}
@@ -216,7 +223,7 @@ func (s *server) headBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	w.Header().Set("X-Amz-Bucket-Region", s.cfg.Region)
+	w.Header().Set("X-Amz-Bucket-Region", s.bucketRegion(b.Location))
 	if b.Commit != "" {
 		w.Header().Set("X-Tusk-Commit", b.Commit)
 	}
