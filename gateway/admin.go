@@ -527,7 +527,7 @@ func userInfo(u *User, keys int) UserInfo {
 			p[repo] = PermName(l)
 		}
 	}
-	return UserInfo{Name: u.Name, Admin: u.Admin, Perms: p, Created: u.Created, Keys: keys}
+	return UserInfo{Name: u.Name, Admin: u.Admin, Perms: p, CreateRepos: u.Admin || u.CreateRepos, Created: u.Created, Keys: keys}
 }
 
 // plural is "1 key", "2 keys".

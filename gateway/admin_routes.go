@@ -67,6 +67,7 @@ func (a *admin) routes() {
 	a.handle("POST "+v+"/users", a.createUser)
 	a.handle("GET "+v+"/users/{user}", a.getUser)
 	a.handle("DELETE "+v+"/users/{user}", a.deleteUser)
+	a.handle("PUT "+v+"/users/{user}/create-repos", a.setCreateRepos)
 	a.handle("PUT "+v+"/users/{user}/perms/{repo}", a.grant)
 	a.handle("DELETE "+v+"/users/{user}/perms/{repo}", a.revoke)
 
@@ -94,7 +95,7 @@ func (a *admin) whoami(c *adminCall) (any, error) {
 		return nil, err
 	}
 	ui := userInfo(u, 0)
-	return WhoAmI{User: u.Name, Admin: u.Admin, AccessKey: c.key, Perms: ui.Perms}, nil
+	return WhoAmI{User: u.Name, Admin: u.Admin, CreateRepos: ui.CreateRepos, AccessKey: c.key, Perms: ui.Perms}, nil
 }
 
 // ---- repos ----
@@ -108,7 +109,7 @@ func (a *admin) listRepos(c *adminCall) (any, error) {
 	for _, r := range repos {
 		lvl := a.s.Auth.Level(c.ctx, c.user, r.Name)
 		if lvl >= PermRead {
-			out = append(out, RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Permission: PermName(lvl)})
+			out = append(out, RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: PermName(lvl)})
 		}
 	}
 	return out, nil
@@ -119,7 +120,7 @@ func (a *admin) getRepo(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Permission: PermName(a.s.Auth.Level(c.ctx, c.user, r.Name))}, nil
+	return RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: PermName(a.s.Auth.Level(c.ctx, c.user, r.Name))}, nil
 }
 
 func (a *admin) createRepo(c *adminCall) (any, error) {
@@ -150,7 +151,7 @@ func (a *admin) createRepo(c *adminCall) (any, error) {
 	}
 	c.audit(a, "repo.create", r.Name, "")
 	c.status = http.StatusCreated
-	return RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Permission: "admin"}, nil
+	return RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: "admin"}, nil
 }
 
 func (a *admin) deleteRepo(c *adminCall) (any, error) {
@@ -192,7 +193,7 @@ func (a *admin) setPublic(c *adminCall) (any, error) {
 		return nil, err
 	}
 	c.audit(a, "repo.set-public", name, strconv.FormatBool(*req.Public))
-	return RepoInfo{Name: r.Name, Created: r.Created, Public: *req.Public, Permission: PermName(a.s.Auth.Level(c.ctx, c.user, name))}, nil
+	return RepoInfo{Name: r.Name, Created: r.Created, Public: *req.Public, Owner: r.OwnerName(), Permission: PermName(a.s.Auth.Level(c.ctx, c.user, name))}, nil
 }
 
 // ---- branches ----
@@ -925,7 +926,10 @@ func (a *admin) createUser(c *adminCall) (any, error) {
 	if err := c.needGlobalAdmin("create users"); err != nil {
 		return nil, err
 	}
-	u, err := a.s.Auth.CreateUser(c.ctx, req.Name, req.Admin)
+	if req.Admin && req.CreateRepos {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "an admin user may create repos anyway; give admin or create_repos, not both")
+	}
+	u, err := a.s.Auth.CreateUserWith(c.ctx, &User{Name: req.Name, Admin: req.Admin, CreateRepos: req.CreateRepos})
 	if err != nil {
 		return nil, err
 	}
@@ -933,6 +937,9 @@ func (a *admin) createUser(c *adminCall) (any, error) {
 	detail := ""
 	if req.Admin {
 		detail = "admin"
+	}
+	if req.CreateRepos {
+		detail = "create-repos"
 	}
 	if !req.NoKey {
 		k, secret, err := a.s.Auth.CreateKey(c.ctx, u.Name)
@@ -946,6 +953,38 @@ func (a *admin) createUser(c *adminCall) (any, error) {
 	c.audit(a, "user.create", u.Name, detail)
 	c.status = http.StatusCreated
 	return out, nil
+}
+
+// setCreateRepos sets whether a non-admin user may create repos (global
+// admins only).
+func (a *admin) setCreateRepos(c *adminCall) (any, error) {
+	name := c.r.PathValue("user")
+	var req SetCreateReposRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if err := c.needGlobalAdmin("allow users to create repos"); err != nil {
+		return nil, err
+	}
+	if req.CreateRepos == nil {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `send {"create_repos": true} or {"create_repos": false}`)
+	}
+	u, err := a.s.Auth.GetUser(c.ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if u.Admin {
+		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "%s is an admin user and may create repos anyway; the flag applies to other users", name)
+	}
+	if u, err = a.s.Auth.SetCreateRepos(c.ctx, name, *req.CreateRepos); err != nil {
+		return nil, err
+	}
+	keys, err := a.s.Auth.ListKeys(c.ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(a, "user.set-create-repos", name, strconv.FormatBool(*req.CreateRepos))
+	return userInfo(u, len(keys)), nil
 }
 
 func (a *admin) deleteUser(c *adminCall) (any, error) {

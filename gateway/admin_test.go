@@ -19,6 +19,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/tusk-data/tusk/gateway"
@@ -309,10 +310,30 @@ func TestPermissionMatrix(t *testing.T) {
 			op{name: "api perm grant", repo: repo, need: 3, admin: func(a *api, u principal, n int) result {
 				return a.call("PUT", "/users/nobody/perms/"+repo, gateway.PermRequest{Permission: "read"})
 			}},
+			op{name: "s3 PutBucketAcl (unchanged)", repo: repo, need: 3, s3: func(c *s3.Client, u principal, n int) error {
+				acl := types.BucketCannedACLPrivate
+				if repo == "pub" {
+					acl = types.BucketCannedACLPublicRead
+				}
+				_, err := c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String(repo), ACL: acl})
+				return err
+			}},
 		)
 	}
 	ops = append(ops,
 		op{name: "api user list", repo: "global", need: 1, admin: func(a *api, u principal, n int) result { return a.call("GET", "/users", nil) }},
+		// Creating repos needs the create_repos flag, which none of the
+		// non-admin users has (TestCreateReposAPI).
+		op{name: "s3 CreateBucket (repo)", repo: "global", need: 1, s3: func(c *s3.Client, u principal, n int) error {
+			_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(fmt.Sprintf("new%d", n))})
+			return err
+		}},
+		op{name: "api repo create", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
+			return a.call("POST", "/repos", gateway.CreateRepoRequest{Name: fmt.Sprintf("api%d", n)})
+		}},
+		op{name: "api user set-create-repos", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
+			return a.call("PUT", "/users/nobody/create-repos", gateway.SetCreateReposRequest{CreateRepos: aws.Bool(false)})
+		}},
 		op{name: "api user create", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
 			return a.call("POST", "/users", gateway.CreateUserRequest{Name: fmt.Sprintf("u%d", n)})
 		}},
@@ -607,5 +628,75 @@ func TestAdminObjectsAndHistory(t *testing.T) {
 	adm.must("POST", "/repos/data/merge", gateway.MergeRequest{Source: "dev", Destination: "main"}, &mr)
 	if !mr.FastForward {
 		t.Fatalf("merge into protected main: %+v", mr)
+	}
+}
+
+// TestCreateReposAPI: the create_repos flag through the admin API: set at
+// creation or later by a global admin only; a user with it creates repos
+// (admin API and S3), owns them and administers them; without it, never.
+func TestCreateReposAPI(t *testing.T) {
+	srv := gatewaytest.Start(t, gateway.Config{})
+	adm := newAPI(t, srv, gatewaytest.AccessKey, gatewaytest.SecretKey)
+	var dana, eric gateway.NewUser
+	adm.must("POST", "/users", gateway.CreateUserRequest{Name: "dana", CreateRepos: true}, &dana)
+	adm.must("POST", "/users", gateway.CreateUserRequest{Name: "eric"}, &eric)
+	if !dana.User.CreateRepos || eric.User.CreateRepos {
+		t.Fatalf("create_repos of new users: dana %v, eric %v", dana.User.CreateRepos, eric.User.CreateRepos)
+	}
+	da := newAPI(t, srv, dana.Key.AccessKey, dana.Key.SecretKey)
+	ea := newAPI(t, srv, eric.Key.AccessKey, eric.Key.SecretKey)
+
+	var ri gateway.RepoInfo
+	da.must("POST", "/repos", gateway.CreateRepoRequest{Name: "danas"}, &ri)
+	if ri.Owner != "dana" || ri.Permission != "admin" {
+		t.Fatalf("dana's repo: %+v", ri)
+	}
+	if _, err := s3client(srv, dana.Key.AccessKey, dana.Key.SecretKey).CreateBucket(context.Background(),
+		&s3.CreateBucketInput{Bucket: aws.String("danas3")}); err != nil {
+		t.Fatalf("dana's CreateBucket: %v", err)
+	}
+	da.must("GET", "/repos/danas3", nil, &ri)
+	if ri.Owner != "dana" || ri.Permission != "admin" {
+		t.Fatalf("dana's S3 repo: %+v", ri)
+	}
+	if r := ea.call("POST", "/repos", gateway.CreateRepoRequest{Name: "erics"}); r.status != 403 || r.err.Code != "AccessDenied" ||
+		!strings.Contains(r.err.Message, "set-create-repos") {
+		t.Fatalf("eric creates a repo: %d %+v", r.status, r.err)
+	}
+	// Only global admins set the flag, and only on non-admin users.
+	if r := da.call("PUT", "/users/eric/create-repos", gateway.SetCreateReposRequest{CreateRepos: aws.Bool(true)}); r.status != 403 {
+		t.Fatalf("dana sets eric's flag: %d %+v", r.status, r.err)
+	}
+	for _, c := range []struct {
+		user string
+		body any
+	}{{"admin", gateway.SetCreateReposRequest{CreateRepos: aws.Bool(false)}}, {"eric", map[string]any{}}} {
+		if r := adm.call("PUT", "/users/"+c.user+"/create-repos", c.body); r.status != 400 || r.err.Code != "InvalidArgument" {
+			t.Fatalf("PUT create-repos %s %v: %d %+v", c.user, c.body, r.status, r.err)
+		}
+	}
+	if r := adm.call("POST", "/users", gateway.CreateUserRequest{Name: "both", Admin: true, CreateRepos: true}); r.status != 400 {
+		t.Fatalf("admin and create_repos: %d %+v", r.status, r.err)
+	}
+	var ui gateway.UserInfo
+	adm.must("PUT", "/users/eric/create-repos", gateway.SetCreateReposRequest{CreateRepos: aws.Bool(true)}, &ui)
+	if !ui.CreateRepos || ui.Keys != 1 {
+		t.Fatalf("eric after set-create-repos: %+v", ui)
+	}
+	ea.must("POST", "/repos", gateway.CreateRepoRequest{Name: "erics"}, nil)
+	adm.must("PUT", "/users/eric/create-repos", gateway.SetCreateReposRequest{CreateRepos: aws.Bool(false)}, &ui)
+	if r := ea.call("POST", "/repos", gateway.CreateRepoRequest{Name: "erics2"}); r.status != 403 {
+		t.Fatalf("eric after the flag was taken away: %d %+v", r.status, r.err)
+	}
+	var who gateway.WhoAmI
+	da.must("GET", "/whoami", nil, &who)
+	if !who.CreateRepos {
+		t.Fatalf("dana's whoami: %+v", who)
+	}
+	// The flag survives in the user record; the audit log names the change.
+	var al gateway.AuditResult
+	adm.must("GET", "/audit?action=user.set-create-repos", nil, &al)
+	if len(al.Entries) != 2 || al.Entries[0].Target != "eric" || al.Entries[0].Detail != "true" {
+		t.Fatalf("audit: %+v", al.Entries)
 	}
 }

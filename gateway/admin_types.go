@@ -29,10 +29,11 @@ type VersionInfo struct {
 
 // WhoAmI answers GET /api/v1/whoami.
 type WhoAmI struct {
-	User      string            `json:"user"`
-	Admin     bool              `json:"admin"`
-	AccessKey string            `json:"access_key,omitempty"`
-	Perms     map[string]string `json:"perms,omitempty"`
+	User        string            `json:"user"`
+	Admin       bool              `json:"admin"`
+	CreateRepos bool              `json:"create_repos"`
+	AccessKey   string            `json:"access_key,omitempty"`
+	Perms       map[string]string `json:"perms,omitempty"`
 }
 
 // RepoInfo describes a repo.
@@ -40,6 +41,8 @@ type RepoInfo struct {
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
 	Public  bool      `json:"public"`
+	// Owner is the user who created the repo (S3's bucket owner).
+	Owner string `json:"owner"`
 	// Permission is the caller's level on the repo: read, write or admin.
 	Permission string `json:"permission"`
 }
@@ -173,11 +176,13 @@ type ListResult struct {
 
 // UserInfo describes a user. Perms maps repo -> read, write or admin.
 type UserInfo struct {
-	Name    string            `json:"name"`
-	Admin   bool              `json:"admin"`
-	Perms   map[string]string `json:"perms"`
-	Created time.Time         `json:"created"`
-	Keys    int               `json:"keys"`
+	Name  string            `json:"name"`
+	Admin bool              `json:"admin"`
+	Perms map[string]string `json:"perms"`
+	// CreateRepos: the user may create repos (always true of admin users).
+	CreateRepos bool      `json:"create_repos"`
+	Created     time.Time `json:"created"`
+	Keys        int       `json:"keys"`
 }
 
 // KeyInfo describes an access key (never its secret).
@@ -263,6 +268,11 @@ type (
 		Name  string `json:"name"`
 		Admin bool   `json:"admin"`
 		NoKey bool   `json:"no_key"`
+		// CreateRepos lets the (non-admin) user create repos.
+		CreateRepos bool `json:"create_repos"`
+	}
+	SetCreateReposRequest struct {
+		CreateRepos *bool `json:"create_repos"`
 	}
 	CreateKeyRequest struct {
 		User string `json:"user"`

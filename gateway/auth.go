@@ -33,12 +33,16 @@ const (
 )
 
 // User is an account. Admin users may do anything; others have per-repo
-// permissions.
+// permissions, and create repos only when CreateRepos is set.
 type User struct {
-	Name    string         `json:"name"`
-	Admin   bool           `json:"admin,omitempty"`
-	Perms   map[string]int `json:"perms,omitempty"`
-	Created time.Time      `json:"created"`
+	Name  string         `json:"name"`
+	Admin bool           `json:"admin,omitempty"`
+	Perms map[string]int `json:"perms,omitempty"`
+	// CreateRepos lets a non-admin user create repos (CreateBucket, the
+	// admin API), as an S3 account creates buckets: the user owns and
+	// administers what it creates. Off by default.
+	CreateRepos bool      `json:"create_repos,omitempty"`
+	Created     time.Time `json:"created"`
 }
 
 // Key is an access key; its secret is stored encrypted with the server key
@@ -255,10 +259,20 @@ func (a *Auth) Allow(ctx context.Context, user, repo string, act s3api.Action) e
 	}
 	switch act {
 	case s3api.ActCreateRepo:
-		if strings.HasPrefix(user, pipelineUserPrefix) {
-			return deny() // a pipeline's key reads its inputs and writes its output, nothing more
+		// A pipeline's key reads its inputs and writes its output, nothing
+		// more; other users need the create-repos flag.
+		if !u.CreateRepos || strings.HasPrefix(user, pipelineUserPrefix) {
+			return errs.E("gateway.Allow", errs.Permission,
+				"access denied: %s may not create repos; an admin user can allow it (tusk user set-create-repos %s true)", user, user).WithCode("AccessDenied")
 		}
-		return nil // the creator becomes the repo's admin
+		return nil // the creator owns the repo and becomes its admin
+	case s3api.ActOwn:
+		if repo != "" {
+			if r, err := a.meta.GetRepo(ctx, repo); err == nil && r.OwnerName() == user {
+				return nil
+			}
+		}
+		return deny()
 	}
 	if repo == "" {
 		return nil // service-level calls (ListBuckets) are filtered per repo
@@ -271,6 +285,26 @@ func (a *Auth) Allow(ctx context.Context, user, repo string, act s3api.Action) e
 		return nil
 	}
 	return deny()
+}
+
+// SetCreateRepos sets whether non-admin user may create repos.
+func (a *Auth) SetCreateRepos(ctx context.Context, user string, on bool) (*User, error) {
+	var u User
+	err := a.update(func(txn *badger.Txn) error {
+		ok, err := getRec(txn, pUser+user, &u)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return noSuchUser(user)
+		}
+		u.CreateRepos = on
+		return setRec(txn, pUser+user, &u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
 }
 
 // Grant sets user's permission on repo (PermNone removes it).
@@ -398,10 +432,17 @@ func ParsePerm(name string) (int, error) {
 
 // CreateUser creates a user (Exist when the name is taken).
 func (a *Auth) CreateUser(ctx context.Context, name string, admin bool) (*User, error) {
+	return a.CreateUserWith(ctx, &User{Name: name, Admin: admin})
+}
+
+// CreateUserWith creates user u (its name, Admin and CreateRepos are used;
+// Perms start empty). Exist when the name is taken.
+func (a *Auth) CreateUserWith(ctx context.Context, u *User) (*User, error) {
+	name := u.Name
 	if err := ValidUserName(name); err != nil {
 		return nil, err
 	}
-	u := &User{Name: name, Admin: admin, Created: time.Now().UTC()}
+	u = &User{Name: name, Admin: u.Admin, CreateRepos: u.CreateRepos, Created: time.Now().UTC()}
 	err := a.update(func(txn *badger.Txn) error {
 		var old User
 		if ok, err := getRec(txn, pUser+name, &old); err != nil {

@@ -31,19 +31,23 @@ func (b *Backend) ListRepos(ctx context.Context, user string) ([]s3api.RepoInfo,
 	var out []s3api.RepoInfo
 	for _, r := range repos {
 		if b.Auth.Allow(ctx, user, r.Name, s3api.ActRead) == nil {
-			out = append(out, s3api.RepoInfo{Name: r.Name, Created: r.Created})
+			out = append(out, s3api.RepoInfo{Name: r.Name, Created: r.Created, Location: r.Location})
 		}
 	}
 	return out, nil
 }
 
-// CreateBucket implements s3api.Backend.
-func (b *Backend) CreateBucket(ctx context.Context, user, repo, ref string) error {
+// CreateBucket implements s3api.Backend: a new repo is owned by user (who
+// is granted admin on it unless an admin user) and records opts.
+func (b *Backend) CreateBucket(ctx context.Context, user, repo, ref string, opts s3api.BucketOptions) error {
 	if ref == "" {
-		if _, err := b.Meta.CreateRepo(ctx, repo, user); err != nil {
+		if _, err := b.Meta.CreateRepoWith(ctx, repo, user, meta.RepoOptions{Location: opts.Location, Public: opts.Public}); err != nil {
 			return err
 		}
 		b.audit(ctx, user, "repo.create", repo)
+		if opts.Public {
+			b.auditWith(ctx, user, "repo.set-public", repo, "true (via S3)")
+		}
 		if u, err := b.Auth.GetUser(ctx, user); err == nil && !u.Admin {
 			return b.Auth.Grant(ctx, user, repo, PermAdmin)
 		}
@@ -59,10 +63,24 @@ func (b *Backend) CreateBucket(ctx context.Context, user, repo, ref string) erro
 	return nil
 }
 
+// SetPublic implements s3api.Backend (PutBucketAcl, and CreateBucket of an
+// existing repo in us-east-1).
+func (b *Backend) SetPublic(ctx context.Context, user, repo string, public bool) error {
+	if err := b.Meta.SetRepoPublic(ctx, repo, public); err != nil {
+		return err
+	}
+	b.auditWith(ctx, user, "repo.set-public", repo, strconv.FormatBool(public)+" (via S3)")
+	return nil
+}
+
 // audit records an admin action made through S3; a failure to record is
 // logged by the caller's request log only (the action itself succeeded).
 func (b *Backend) audit(ctx context.Context, user, action, target string) {
-	_ = b.Meta.Audit(ctx, meta.AuditEntry{User: user, Action: action, Target: target, Detail: "via S3"})
+	b.auditWith(ctx, user, action, target, "via S3")
+}
+
+func (b *Backend) auditWith(ctx context.Context, user, action, target, detail string) {
+	_ = b.Meta.Audit(ctx, meta.AuditEntry{User: user, Action: action, Target: target, Detail: detail})
 }
 
 // DeleteBucket implements s3api.Backend.
@@ -102,7 +120,8 @@ func (b *Backend) Resolve(ctx context.Context, repo, ref string) (s3api.Bucket, 
 	if err != nil {
 		return s3api.Bucket{}, err
 	}
-	bk := s3api.Bucket{Repo: repo, Ref: r.Name, Commit: r.CommitID(), Created: r.Repo.Created, Handle: r}
+	bk := s3api.Bucket{Repo: repo, Ref: r.Name, Commit: r.CommitID(), Created: r.Repo.Created, Handle: r,
+		Owner: r.Repo.OwnerName(), Location: r.Repo.Location, Public: r.Repo.Public}
 	switch r.Kind {
 	case meta.KindBranch:
 		bk.Kind = s3api.RefBranch

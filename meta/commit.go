@@ -614,9 +614,15 @@ func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
 
 // ---- repos, branches, tags ----
 
-// CreateRepo creates repo name with branch main at an empty first commit.
-// Exist (BucketAlreadyOwnedByYou) if it exists.
+// CreateRepo creates repo name with branch main at an empty first commit,
+// owned by author. Exist (BucketAlreadyOwnedByYou) if it exists.
 func (s *Store) CreateRepo(ctx context.Context, name, author string) (*Repo, error) {
+	return s.CreateRepoWith(ctx, name, author, RepoOptions{})
+}
+
+// CreateRepoWith is CreateRepo with the repo's owner, location and public
+// flag set in the same transaction. An existing repo is left as it is.
+func (s *Store) CreateRepoWith(ctx context.Context, name, author string, opts RepoOptions) (*Repo, error) {
 	if err := ValidRepoName(name); err != nil {
 		return nil, err
 	}
@@ -625,7 +631,11 @@ func (s *Store) CreateRepo(ctx context.Context, name, author string) (*Repo, err
 		if _, err := w.s.repoTx(w.txn, name); err == nil {
 			return errs.E("meta.CreateRepo", errs.Exist, "repo %q already exists", name).WithCode("BucketAlreadyOwnedByYou")
 		}
-		r = &Repo{Name: name, Created: w.now}
+		owner := opts.Owner
+		if owner == "" {
+			owner = author
+		}
+		r = &Repo{Name: name, Created: w.now, Owner: owner, Location: opts.Location, Public: opts.Public}
 		id := NewID()
 		c := &Commit{ID: id, Repo: name, Author: author, Message: "create repo " + name, Time: w.now, Gen: 1}
 		if err := setJSON(w.txn, pRepo+name, r); err != nil {

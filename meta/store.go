@@ -139,6 +139,35 @@ type Repo struct {
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
 	Public  bool      `json:"public,omitempty"`
+	// Owner is the user who created the repo, as S3's bucket owner. Records
+	// written before owners were kept have none: use OwnerName.
+	Owner string `json:"owner,omitempty"`
+	// Location is the LocationConstraint the repo was created with through
+	// S3 ("" = none given).
+	Location string `json:"location,omitempty"`
+}
+
+// DefaultOwner owns repos whose record names no owner (made before owners
+// were recorded): the admin user made at first start.
+const DefaultOwner = "admin"
+
+// OwnerName is the repo's owner: Owner, or DefaultOwner when none is
+// recorded.
+func (r *Repo) OwnerName() string {
+	if r.Owner == "" {
+		return DefaultOwner
+	}
+	return r.Owner
+}
+
+// RepoOptions are the settings a repo is created with.
+type RepoOptions struct {
+	// Owner of the repo; "" = the author creating it.
+	Owner string
+	// Location is the LocationConstraint to record.
+	Location string
+	// Public makes the repo public-read from its creation.
+	Public bool
 }
 
 // Branch is a branch record.

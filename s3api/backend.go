@@ -13,10 +13,15 @@ import (
 type Backend interface {
 	// ListRepos lists the repos user may read, by name.
 	ListRepos(ctx context.Context, user string) ([]RepoInfo, error)
-	// CreateBucket creates repo REPO (ref == "") with branch main, or branch
-	// ref of an existing repo from main's head. Exist (BucketAlreadyOwnedByYou)
-	// when it exists; Invalid (InvalidBucketName) for bad names.
-	CreateBucket(ctx context.Context, user, repo, ref string) error
+	// CreateBucket creates repo REPO (ref == "") with branch main, owned by
+	// user, with opts' location and public flag, or branch ref of an
+	// existing repo from main's head (opts unused). Exist when it exists
+	// (nothing is changed then: s3api picks the S3 answer); Invalid
+	// (InvalidBucketName) for bad names.
+	CreateBucket(ctx context.Context, user, repo, ref string, opts BucketOptions) error
+	// SetPublic sets whether anonymous requests may read repo (the
+	// public-read canned ACL), on behalf of user.
+	SetPublic(ctx context.Context, user, repo string, public bool) error
 	// DeleteBucket deletes a branch (ref != "") or the whole repo (ref == "").
 	// Conflict with code BucketNotEmpty when keys remain (SPEC §2).
 	DeleteBucket(ctx context.Context, user, repo, ref string) error
@@ -107,7 +112,20 @@ const (
 	ActWrite
 	ActAdmin
 	ActCreateRepo // CreateBucket of a new repo
+	// ActOwn asks whether the requester owns the repo as an S3 account owns
+	// its buckets (its creator, or a global admin): CreateBucket of an
+	// existing bucket answers by it.
+	ActOwn
 )
+
+// BucketOptions are the settings of a new repo made by CreateBucket.
+type BucketOptions struct {
+	// Location is the CreateBucketConfiguration's LocationConstraint ("" =
+	// none), already checked against the server's region.
+	Location string
+	// Public is the public-read canned ACL.
+	Public bool
+}
 
 // RefKind is what a bucket's ref resolved to.
 type RefKind int
@@ -133,6 +151,11 @@ type Bucket struct {
 	// Versioning is the branch's S3 versioning status: "" (Enabled) or
 	// "Suspended".
 	Versioning string
+	// Owner is the repo's owner (S3's bucket owner); Location the
+	// LocationConstraint it was created with; Public its public-read flag.
+	Owner    string
+	Location string
+	Public   bool
 	// Handle is the backend's private state for this view (opaque to s3api).
 	Handle any
 }
@@ -141,6 +164,8 @@ type Bucket struct {
 type RepoInfo struct {
 	Name    string
 	Created time.Time
+	// Location is the LocationConstraint the repo was created with.
+	Location string
 }
 
 // ObjectMeta is the per-version metadata clients set.

@@ -2,16 +2,25 @@ package s3api
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/xml"
 	"io"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/tusk-data/tusk/internal/errs"
 )
 
-// ListBuckets: the repos the requester may read. Anonymous requests are
-// refused, as on AWS.
+// maxListBuckets is the largest max-buckets AWS takes.
+const maxListBuckets = 10000
+
+// ListBuckets: the repos the requester may read, by name, with AWS's
+// max-buckets / continuation-token / prefix / bucket-region parameters.
+// Without max-buckets every repo is listed. Anonymous requests are refused,
+// as on AWS.
 func (s *server) listBuckets(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
 	if rc.anonymous() {
@@ -20,39 +29,112 @@ func (s *server) listBuckets(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err := s.allow(ctx, rc, "", ActRead); err != nil {
 		return err
 	}
+	q := r.URL.Query()
+	limit := 0
+	if v, ok := q["max-buckets"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 || n > maxListBuckets {
+			return s3err("InvalidArgument", "max-buckets must be an integer from 1 to %d, not %q", maxListBuckets, v[0])
+		}
+		limit = n
+	}
+	after := ""
+	if tok := q.Get("continuation-token"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil || ValidRepoName(string(b)) != nil {
+			return s3err("InvalidArgument", "the continuation-token %q is not one this server answered", tok)
+		}
+		after = string(b)
+	}
+	prefix, region := q.Get("prefix"), q.Get("bucket-region")
 	repos, err := s.cfg.Backend.ListRepos(ctx, rc.user)
 	if err != nil {
 		return err
 	}
-	res := listAllMyBucketsResult{NS: s3NS, Owner: rc.owner(), Buckets: []bucketXML{}}
+	sort.Slice(repos, func(i, j int) bool { return repos[i].Name < repos[j].Name })
+	res := listAllMyBucketsResult{NS: s3NS, Owner: rc.owner(), Buckets: []bucketXML{}, Prefix: prefix}
 	for _, ri := range repos {
-		res.Buckets = append(res.Buckets, bucketXML{Name: ri.Name, CreationDate: isoTime(ri.Created)})
+		if !strings.HasPrefix(ri.Name, prefix) || ri.Name <= after {
+			continue
+		}
+		br := s.bucketRegion(ri.Location)
+		if region != "" && br != region {
+			continue
+		}
+		if limit > 0 && len(res.Buckets) == limit {
+			res.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(res.Buckets[limit-1].Name))
+			break
+		}
+		res.Buckets = append(res.Buckets, bucketXML{Name: ri.Name, CreationDate: isoTime(ri.Created), BucketRegion: br})
 	}
 	return writeXML(w, http.StatusOK, res)
 }
 
-// CreateBucket: REPO creates a repo (with main), REF.REPO a branch from
-// main's head (SPEC §2). A CreateBucketConfiguration body is accepted and
-// its LocationConstraint ignored; a body that does not parse is
-// MalformedXML.
+// bucketRegion is the region of a bucket created with LocationConstraint
+// loc: the server's when none was given; "EU" is eu-west-1, as on AWS.
+func (s *server) bucketRegion(loc string) string {
+	switch loc {
+	case "":
+		return s.cfg.Region
+	case "EU":
+		return "eu-west-1"
+	}
+	return loc
+}
+
+// checkLocation answers a CreateBucketConfiguration's LocationConstraint
+// as AWS's endpoint of the server's region does: us-east-1 takes none (and
+// refuses "us-east-1" spelled out, which is not a valid constraint); every
+// other region takes its own name only ("EU" too for eu-west-1). A bucket
+// is never made in another region than the server's.
+func (s *server) checkLocation(loc string) error {
+	region := s.cfg.Region
+	switch {
+	case region == "us-east-1" && loc == "":
+		return nil
+	case region == "us-east-1" && loc == "us-east-1":
+		return s3err("InvalidLocationConstraint", "the specified location-constraint is not valid: leave LocationConstraint out to create a bucket in us-east-1")
+	case region != "us-east-1" && (loc == region || region == "eu-west-1" && loc == "EU"):
+		return nil
+	case loc == "":
+		return s3err("IllegalLocationConstraintException", "the unspecified location constraint is incompatible for the region specific endpoint this request was sent to: this server is in %s; send LocationConstraint %s", region, region)
+	}
+	return s3err("IllegalLocationConstraintException", "the %s location constraint is incompatible for the region specific endpoint this request was sent to: this server is in %s", loc, region)
+}
+
+// CreateBucket: REPO creates a repo (with main) owned by the requester,
+// REF.REPO a branch from main's head (SPEC §2). A CreateBucketConfiguration
+// body must name the server's region (checkLocation), which GetBucketLocation
+// answers afterwards; a body that does not parse is MalformedXML. x-amz-acl
+// public-read makes the new repo public-read.
+//
+// An existing bucket is answered as AWS does: 409 BucketAlreadyExists when
+// someone else owns it; when the requester owns it (its creator, or a global
+// admin), 200 in us-east-1 (AWS's legacy answer, which also resets the
+// bucket's ACL to the one sent: private unless x-amz-acl says otherwise) and
+// 409 BucketAlreadyOwnedByYou in other regions. Nothing else changes.
 func (s *server) createBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
 	ref, repo, err := splitBucket(rc.addr.Bucket, true)
 	if err != nil {
 		return err
 	}
-	if err := checkCannedACL(r.Header); err != nil {
+	public, aclGiven, err := bucketCannedACL(r.Header)
+	if err != nil {
 		return err
 	}
 	if strings.EqualFold(r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled"), "true") {
 		return s3err("NotImplemented", "object lock is not implemented by Tusk")
 	}
+	ownedOnly := false // the requester may not create repos but owns this one
 	if ref == "" {
-		err = s.allow(ctx, rc, repo, ActCreateRepo)
-	} else {
-		err = s.allow(ctx, rc, repo, ActAdmin)
-	}
-	if err != nil {
+		if err := s.allow(ctx, rc, repo, ActCreateRepo); err != nil {
+			if errs.KindOf(err) != errs.Permission || rc.anonymous() || s.allow(ctx, rc, repo, ActOwn) != nil {
+				return err
+			}
+			ownedOnly = true
+		}
+	} else if err := s.allow(ctx, rc, repo, ActAdmin); err != nil {
 		return err
 	}
 	data, err := io.ReadAll(io.LimitReader(rc.body, maxConfigBody+1))
@@ -62,22 +144,77 @@ func (s *server) createBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if len(data) > maxConfigBody {
 		return s3err("MaxMessageLengthExceeded", "the CreateBucketConfiguration is larger than %d bytes", maxConfigBody)
 	}
+	var cfg createBucketConfiguration
 	if len(bytes.TrimSpace(data)) > 0 {
-		var cfg createBucketConfiguration
 		if err := xml.Unmarshal(data, &cfg); err != nil {
 			return s3err("MalformedXML", "the CreateBucketConfiguration is not well-formed: %v", err)
 		}
 	}
-	if err := s.cfg.Backend.CreateBucket(ctx, rc.user, repo, ref); err != nil {
-		if errs.KindOf(err) == errs.Exist && errs.CodeOf(err) == "" {
-			return &errs.Error{Op: "s3api.createBucket", Kind: errs.Exist, Code: "BucketAlreadyOwnedByYou", Err: err}
-		}
+	if err := s.checkLocation(cfg.LocationConstraint); err != nil {
 		return err
+	}
+	if ref != "" && aclGiven {
+		b, err := s.resolve(ctx, repo)
+		if err != nil {
+			return err
+		}
+		if err := refACL(rc.addr.Bucket, b, public); err != nil {
+			return err
+		}
+	}
+	if ownedOnly {
+		err = errs.E("s3api.createBucket", errs.Exist, "bucket %s exists", rc.addr.Bucket)
+	} else {
+		err = s.cfg.Backend.CreateBucket(ctx, rc.user, repo, ref, BucketOptions{Location: cfg.LocationConstraint, Public: public})
+	}
+	if err != nil {
+		if errs.KindOf(err) != errs.Exist {
+			return noSuchBucket(rc.addr.Bucket, ref, err)
+		}
+		if err := s.bucketExists(ctx, rc, ref, repo, public); err != nil {
+			return err
+		}
 	}
 	w.Header().Set("Location", "/"+rc.addr.Bucket)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// bucketExists answers CreateBucket of an existing bucket: nil (200) when
+// the requester owns it and the server is in us-east-1, after resetting a
+// repo's ACL to public; an error otherwise.
+func (s *server) bucketExists(ctx context.Context, rc *reqCtx, ref, repo string, public bool) error {
+	const op = "s3api.createBucket"
+	name := rc.addr.Bucket
+	if s.allow(ctx, rc, repo, ActOwn) != nil {
+		return errs.E(op, errs.Exist, "bucket %s already exists and belongs to another user; choose another name", name).WithCode("BucketAlreadyExists")
+	}
+	if s.cfg.Region != "us-east-1" {
+		return errs.E(op, errs.Exist, "you already own bucket %s", name).WithCode("BucketAlreadyOwnedByYou")
+	}
+	if ref == "" {
+		b, err := s.resolve(ctx, repo)
+		if err != nil {
+			return err
+		}
+		if b.Public == public {
+			return nil
+		}
+		if err := s.cfg.Backend.SetPublic(ctx, rc.user, repo, public); err != nil {
+			return noSuchBucket(name, "", err)
+		}
+	}
+	return nil
+}
+
+// refACL checks an ACL sent for bucket REF.REPO: public-read is a property
+// of the whole repo, so a REF.REPO bucket takes only the ACL the repo has.
+func refACL(name string, b Bucket, public bool) error {
+	if public == b.Public {
+		return nil
+	}
+	return s3err("NotImplemented", "bucket %s is a ref of repo %s, and Tusk sets public-read per repo: set the ACL on bucket %s", name, b.Repo, b.Repo)
 }
 
 // HeadBucket: 200 when the bucket resolves and the requester may read it.
@@ -86,7 +223,7 @@ func (s *server) headBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	w.Header().Set("X-Amz-Bucket-Region", s.cfg.Region)
+	w.Header().Set("X-Amz-Bucket-Region", s.bucketRegion(b.Location))
 	if b.Commit != "" {
 		w.Header().Set("X-Tusk-Commit", b.Commit)
 	}
@@ -116,15 +253,17 @@ func (s *server) deleteBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	return nil
 }
 
-// GetBucketLocation answers the configured region ("" for us-east-1, as
-// AWS does).
+// GetBucketLocation answers the LocationConstraint the bucket's repo was
+// created with ("" when none, as AWS answers for us-east-1); repos made
+// without one on a server of another region answer that region.
 func (s *server) getBucketLocation(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	if _, err := s.bucket(r.Context(), rc, ActRead); err != nil {
+	b, err := s.bucket(r.Context(), rc, ActRead)
+	if err != nil {
 		return err
 	}
-	loc := s.cfg.Region
-	if loc == "us-east-1" {
-		loc = ""
+	loc := b.Location
+	if loc == "" && s.cfg.Region != "us-east-1" {
+		loc = s.cfg.Region
 	}
 	return writeXML(w, http.StatusOK, locationConstraint{NS: s3NS, Value: loc})
 }
@@ -175,24 +314,131 @@ func (s *server) putBucketVersioning(w http.ResponseWriter, r *http.Request, rc 
 	return nil
 }
 
-// getBucketACL answers the owner with FULL_CONTROL: Tusk has no ACLs,
-// permissions come from its users (SPEC §5).
+// getBucketACL answers the repo's owner with FULL_CONTROL and, when the
+// repo is public-read, the AllUsers group with READ: Tusk's other
+// permissions come from its users (SPEC §5), not from ACLs.
 func (s *server) getBucketACL(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	if _, err := s.bucket(r.Context(), rc, ActRead); err != nil {
+	b, err := s.bucket(r.Context(), rc, ActRead)
+	if err != nil {
 		return err
 	}
-	return writeXML(w, http.StatusOK, ownerACL(rc))
+	acl := ownerACL(rc)
+	if b.Owner != "" {
+		o := ownerXML{ID: b.Owner, DisplayName: b.Owner}
+		acl.Owner, acl.Grants[0].Grantee.ID, acl.Grants[0].Grantee.DisplayName = o, o.ID, o.DisplayName
+	}
+	if b.Public {
+		acl.Grants = append(acl.Grants, grantXML{
+			Grantee:    granteeXML{XMLNSXSI: xsiNS, Type: "Group", URI: allUsersURI},
+			Permission: "READ",
+		})
+	}
+	return writeXML(w, http.StatusOK, acl)
 }
 
+// ownerACL is the requester with FULL_CONTROL (GetObjectAcl's answer).
 func ownerACL(rc *reqCtx) accessControlPolicy {
 	o := rc.owner()
 	return accessControlPolicy{NS: s3NS, Owner: o, Grants: []grantXML{{
 		Grantee: granteeXML{
-			XMLNSXSI: "http://www.w3.org/2001/XMLSchema-instance", Type: "CanonicalUser",
+			XMLNSXSI: xsiNS, Type: "CanonicalUser",
 			ID: o.ID, DisplayName: o.DisplayName,
 		},
 		Permission: "FULL_CONTROL",
 	}}}
+}
+
+// putBucketACL sets the repo's public-read flag from a canned ACL
+// (x-amz-acl private or public-read) or an AccessControlPolicy body that
+// grants nothing but the owner's FULL_CONTROL and AllUsers READ. It needs
+// admin permission on the repo. On a REF.REPO bucket only the repo's
+// current setting is accepted (refACL).
+func (s *server) putBucketACL(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ctx := r.Context()
+	b, err := s.bucket(ctx, rc, ActAdmin)
+	if err != nil {
+		return err
+	}
+	public, given, err := bucketCannedACL(r.Header)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(io.LimitReader(rc.body, maxConfigBody+1))
+	if err != nil {
+		return bodyError(err)
+	}
+	if len(data) > maxConfigBody {
+		return s3err("MaxMessageLengthExceeded", "the AccessControlPolicy is larger than %d bytes", maxConfigBody)
+	}
+	switch hasBody := len(bytes.TrimSpace(data)) > 0; {
+	case hasBody && given:
+		return s3err("UnexpectedContent", "send either x-amz-acl or an AccessControlPolicy body, not both")
+	case hasBody:
+		if public, err = policyPublic(data); err != nil {
+			return err
+		}
+	case !given:
+		return s3err("MissingSecurityHeader", "PutBucketAcl needs an x-amz-acl header (private or public-read) or an AccessControlPolicy body")
+	}
+	ref, repo, err := splitBucket(rc.addr.Bucket, false)
+	if err != nil {
+		return err
+	}
+	if ref != "" {
+		if err := refACL(rc.addr.Bucket, b, public); err != nil {
+			return err
+		}
+	} else if err := s.cfg.Backend.SetPublic(ctx, rc.user, repo, public); err != nil {
+		return noSuchBucket(rc.addr.Bucket, "", err)
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// The AllUsers group of S3 ACLs, and the XML Schema instance namespace of
+// xsi:type.
+const (
+	allUsersURI = "http://acs.amazonaws.com/groups/global/AllUsers"
+	xsiNS       = "http://www.w3.org/2001/XMLSchema-instance"
+)
+
+// aclPolicyIn is an AccessControlPolicy as clients send it.
+type aclPolicyIn struct {
+	XMLName xml.Name `xml:"AccessControlPolicy"`
+	Grants  []struct {
+		Grantee struct {
+			Type  string `xml:"type,attr"`
+			ID    string `xml:"ID"`
+			URI   string `xml:"URI"`
+			Email string `xml:"EmailAddress"`
+		} `xml:"Grantee"`
+		Permission string `xml:"Permission"`
+	} `xml:"AccessControlList>Grant"`
+}
+
+// policyPublic reads an AccessControlPolicy body: it is public when it
+// grants AllUsers READ. Grants of FULL_CONTROL to a canonical user (the
+// owner, whose access Tusk keeps anyway) are accepted; any other grant is
+// NotImplemented, a body that does not parse MalformedACLError.
+func policyPublic(data []byte) (bool, error) {
+	var p aclPolicyIn
+	if err := xml.Unmarshal(data, &p); err != nil {
+		return false, s3err("MalformedACLError", "the AccessControlPolicy is not well-formed: %v", err)
+	}
+	public := false
+	for _, g := range p.Grants {
+		ge := g.Grantee
+		switch {
+		case ge.Type == "Group" && ge.URI == allUsersURI && g.Permission == "READ":
+			public = true
+		case ge.Type == "CanonicalUser" && g.Permission == "FULL_CONTROL":
+		default:
+			who := ge.ID + ge.URI + ge.Email
+			return false, s3err("NotImplemented", "granting %s to %s %q is not implemented by Tusk: a bucket ACL may grant only the owner FULL_CONTROL and AllUsers READ (public-read); other access is granted per user and repo", g.Permission, ge.Type, who)
+		}
+	}
+	return public, nil
 }
 
 // probeAnswer is AWS's answer to a configuration GET when nothing is
@@ -272,15 +518,36 @@ func (s *server) deleteNothingConfigured(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
-// checkCannedACL accepts x-amz-acl private and bucket-owner-full-control
-// (the only ACLs Tusk's permission model can honour) and refuses other
-// canned ACLs and x-amz-grant-* with NotImplemented.
+// checkCannedACL checks an object write's ACL: x-amz-acl private and
+// bucket-owner-full-control (what Tusk's permission model honours) are
+// accepted; other canned ACLs and x-amz-grant-* are NotImplemented.
 func checkCannedACL(h http.Header) error {
 	switch acl := h.Get("X-Amz-Acl"); acl {
 	case "", "private", "bucket-owner-full-control":
 	default:
-		return s3err("NotImplemented", "canned ACL %q is not implemented by Tusk: access is granted per user and repo", acl)
+		return s3err("NotImplemented", "canned ACL %q on an object is not implemented by Tusk: objects take only private or bucket-owner-full-control; access is granted per user and repo, and a whole repo is made anonymously readable with the public-read ACL on its bucket", acl)
 	}
+	return noGrantHeaders(h)
+}
+
+// bucketCannedACL reads a bucket's x-amz-acl: public-read makes the repo
+// public-read; private (and bucket-owner-full-control, which means the same
+// for a bucket) makes it private. given is false without the header. Other
+// canned ACLs and x-amz-grant-* are NotImplemented.
+func bucketCannedACL(h http.Header) (public, given bool, err error) {
+	switch acl := h.Get("X-Amz-Acl"); acl {
+	case "":
+	case "private", "bucket-owner-full-control":
+		given = true
+	case "public-read":
+		public, given = true, true
+	default:
+		return false, false, s3err("NotImplemented", "canned ACL %q on a bucket is not implemented by Tusk: buckets take private or public-read (anonymous reads); writes are granted per user and repo", acl)
+	}
+	return public, given, noGrantHeaders(h)
+}
+
+func noGrantHeaders(h http.Header) error {
 	for k := range h {
 		if strings.HasPrefix(strings.ToLower(k), "x-amz-grant-") {
 			return s3err("NotImplemented", "%s is not implemented by Tusk: access is granted per user and repo", strings.ToLower(k))

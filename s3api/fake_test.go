@@ -28,6 +28,8 @@ type fakeCommit struct {
 
 type fakeRepo struct {
 	created  time.Time
+	owner    string
+	location string
 	branches map[string][]*fakeCommit // first-parent history, oldest first
 	tags     map[string][]*fakeCommit
 }
@@ -39,6 +41,8 @@ type fakeBackend struct {
 	purged map[string]bool   // content handles purged
 	seq    int
 	clock  time.Time
+	// auth, when set, holds the public-read flags (SetPublic writes them).
+	auth *fakeAuth
 }
 
 func newFakeBackend() *fakeBackend {
@@ -68,13 +72,13 @@ func (f *fakeBackend) ListRepos(ctx context.Context, user string) ([]RepoInfo, e
 	defer f.mu.Unlock()
 	var out []RepoInfo
 	for n, r := range f.repos {
-		out = append(out, RepoInfo{Name: n, Created: r.created})
+		out = append(out, RepoInfo{Name: n, Created: r.created, Location: r.location})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-func (f *fakeBackend) CreateBucket(ctx context.Context, user, repo, ref string) error {
+func (f *fakeBackend) CreateBucket(ctx context.Context, user, repo, ref string, opts BucketOptions) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.repos[repo]
@@ -82,7 +86,9 @@ func (f *fakeBackend) CreateBucket(ctx context.Context, user, repo, ref string) 
 		if r != nil {
 			return errs.E("fake.CreateBucket", errs.Exist, "repo %s exists", repo)
 		}
-		f.repos[repo] = &fakeRepo{created: f.tick(), branches: map[string][]*fakeCommit{"main": nil}, tags: map[string][]*fakeCommit{}}
+		f.repos[repo] = &fakeRepo{created: f.tick(), owner: user, location: opts.Location,
+			branches: map[string][]*fakeCommit{"main": nil}, tags: map[string][]*fakeCommit{}}
+		f.setPublic(repo, opts.Public)
 		return nil
 	}
 	if r == nil {
@@ -93,6 +99,35 @@ func (f *fakeBackend) CreateBucket(ctx context.Context, user, repo, ref string) 
 	}
 	r.branches[ref] = append([]*fakeCommit(nil), r.branches["main"]...)
 	return nil
+}
+
+func (f *fakeBackend) SetPublic(ctx context.Context, user, repo string, public bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.repos[repo] == nil {
+		return errs.E("fake.SetPublic", errs.NotExist, "no repo %s", repo)
+	}
+	f.setPublic(repo, public)
+	return nil
+}
+
+// setPublic records repo's public flag in the auth (f.mu held).
+func (f *fakeBackend) setPublic(repo string, public bool) {
+	if f.auth == nil {
+		return
+	}
+	f.auth.mu.Lock()
+	f.auth.public[repo] = public
+	f.auth.mu.Unlock()
+}
+
+func (f *fakeBackend) isPublic(repo string) bool {
+	if f.auth == nil {
+		return false
+	}
+	f.auth.mu.Lock()
+	defer f.auth.mu.Unlock()
+	return f.auth.public[repo]
 }
 
 // tag makes tag name at branch's head (test setup).
@@ -167,7 +202,7 @@ func (f *fakeBackend) Resolve(ctx context.Context, repo, ref string) (Bucket, er
 	if ref == "" {
 		ref = "main"
 	}
-	b := Bucket{Repo: repo, Ref: ref, Created: r.created}
+	b := Bucket{Repo: repo, Ref: ref, Created: r.created, Owner: r.owner, Location: r.location, Public: f.isPublic(repo)}
 	head := func(h []*fakeCommit) string {
 		if len(h) == 0 {
 			return ""
@@ -540,7 +575,7 @@ func newFakeAuth() *fakeAuth {
 			"AKIDREADER": {"reader-secret", "reader"},
 		},
 		grants: map[string]map[string]Action{
-			"admin":  {"*": ActCreateRepo},
+			"admin":  {"*": ActOwn},
 			"reader": {"*": ActRead},
 		},
 		public: map[string]bool{},

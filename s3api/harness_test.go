@@ -45,6 +45,7 @@ const testDomain = "s3.test"
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
 	be, auth := newFakeBackend(), newFakeAuth()
+	be.auth = auth
 	var n atomic.Int64
 	h := New(Config{
 		Backend: be, Auth: auth, Verifier: headerVerifier{}, Domain: testDomain, Region: "us-east-1",

@@ -84,6 +84,9 @@ func hostOnly(hostport string) string {
 // branch-name rules that CreateBucket REF.REPO needs.
 func splitBucket(bucket string, forCreate bool) (ref, repo string, err error) {
 	const op = "s3api.splitBucket"
+	if ipLike(bucket) {
+		return "", "", errs.E(op, errs.Invalid, "bucket %q is formatted as an IP address; bucket names must not be", bucket).WithCode("InvalidBucketName")
+	}
 	repo = bucket
 	if i := strings.LastIndexByte(bucket, '.'); i >= 0 {
 		ref, repo = bucket[:i], bucket[i+1:]
@@ -92,6 +95,9 @@ func splitBucket(bucket string, forCreate bool) (ref, repo string, err error) {
 		}
 	}
 	if err := ValidRepoName(repo); err != nil {
+		if ref != "" {
+			return "", "", errs.E(op, errs.Invalid, "bucket %q: %s (%s)", bucket, messageOf(err), dottedNames).WithCode("InvalidBucketName")
+		}
 		return "", "", errs.E(op, errs.Invalid, "bucket %q: %s", bucket, messageOf(err)).WithCode("InvalidBucketName")
 	}
 	if ref == "" {
@@ -102,16 +108,34 @@ func splitBucket(bucket string, forCreate bool) (ref, repo string, err error) {
 			return "", "", errs.E(op, errs.Invalid, "bucket %q is longer than 63 characters", bucket).WithCode("InvalidBucketName")
 		}
 		if err := ValidBranchName(ref); err != nil {
-			return "", "", errs.E(op, errs.Invalid, "bucket %q: %s", bucket, messageOf(err)).WithCode("InvalidBucketName")
+			return "", "", errs.E(op, errs.Invalid, "bucket %q: %s (%s)", bucket, messageOf(err), dottedNames).WithCode("InvalidBucketName")
 		}
 		return ref, repo, nil
 	}
 	// A ref on a read can be a branch, a tag or a commit id (prefix): all are
 	// lowercase letters, digits and '-', starting with a letter or digit.
 	if len(ref) > 128 || !isNameChars(ref) || !isAlnum(ref[0]) {
-		return "", "", errs.E(op, errs.Invalid, "bucket %q: ref %q is not a valid branch, tag or commit id", bucket, ref).WithCode("InvalidBucketName")
+		return "", "", errs.E(op, errs.Invalid, "bucket %q: ref %q is not a valid branch, tag or commit id (%s)", bucket, ref, dottedNames).WithCode("InvalidBucketName")
 	}
 	return ref, repo, nil
+}
+
+// dottedNames explains how Tusk reads a bucket name with dots.
+const dottedNames = "Tusk reads a bucket name with dots as REF.REPO, split at the last dot, and repo names have no dots"
+
+// ipLike reports a name formatted as an IPv4 address (four dot-separated
+// groups of 1-3 digits, such as 192.168.5.4): S3 refuses such bucket names.
+func ipLike(name string) bool {
+	parts := strings.Split(name, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if len(p) < 1 || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidRepoName checks SPEC §1: 3-63 chars of [a-z0-9-], starting and ending

@@ -40,6 +40,7 @@ type sdkEnv struct {
 func newSDKEnv(t *testing.T, withTLS bool) *sdkEnv {
 	t.Helper()
 	be, auth := newFakeBackend(), newFakeAuth()
+	be.auth = auth
 	h := New(Config{
 		Backend: be, Auth: auth, Region: "us-east-1",
 		Verifier: &sigv4.Verifier{Creds: auth, Region: "us-east-1"},
@@ -101,10 +102,9 @@ func TestAWSSDK(t *testing.T) {
 	}
 	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("sdk")})
 	must(err)
+	// Creating it again in us-east-1: 200, as AWS's legacy answer.
 	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("sdk")})
-	if apiCode(err) != "BucketAlreadyOwnedByYou" {
-		t.Fatalf("second create: %v", err)
-	}
+	must(err)
 
 	t.Run("odd keys", func(t *testing.T) {
 		for _, k := range oddKeys {

@@ -355,6 +355,7 @@ func (s *server) routes() *mux.Router {
 		get(sub, s.notConfiguredProbe(answer))
 	}
 	bk.Methods(http.MethodPut).MatcherFunc(hasQuery("versioning")).Handler(s.h(s.putBucketVersioning))
+	bk.Methods(http.MethodPut).MatcherFunc(hasQuery("acl")).Handler(s.h(s.putBucketACL))
 	bk.Methods(http.MethodPost).MatcherFunc(hasQuery("delete")).Handler(s.h(s.deleteObjects))
 	for _, sub := range deletableConfigs {
 		bk.Methods(http.MethodDelete).MatcherFunc(hasQuery(sub)).Handler(s.h(s.deleteNothingConfigured))
@@ -449,10 +450,7 @@ func (s *server) resolve(ctx context.Context, name string) (Bucket, error) {
 	}
 	b, err := s.cfg.Backend.Resolve(ctx, repo, ref)
 	if err != nil {
-		if errs.KindOf(err) == errs.NotExist && errs.CodeOf(err) == "" {
-			return Bucket{}, &errs.Error{Op: "s3api.resolve", Kind: errs.NotExist, Code: "NoSuchBucket", Err: err}
-		}
-		return Bucket{}, err
+		return Bucket{}, noSuchBucket(name, ref, err)
 	}
 	if b.Repo == "" {
 		b.Repo = repo
@@ -461,4 +459,20 @@ func (s *server) resolve(ctx context.Context, name string) (Bucket, error) {
 		b.Name = name
 	}
 	return b, nil
+}
+
+// noSuchBucket classifies a NotExist from resolving or creating a bucket as
+// NoSuchBucket; for a dotted name (REF.REPO) the message says how the name
+// was read, so that a plain S3 bucket name with dots is not a mystery.
+func noSuchBucket(name, ref string, err error) error {
+	if errs.KindOf(err) != errs.NotExist {
+		return err
+	}
+	if code := errs.CodeOf(err); code != "" && code != "NoSuchBucket" {
+		return err
+	}
+	if ref == "" {
+		return &errs.Error{Op: "s3api.resolve", Kind: errs.NotExist, Code: "NoSuchBucket", Err: err}
+	}
+	return errs.E("s3api.resolve", errs.NotExist, "bucket %s: %s; %s", name, messageOf(err), dottedNames).WithCode("NoSuchBucket")
 }

@@ -39,7 +39,7 @@ func TestPanicIsInternalError(t *testing.T) {
 
 type noSpaceBackend struct{ *fakeBackend }
 
-func (noSpaceBackend) CreateBucket(context.Context, string, string, string) error {
+func (noSpaceBackend) CreateBucket(context.Context, string, string, string, BucketOptions) error {
 	return errs.E("meta.Commit", errs.NoSpace, "the disk holding /var/tusk is below its free-space floor (1 GiB)")
 }
 

@@ -53,15 +53,18 @@ type ownerXML struct {
 }
 
 type listAllMyBucketsResult struct {
-	XMLName xml.Name    `xml:"ListAllMyBucketsResult"`
-	NS      string      `xml:"xmlns,attr"`
-	Owner   ownerXML    `xml:"Owner"`
-	Buckets []bucketXML `xml:"Buckets>Bucket"`
+	XMLName           xml.Name    `xml:"ListAllMyBucketsResult"`
+	NS                string      `xml:"xmlns,attr"`
+	Buckets           []bucketXML `xml:"Buckets>Bucket"`
+	Owner             ownerXML    `xml:"Owner"`
+	ContinuationToken string      `xml:"ContinuationToken,omitempty"`
+	Prefix            string      `xml:"Prefix,omitempty"`
 }
 
 type bucketXML struct {
-	Name         string `xml:"Name"`
+	BucketRegion string `xml:"BucketRegion,omitempty"`
 	CreationDate string `xml:"CreationDate"`
+	Name         string `xml:"Name"`
 }
 
 type createBucketConfiguration struct {
@@ -97,8 +100,9 @@ type grantXML struct {
 type granteeXML struct {
 	XMLNSXSI    string `xml:"xmlns:xsi,attr"`
 	Type        string `xml:"xsi:type,attr"`
-	ID          string `xml:"ID"`
-	DisplayName string `xml:"DisplayName"`
+	ID          string `xml:"ID,omitempty"`
+	DisplayName string `xml:"DisplayName,omitempty"`
+	URI         string `xml:"URI,omitempty"`
 }
 
 type taggingXML struct {

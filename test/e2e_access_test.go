@@ -16,7 +16,19 @@ import (
 // returns an SDK client with its new access key.
 func (e *env) user(t *testing.T, name string, perms map[string]int) *s3.Client {
 	t.Helper()
-	if _, err := e.srv.Auth.CreateUser(ctx(t), name, false); err != nil {
+	return e.userWith(t, gateway.User{Name: name}, perms)
+}
+
+// creator is user for a user who may create repos (the create_repos flag).
+func (e *env) creator(t *testing.T, name string, perms map[string]int) *s3.Client {
+	t.Helper()
+	return e.userWith(t, gateway.User{Name: name, CreateRepos: true}, perms)
+}
+
+func (e *env) userWith(t *testing.T, u gateway.User, perms map[string]int) *s3.Client {
+	t.Helper()
+	name := u.Name
+	if _, err := e.srv.Auth.CreateUserWith(ctx(t), &u); err != nil {
 		t.Fatalf("CreateUser %s: %v", name, err)
 	}
 	for repo, level := range perms {
@@ -104,6 +116,12 @@ func TestPermissions(t *testing.T) {
 	})
 	t.Run("creator of a repo administers it", func(t *testing.T) {
 		name := e.name("mine")
+		// Creating repos needs the create_repos flag (TestCreateReposFlag).
+		_, err := reader.CreateBucket(ctx(t), &s3.CreateBucketInput{Bucket: aws.String(name)})
+		wantErr(t, err, 403, "AccessDenied")
+		if _, err := e.srv.Auth.SetCreateRepos(ctx(t), "reader", true); err != nil {
+			t.Fatal(err)
+		}
 		createBucket(t, reader, name)
 		put(t, reader, name, "x", []byte("x"))
 		createBucket(t, reader, "b."+name)

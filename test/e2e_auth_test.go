@@ -237,12 +237,14 @@ func TestErrorDocuments(t *testing.T) {
 		{"MalformedXML", rawReq{method: "POST", bucket: repo, query: "delete", body: []byte("<Delete>")}, 400, "MalformedXML"},
 		{"InvalidBucketName", rawReq{method: "PUT", bucket: "Bad_Name"}, 400, "InvalidBucketName"},
 		{"KeyTooLongError", rawReq{method: "GET", bucket: repo, key: strings.Repeat("x", 1100)}, 400, "KeyTooLongError"},
-		{"NotImplemented", rawReq{method: "PUT", bucket: repo, query: "acl", body: []byte("<AccessControlPolicy/>")}, 501, "NotImplemented"},
+		{"NotImplemented", rawReq{method: "PUT", bucket: repo, query: "acl", header: map[string]string{"X-Amz-Acl": "public-read-write"}}, 501, "NotImplemented"},
 		{"PreconditionFailed", rawReq{method: "GET", bucket: repo, key: "k", header: map[string]string{"If-Match": `"nope"`}}, 412, "PreconditionFailed"},
 		{"BadDigest", rawReq{method: "PUT", bucket: repo, key: "d", body: []byte("x"), header: map[string]string{"Content-MD5": md5b64([]byte("y"))}}, 400, "BadDigest"},
 		{"InvalidRange", rawReq{method: "GET", bucket: repo, key: "k", header: map[string]string{"Range": "bytes=9-"}}, 416, "InvalidRange"},
 		{"BucketNotEmpty", rawReq{method: "DELETE", bucket: repo}, 409, "BucketNotEmpty"},
-		{"BucketAlreadyOwnedByYou", rawReq{method: "PUT", bucket: repo}, 409, "BucketAlreadyOwnedByYou"},
+		// Creating one's own bucket again is 200 in us-east-1 (TestBucketExists).
+		{"IllegalLocationConstraintException", rawReq{method: "PUT", bucket: repo, body: []byte(
+			"<CreateBucketConfiguration><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>")}, 400, "IllegalLocationConstraintException"},
 		{"MethodNotAllowed", rawReq{method: "PATCH", bucket: repo, key: "k"}, 405, "MethodNotAllowed"},
 		{"InvalidArgument tusk meta", rawReq{method: "PUT", bucket: repo, key: "m", body: []byte("x"), header: map[string]string{"X-Amz-Meta-Tusk-Inputs": "forged"}}, 400, "InvalidArgument"},
 	}

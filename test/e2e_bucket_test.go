@@ -58,10 +58,11 @@ func TestListAndCreateBuckets(t *testing.T) {
 		t.Fatalf("fresh gateway lists buckets %q", got)
 	}
 	createBucket(t, c, "alpha")
-	// A CreateBucketConfiguration body (LocationConstraint) is accepted.
+	// A CreateBucketConfiguration body without a LocationConstraint is
+	// accepted (us-east-1); another region's is not (TestBucketLocation).
 	if _, err := c.CreateBucket(ctx(t), &s3.CreateBucketInput{Bucket: aws.String("beta"),
-		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintEuWest1}}); err != nil {
-		t.Fatalf("CreateBucket with LocationConstraint: %v", err)
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{}}); err != nil {
+		t.Fatalf("CreateBucket with an empty configuration: %v", err)
 	}
 	put(t, c, "alpha", "k", []byte("on main"))
 	createBucket(t, c, "dev.alpha")
@@ -92,9 +93,16 @@ func TestListAndCreateBuckets(t *testing.T) {
 		}
 	})
 	t.Run("already exists", func(t *testing.T) {
+		// Owned by the caller, in us-east-1: 200 and nothing changes (AWS's
+		// legacy answer; other regions and owners: TestBucketExists).
 		for _, b := range []string{"alpha", "dev.alpha", "main.alpha"} {
-			_, err := c.CreateBucket(ctx(t), &s3.CreateBucketInput{Bucket: aws.String(b)})
-			wantErr(t, err, 409, "BucketAlreadyOwnedByYou")
+			createBucket(t, c, b)
+		}
+		if got, _ := get(t, c, "dev.alpha", "k", ""); string(got) != "on main" {
+			t.Fatalf("dev.alpha changed by a second CreateBucket: %q", got)
+		}
+		if got := listBuckets(t, c); strings.Join(got, ",") != "alpha,beta" {
+			t.Fatalf("ListBuckets after creating again: %q", got)
 		}
 	})
 	t.Run("branch of a missing repo", func(t *testing.T) {
@@ -309,8 +317,8 @@ func TestConfigProbes(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"PutBucketAcl", func() error {
-			_, err := c.PutBucketAcl(ctx(t), &s3.PutBucketAclInput{Bucket: b, ACL: types.BucketCannedACLPublicRead})
+		{"PutBucketAcl public-read-write", func() error {
+			_, err := c.PutBucketAcl(ctx(t), &s3.PutBucketAclInput{Bucket: b, ACL: types.BucketCannedACLPublicReadWrite})
 			return err
 		}},
 		{"PutBucketTagging", func() error {

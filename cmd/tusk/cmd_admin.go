@@ -17,19 +17,23 @@ import (
 // ---- user ----
 
 func newUserCmd(o *rootOptions) *cobra.Command {
-	var admin, noKey bool
+	var admin, noKey, createRepos bool
 	create := &cobra.Command{
-		Use:   "create USER [--admin] [--no-key]",
+		Use:   "create USER [--admin | --create-repos] [--no-key]",
 		Short: "Create a user and its first access key (the secret is shown only now)",
 		Args:  nargs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if admin && createRepos {
+				return usagef("user create: --admin users may create repos anyway; give --admin or --create-repos, not both")
+			}
 			return o.run(cmd, func(ctx context.Context, cl *client) error {
-				return runUserCreate(ctx, o, cl, cmd, args[0], admin, noKey)
+				return runUserCreate(ctx, o, cl, cmd, gateway.CreateUserRequest{Name: args[0], Admin: admin, NoKey: noKey, CreateRepos: createRepos})
 			})
 		},
 	}
 	create.Flags().BoolVar(&admin, "admin", false, "an admin user: every permission on every repo, and user management")
 	create.Flags().BoolVar(&noKey, "no-key", false, "create no access key (tusk key create USER later)")
+	create.Flags().BoolVar(&createRepos, "create-repos", false, "let the user create repos (S3 CreateBucket, tusk repo create); it owns and administers them")
 	return newGroup("user", "Create, list and delete users (admin users only)",
 		create,
 		&cobra.Command{
@@ -39,6 +43,21 @@ func newUserCmd(o *rootOptions) *cobra.Command {
 			Args:    nargs(0, 0),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return o.run(cmd, func(ctx context.Context, cl *client) error { return runUserList(ctx, o, cl, cmd) })
+			},
+		},
+		&cobra.Command{
+			Use:   "set-create-repos USER true|false",
+			Short: "Allow (true) or forbid (false) a user to create repos",
+			Long: `Allow (true) or forbid (false) a non-admin user to create repos, with S3
+CreateBucket or tusk repo create, as an S3 account creates buckets: the user
+owns each repo it creates and is its admin. Repos it made stay its own when
+the flag is turned off. Admin users may always create repos.`,
+			Args:      nargs(2, 2),
+			ValidArgs: []string{"true", "false"},
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return o.run(cmd, func(ctx context.Context, cl *client) error {
+					return runUserSetCreateRepos(ctx, o, cl, cmd, args[0], args[1])
+				})
 			},
 		},
 		&cobra.Command{
@@ -58,17 +77,20 @@ func printNewKey(p *printer, k *gateway.NewKey) {
 	p.line("The secret is shown only now; store it safely (tusk login --access-key %s --secret-key ...).", k.AccessKey)
 }
 
-func runUserCreate(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, name string, admin, noKey bool) error {
+func runUserCreate(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, req gateway.CreateUserRequest) error {
 	var res gateway.NewUser
-	if err := cl.do(ctx, "POST", "/users", nil, gateway.CreateUserRequest{Name: name, Admin: admin, NoKey: noKey}, &res); err != nil {
+	if err := cl.do(ctx, "POST", "/users", nil, req, &res); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(res, func(p *printer) {
-		role := "user"
-		if res.User.Admin {
+		role, note := "user", ""
+		switch {
+		case res.User.Admin:
 			role = "admin user"
+		case res.User.CreateRepos:
+			note = " (may create repos)"
 		}
-		p.line("Created %s %s", role, res.User.Name)
+		p.line("Created %s %s%s", role, res.User.Name, note)
 		if res.Key != nil {
 			printNewKey(p, res.Key)
 		}
@@ -97,13 +119,31 @@ func runUserList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Com
 		return err
 	}
 	return o.printer(stdout(cmd)).print(us, func(p *printer) {
-		p.row("USER", "ADMIN", "KEYS", "PERMISSIONS", "CREATED")
+		p.row("USER", "ADMIN", "CREATE-REPOS", "KEYS", "PERMISSIONS", "CREATED")
 		for _, u := range us {
 			perms := permString(u.Perms)
 			if u.Admin {
 				perms = "all"
 			}
-			p.row(u.Name, yesno(u.Admin), strconv.Itoa(u.Keys), perms, ftime(u.Created))
+			p.row(u.Name, yesno(u.Admin), yesno(u.CreateRepos), strconv.Itoa(u.Keys), perms, ftime(u.Created))
+		}
+	})
+}
+
+func runUserSetCreateRepos(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, name, val string) error {
+	on, err := strconv.ParseBool(val)
+	if err != nil {
+		return usagef("user set-create-repos %s: want true or false, not %q", name, val)
+	}
+	var u gateway.UserInfo
+	if err := cl.do(ctx, "PUT", "/users/"+p(name)+"/create-repos", nil, gateway.SetCreateReposRequest{CreateRepos: &on}, &u); err != nil {
+		return err
+	}
+	return o.printer(stdout(cmd)).print(u, func(p *printer) {
+		if u.CreateRepos {
+			p.line("User %s may create repos: it owns and administers the repos it creates", u.Name)
+		} else {
+			p.line("User %s may no longer create repos (the repos it made stay its own)", u.Name)
 		}
 	})
 }

@@ -26,8 +26,11 @@ func newRepoCmd(o *rootOptions) *cobra.Command {
 	return newGroup("repo", "Create, list and delete repos; make them public",
 		&cobra.Command{
 			Use:   "create REPO",
-			Short: "Create a repo (with its branch main); you become its admin",
-			Args:  nargs(1, 1),
+			Short: "Create a repo (with its branch main); you own it and become its admin",
+			Long: `Create a repo with its branch main (S3 bucket REPO). You own it and become
+its admin. Admin users may create repos; other users need the create-repos
+flag (tusk user create --create-repos, or tusk user set-create-repos).`,
+			Args: nargs(1, 1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return o.run(cmd, func(ctx context.Context, cl *client) error { return runRepoCreate(ctx, o, cl, cmd, args[0]) })
 			},
@@ -80,9 +83,9 @@ func runRepoList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Com
 			p.line("No repos that you can read. Create one with tusk repo create REPO.")
 			return
 		}
-		p.row("REPO", "PUBLIC", "PERMISSION", "CREATED")
+		p.row("REPO", "PUBLIC", "OWNER", "PERMISSION", "CREATED")
 		for _, r := range rs {
-			p.row(r.Name, yesno(r.Public), r.Permission, ftime(r.Created))
+			p.row(r.Name, yesno(r.Public), r.Owner, r.Permission, ftime(r.Created))
 		}
 	})
 }

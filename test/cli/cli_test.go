@@ -945,11 +945,49 @@ func TestPermissionsCLI(t *testing.T) {
 	if len(repos) != 1 {
 		t.Fatalf("anonymous repo list of public repos: %+v", repos)
 	}
-	// A repo's creator becomes its admin and may grant on it.
-	var sr struct{ Permission string }
+	// Creating repos needs the create-repos flag, which an admin user sets.
+	if e := stranger.apiError("repo", "create", "own"); e.Code != "AccessDenied" || !strings.Contains(e.Message, "set-create-repos") {
+		t.Fatalf("repo create without the flag: %+v", e)
+	}
+	if e := stranger.apiError("user", "set-create-repos", "stranger", "true"); e.Code != "AccessDenied" {
+		t.Fatalf("a user sets its own flag: %+v", e)
+	}
+	var flag struct {
+		Name        string
+		CreateRepos bool `json:"create_repos"`
+	}
+	a.json(&flag, "user", "set-create-repos", "stranger", "true")
+	if flag.Name != "stranger" || !flag.CreateRepos {
+		t.Fatalf("user set-create-repos: %+v", flag)
+	}
+	// A repo's creator owns it, becomes its admin and may grant on it.
+	var sr struct{ Permission, Owner string }
 	stranger.json(&sr, "repo", "create", "own")
-	if sr.Permission != "admin" {
+	if sr.Permission != "admin" || sr.Owner != "stranger" {
 		t.Fatal(sr)
+	}
+	a.ok("user", "set-create-repos", "stranger", "false")
+	if e := stranger.apiError("repo", "create", "own2"); e.Code != "AccessDenied" {
+		t.Fatalf("repo create after the flag was taken away: %+v", e)
+	}
+	var users []struct {
+		Name        string
+		CreateRepos bool `json:"create_repos"`
+	}
+	a.json(&users, "user", "list")
+	for _, u := range users {
+		if u.CreateRepos != (u.Name == "admin") {
+			t.Fatalf("user list: %+v", users)
+		}
+	}
+	var nu newUserJSON
+	a.json(&nu, "user", "create", "maker", "--create-repos")
+	maker := srv.as(nu.Key.AccessKey, nu.Key.SecretKey)
+	maker.ok("repo", "create", "makers")
+	var mine []struct{ Name, Owner string }
+	maker.json(&mine, "repo", "list")
+	if len(mine) != 2 || mine[0].Name != "makers" || mine[0].Owner != "maker" || mine[1].Name != "shared" {
+		t.Fatalf("maker's repos: %+v", mine)
 	}
 	stranger.ok("perm", "grant", "reader", "own", "write")
 	stranger.putString(dir, "own:f", "from the stranger")

@@ -453,7 +453,7 @@ func TestPipelinePermissions(t *testing.T) {
 			SecretKey string `json:"secret_key"`
 		} `json:"key"`
 	}
-	e.tuskJSON(&bob, "user", "create", "bob")
+	e.tuskJSON(&bob, "user", "create", "bob", "--create-repos") // bob's pipeline makes its output repo
 	e.tuskJSON(&eve, "user", "create", "eve")
 	e.tusk(0, "perm", "grant", "bob", "shared", "read")
 	spec := func(name, repo string) string {
@@ -466,6 +466,13 @@ func TestPipelinePermissions(t *testing.T) {
 		t.Fatalf("bob on shared: exit %d %s", code, out)
 	}
 	e.wait()
+	// A pipeline's new output repo is a repo its creator makes: eve, who
+	// may read shared but not create repos, is refused.
+	e.tusk(0, "perm", "grant", "eve", "shared", "read")
+	if out, code := e.tuskAs(eve.Key.AccessKey, eve.Key.SecretKey, "pipeline", "create", "-f", spec("eves", "shared")); code != 1 || !strings.Contains(out, "may not create repos") {
+		t.Errorf("eve creates a pipeline with a new output repo: exit %d %s", code, out)
+	}
+	e.tusk(0, "perm", "revoke", "eve", "shared")
 	if out, code := e.tuskAs(eve.Key.AccessKey, eve.Key.SecretKey, "job", "list", "--pipeline", "bobs"); code != 1 || !strings.Contains(out, "AccessDenied") && !strings.Contains(out, "access denied") {
 		t.Errorf("eve lists bob's jobs: exit %d %s", code, out)
 	}
