@@ -75,6 +75,35 @@ func BenchmarkMeta(b *testing.B) {
 			}
 		}
 	})
+	b.Run("RemoveCurrentVersion/100k", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			key := fmt.Sprintf("data/%08d.bin", (i*7919)%n)
+			res, err := s.Write(ctx, WriteRequest{Repo: "big", Branch: "main", Changes: []Change{{Key: key, Entry: &Entry{ETag: fmt.Sprint("r", i)}}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			rr, err := s.Write(ctx, WriteRequest{Repo: "big", Branch: "main", Removals: []Removal{{Key: key, Version: res.Version}}})
+			if err != nil || !rr.Removed[0].Found {
+				b.Fatalf("remove: %v", err)
+			}
+		}
+	})
+	b.Run("PurgeOneKey/100k", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			content := fmt.Sprintf("%064x", 1<<40+i)
+			if _, err := s.Write(ctx, WriteRequest{Repo: "big", Branch: "main", Changes: []Change{{Key: fmt.Sprintf("data/%08d.bin", (i*7919)%n), Entry: &Entry{Content: content, ETag: "p"}}}}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			res, err := s.Purge(ctx, PurgeRequest{Content: content, Repo: "big"})
+			if err != nil || len(res.Removed) != 1 {
+				b.Fatalf("purge: %v %+v", err, res)
+			}
+		}
+	})
 	nb := 0
 	b.Run("CreateBranch/100k", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
