@@ -16,90 +16,16 @@ new bucket (repo) answers GetBucketVersioning Status=Enabled, where AWS
 answers no Status for a never-configured bucket.
 """
 import concurrent.futures
-import hashlib
-import os
 import random
 import re
-import string
-import sys
 import threading
 import time
-import traceback
 import xml.etree.ElementTree as ET
 
-import boto3
-import botocore
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from conform import (check, eq, expect, failure, hdrs, md5q, new_bucket, put, read, s3, status, u,
+                     want_error, banner, finish)
 
-ENDPOINT = sys.argv[1]
-LABEL = sys.argv[2] if len(sys.argv) > 2 else "boto3"
-ONLY = os.environ.get("CONFORMANCE_ONLY", "")  # substring filter on check names
-failed = 0
-passed = 0
-
-
-class CheckError(Exception):
-    pass
-
-
-def expect(cond, msg):
-    if not cond:
-        raise CheckError(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise CheckError(f"{what}:\n#     expected {want!r}\n#     got      {got!r}")
-
-
-def check(desc):
-    def deco(fn):
-        global failed, passed
-        if ONLY and ONLY not in desc:
-            return fn
-        t0 = time.monotonic()
-        global SALT
-        SALT = rand_suffix(12)
-        try:
-            fn()
-            passed += 1
-            print(f"ok - {LABEL}: {desc} ({time.monotonic() - t0:.1f}s)", flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is a check's
-            failed += 1
-            print(f"not ok - {LABEL}: {desc} ({time.monotonic() - t0:.1f}s)", flush=True)
-            if isinstance(e, CheckError):
-                for line in str(e).splitlines():
-                    print(line if line.startswith("#") else f"#   {line}")
-            else:
-                # where in this file, then the error
-                for fr in traceback.extract_tb(e.__traceback__):
-                    if fr.filename == __file__:
-                        print(f"#   at line {fr.lineno}: {fr.line}")
-                print(f"#   {type(e).__name__}: {e}")
-            sys.stdout.flush()
-        return fn
-    return deco
-
-
-cfg = Config(
-    region_name="us-east-1",
-    signature_version="s3v4",
-    s3={"addressing_style": "path"},
-    retries={"max_attempts": 1, "mode": "standard"},
-    connect_timeout=5,
-    read_timeout=30,
-    max_pool_connections=16,
-)
-s3 = boto3.client(
-    "s3",
-    endpoint_url=ENDPOINT,
-    aws_access_key_id=os.environ["TUSK_TEST_ACCESS_KEY"],
-    aws_secret_access_key=os.environ["TUSK_TEST_SECRET_KEY"],
-    config=cfg,
-)
-print(f"# {LABEL}: boto3 {boto3.__version__}, botocore {botocore.__version__}, "
-      f"python {sys.version.split()[0]} at {sys.executable}")
+banner("versioning.py")
 
 
 # ListObjectVersions answers keep versions and delete markers in one ordered
@@ -150,69 +76,6 @@ def all_versions(bucket, **kw):
 def short(entries):
     """Compact form for comparisons: [(kind, key, vid, latest)]."""
     return [(e["kind"], e["key"], e["vid"], e["latest"]) for e in entries]
-
-
-def rand_suffix(n=8):
-    return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(n))
-
-
-def new_bucket(prefix):
-    name = f"{prefix}-{rand_suffix()}"
-    assert 3 <= len(name) <= 63 and re.fullmatch(r"[a-z0-9][a-z0-9-]*[a-z0-9]", name), name
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-SALT = ""
-
-
-def u(text):
-    """A body unique to the running check: content removed by one check
-    (Tusk once purged by content hash) must not affect another."""
-    return f"{text} #{SALT}".encode()
-
-
-def md5q(b):
-    return '"' + hashlib.md5(b).hexdigest() + '"'
-
-
-def hdrs(r):
-    return r["ResponseMetadata"]["HTTPHeaders"]
-
-
-def status(r):
-    return r["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def put(bucket, key, body, **kw):
-    r = s3.put_object(Bucket=bucket, Key=key, Body=body, **kw)
-    return r.get("VersionId")
-
-
-def read(bucket, key, vid=None):
-    kw = {"VersionId": vid} if vid is not None else {}
-    r = s3.get_object(Bucket=bucket, Key=key, **kw)
-    return r["Body"].read(), r
-
-
-def failure(fn, *a, **kw):
-    """Call fn expecting a ClientError; return (status, code, headers)."""
-    try:
-        r = fn(*a, **kw)
-    except ClientError as e:
-        md = e.response.get("ResponseMetadata", {})
-        return md.get("HTTPStatusCode"), e.response.get("Error", {}).get("Code"), md.get("HTTPHeaders", {})
-    if isinstance(r, dict) and "Body" in r:
-        r["Body"].read()
-    raise CheckError(f"{fn.__name__}({a}, {kw}) succeeded (HTTP {status(r)}, VersionId "
-                     f"{r.get('VersionId')!r}); expected an error")
-
-
-def want_error(got, st, code, what):
-    if code is None:
-        eq(got[0], st, f"{what}: HTTP status")
-    else:
-        eq((got[0], got[1]), (st, code), f"{what}: (HTTP status, error code)")
 
 
 def is_version_id(v):
@@ -803,5 +666,4 @@ def _():
     eq(len(vs), 49, "entries after the final PUT")
 
 
-print(f"# {LABEL}: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()
