@@ -87,7 +87,7 @@ run_tap() {
 	fi
 }
 
-SCRIPTS=(versioning.py objects.py)
+SCRIPTS=(versioning.py objects.py buckets.py)
 for script in "${SCRIPTS[@]}"; do
 	run_tap "boto3 ($PY) $script" timeout -k 5 600 "$PY" "$HERE/$script" "$EP" "boto3 $("$PY" -c 'import boto3; print(boto3.__version__)')"
 done
