@@ -387,6 +387,16 @@ func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3
 	}
 	b.pins.pin(src.Content)
 	defer b.pins.unpin(src.Content)
+	// Pinned, the bytes stay; but a version of an old commit that left
+	// every view may have lost them to GC (or a purge) already: a copy
+	// must not make a new version whose bytes are gone.
+	if src.Content != "" {
+		if _, err := b.Blobs.Stat(ctx, src.Content); errs.Is(err, errs.NotExist) {
+			return s3api.Object{}, errs.E("gateway.Copy", errs.NotExist, "the content of copy source %q (version %s) is gone (purged, or collected after the version left every view)", src.Key, src.VersionID).WithCode("NoSuchKey")
+		} else if err != nil {
+			return s3api.Object{}, err
+		}
+	}
 	m := src.Meta
 	if opts.ReplaceMeta {
 		m = opts.Meta

@@ -94,6 +94,11 @@ func (n wnodes) putNode(nd *node) (Hash, error) {
 // only between whole records: never after an op wrote some of its records
 // and before it wrote the rest.
 func (w *wtx) flush() error {
+	// Records flushed early carry the clock too (a full txn leaves it to
+	// the batch's last transaction, which always writes it).
+	if err := w.stampClock(); err != nil && !errors.Is(err, badger.ErrTxnTooBig) {
+		return err
+	}
 	if err := w.txn.Commit(); err != nil {
 		return errs.Wrap("meta.flush", errs.Internal, err)
 	}
@@ -196,7 +201,18 @@ func (s *Store) runBatch(batch []*op) {
 			o.err = err
 			applied = append(applied, o)
 		}
-		err := w.txn.Commit()
+		err := w.stampClock()
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			if err = w.txn.Commit(); err == nil {
+				w.txn = s.db.NewTransaction(true)
+				err = w.stampClock()
+			}
+		}
+		if err == nil {
+			err = w.txn.Commit()
+		} else {
+			w.txn.Discard()
+		}
 		if err == nil {
 			err = s.db.Sync()
 			if err == nil && s.opts.OnSync != nil {
@@ -221,6 +237,38 @@ func (s *Store) runBatch(batch []*op) {
 		}
 		batch = rest
 	}
+}
+
+// clockRecord holds the committer's last op time (tick), so that op times
+// stay ordered across a restart when the clock steps back: version times and
+// purge fences are compared.
+const clockRecord = "K/clock"
+
+// stampClock records s.lastTick in the transaction (with the ops whose
+// times it covers).
+func (w *wtx) stampClock() error {
+	return w.txn.Set([]byte(clockRecord), binary.BigEndian.AppendUint64(nil, uint64(w.s.lastTick.UnixNano())))
+}
+
+// loadClock sets lastTick from the clock record.
+func (s *Store) loadClock() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get([]byte(clockRecord))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(b []byte) error {
+			if len(b) == 8 {
+				if t := time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC(); t.After(s.lastTick) {
+					s.lastTick = t
+				}
+			}
+			return nil
+		})
+	})
 }
 
 // tick returns the time of the next op: the clock, but strictly after the

@@ -153,7 +153,8 @@ func (m *gcMarker) walk(txn *badger.Txn, roots []commitRef, revived func(commitR
 // gcRoots lists what keeps commits and trees alive in txn: branch heads,
 // tags, open commits (their base, and their working trees as openRoots),
 // provenance records, and (when retention > 0) commits younger than it.
-// The first len(views) roots are the views: all but the young commits.
+// views are the roots whose contents are live: all but the young
+// commits, except the young tips (see below).
 // Contents of multipart parts in flight are added to content.
 func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, retention time.Duration, content map[string]bool) (roots, views []commitRef, openRoots []repoNode, err error) {
 	scan := func(prefix string, fn func(key string, val []byte) error) error {
@@ -217,18 +218,33 @@ func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, ret
 	views = append([]commitRef(nil), roots...)
 	if retention > 0 {
 		// Young commits are kept with their whole ancestry, so a branch
-		// restored within the retention period has its history.
+		// restored within the retention period has its history. The young
+		// tips (commits no commit names as a parent: a deleted branch's
+		// former head, the head a reset moved away from) are views too, so
+		// that such a restore finds its bytes; a version removed from a
+		// branch is not kept by them (its commit has a child on the branch).
+		var young []commitRef
+		parents := map[string]bool{}
 		if err := scan(pCommit, func(k string, v []byte) error {
 			var c Commit
 			if err := json.Unmarshal(v, &c); err != nil {
 				return err
 			}
+			for _, p := range c.Parents {
+				parents[commitRef{c.Repo, p}.key()] = true
+			}
 			if now.Sub(c.Time) < retention {
 				roots = append(roots, commitRef{c.Repo, c.ID})
+				young = append(young, commitRef{c.Repo, c.ID})
 			}
 			return nil
 		}); err != nil {
 			return nil, nil, nil, err
+		}
+		for _, r := range young {
+			if !parents[r.key()] {
+				views = append(views, r)
+			}
 		}
 	}
 	return roots, views, openRoots, nil

@@ -181,7 +181,26 @@ func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, erro
 	}
 	res := &PurgeResult{Content: req.Content, Scope: scope, Block: req.Block, Removed: []PurgedVersion{}}
 	var added *purgeRec
+	unadd := func() {
+		if added == nil {
+			return
+		}
+		s.purgeMu.Lock()
+		rs := s.purged[req.Content]
+		for i := range rs {
+			if rs[i] == *added {
+				s.purged[req.Content] = append(rs[:i:i], rs[i+1:]...)
+				break
+			}
+		}
+		s.purgeMu.Unlock()
+		added = nil
+	}
 	err := s.update(ctx, func(w *wtx) error {
+		// A run that overflowed its batch's transaction is run again in a
+		// new one: the record of the first run goes.
+		unadd()
+		res.Removed, res.Commits, res.OpenCommits = []PurgedVersion{}, nil, 0
 		var repos []string
 		if scope == PurgeScopeAll {
 			rs, err := listJSONTx[Repo](w.txn, pRepo)
@@ -213,7 +232,16 @@ func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, erro
 		if err := w.roomForRecords(); err != nil {
 			return err
 		}
-		if err := setJSON(w.txn, string(purgeKey(req.Content, scope, req.Prov)), rec); err != nil {
+		// A record of the same content and scope made before is replaced
+		// by this one, whose fence is later; a block it set stays.
+		durable := rec
+		var prev purgeRec
+		if err := getJSON(w.txn, string(purgeKey(req.Content, scope, req.Prov)), &prev); err == nil {
+			durable.Block = durable.Block || prev.Block
+		} else if !errs.Is(err, errs.NotExist) {
+			return err
+		}
+		if err := setJSON(w.txn, string(purgeKey(req.Content, scope, req.Prov)), durable); err != nil {
 			return err
 		}
 		detail := "content " + req.Content + " in " + scopeName(scope)
@@ -227,17 +255,7 @@ func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, erro
 		return w.audit(AuditEntry{Time: w.now, User: req.User, Action: "purge", Target: req.Target, Detail: detail})
 	})
 	if err != nil {
-		if added != nil {
-			s.purgeMu.Lock()
-			rs := s.purged[req.Content]
-			for i := range rs {
-				if rs[i] == *added {
-					s.purged[req.Content] = append(rs[:i:i], rs[i+1:]...)
-					break
-				}
-			}
-			s.purgeMu.Unlock()
-		}
+		unadd()
 		return nil, err
 	}
 	return res, nil

@@ -117,6 +117,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.loadClock(); err != nil {
+		db.Close()
+		return nil, errs.Wrap("meta.Open", errs.Internal, err)
+	}
 	s.wg.Add(1)
 	go s.committer()
 	return s, nil
