@@ -94,12 +94,7 @@ func (s *Server) Purge(ctx context.Context, opts PurgeOptions) (*PurgeReport, er
 	if opts.Block && !opts.All {
 		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "--block needs a purge of every repo (--all, global admin): a repo admin cannot block bytes for other repos")
 	}
-	seen := map[string]bool{}
-	rep, err := s.purgeOne(ctx, opts, named, seen, 0)
-	if err != nil {
-		return nil, err
-	}
-	return rep, nil
+	return s.purgeOne(ctx, opts, named, map[string]bool{}, 0)
 }
 
 // maxDerivedDepth bounds the provenance walk of one purge.

@@ -251,7 +251,7 @@ func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, erro
 		if req.Block {
 			detail += ", blocked"
 		}
-		detail += ": " + itoa(len(res.Removed)) + " versions removed from " + itoa(len(res.Commits)) + " branches"
+		detail += ": " + strconv.Itoa(len(res.Removed)) + " versions removed from " + strconv.Itoa(len(res.Commits)) + " branches"
 		return w.audit(AuditEntry{Time: w.now, User: req.User, Action: "purge", Target: req.Target, Detail: detail})
 	})
 	if err != nil {
@@ -267,8 +267,6 @@ func scopeName(scope string) string {
 	}
 	return "repo " + scope
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // purgeRepo removes req.Content's purged versions from every branch view
 // and open commit of repo.

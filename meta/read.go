@@ -273,27 +273,22 @@ func (s *Store) survivor(repo string, vroot Hash, key string) (*Entry, error) {
 }
 
 func (s *Store) survivorIn(src nodeSource, repo string, vroot Hash, key string) (*Entry, error) {
-	if vroot.IsZero() {
-		return nil, nil
-	}
-	c := seek(src, vroot, append([]byte(key), 0))
-	for ; c.valid(); c.next() {
-		k, _ := splitVKey(c.key())
-		if k != key {
-			break
-		}
-		e, err := DecodeEntry(c.val())
+	var out *Entry
+	err := keyVersions(src, vroot, key, func(_ []byte, entry func() (*Entry, error)) (bool, error) {
+		e, err := entry()
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if e.Deleted {
-			return nil, nil
+			return true, nil
 		}
 		if !s.purgedIn(repo, e) {
-			return e, nil
+			out = e
+			return true, nil
 		}
-	}
-	return nil, c.err
+		return false, nil
+	})
+	return out, err
 }
 
 // GetVersion returns the version of key written by commit version (full id

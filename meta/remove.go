@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"sort"
-	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -135,56 +134,62 @@ func (w *wtx) nullVersion(vroot Hash, key string) ([]byte, *Entry, error) {
 }
 
 func nullVersionIn(src nodeSource, vroot Hash, key string) ([]byte, *Entry, error) {
+	var vk []byte
+	var found *Entry
+	err := keyVersions(src, vroot, key, func(k []byte, e func() (*Entry, error)) (bool, error) {
+		en, err := e()
+		if err != nil || !en.Null {
+			return false, err
+		}
+		vk, found = append([]byte(nil), k...), en
+		return true, nil
+	})
+	return vk, found, err
+}
+
+// keyVersions calls fn for key's versions in the version tree vroot,
+// newest first, with the version-tree key and a decoder of the entry, until
+// fn answers stop or returns an error. O(log V + versions visited).
+func keyVersions(src nodeSource, vroot Hash, key string, fn func(vk []byte, entry func() (*Entry, error)) (stop bool, err error)) error {
 	if vroot.IsZero() {
-		return nil, nil, nil
+		return nil
 	}
 	c := seek(src, vroot, append([]byte(key), 0))
 	for ; c.valid(); c.next() {
-		k, _ := splitVKey(c.key())
-		if k != key {
+		if k, _ := splitVKey(c.key()); k != key {
 			break
 		}
-		e, err := DecodeEntry(c.val())
-		if err != nil {
-			return nil, nil, err
-		}
-		if e.Null {
-			return append([]byte(nil), c.key()...), e, nil
+		stop, err := fn(c.key(), func() (*Entry, error) { return DecodeEntry(c.val()) })
+		if err != nil || stop {
+			return err
 		}
 	}
-	return nil, nil, c.err
+	return c.err
 }
 
 // afterRemoval returns the live-tree mutation for key once the version-tree
 // keys in gone are removed from head's view, and whether there is one.
 func (w *wtx) afterRemoval(head *Commit, key string, gone map[string]bool) (Mut, bool, error) {
-	c := seek(w.nodes(), head.VRoot, append([]byte(key), 0))
-	newest := true
+	newest, stays := true, false
 	var next *Entry
-	for ; c.valid(); c.next() {
-		k, _ := splitVKey(c.key())
-		if k != key {
-			break
-		}
-		if gone[string(c.key())] {
+	err := keyVersions(w.nodes(), head.VRoot, key, func(vk []byte, entry func() (*Entry, error)) (bool, error) {
+		if gone[string(vk)] {
 			newest = false
-			continue
+			return false, nil
 		}
 		if newest {
-			return Mut{}, false, nil // the current version stays
+			stays = true // the current version stays
+			return true, nil
 		}
-		e, err := DecodeEntry(c.val())
-		if err != nil {
-			return Mut{}, false, err
-		}
-		if w.s.purgedIn(head.Repo, e) {
-			continue
+		e, err := entry()
+		if err != nil || w.s.purgedIn(head.Repo, e) {
+			return false, err
 		}
 		next = e
-		break
-	}
-	if c.err != nil {
-		return Mut{}, false, c.err
+		return true, nil
+	})
+	if err != nil || stays {
+		return Mut{}, false, err
 	}
 	if next != nil && !next.Deleted {
 		return Mut{Key: []byte(key), Val: next.Encode()}, true, nil
@@ -266,7 +271,7 @@ func (s *Store) versionDepth(txn *badger.Txn, repo string, vroot Hash, key, vers
 		_, d := splitVKey(vk)
 		return d, true, nil
 	}
-	if strings.TrimSpace(version) == "" {
+	if version == "" {
 		return 0, false, nil
 	}
 	c, err := s.findCommitTx(txn, repo, version)

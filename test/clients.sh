@@ -21,6 +21,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib/gateway.sh
 source "$ROOT/test/lib/gateway.sh"
+# shellcheck source=/dev/null
+source "$ROOT/test/lib/tap.sh"
 TUSK_BIN=${TUSK_BIN:-bin/tusk}
 if [[ $TUSK_BIN != /* ]]; then
 	if [[ -x $TUSK_BIN ]]; then TUSK_BIN=$(pwd)/$TUSK_BIN; else TUSK_BIN=$ROOT/$TUSK_BIN; fi
@@ -133,6 +135,7 @@ rcl() {
 # ---------------------------------------------------------------- harness
 PASS=0
 FAIL=0
+SKIP=0
 # log_tail [FROM_LINE]: the server log's error answers (status >= 400, or
 # not level info) since FROM_LINE, and its last lines.
 log_tail() {
@@ -171,25 +174,14 @@ skip() { echo "# SKIP $*"; }
 # run_tap LABEL CMD...: runs a command that prints its own ok/not ok lines
 # (the boto3 checks) and counts them; a crash counts as one failure.
 run_tap() {
-	local label=$1 rc out=$T/tap.out line t0=$EPOCHREALTIME l0
+	local label=$1 rc out=$T/tap.out t0=$EPOCHREALTIME l0
 	l0=$(log_lines)
 	shift
 	set +e
 	"$@" >"$out" 2>&1
 	rc=$?
 	set -e
-	while IFS= read -r line; do
-		case $line in
-		"ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
-		"not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
-		"#"*) echo "$line" ;;
-		*) echo "#   $line" ;;
-		esac
-	done <"$out"
-	if ((rc != 0)) && ! grep -q '^not ok - ' "$out"; then
-		FAIL=$((FAIL + 1))
-		echo "not ok - $label: exited $rc without reporting a failed check"
-	fi
+	tap_count "$out" "$rc" "$label"
 	if ((rc != 0)); then log_tail "$l0"; fi
 	echo "# $label: $(LC_ALL=C printf '%.1fs' "$(bc_sub "$EPOCHREALTIME" "$t0")")"
 }

@@ -19,6 +19,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../lib/gateway.sh
 source "$ROOT/test/lib/gateway.sh"
+# shellcheck source=/dev/null
+source "$ROOT/test/lib/tap.sh"
 TUSK_BIN=${TUSK_BIN:-bin/tusk}
 if [[ $TUSK_BIN != /* ]]; then
 	if [[ -x $TUSK_BIN ]]; then TUSK_BIN=$(pwd)/$TUSK_BIN; else TUSK_BIN=$ROOT/$TUSK_BIN; fi
@@ -66,25 +68,13 @@ SKIP=0
 # run_tap LABEL CMD...: runs a script printing its own ok/not ok lines and
 # counts them; a crash counts as one failure.
 run_tap() {
-	local label=$1 rc out=$T/tap.out line
+	local label=$1 rc out=$T/tap.out
 	shift
 	set +e
 	"$@" >"$out" 2>&1
 	rc=$?
 	set -e
-	while IFS= read -r line; do
-		case $line in
-		"ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
-		"not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
-		"# skip - "*) SKIP=$((SKIP + 1)); echo "$line" ;;
-		"#"*) echo "$line" ;;
-		*) echo "#   $line" ;;
-		esac
-	done <"$out"
-	if ((rc != 0)) && ! grep -q '^not ok - ' "$out"; then
-		FAIL=$((FAIL + 1))
-		echo "not ok - $label: exited $rc without reporting a failed check"
-	fi
+	tap_count "$out" "$rc" "$label"
 }
 
 SCRIPTS=(versioning.py objects.py buckets.py)
