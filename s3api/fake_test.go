@@ -41,14 +41,17 @@ type fakeBackend struct {
 	purged map[string]bool   // content handles purged
 	seq    int
 	clock  time.Time
-	// auth, when set, holds the public-read flags (SetPublic writes them).
+	// auth answers the permission checks and holds the public-read flags
+	// (SetPublic writes them); the S3 handler under test shares it.
 	auth *fakeAuth
 }
 
+// newFakeBackend returns an empty fake with its own fakeAuth (replace it
+// to share one with the handler).
 func newFakeBackend() *fakeBackend {
 	return &fakeBackend{
 		repos: map[string]*fakeRepo{}, blobs: map[string][]byte{}, purged: map[string]bool{},
-		clock: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		clock: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), auth: newFakeAuth(),
 	}
 }
 
@@ -67,18 +70,45 @@ func (f *fakeBackend) newCommit(changes map[string]*Object) *fakeCommit {
 	return c
 }
 
-func (f *fakeBackend) ListRepos(ctx context.Context, user string) ([]RepoInfo, error) {
+// allow checks c's permission for act on repo with the fake's Auth (the
+// Backend contract: every call checks its caller).
+func (f *fakeBackend) allow(ctx context.Context, c Caller, repo string, act Action) error {
+	return f.auth.Allow(ctx, c.User, repo, act)
+}
+
+func (f *fakeBackend) ListRepos(ctx context.Context, c Caller) ([]RepoInfo, error) {
+	f.mu.Lock()
+	var names []string
+	for n := range f.repos {
+		names = append(names, n)
+	}
+	f.mu.Unlock()
+	readable := map[string]bool{}
+	for _, n := range names {
+		readable[n] = f.allow(ctx, c, n, ActRead) == nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []RepoInfo
 	for n, r := range f.repos {
+		if !readable[n] {
+			continue
+		}
 		out = append(out, RepoInfo{Name: n, Created: r.created, Location: r.location})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-func (f *fakeBackend) CreateBucket(ctx context.Context, user, repo, ref string, opts BucketOptions) error {
+func (f *fakeBackend) CreateBucket(ctx context.Context, c Caller, repo, ref string, opts BucketOptions) error {
+	act := ActCreateRepo
+	if ref != "" {
+		act = ActAdmin
+	}
+	if err := f.allow(ctx, c, repo, act); err != nil {
+		return err
+	}
+	user := c.User
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.repos[repo]
@@ -101,7 +131,10 @@ func (f *fakeBackend) CreateBucket(ctx context.Context, user, repo, ref string, 
 	return nil
 }
 
-func (f *fakeBackend) SetPublic(ctx context.Context, user, repo string, public bool) error {
+func (f *fakeBackend) SetPublic(ctx context.Context, c Caller, repo string, public bool) error {
+	if err := f.allow(ctx, c, repo, ActAdmin); err != nil && f.allow(ctx, c, repo, ActOwn) != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.repos[repo] == nil {
@@ -113,18 +146,12 @@ func (f *fakeBackend) SetPublic(ctx context.Context, user, repo string, public b
 
 // setPublic records repo's public flag in the auth (f.mu held).
 func (f *fakeBackend) setPublic(repo string, public bool) {
-	if f.auth == nil {
-		return
-	}
 	f.auth.mu.Lock()
 	f.auth.public[repo] = public
 	f.auth.mu.Unlock()
 }
 
 func (f *fakeBackend) isPublic(repo string) bool {
-	if f.auth == nil {
-		return false
-	}
 	f.auth.mu.Lock()
 	defer f.auth.mu.Unlock()
 	return f.auth.public[repo]
@@ -138,7 +165,10 @@ func (f *fakeBackend) tag(repo, branch, name string) {
 	r.tags[name] = append([]*fakeCommit(nil), r.branches[branch]...)
 }
 
-func (f *fakeBackend) DeleteBucket(ctx context.Context, user, repo, ref string) error {
+func (f *fakeBackend) DeleteBucket(ctx context.Context, c Caller, repo, ref string) error {
+	if err := f.allow(ctx, c, repo, ActAdmin); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.repos[repo]
@@ -258,7 +288,10 @@ func liveKeys(h []*fakeCommit) []string {
 	return keys
 }
 
-func (f *fakeBackend) Head(ctx context.Context, b Bucket, key, versionID string) (Object, error) {
+func (f *fakeBackend) Head(ctx context.Context, c Caller, b Bucket, key, versionID string) (Object, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return Object{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.history(b)
@@ -295,7 +328,10 @@ func (f *fakeBackend) Head(ctx context.Context, b Bucket, key, versionID string)
 	return Object{}, errs.E("fake.Head", errs.NotExist, "no version %s of %q", versionID, key).WithCode("NoSuchVersion")
 }
 
-func (f *fakeBackend) Open(ctx context.Context, o Object, off, length int64) (io.ReadCloser, error) {
+func (f *fakeBackend) Open(ctx context.Context, c Caller, b Bucket, o Object, off, length int64) (io.ReadCloser, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	data, ok := f.blobs[o.Content]
 	f.mu.Unlock()
@@ -326,9 +362,20 @@ func (f *fakeBackend) checkConds(h []*fakeCommit, key string, opts PutOptions) e
 	return nil
 }
 
-func (f *fakeBackend) Put(ctx context.Context, b Bucket, key string, body io.Reader, opts PutOptions) (Object, error) {
+// writable checks c's write permission on b and that b takes writes.
+func (f *fakeBackend) writable(ctx context.Context, c Caller, b Bucket, op string) error {
+	if err := f.allow(ctx, c, b.Repo, ActWrite); err != nil {
+		return err
+	}
 	if !b.Writable {
-		return Object{}, errs.E("fake.Put", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		return errs.E(op, errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+	}
+	return nil
+}
+
+func (f *fakeBackend) Put(ctx context.Context, c Caller, b Bucket, key string, body io.Reader, opts PutOptions) (Object, error) {
+	if err := f.writable(ctx, c, b, "fake.Put"); err != nil {
+		return Object{}, err
 	}
 	data, err := io.ReadAll(body)
 	if err != nil {
@@ -358,16 +405,16 @@ func (f *fakeBackend) Put(ctx context.Context, b Bucket, key string, body io.Rea
 	f.blobs[content] = data
 	o := &Object{Size: int64(len(data)), ETag: hex.EncodeToString(sum[:]), Meta: opts.Meta,
 		Checksums: sums, ChecksumType: opts.ChecksumType, Content: content}
-	c := f.newCommit(map[string]*Object{key: o})
-	r.branches[b.Ref] = append(h, c)
+	cm := f.newCommit(map[string]*Object{key: o})
+	r.branches[b.Ref] = append(h, cm)
 	out := *o
-	out.Commit = c.id
+	out.Commit = cm.id
 	return out, nil
 }
 
-func (f *fakeBackend) Copy(ctx context.Context, dst Bucket, key string, src Object, opts PutOptions) (Object, error) {
-	if !dst.Writable {
-		return Object{}, errs.E("fake.Copy", errs.Permission, "%s", dst.ReadOnly).WithCode("AccessDenied")
+func (f *fakeBackend) Copy(ctx context.Context, c Caller, dst Bucket, key string, src Object, opts PutOptions) (Object, error) {
+	if err := f.writable(ctx, c, dst, "fake.Copy"); err != nil {
+		return Object{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -381,14 +428,17 @@ func (f *fakeBackend) Copy(ctx context.Context, dst Bucket, key string, src Obje
 	if opts.ReplaceMeta {
 		o.Meta = opts.Meta
 	}
-	c := f.newCommit(map[string]*Object{key: &o})
-	r.branches[dst.Ref] = append(h, c)
+	cm := f.newCommit(map[string]*Object{key: &o})
+	r.branches[dst.Ref] = append(h, cm)
 	out := o
-	out.Commit = c.id
+	out.Commit = cm.id
 	return out, nil
 }
 
-func (f *fakeBackend) Delete(ctx context.Context, b Bucket, items []DeleteItem, user string) ([]DeleteResult, error) {
+func (f *fakeBackend) Delete(ctx context.Context, c Caller, b Bucket, items []DeleteItem) ([]DeleteResult, error) {
+	if err := f.allow(ctx, c, b.Repo, ActWrite); err != nil {
+		return nil, err
+	}
 	if !b.Writable {
 		return nil, errs.E("fake.Delete", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
 	}
@@ -435,17 +485,20 @@ func (f *fakeBackend) Delete(ctx context.Context, b Bucket, items []DeleteItem, 
 		f.purged[o.Content] = true
 	}
 	if len(changes) > 0 {
-		c := f.newCommit(changes)
-		r.branches[b.Ref] = append(h, c)
+		cm := f.newCommit(changes)
+		r.branches[b.Ref] = append(h, cm)
 		for _, i := range markers {
 			res[i].DeleteMarker = true
-			res[i].DeleteMarkerVersionID = c.id
+			res[i].DeleteMarkerVersionID = cm.id
 		}
 	}
 	return res, nil
 }
 
-func (f *fakeBackend) List(ctx context.Context, b Bucket, opts ListOptions) (ListResult, error) {
+func (f *fakeBackend) List(ctx context.Context, c Caller, b Bucket, opts ListOptions) (ListResult, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return ListResult{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.history(b)
@@ -489,7 +542,10 @@ func (f *fakeBackend) List(ctx context.Context, b Bucket, opts ListOptions) (Lis
 	return res, nil
 }
 
-func (f *fakeBackend) ListVersions(ctx context.Context, b Bucket, opts VersionListOptions) (VersionListResult, error) {
+func (f *fakeBackend) ListVersions(ctx context.Context, c Caller, b Bucket, opts VersionListOptions) (VersionListResult, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return VersionListResult{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.history(b)
@@ -613,6 +669,6 @@ func (a *fakeAuth) Allow(ctx context.Context, user, repo string, act Action) err
 }
 
 // SetVersioning implements Backend: the fake keeps no versioning status.
-func (f *fakeBackend) SetVersioning(ctx context.Context, b Bucket, status, user string) error {
-	return nil
+func (f *fakeBackend) SetVersioning(ctx context.Context, c Caller, b Bucket, status string) error {
+	return f.writable(ctx, c, b, "fake.SetVersioning")
 }
