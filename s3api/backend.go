@@ -47,9 +47,9 @@ type Backend interface {
 
 	// Head returns key's metadata at b, or at version versionID when not ""
 	// (ActRead). NotExist with NoSuchKey / NoSuchVersion; a key whose newest
-	// version is a delete marker returns NotExist (NoSuchKey) when versionID
-	// is "", and the marker (DeleteMarker true, with an error of code
-	// MethodNotAllowed) when asked by versionID.
+	// version is a delete marker returns the marker (DeleteMarker true)
+	// with NotExist (NoSuchKey) when versionID is "", and with Invalid
+	// (MethodNotAllowed) when asked by the marker's versionID.
 	Head(ctx context.Context, c Caller, b Bucket, key, versionID string) (Object, error)
 	// Open streams length bytes (-1: to the end) of o's content from off;
 	// o is a version Head or a listing returned for bucket b (ActRead on b).
@@ -67,8 +67,14 @@ type Backend interface {
 	Copy(ctx context.Context, c Caller, dst Bucket, key string, src Object, opts PutOptions) (Object, error)
 	// Delete applies deletes as ONE commit on b authored by c (ActWrite;
 	// DeleteObjects is one commit; DeleteObject is a batch of one). Each
-	// result says what happened to its item (a read-only b refuses each
-	// item with Permission); the error is for the whole request.
+	// result says what happened to its item; the error is for the whole
+	// request. Deleting a key (no VersionID) makes a delete marker even
+	// when the key is absent, as S3 does; removing a version that does not
+	// exist succeeds and changes nothing; a malformed version id is the
+	// item's NotExist (NoSuchVersion); a read-only b refuses each item
+	// with Permission (AccessDenied). A failing IfMatch fails the request
+	// (Conflict PreconditionFailed, or NotExist NoSuchKey for an absent
+	// key) and nothing is written.
 	Delete(ctx context.Context, c Caller, b Bucket, items []DeleteItem) ([]DeleteResult, error)
 	// List lists the keys at b in S3 order (bytewise) with prefix, delimiter
 	// and start-after (exclusive), at most max entries+prefixes (ActRead).

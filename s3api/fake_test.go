@@ -32,6 +32,8 @@ type fakeRepo struct {
 	location string
 	branches map[string][]*fakeCommit // first-parent history, oldest first
 	tags     map[string][]*fakeCommit
+	// versioning holds each branch's status ("" = Enabled).
+	versioning map[string]string
 }
 
 type fakeBackend struct {
@@ -109,6 +111,14 @@ func (f *fakeBackend) CreateBucket(ctx context.Context, c Caller, repo, ref stri
 		return err
 	}
 	user := c.User
+	if err := ValidRepoName(repo); err != nil {
+		return errs.E("fake.CreateBucket", errs.Invalid, "%s", messageOf(err)).WithCode("InvalidBucketName")
+	}
+	if ref != "" {
+		if err := ValidBranchName(ref); err != nil {
+			return errs.E("fake.CreateBucket", errs.Invalid, "%s", messageOf(err)).WithCode("InvalidBucketName")
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.repos[repo]
@@ -117,7 +127,7 @@ func (f *fakeBackend) CreateBucket(ctx context.Context, c Caller, repo, ref stri
 			return errs.E("fake.CreateBucket", errs.Exist, "repo %s exists", repo)
 		}
 		f.repos[repo] = &fakeRepo{created: f.tick(), owner: user, location: opts.Location,
-			branches: map[string][]*fakeCommit{"main": nil}, tags: map[string][]*fakeCommit{}}
+			branches: map[string][]*fakeCommit{"main": nil}, tags: map[string][]*fakeCommit{}, versioning: map[string]string{}}
 		f.setPublic(repo, opts.Public)
 		return nil
 	}
@@ -195,6 +205,7 @@ func (f *fakeBackend) DeleteBucket(ctx context.Context, c Caller, repo, ref stri
 		delete(f.repos, repo)
 	} else {
 		delete(r.branches, ref)
+		delete(r.versioning, ref)
 	}
 	return nil
 }
@@ -240,7 +251,7 @@ func (f *fakeBackend) Resolve(ctx context.Context, repo, ref string) (Bucket, er
 		return h[len(h)-1].id
 	}
 	if h, ok := r.branches[ref]; ok {
-		b.Kind, b.Writable, b.Commit = RefBranch, true, head(h)
+		b.Kind, b.Writable, b.Commit, b.Versioning = RefBranch, true, head(h), r.versioning[ref]
 		return b, nil
 	}
 	if h, ok := r.tags[ref]; ok {
@@ -377,6 +388,9 @@ func (f *fakeBackend) Put(ctx context.Context, c Caller, b Bucket, key string, b
 	if err := f.writable(ctx, c, b, "fake.Put"); err != nil {
 		return Object{}, err
 	}
+	if err := ValidKey(key); err != nil {
+		return Object{}, err
+	}
 	data, err := io.ReadAll(body)
 	if err != nil {
 		return Object{}, err
@@ -416,6 +430,9 @@ func (f *fakeBackend) Copy(ctx context.Context, c Caller, dst Bucket, key string
 	if err := f.writable(ctx, c, dst, "fake.Copy"); err != nil {
 		return Object{}, err
 	}
+	if err := ValidKey(key); err != nil {
+		return Object{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.repos[dst.Repo]
@@ -439,60 +456,89 @@ func (f *fakeBackend) Delete(ctx context.Context, c Caller, b Bucket, items []De
 	if err := f.allow(ctx, c, b.Repo, ActWrite); err != nil {
 		return nil, err
 	}
+	res := make([]DeleteResult, len(items))
 	if !b.Writable {
-		return nil, errs.E("fake.Delete", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		for i, it := range items {
+			res[i] = DeleteResult{Key: it.Key, VersionID: it.VersionID,
+				Err: errs.E("fake.Delete", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")}
+		}
+		return res, nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.repos[b.Repo]
 	h := r.branches[b.Ref]
+	// Conditions are checked first: a failing one fails the request.
+	for _, it := range items {
+		if it.IfMatch == "" || it.VersionID != "" {
+			continue
+		}
+		if err := f.checkConds(h, it.Key, PutOptions{IfMatch: it.IfMatch}); err != nil {
+			return nil, err
+		}
+	}
 	changes := map[string]*Object{}
-	res := make([]DeleteResult, len(items))
 	var markers []int
 	for i, it := range items {
 		res[i] = DeleteResult{Key: it.Key, VersionID: it.VersionID}
+		if err := ValidKey(it.Key); err != nil {
+			res[i].Err = err
+			continue
+		}
 		if it.VersionID == "" {
+			// A delete marker even when the key is absent, as on S3.
 			changes[it.Key] = &Object{DeleteMarker: true}
 			markers = append(markers, i)
 			continue
 		}
-		idx := -1
-		for j, c := range h {
-			if c.id == it.VersionID {
-				if _, ok := c.changes[it.Key]; ok {
-					idx = j
+		if !fakeVersionID(it.VersionID) {
+			res[i].Err = errs.E("fake.Delete", errs.NotExist, "Invalid version id specified: %q", it.VersionID).WithCode("NoSuchVersion")
+			continue
+		}
+		// Removing a version takes it out of this branch's history (the
+		// commit is copied: other refs keep it); a version that does not
+		// exist is removed successfully.
+		for j, cm := range h {
+			o, ok := cm.changes[it.Key]
+			if cm.id != it.VersionID || !ok {
+				continue
+			}
+			nc := *cm
+			nc.changes = map[string]*Object{}
+			for k, v := range cm.changes {
+				if k != it.Key {
+					nc.changes[k] = v
 				}
 			}
-		}
-		if idx < 0 {
-			res[i].Err = errs.E("fake.Delete", errs.NotExist, "no version").WithCode("NoSuchVersion")
-			continue
-		}
-		o := h[idx].changes[it.Key]
-		if o.DeleteMarker {
-			// Restore the version before the marker.
-			prev := latest(h[:idx], it.Key)
-			if prev == nil {
-				changes[it.Key] = &Object{DeleteMarker: true}
-			} else {
-				cp := *prev
-				changes[it.Key] = &cp
+			h[j] = &nc
+			if o.DeleteMarker {
+				res[i].DeleteMarker = true
+				res[i].DeleteMarkerVersionID = it.VersionID
 			}
-			res[i].DeleteMarker = true
-			res[i].DeleteMarkerVersionID = it.VersionID
-			continue
 		}
-		f.purged[o.Content] = true
 	}
 	if len(changes) > 0 {
 		cm := f.newCommit(changes)
-		r.branches[b.Ref] = append(h, cm)
+		h = append(h, cm)
 		for _, i := range markers {
 			res[i].DeleteMarker = true
 			res[i].DeleteMarkerVersionID = cm.id
 		}
 	}
+	r.branches[b.Ref] = h
 	return res, nil
+}
+
+// fakeVersionID reports whether v can name a version: "null" or 12-64
+// lowercase hex digits (a commit id or a prefix of one).
+func fakeVersionID(v string) bool {
+	if v == "null" {
+		return true
+	}
+	if len(v) < 12 || len(v) > 64 {
+		return false
+	}
+	return strings.Trim(v, "0123456789abcdef") == ""
 }
 
 func (f *fakeBackend) List(ctx context.Context, c Caller, b Bucket, opts ListOptions) (ListResult, error) {
@@ -651,11 +697,11 @@ func (a *fakeAuth) Secret(ctx context.Context, accessKey string) (string, string
 func (a *fakeAuth) Allow(ctx context.Context, user, repo string, act Action) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if act == ActRead && a.public[repo] {
+		return nil // anyone, signed in or not, reads a public repo
+	}
 	if user == "" {
-		if act == ActRead && a.public[repo] {
-			return nil
-		}
-		return errs.E("fake.Allow", errs.Permission, "anonymous access to %s denied", repo)
+		return errs.E("fake.Allow", errs.Permission, "anonymous access to %s denied", repo).WithCode("AccessDenied")
 	}
 	g := a.grants[user]
 	lvl, ok := g[repo]
@@ -665,10 +711,27 @@ func (a *fakeAuth) Allow(ctx context.Context, user, repo string, act Action) err
 	if lvl >= act {
 		return nil
 	}
-	return errs.E("fake.Allow", errs.Permission, "%s may not do that on %s", user, repo)
+	return errs.E("fake.Allow", errs.Permission, "%s may not do that on %s", user, repo).WithCode("AccessDenied")
 }
 
-// SetVersioning implements Backend: the fake keeps no versioning status.
+// SetVersioning implements Backend: the fake records the status (it
+// makes no null versions when Suspended).
 func (f *fakeBackend) SetVersioning(ctx context.Context, c Caller, b Bucket, status string) error {
-	return f.writable(ctx, c, b, "fake.SetVersioning")
+	if err := f.writable(ctx, c, b, "fake.SetVersioning"); err != nil {
+		return err
+	}
+	if b.Kind != RefBranch {
+		return errs.E("fake.SetVersioning", errs.Invalid, "bucket %s is not a branch", b.Name).WithCode("InvalidRequest")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.repos[b.Repo]
+	if r == nil {
+		return errs.E("fake.SetVersioning", errs.NotExist, "no repo %s", b.Repo).WithCode("NoSuchBucket")
+	}
+	if status == "Enabled" {
+		status = ""
+	}
+	r.versioning[b.Ref] = status
+	return nil
 }
