@@ -743,7 +743,7 @@ func (a *admin) listObjects(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	lr, err := a.s.Backend.List(c.ctx, bk, s3api.ListOptions{Prefix: c.q("prefix"), Delimiter: c.q("delimiter"), StartAfter: c.q("after"), MaxKeys: limit})
+	lr, err := a.s.Backend.List(c.ctx, s3api.Caller{User: c.user}, bk, s3api.ListOptions{Prefix: c.q("prefix"), Delimiter: c.q("delimiter"), StartAfter: c.q("after"), MaxKeys: limit})
 	if err != nil {
 		return nil, err
 	}
@@ -769,7 +769,7 @@ func (a *admin) head(c *adminCall, repo, ref, key string) (s3api.Bucket, s3api.O
 	if key == "" {
 		return bk, s3api.Object{}, apiErr(http.StatusBadRequest, "InvalidArgument", "name the key: ?key=PATH")
 	}
-	o, err := a.s.Backend.Head(c.ctx, bk, key, "")
+	o, err := a.s.Backend.Head(c.ctx, s3api.Caller{User: c.user}, bk, key, "")
 	if err != nil {
 		if errs.Is(err, errs.NotExist) {
 			if ref == "" {
@@ -807,7 +807,7 @@ func (a *admin) getObject(c *adminCall) (any, error) {
 		c.w.WriteHeader(http.StatusOK)
 		return nil, nil
 	}
-	rc, err := a.s.Backend.Open(c.ctx, o, 0, -1)
+	rc, err := a.s.Backend.Open(c.ctx, s3api.Caller{User: c.user}, bk, o, 0, -1)
 	if err != nil {
 		h.Del("Content-Length")
 		h.Del("ETag")

@@ -22,8 +22,15 @@ type Backend struct {
 
 var _ s3api.Backend = (*Backend)(nil)
 
-// ListRepos implements s3api.Backend: repos user may read.
-func (b *Backend) ListRepos(ctx context.Context, user string) ([]s3api.RepoInfo, error) {
+// allow checks c's permission for act on repo (the Backend contract:
+// every call checks its caller itself).
+func (b *Backend) allow(ctx context.Context, c s3api.Caller, repo string, act s3api.Action) error {
+	return b.Auth.Allow(ctx, c.User, repo, act)
+}
+
+// ListRepos implements s3api.Backend: repos c may read.
+func (b *Backend) ListRepos(ctx context.Context, c s3api.Caller) ([]s3api.RepoInfo, error) {
+	user := c.User
 	repos, err := b.Meta.ListRepos(ctx)
 	if err != nil {
 		return nil, err
@@ -37,10 +44,14 @@ func (b *Backend) ListRepos(ctx context.Context, user string) ([]s3api.RepoInfo,
 	return out, nil
 }
 
-// CreateBucket implements s3api.Backend: a new repo is owned by user (who
+// CreateBucket implements s3api.Backend: a new repo is owned by c (who
 // is granted admin on it unless an admin user) and records opts.
-func (b *Backend) CreateBucket(ctx context.Context, user, repo, ref string, opts s3api.BucketOptions) error {
+func (b *Backend) CreateBucket(ctx context.Context, c s3api.Caller, repo, ref string, opts s3api.BucketOptions) error {
+	user := c.User
 	if ref == "" {
+		if err := b.allow(ctx, c, repo, s3api.ActCreateRepo); err != nil {
+			return err
+		}
 		if _, err := b.Meta.CreateRepoWith(ctx, repo, user, meta.RepoOptions{Location: opts.Location, Public: opts.Public}); err != nil {
 			return err
 		}
@@ -56,6 +67,9 @@ func (b *Backend) CreateBucket(ctx context.Context, user, repo, ref string, opts
 	if err := meta.ValidRepoName(repo); err != nil {
 		return err
 	}
+	if err := b.allow(ctx, c, repo, s3api.ActAdmin); err != nil {
+		return err
+	}
 	if _, err := b.Meta.CreateBranch(ctx, repo, ref, "main"); err != nil {
 		return err
 	}
@@ -65,7 +79,13 @@ func (b *Backend) CreateBucket(ctx context.Context, user, repo, ref string, opts
 
 // SetPublic implements s3api.Backend (PutBucketAcl, and CreateBucket of an
 // existing repo in us-east-1).
-func (b *Backend) SetPublic(ctx context.Context, user, repo string, public bool) error {
+func (b *Backend) SetPublic(ctx context.Context, c s3api.Caller, repo string, public bool) error {
+	if err := b.allow(ctx, c, repo, s3api.ActAdmin); err != nil {
+		if b.allow(ctx, c, repo, s3api.ActOwn) != nil {
+			return err
+		}
+	}
+	user := c.User
 	if err := b.Meta.SetRepoPublic(ctx, repo, public); err != nil {
 		return err
 	}
@@ -84,7 +104,11 @@ func (b *Backend) auditWith(ctx context.Context, user, action, target, detail st
 }
 
 // DeleteBucket implements s3api.Backend.
-func (b *Backend) DeleteBucket(ctx context.Context, user, repo, ref string) error {
+func (b *Backend) DeleteBucket(ctx context.Context, c s3api.Caller, repo, ref string) error {
+	if err := b.allow(ctx, c, repo, s3api.ActAdmin); err != nil {
+		return err
+	}
+	user := c.User
 	if ref == "" {
 		if err := b.Meta.DeleteRepo(ctx, repo, false); err != nil {
 			return err
@@ -216,7 +240,15 @@ func metaHeaders(m s3api.ObjectMeta) map[string]string {
 }
 
 // Head implements s3api.Backend.
-func (b *Backend) Head(ctx context.Context, bk s3api.Bucket, key, versionID string) (s3api.Object, error) {
+func (b *Backend) Head(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key, versionID string) (s3api.Object, error) {
+	if err := b.allow(ctx, c, bk.Repo, s3api.ActRead); err != nil {
+		return s3api.Object{}, err
+	}
+	return b.head(ctx, c, bk, key, versionID)
+}
+
+// head is Head once c's permission is checked.
+func (b *Backend) head(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key, versionID string) (s3api.Object, error) {
 	r, err := refOf(bk)
 	if err != nil {
 		return s3api.Object{}, err
@@ -236,7 +268,7 @@ func (b *Backend) Head(ctx context.Context, bk s3api.Bucket, key, versionID stri
 		if e.Deleted {
 			return o, errs.E("gateway.Head", errs.Invalid, "version %s of %q is a delete marker", versionID, key).WithCode("MethodNotAllowed")
 		}
-		return b.withProv(ctx, o, e), nil
+		return b.withProv(ctx, c, o, e), nil
 	}
 	root, err := b.liveRoot(ctx, r)
 	if err != nil {
@@ -253,11 +285,14 @@ func (b *Backend) Head(ctx context.Context, bk s3api.Bucket, key, versionID stri
 		}
 		return s3api.Object{}, err
 	}
-	return b.withProv(ctx, toObject(key, bk.Commit, e), e), nil
+	return b.withProv(ctx, c, toObject(key, bk.Commit, e), e), nil
 }
 
 // Open implements s3api.Backend.
-func (b *Backend) Open(ctx context.Context, o s3api.Object, off, length int64) (io.ReadCloser, error) {
+func (b *Backend) Open(ctx context.Context, c s3api.Caller, bk s3api.Bucket, o s3api.Object, off, length int64) (io.ReadCloser, error) {
+	if err := b.allow(ctx, c, bk.Repo, s3api.ActRead); err != nil {
+		return nil, err
+	}
 	rc, err := b.Blobs.Open(ctx, o.Content, off, length)
 	if errs.Is(err, errs.NotExist) {
 		// The bytes were purged, or collected after the version left every
@@ -267,11 +302,19 @@ func (b *Backend) Open(ctx context.Context, o s3api.Object, off, length int64) (
 	return rc, err
 }
 
-func (b *Backend) writeTarget(bk s3api.Bucket) (*meta.Ref, error) { return b.writeTargetAs(bk, "") }
-
-// writeTargetAs is writeTarget for a write by user: a pipeline job's
-// staging commit takes its pipeline's writes only (pipelines.go).
-func (b *Backend) writeTargetAs(bk s3api.Bucket, user string) (*meta.Ref, error) {
+// writeTarget checks that c may write to bk and returns the ref the write
+// goes to: Permission when c may not write to the repo or bk is
+// read-only. A pipeline job's staging commit takes its pipeline's writes
+// only (pipelines.go), and only through the calls that pass staging true
+// (multipart uploads do not: they are refused there).
+func (b *Backend) writeTarget(ctx context.Context, c s3api.Caller, bk s3api.Bucket, staging bool) (*meta.Ref, error) {
+	if err := b.allow(ctx, c, bk.Repo, s3api.ActWrite); err != nil {
+		return nil, err
+	}
+	user := ""
+	if staging {
+		user = c.User
+	}
 	r, err := refOf(bk)
 	if err != nil {
 		return nil, err
@@ -305,8 +348,8 @@ func (b *Backend) write(ctx context.Context, r *meta.Ref, user string, changes [
 }
 
 // Put implements s3api.Backend.
-func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.Reader, opts s3api.PutOptions) (s3api.Object, error) {
-	r, err := b.writeTargetAs(bk, opts.User)
+func (b *Backend) Put(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key string, body io.Reader, opts s3api.PutOptions) (s3api.Object, error) {
+	r, err := b.writeTarget(ctx, c, bk, true)
 	if err != nil {
 		return s3api.Object{}, err
 	}
@@ -323,7 +366,7 @@ func (b *Backend) Put(ctx context.Context, bk s3api.Bucket, key string, body io.
 	if len(sums) > 0 && e.ChecksumType == "" {
 		e.ChecksumType = "FULL_OBJECT"
 	}
-	res, err := b.write(ctx, r, opts.User, []meta.Change{{Key: key, Entry: e, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}})
+	res, err := b.write(ctx, r, c.User, []meta.Change{{Key: key, Entry: e, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}})
 	if err != nil {
 		return s3api.Object{}, err
 	}
@@ -374,8 +417,8 @@ func errPurgedContent(op string) error {
 }
 
 // Copy implements s3api.Backend: the new version shares src's content.
-func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3api.Object, opts s3api.PutOptions) (s3api.Object, error) {
-	r, err := b.writeTargetAs(dst, opts.User)
+func (b *Backend) Copy(ctx context.Context, c s3api.Caller, dst s3api.Bucket, key string, src s3api.Object, opts s3api.PutOptions) (s3api.Object, error) {
+	r, err := b.writeTarget(ctx, c, dst, true)
 	if err != nil {
 		return s3api.Object{}, err
 	}
@@ -403,7 +446,7 @@ func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3
 	}
 	e := &meta.Entry{Content: src.Content, Size: src.Size, ETag: src.ETag, Parts: src.Parts, PartChecksums: src.PartChecksums,
 		Headers: metaHeaders(m), User: withoutTuskMeta(m.User), Checksums: src.Checksums, ChecksumType: src.ChecksumType}
-	res, err := b.write(ctx, r, opts.User, []meta.Change{{Key: key, Entry: e, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}})
+	res, err := b.write(ctx, r, c.User, []meta.Change{{Key: key, Entry: e, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}})
 	if err != nil {
 		return s3api.Object{}, err
 	}
@@ -415,7 +458,11 @@ func (b *Backend) Copy(ctx context.Context, dst s3api.Bucket, key string, src s3
 // branch: items without a version id are deletions (delete markers); items
 // with one remove that version of that key from the branch's view, as S3
 // does (SPEC §3): nothing else changes, no other key, branch, tag or repo.
-func (b *Backend) Delete(ctx context.Context, bk s3api.Bucket, items []s3api.DeleteItem, user string) ([]s3api.DeleteResult, error) {
+func (b *Backend) Delete(ctx context.Context, c s3api.Caller, bk s3api.Bucket, items []s3api.DeleteItem) ([]s3api.DeleteResult, error) {
+	if err := b.allow(ctx, c, bk.Repo, s3api.ActWrite); err != nil {
+		return nil, err
+	}
+	user := c.User
 	r, err := refOf(bk)
 	if err != nil {
 		return nil, err
@@ -525,7 +572,10 @@ func deleteMessage(items []s3api.DeleteItem, dels, removals int) string {
 }
 
 // List implements s3api.Backend.
-func (b *Backend) List(ctx context.Context, bk s3api.Bucket, opts s3api.ListOptions) (s3api.ListResult, error) {
+func (b *Backend) List(ctx context.Context, c s3api.Caller, bk s3api.Bucket, opts s3api.ListOptions) (s3api.ListResult, error) {
+	if err := b.allow(ctx, c, bk.Repo, s3api.ActRead); err != nil {
+		return s3api.ListResult{}, err
+	}
 	r, err := refOf(bk)
 	if err != nil {
 		return s3api.ListResult{}, err
@@ -546,16 +596,19 @@ func (b *Backend) List(ctx context.Context, bk s3api.Bucket, opts s3api.ListOpti
 }
 
 // ListVersions implements s3api.Backend.
-func (b *Backend) ListVersions(ctx context.Context, bk s3api.Bucket, opts s3api.VersionListOptions) (s3api.VersionListResult, error) {
+func (b *Backend) ListVersions(ctx context.Context, c s3api.Caller, bk s3api.Bucket, opts s3api.VersionListOptions) (s3api.VersionListResult, error) {
+	if err := b.allow(ctx, c, bk.Repo, s3api.ActRead); err != nil {
+		return s3api.VersionListResult{}, err
+	}
 	r, err := refOf(bk)
 	if err != nil {
 		return s3api.VersionListResult{}, err
 	}
-	c, err := b.versionCommit(ctx, r)
+	vc, err := b.versionCommit(ctx, r)
 	if err != nil {
 		return s3api.VersionListResult{}, err
 	}
-	pg, err := b.Meta.ListVersions(ctx, c, opts.Prefix, opts.Delimiter, opts.KeyMarker, opts.VersionIDMarker, opts.MaxKeys)
+	pg, err := b.Meta.ListVersions(ctx, vc, opts.Prefix, opts.Delimiter, opts.KeyMarker, opts.VersionIDMarker, opts.MaxKeys)
 	if err != nil {
 		return s3api.VersionListResult{}, err
 	}
@@ -568,8 +621,9 @@ func (b *Backend) ListVersions(ctx context.Context, bk s3api.Bucket, opts s3api.
 }
 
 // SetVersioning implements s3api.Backend.
-func (b *Backend) SetVersioning(ctx context.Context, bk s3api.Bucket, status, user string) error {
-	r, err := b.writeTargetAs(bk, user)
+func (b *Backend) SetVersioning(ctx context.Context, c s3api.Caller, bk s3api.Bucket, status string) error {
+	user := c.User
+	r, err := b.writeTarget(ctx, c, bk, true)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func noSuchUpload(id string) error {
 }
 
 // upload returns upload id of bucket bk's ref and key; completed ones only
-// when done is true.
+// when done is true. Its callers check the caller's permission.
 func (b *Backend) upload(ctx context.Context, bk s3api.Bucket, key, id string, done bool) (*meta.Upload, error) {
 	r, err := refOf(bk)
 	if err != nil {
@@ -80,8 +80,8 @@ func toPart(p *meta.Part) s3api.Part {
 }
 
 // CreateMultipartUpload implements s3api.Backend.
-func (b *Backend) CreateMultipartUpload(ctx context.Context, bk s3api.Bucket, key string, opts s3api.UploadOptions) (s3api.Upload, error) {
-	r, err := b.writeTarget(bk)
+func (b *Backend) CreateMultipartUpload(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key string, opts s3api.UploadOptions) (s3api.Upload, error) {
+	r, err := b.writeTarget(ctx, c, bk, false)
 	if err != nil {
 		return s3api.Upload{}, err
 	}
@@ -89,7 +89,7 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, bk s3api.Bucket, ke
 		return s3api.Upload{}, err
 	}
 	branch, open := uploadTarget(r)
-	u, err := b.Meta.CreateUpload(ctx, meta.Upload{Repo: bk.Repo, Branch: branch, Open: open, Key: key, User: opts.User,
+	u, err := b.Meta.CreateUpload(ctx, meta.Upload{Repo: bk.Repo, Branch: branch, Open: open, Key: key, User: c.User,
 		Headers: metaHeaders(opts.Meta), Meta: opts.Meta.User,
 		ChecksumAlgorithm: opts.ChecksumAlgorithm, ChecksumType: opts.ChecksumType})
 	if err != nil {
@@ -99,7 +99,10 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, bk s3api.Bucket, ke
 }
 
 // GetMultipartUpload implements s3api.Backend.
-func (b *Backend) GetMultipartUpload(ctx context.Context, bk s3api.Bucket, key, id string) (s3api.Upload, error) {
+func (b *Backend) GetMultipartUpload(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key, id string) (s3api.Upload, error) {
+	if err := b.allow(ctx, c, bk.Repo, s3api.ActRead); err != nil {
+		return s3api.Upload{}, err
+	}
 	u, err := b.upload(ctx, bk, key, id, false)
 	if err != nil {
 		return s3api.Upload{}, err
@@ -109,8 +112,8 @@ func (b *Backend) GetMultipartUpload(ctx context.Context, bk s3api.Bucket, key, 
 
 // UploadPart implements s3api.Backend: the body streams into its own blob
 // (blob.Store.Put), then the part record is written.
-func (b *Backend) UploadPart(ctx context.Context, bk s3api.Bucket, key, id string, n int, body io.Reader, opts s3api.PartOptions) (s3api.Part, error) {
-	if _, err := b.writeTarget(bk); err != nil {
+func (b *Backend) UploadPart(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key, id string, n int, body io.Reader, opts s3api.PartOptions) (s3api.Part, error) {
+	if _, err := b.writeTarget(ctx, c, bk, false); err != nil {
 		return s3api.Part{}, err
 	}
 	if _, err := b.upload(ctx, bk, key, id, false); err != nil {
@@ -149,8 +152,8 @@ func completed(u *meta.Upload) s3api.Object {
 // the s3 backend, a file concatenation on disk; never through memory), and
 // the object is committed with the upload's completion in one meta
 // transaction (meta.CompleteUpload).
-func (b *Backend) CompleteMultipartUpload(ctx context.Context, bk s3api.Bucket, key, id string, numbers []int, opts s3api.CompleteOptions) (s3api.Object, error) {
-	if _, err := b.writeTarget(bk); err != nil {
+func (b *Backend) CompleteMultipartUpload(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key, id string, numbers []int, opts s3api.CompleteOptions) (s3api.Object, error) {
+	if _, err := b.writeTarget(ctx, c, bk, false); err != nil {
 		return s3api.Object{}, err
 	}
 	u, err := b.upload(ctx, bk, key, id, true)
@@ -182,15 +185,15 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bk s3api.Bucket, 
 		}
 		parts[i], asked[i], hashes[i], sizes[i] = *p, toPart(p), p.Content, p.Size
 	}
-	var c s3api.Completion
+	var comp s3api.Completion
 	if opts.Check != nil {
-		if c, err = opts.Check(toUpload(u), asked); err != nil {
+		if comp, err = opts.Check(toUpload(u), asked); err != nil {
 			return s3api.Object{}, err
 		}
 	}
 	// Refuse a failing condition before the long part; the committer
 	// checks it again atomically.
-	if err := b.precheck(ctx, bk, key, opts.IfMatch, opts.IfNoneMatch); err != nil {
+	if err := b.precheck(ctx, c, bk, key, opts.IfMatch, opts.IfNoneMatch); err != nil {
 		return s3api.Object{}, err
 	}
 	composeKey, err := b.Meta.ComposeKey(ctx)
@@ -238,7 +241,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bk s3api.Bucket, 
 		return s3api.Object{}, errs.E("gateway.Complete", errs.Internal, "composed blob %s, expected %s: the compose key changed", info.Hash, addr)
 	}
 	e := &meta.Entry{Content: info.Hash, Size: info.Size, ETag: opts.ETag, Parts: sizes,
-		Headers: u.Headers, User: u.Meta, Checksums: c.Checksums, ChecksumType: c.ChecksumType}
+		Headers: u.Headers, User: u.Meta, Checksums: comp.Checksums, ChecksumType: comp.ChecksumType}
 	if u.ChecksumAlgorithm != "" {
 		// Every part of such an upload carries its checksum
 		// (GetObjectAttributes lists them).
@@ -248,7 +251,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bk s3api.Bucket, 
 		}
 	}
 	done, err := b.Meta.CompleteUpload(ctx, meta.CompleteRequest{Repo: bk.Repo, ID: id, Parts: parts, Entry: e,
-		IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch, Author: opts.User,
+		IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch, Author: c.User,
 		Message: "put " + key + " (multipart upload, " + strconv.Itoa(len(parts)) + " parts)"})
 	if err != nil {
 		return s3api.Object{}, err
@@ -261,11 +264,11 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bk s3api.Bucket, 
 }
 
 // precheck evaluates write conditions against the bucket's current state.
-func (b *Backend) precheck(ctx context.Context, bk s3api.Bucket, key, ifMatch, ifNoneMatch string) error {
+func (b *Backend) precheck(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key, ifMatch, ifNoneMatch string) error {
 	if ifMatch == "" && ifNoneMatch == "" {
 		return nil
 	}
-	cur, err := b.Head(ctx, bk, key, "")
+	cur, err := b.head(ctx, c, bk, key, "")
 	exists := err == nil && !cur.DeleteMarker
 	if err != nil && !errs.Is(err, errs.NotExist) {
 		return err
@@ -286,8 +289,8 @@ func (b *Backend) precheck(ctx context.Context, bk s3api.Bucket, key, ifMatch, i
 }
 
 // AbortMultipartUpload implements s3api.Backend.
-func (b *Backend) AbortMultipartUpload(ctx context.Context, bk s3api.Bucket, key, id string) error {
-	if _, err := b.writeTarget(bk); err != nil {
+func (b *Backend) AbortMultipartUpload(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key, id string) error {
+	if _, err := b.writeTarget(ctx, c, bk, false); err != nil {
 		return err
 	}
 	if _, err := b.upload(ctx, bk, key, id, false); err != nil {
@@ -297,7 +300,10 @@ func (b *Backend) AbortMultipartUpload(ctx context.Context, bk s3api.Bucket, key
 }
 
 // ListParts implements s3api.Backend.
-func (b *Backend) ListParts(ctx context.Context, bk s3api.Bucket, key, id string, opts s3api.PartListOptions) (s3api.PartListResult, error) {
+func (b *Backend) ListParts(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key, id string, opts s3api.PartListOptions) (s3api.PartListResult, error) {
+	if err := b.allow(ctx, c, bk.Repo, s3api.ActRead); err != nil {
+		return s3api.PartListResult{}, err
+	}
 	u, err := b.upload(ctx, bk, key, id, false)
 	if err != nil {
 		return s3api.PartListResult{}, err
@@ -319,7 +325,10 @@ func (b *Backend) ListParts(ctx context.Context, bk s3api.Bucket, key, id string
 }
 
 // ListMultipartUploads implements s3api.Backend.
-func (b *Backend) ListMultipartUploads(ctx context.Context, bk s3api.Bucket, opts s3api.UploadListOptions) (s3api.UploadListResult, error) {
+func (b *Backend) ListMultipartUploads(ctx context.Context, c s3api.Caller, bk s3api.Bucket, opts s3api.UploadListOptions) (s3api.UploadListResult, error) {
+	if err := b.allow(ctx, c, bk.Repo, s3api.ActRead); err != nil {
+		return s3api.UploadListResult{}, err
+	}
 	r, err := refOf(bk)
 	if err != nil {
 		return s3api.UploadListResult{}, err

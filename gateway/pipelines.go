@@ -225,7 +225,7 @@ var provRecords provCache
 
 // withProv sets the x-amz-meta-tusk-* metadata of an output from its
 // provenance record (SPEC §8); stored user metadata never supplies them.
-func (b *Backend) withProv(ctx context.Context, o s3api.Object, e *meta.Entry) s3api.Object {
+func (b *Backend) withProv(ctx context.Context, c s3api.Caller, o s3api.Object, e *meta.Entry) s3api.Object {
 	if e == nil || e.Prov == "" {
 		return o
 	}
@@ -242,12 +242,10 @@ func (b *Backend) withProv(ctx context.Context, o s3api.Object, e *meta.Entry) s
 	}
 	// A caller who cannot read every input repo gets the count and the
 	// record id, not the input keys (as the admin API's prov query).
-	if caller, ok := s3api.UserOf(ctx); ok {
-		for _, in := range rec.Inputs {
-			if b.Auth.Allow(ctx, caller, in.Repo, s3api.ActRead) != nil {
-				user["tusk-inputs"] = fmt.Sprintf("count=%d; prov=%s", len(rec.Inputs), rec.ID)
-				break
-			}
+	for _, in := range rec.Inputs {
+		if b.Auth.Allow(ctx, c.User, in.Repo, s3api.ActRead) != nil {
+			user["tusk-inputs"] = fmt.Sprintf("count=%d; prov=%s", len(rec.Inputs), rec.ID)
+			break
 		}
 	}
 	o.Meta.User = user

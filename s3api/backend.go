@@ -10,88 +10,129 @@ import (
 // implements it over meta (Badger) and blob; s3api never sees either.
 // Every method returns errors classified with internal/errs; Code on an
 // *errs.Error, when set, is the exact S3 code to answer with.
+// s3api/backendtest is the conformance suite every implementation runs.
+//
+// The caller: every method that reads or writes for someone takes the
+// Caller as its argument after ctx, and checks the caller's permission on
+// the repo itself (Auth.Allow's rules: anonymous callers only read public
+// repos) before it looks at anything else the call names: Permission (code
+// AccessDenied) when it is missing. The action each method needs is named
+// in its comment. s3api asks Auth.Allow the same question earlier (to
+// refuse before a body is read); a Backend never relies on that. Only
+// Resolve takes no caller: it tells whether a bucket exists (as S3's
+// NoSuchBucket does) and a Bucket grants nothing by itself.
 type Backend interface {
-	// ListRepos lists the repos user may read, by name.
-	ListRepos(ctx context.Context, user string) ([]RepoInfo, error)
+	// ListRepos lists the repos c may read (ActRead), by name; none for a
+	// caller who may read nothing.
+	ListRepos(ctx context.Context, c Caller) ([]RepoInfo, error)
 	// CreateBucket creates repo REPO (ref == "") with branch main, owned by
-	// user, with opts' location and public flag, or branch ref of an
-	// existing repo from main's head (opts unused). Exist when it exists
-	// (nothing is changed then: s3api picks the S3 answer); Invalid
-	// (InvalidBucketName) for bad names.
-	CreateBucket(ctx context.Context, user, repo, ref string, opts BucketOptions) error
+	// c (ActCreateRepo), with opts' location and public flag, or branch ref
+	// of an existing repo from main's head (ActAdmin on repo; opts unused).
+	// Exist when it exists (nothing is changed then: s3api picks the S3
+	// answer); Invalid (InvalidBucketName) for bad names; NotExist
+	// (NoSuchBucket) for a branch of an unknown repo.
+	CreateBucket(ctx context.Context, c Caller, repo, ref string, opts BucketOptions) error
 	// SetPublic sets whether anonymous requests may read repo (the
-	// public-read canned ACL), on behalf of user.
-	SetPublic(ctx context.Context, user, repo string, public bool) error
-	// DeleteBucket deletes a branch (ref != "") or the whole repo (ref == "").
-	// Conflict with code BucketNotEmpty when keys remain (SPEC §2).
-	DeleteBucket(ctx context.Context, user, repo, ref string) error
+	// public-read canned ACL); c needs ActAdmin on repo or to own it
+	// (ActOwn). NotExist for an unknown repo.
+	SetPublic(ctx context.Context, c Caller, repo string, public bool) error
+	// DeleteBucket deletes a branch (ref != "") or the whole repo (ref == "");
+	// ActAdmin. Conflict with code BucketNotEmpty when keys remain (SPEC §2);
+	// Invalid (InvalidRequest) for main or a ref that is not a branch.
+	DeleteBucket(ctx context.Context, c Caller, repo, ref string) error
 	// Resolve resolves REPO and REF ("" = main) to a bucket view.
-	// NotExist with code NoSuchBucket when the repo or ref is unknown.
+	// NotExist with code NoSuchBucket when the repo or ref is unknown. It
+	// checks no permission: the calls given the Bucket do.
 	Resolve(ctx context.Context, repo, ref string) (Bucket, error)
 
-	// Head returns key's metadata at b, or at version versionID when not "".
-	// NotExist with NoSuchKey / NoSuchVersion; a key whose newest version is a
-	// delete marker returns NotExist (NoSuchKey) when versionID is "", and the
-	// marker (DeleteMarker true, with an error of code MethodNotAllowed) when
-	// asked by versionID.
-	Head(ctx context.Context, b Bucket, key, versionID string) (Object, error)
-	// Open streams length bytes (-1: to the end) of o's content from off.
-	Open(ctx context.Context, o Object, off, length int64) (io.ReadCloser, error)
+	// Head returns key's metadata at b, or at version versionID when not ""
+	// (ActRead). NotExist with NoSuchKey / NoSuchVersion; a key whose newest
+	// version is a delete marker returns the marker (DeleteMarker true)
+	// with NotExist (NoSuchKey) when versionID is "", and with Invalid
+	// (MethodNotAllowed) when asked by the marker's versionID.
+	Head(ctx context.Context, c Caller, b Bucket, key, versionID string) (Object, error)
+	// Open streams length bytes (-1: to the end) of o's content from off;
+	// o is a version Head or a listing returned for bucket b (ActRead on b).
+	Open(ctx context.Context, c Caller, b Bucket, o Object, off, length int64) (io.ReadCloser, error)
 	// Put writes key on a writable bucket as one commit (or into the open
-	// commit). Permission when b is read-only; Conflict with code
-	// PreconditionFailed when a condition fails. Nothing is visible unless it
-	// returns nil. The returned Object carries the new VersionID.
-	Put(ctx context.Context, b Bucket, key string, body io.Reader, opts PutOptions) (Object, error)
-	// Copy writes dst as a copy of src (read with Head first; no bytes move,
-	// content is shared). opts.Meta replaces src's metadata when
-	// opts.ReplaceMeta, else src's metadata is kept.
-	Copy(ctx context.Context, dst Bucket, key string, src Object, opts PutOptions) (Object, error)
-	// Delete applies deletes as ONE commit on b (DeleteObjects is one commit;
-	// DeleteObject is a batch of one). Each result says what happened to its
-	// item; the error is for the whole request.
-	Delete(ctx context.Context, b Bucket, items []DeleteItem, user string) ([]DeleteResult, error)
+	// commit) authored by c (ActWrite). Permission (AccessDenied) when b is
+	// read-only; Conflict with code PreconditionFailed when a condition
+	// fails. Nothing is visible unless it returns nil. The returned Object
+	// carries the new VersionID.
+	Put(ctx context.Context, c Caller, b Bucket, key string, body io.Reader, opts PutOptions) (Object, error)
+	// Copy writes dst as a copy of src (read with Head first, by the same
+	// caller; no bytes move, content is shared); ActWrite on dst.
+	// opts.Meta replaces src's metadata when opts.ReplaceMeta, else src's
+	// metadata is kept.
+	Copy(ctx context.Context, c Caller, dst Bucket, key string, src Object, opts PutOptions) (Object, error)
+	// Delete applies deletes as ONE commit on b authored by c (ActWrite;
+	// DeleteObjects is one commit; DeleteObject is a batch of one). Each
+	// result says what happened to its item; the error is for the whole
+	// request. Deleting a key (no VersionID) makes a delete marker even
+	// when the key is absent, as S3 does; removing a version that does not
+	// exist succeeds and changes nothing; a malformed version id is the
+	// item's NotExist (NoSuchVersion); a read-only b refuses each item
+	// with Permission (AccessDenied). A failing IfMatch fails the request
+	// (Conflict PreconditionFailed, or NotExist NoSuchKey for an absent
+	// key) and nothing is written.
+	Delete(ctx context.Context, c Caller, b Bucket, items []DeleteItem) ([]DeleteResult, error)
 	// List lists the keys at b in S3 order (bytewise) with prefix, delimiter
-	// and start-after (exclusive), at most max entries+prefixes.
-	List(ctx context.Context, b Bucket, opts ListOptions) (ListResult, error)
-	// ListVersions lists versions along b's first-parent history (SPEC §4).
-	ListVersions(ctx context.Context, b Bucket, opts VersionListOptions) (VersionListResult, error)
+	// and start-after (exclusive), at most max entries+prefixes (ActRead).
+	List(ctx context.Context, c Caller, b Bucket, opts ListOptions) (ListResult, error)
+	// ListVersions lists versions along b's first-parent history (SPEC §4),
+	// newest first within a key (ActRead).
+	ListVersions(ctx context.Context, c Caller, b Bucket, opts VersionListOptions) (VersionListResult, error)
 	// SetVersioning sets the versioning status ("Enabled" or "Suspended")
-	// of branch bucket b for user; Permission when b is read-only.
-	SetVersioning(ctx context.Context, b Bucket, status, user string) error
+	// of branch bucket b (ActWrite); Permission when b is read-only.
+	SetVersioning(ctx context.Context, c Caller, b Bucket, status string) error
 
 	// Multipart uploads (multipart.go). An upload belongs to its bucket's
 	// ref (a writable branch or open commit) and key: an upload id asked
 	// for through another bucket or key is NotExist (NoSuchUpload), as is
 	// an aborted, expired or (except for CompleteMultipartUpload)
-	// completed upload.
+	// completed upload. Calls that change an upload need ActWrite, the
+	// others ActRead.
 
-	// CreateMultipartUpload starts an upload of key into b (Permission
-	// when b is read-only). It survives restarts until completed, aborted
-	// or expired.
-	CreateMultipartUpload(ctx context.Context, b Bucket, key string, opts UploadOptions) (Upload, error)
+	// CreateMultipartUpload starts an upload of key into b, initiated by c
+	// (Permission when b is read-only). It survives restarts until
+	// completed, aborted or expired.
+	CreateMultipartUpload(ctx context.Context, c Caller, b Bucket, key string, opts UploadOptions) (Upload, error)
 	// GetMultipartUpload returns an upload in flight.
-	GetMultipartUpload(ctx context.Context, b Bucket, key, uploadID string) (Upload, error)
+	GetMultipartUpload(ctx context.Context, c Caller, b Bucket, key, uploadID string) (Upload, error)
 	// UploadPart stores body as part number part (1-10000) of an upload,
 	// replacing an earlier part of that number; it streams like Put (Size,
 	// ContentMD5 and Finish as in PutOptions) and the part is durable when
 	// it returns.
-	UploadPart(ctx context.Context, b Bucket, key, uploadID string, part int, body io.Reader, opts PartOptions) (Part, error)
+	UploadPart(ctx context.Context, c Caller, b Bucket, key, uploadID string, part int, body io.Reader, opts PartOptions) (Part, error)
 	// CompleteMultipartUpload makes the object from the listed parts (part
 	// numbers, ascending, as the client listed them) as ONE commit on b
-	// (or one write into its open commit), atomically: on error nothing is
-	// visible and the upload can still be completed. Missing parts are
-	// Invalid (InvalidPart); opts.Check enforces S3's other rules and
-	// returns the object's checksums. Completing a completed upload again
-	// answers the same object when opts.ETag equals its ETag.
-	CompleteMultipartUpload(ctx context.Context, b Bucket, key, uploadID string, parts []int, opts CompleteOptions) (Object, error)
+	// authored by c (or one write into its open commit), atomically: on
+	// error nothing is visible and the upload can still be completed.
+	// Missing parts are Invalid (InvalidPart); opts.Check enforces S3's
+	// other rules and returns the object's checksums. Completing a
+	// completed upload again answers the same object when opts.ETag equals
+	// its ETag.
+	CompleteMultipartUpload(ctx context.Context, c Caller, b Bucket, key, uploadID string, parts []int, opts CompleteOptions) (Object, error)
 	// AbortMultipartUpload discards an upload in flight and its parts.
-	AbortMultipartUpload(ctx context.Context, b Bucket, key, uploadID string) error
+	AbortMultipartUpload(ctx context.Context, c Caller, b Bucket, key, uploadID string) error
 	// ListParts lists an upload's parts in order, after opts.Marker.
-	ListParts(ctx context.Context, b Bucket, key, uploadID string, opts PartListOptions) (PartListResult, error)
+	ListParts(ctx context.Context, c Caller, b Bucket, key, uploadID string, opts PartListOptions) (PartListResult, error)
 	// ListMultipartUploads lists b's uploads in flight by key, then by
 	// initiation.
-	ListMultipartUploads(ctx context.Context, b Bucket, opts UploadListOptions) (UploadListResult, error)
+	ListMultipartUploads(ctx context.Context, c Caller, b Bucket, opts UploadListOptions) (UploadListResult, error)
 }
+
+// Caller is who a Backend call acts for: the user behind the request's
+// access key, or the anonymous caller of an unsigned request. It is the
+// author of the writes the call makes and the subject of its permission
+// checks.
+type Caller struct {
+	// User is the authenticated user's name; "" for an anonymous caller.
+	User string
+}
+
+// Anonymous reports whether c is the caller of an unsigned request.
+func (c Caller) Anonymous() bool { return c.User == "" }
 
 // Auth looks up credentials and permissions. The gateway implements it.
 type Auth interface {
@@ -206,7 +247,6 @@ type Object struct {
 
 // PutOptions are a write's options.
 type PutOptions struct {
-	User string // author (the user behind the access key)
 	// Size is the body's exact length, -1 if unknown.
 	Size int64
 	Meta ObjectMeta
@@ -293,7 +333,6 @@ type ObjectVersion struct {
 
 // UploadOptions are CreateMultipartUpload's options.
 type UploadOptions struct {
-	User string
 	Meta ObjectMeta
 	// ChecksumAlgorithm ("CRC32", ... or "") and ChecksumType
 	// ("COMPOSITE", "FULL_OBJECT" or "" when no algorithm) of the object.
@@ -314,7 +353,6 @@ type Upload struct {
 
 // PartOptions are UploadPart's options (as PutOptions').
 type PartOptions struct {
-	User       string
 	Size       int64
 	ContentMD5 []byte
 	// Finish verifies the checksums computed while the body streamed and
@@ -333,7 +371,6 @@ type Part struct {
 
 // CompleteOptions are CompleteMultipartUpload's options.
 type CompleteOptions struct {
-	User string
 	// IfMatch / IfNoneMatch are checked atomically as Put's.
 	IfMatch, IfNoneMatch string
 	// ETag is the object's ETag if the parts are those the client listed

@@ -47,7 +47,7 @@ func (s *server) listBuckets(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		after = string(b)
 	}
 	prefix, region := q.Get("prefix"), q.Get("bucket-region")
-	repos, err := s.cfg.Backend.ListRepos(ctx, rc.user)
+	repos, err := s.cfg.Backend.ListRepos(ctx, rc.caller())
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (s *server) createBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if ownedOnly {
 		err = errs.E("s3api.createBucket", errs.Exist, "bucket %s exists", rc.addr.Bucket)
 	} else {
-		err = s.cfg.Backend.CreateBucket(ctx, rc.user, repo, ref, BucketOptions{Location: cfg.LocationConstraint, Public: public})
+		err = s.cfg.Backend.CreateBucket(ctx, rc.caller(), repo, ref, BucketOptions{Location: cfg.LocationConstraint, Public: public})
 	}
 	if err != nil {
 		if errs.KindOf(err) != errs.Exist {
@@ -201,7 +201,7 @@ func (s *server) bucketExists(ctx context.Context, rc *reqCtx, ref, repo string,
 		if b.Public == public {
 			return nil
 		}
-		if err := s.cfg.Backend.SetPublic(ctx, rc.user, repo, public); err != nil {
+		if err := s.cfg.Backend.SetPublic(ctx, rc.caller(), repo, public); err != nil {
 			return noSuchBucket(name, "", err)
 		}
 	}
@@ -246,7 +246,7 @@ func (s *server) deleteBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Backend.DeleteBucket(ctx, rc.user, repo, ref); err != nil {
+	if err := s.cfg.Backend.DeleteBucket(ctx, rc.caller(), repo, ref); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -306,7 +306,7 @@ func (s *server) putBucketVersioning(w http.ResponseWriter, r *http.Request, rc 
 	if b.Kind != RefBranch {
 		return s3err("InvalidRequest", "bucket %s is not a branch: versioning is set on a branch's bucket", b.Name)
 	}
-	if err := s.cfg.Backend.SetVersioning(ctx, b, cfg.Status, rc.user); err != nil {
+	if err := s.cfg.Backend.SetVersioning(ctx, rc.caller(), b, cfg.Status); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Length", "0")
@@ -388,7 +388,7 @@ func (s *server) putBucketACL(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		if err := refACL(rc.addr.Bucket, b, public); err != nil {
 			return err
 		}
-	} else if err := s.cfg.Backend.SetPublic(ctx, rc.user, repo, public); err != nil {
+	} else if err := s.cfg.Backend.SetPublic(ctx, rc.caller(), repo, public); err != nil {
 		return noSuchBucket(rc.addr.Bucket, "", err)
 	}
 	w.Header().Set("Content-Length", "0")

@@ -19,8 +19,11 @@
 //     never served as the plain GET/PUT/DELETE;
 //  5. splits the bucket at its LAST dot into REF.REPO, resolves it with
 //     Backend.Resolve and checks Auth.Allow for the operation (read, write,
-//     admin; anonymous requests may only read public-read repos);
-//  6. runs the operation, which returns an error instead of writing one:
+//     admin; anonymous requests may only read public-read repos), to
+//     refuse before any body is read;
+//  6. runs the operation through the Backend, passing the request's Caller
+//     (the Backend checks its permission again itself and is checked
+//     against its contract by s3api/backendtest); the operation returns an error instead of writing one:
 //     errors.go holds the ONE table mapping errs kinds and codes to S3 codes
 //     and statuses and the ONE encoder of S3 error XML.
 //

@@ -32,6 +32,8 @@ type fakeRepo struct {
 	location string
 	branches map[string][]*fakeCommit // first-parent history, oldest first
 	tags     map[string][]*fakeCommit
+	// versioning holds each branch's status ("" = Enabled).
+	versioning map[string]string
 }
 
 type fakeBackend struct {
@@ -41,14 +43,17 @@ type fakeBackend struct {
 	purged map[string]bool   // content handles purged
 	seq    int
 	clock  time.Time
-	// auth, when set, holds the public-read flags (SetPublic writes them).
+	// auth answers the permission checks and holds the public-read flags
+	// (SetPublic writes them); the S3 handler under test shares it.
 	auth *fakeAuth
 }
 
+// newFakeBackend returns an empty fake with its own fakeAuth (replace it
+// to share one with the handler).
 func newFakeBackend() *fakeBackend {
 	return &fakeBackend{
 		repos: map[string]*fakeRepo{}, blobs: map[string][]byte{}, purged: map[string]bool{},
-		clock: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		clock: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), auth: newFakeAuth(),
 	}
 }
 
@@ -67,18 +72,53 @@ func (f *fakeBackend) newCommit(changes map[string]*Object) *fakeCommit {
 	return c
 }
 
-func (f *fakeBackend) ListRepos(ctx context.Context, user string) ([]RepoInfo, error) {
+// allow checks c's permission for act on repo with the fake's Auth (the
+// Backend contract: every call checks its caller).
+func (f *fakeBackend) allow(ctx context.Context, c Caller, repo string, act Action) error {
+	return f.auth.Allow(ctx, c.User, repo, act)
+}
+
+func (f *fakeBackend) ListRepos(ctx context.Context, c Caller) ([]RepoInfo, error) {
+	f.mu.Lock()
+	var names []string
+	for n := range f.repos {
+		names = append(names, n)
+	}
+	f.mu.Unlock()
+	readable := map[string]bool{}
+	for _, n := range names {
+		readable[n] = f.allow(ctx, c, n, ActRead) == nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []RepoInfo
 	for n, r := range f.repos {
+		if !readable[n] {
+			continue
+		}
 		out = append(out, RepoInfo{Name: n, Created: r.created, Location: r.location})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-func (f *fakeBackend) CreateBucket(ctx context.Context, user, repo, ref string, opts BucketOptions) error {
+func (f *fakeBackend) CreateBucket(ctx context.Context, c Caller, repo, ref string, opts BucketOptions) error {
+	act := ActCreateRepo
+	if ref != "" {
+		act = ActAdmin
+	}
+	if err := f.allow(ctx, c, repo, act); err != nil {
+		return err
+	}
+	user := c.User
+	if err := ValidRepoName(repo); err != nil {
+		return errs.E("fake.CreateBucket", errs.Invalid, "%s", messageOf(err)).WithCode("InvalidBucketName")
+	}
+	if ref != "" {
+		if err := ValidBranchName(ref); err != nil {
+			return errs.E("fake.CreateBucket", errs.Invalid, "%s", messageOf(err)).WithCode("InvalidBucketName")
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.repos[repo]
@@ -87,7 +127,7 @@ func (f *fakeBackend) CreateBucket(ctx context.Context, user, repo, ref string, 
 			return errs.E("fake.CreateBucket", errs.Exist, "repo %s exists", repo)
 		}
 		f.repos[repo] = &fakeRepo{created: f.tick(), owner: user, location: opts.Location,
-			branches: map[string][]*fakeCommit{"main": nil}, tags: map[string][]*fakeCommit{}}
+			branches: map[string][]*fakeCommit{"main": nil}, tags: map[string][]*fakeCommit{}, versioning: map[string]string{}}
 		f.setPublic(repo, opts.Public)
 		return nil
 	}
@@ -101,7 +141,10 @@ func (f *fakeBackend) CreateBucket(ctx context.Context, user, repo, ref string, 
 	return nil
 }
 
-func (f *fakeBackend) SetPublic(ctx context.Context, user, repo string, public bool) error {
+func (f *fakeBackend) SetPublic(ctx context.Context, c Caller, repo string, public bool) error {
+	if err := f.allow(ctx, c, repo, ActAdmin); err != nil && f.allow(ctx, c, repo, ActOwn) != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.repos[repo] == nil {
@@ -113,18 +156,12 @@ func (f *fakeBackend) SetPublic(ctx context.Context, user, repo string, public b
 
 // setPublic records repo's public flag in the auth (f.mu held).
 func (f *fakeBackend) setPublic(repo string, public bool) {
-	if f.auth == nil {
-		return
-	}
 	f.auth.mu.Lock()
 	f.auth.public[repo] = public
 	f.auth.mu.Unlock()
 }
 
 func (f *fakeBackend) isPublic(repo string) bool {
-	if f.auth == nil {
-		return false
-	}
 	f.auth.mu.Lock()
 	defer f.auth.mu.Unlock()
 	return f.auth.public[repo]
@@ -138,7 +175,10 @@ func (f *fakeBackend) tag(repo, branch, name string) {
 	r.tags[name] = append([]*fakeCommit(nil), r.branches[branch]...)
 }
 
-func (f *fakeBackend) DeleteBucket(ctx context.Context, user, repo, ref string) error {
+func (f *fakeBackend) DeleteBucket(ctx context.Context, c Caller, repo, ref string) error {
+	if err := f.allow(ctx, c, repo, ActAdmin); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.repos[repo]
@@ -165,6 +205,7 @@ func (f *fakeBackend) DeleteBucket(ctx context.Context, user, repo, ref string) 
 		delete(f.repos, repo)
 	} else {
 		delete(r.branches, ref)
+		delete(r.versioning, ref)
 	}
 	return nil
 }
@@ -210,7 +251,7 @@ func (f *fakeBackend) Resolve(ctx context.Context, repo, ref string) (Bucket, er
 		return h[len(h)-1].id
 	}
 	if h, ok := r.branches[ref]; ok {
-		b.Kind, b.Writable, b.Commit = RefBranch, true, head(h)
+		b.Kind, b.Writable, b.Commit, b.Versioning = RefBranch, true, head(h), r.versioning[ref]
 		return b, nil
 	}
 	if h, ok := r.tags[ref]; ok {
@@ -258,7 +299,10 @@ func liveKeys(h []*fakeCommit) []string {
 	return keys
 }
 
-func (f *fakeBackend) Head(ctx context.Context, b Bucket, key, versionID string) (Object, error) {
+func (f *fakeBackend) Head(ctx context.Context, c Caller, b Bucket, key, versionID string) (Object, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return Object{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.history(b)
@@ -295,7 +339,10 @@ func (f *fakeBackend) Head(ctx context.Context, b Bucket, key, versionID string)
 	return Object{}, errs.E("fake.Head", errs.NotExist, "no version %s of %q", versionID, key).WithCode("NoSuchVersion")
 }
 
-func (f *fakeBackend) Open(ctx context.Context, o Object, off, length int64) (io.ReadCloser, error) {
+func (f *fakeBackend) Open(ctx context.Context, c Caller, b Bucket, o Object, off, length int64) (io.ReadCloser, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	data, ok := f.blobs[o.Content]
 	f.mu.Unlock()
@@ -326,9 +373,23 @@ func (f *fakeBackend) checkConds(h []*fakeCommit, key string, opts PutOptions) e
 	return nil
 }
 
-func (f *fakeBackend) Put(ctx context.Context, b Bucket, key string, body io.Reader, opts PutOptions) (Object, error) {
+// writable checks c's write permission on b and that b takes writes.
+func (f *fakeBackend) writable(ctx context.Context, c Caller, b Bucket, op string) error {
+	if err := f.allow(ctx, c, b.Repo, ActWrite); err != nil {
+		return err
+	}
 	if !b.Writable {
-		return Object{}, errs.E("fake.Put", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		return errs.E(op, errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+	}
+	return nil
+}
+
+func (f *fakeBackend) Put(ctx context.Context, c Caller, b Bucket, key string, body io.Reader, opts PutOptions) (Object, error) {
+	if err := f.writable(ctx, c, b, "fake.Put"); err != nil {
+		return Object{}, err
+	}
+	if err := ValidKey(key); err != nil {
+		return Object{}, err
 	}
 	data, err := io.ReadAll(body)
 	if err != nil {
@@ -358,16 +419,19 @@ func (f *fakeBackend) Put(ctx context.Context, b Bucket, key string, body io.Rea
 	f.blobs[content] = data
 	o := &Object{Size: int64(len(data)), ETag: hex.EncodeToString(sum[:]), Meta: opts.Meta,
 		Checksums: sums, ChecksumType: opts.ChecksumType, Content: content}
-	c := f.newCommit(map[string]*Object{key: o})
-	r.branches[b.Ref] = append(h, c)
+	cm := f.newCommit(map[string]*Object{key: o})
+	r.branches[b.Ref] = append(h, cm)
 	out := *o
-	out.Commit = c.id
+	out.Commit = cm.id
 	return out, nil
 }
 
-func (f *fakeBackend) Copy(ctx context.Context, dst Bucket, key string, src Object, opts PutOptions) (Object, error) {
-	if !dst.Writable {
-		return Object{}, errs.E("fake.Copy", errs.Permission, "%s", dst.ReadOnly).WithCode("AccessDenied")
+func (f *fakeBackend) Copy(ctx context.Context, c Caller, dst Bucket, key string, src Object, opts PutOptions) (Object, error) {
+	if err := f.writable(ctx, c, dst, "fake.Copy"); err != nil {
+		return Object{}, err
+	}
+	if err := ValidKey(key); err != nil {
+		return Object{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -381,71 +445,106 @@ func (f *fakeBackend) Copy(ctx context.Context, dst Bucket, key string, src Obje
 	if opts.ReplaceMeta {
 		o.Meta = opts.Meta
 	}
-	c := f.newCommit(map[string]*Object{key: &o})
-	r.branches[dst.Ref] = append(h, c)
+	cm := f.newCommit(map[string]*Object{key: &o})
+	r.branches[dst.Ref] = append(h, cm)
 	out := o
-	out.Commit = c.id
+	out.Commit = cm.id
 	return out, nil
 }
 
-func (f *fakeBackend) Delete(ctx context.Context, b Bucket, items []DeleteItem, user string) ([]DeleteResult, error) {
+func (f *fakeBackend) Delete(ctx context.Context, c Caller, b Bucket, items []DeleteItem) ([]DeleteResult, error) {
+	if err := f.allow(ctx, c, b.Repo, ActWrite); err != nil {
+		return nil, err
+	}
+	res := make([]DeleteResult, len(items))
 	if !b.Writable {
-		return nil, errs.E("fake.Delete", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		for i, it := range items {
+			res[i] = DeleteResult{Key: it.Key, VersionID: it.VersionID,
+				Err: errs.E("fake.Delete", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")}
+		}
+		return res, nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.repos[b.Repo]
 	h := r.branches[b.Ref]
+	// Conditions are checked first: a failing one fails the request.
+	for _, it := range items {
+		if it.IfMatch == "" || it.VersionID != "" {
+			continue
+		}
+		if err := f.checkConds(h, it.Key, PutOptions{IfMatch: it.IfMatch}); err != nil {
+			return nil, err
+		}
+	}
 	changes := map[string]*Object{}
-	res := make([]DeleteResult, len(items))
 	var markers []int
 	for i, it := range items {
 		res[i] = DeleteResult{Key: it.Key, VersionID: it.VersionID}
+		if err := ValidKey(it.Key); err != nil {
+			res[i].Err = err
+			continue
+		}
 		if it.VersionID == "" {
+			// A delete marker even when the key is absent, as on S3.
 			changes[it.Key] = &Object{DeleteMarker: true}
 			markers = append(markers, i)
 			continue
 		}
-		idx := -1
-		for j, c := range h {
-			if c.id == it.VersionID {
-				if _, ok := c.changes[it.Key]; ok {
-					idx = j
+		if !fakeVersionID(it.VersionID) {
+			res[i].Err = errs.E("fake.Delete", errs.NotExist, "Invalid version id specified: %q", it.VersionID).WithCode("NoSuchVersion")
+			continue
+		}
+		// Removing a version takes it out of this branch's history (the
+		// commit is copied: other refs keep it); a version that does not
+		// exist is removed successfully.
+		for j, cm := range h {
+			o, ok := cm.changes[it.Key]
+			if cm.id != it.VersionID || !ok {
+				continue
+			}
+			nc := *cm
+			nc.changes = map[string]*Object{}
+			for k, v := range cm.changes {
+				if k != it.Key {
+					nc.changes[k] = v
 				}
 			}
-		}
-		if idx < 0 {
-			res[i].Err = errs.E("fake.Delete", errs.NotExist, "no version").WithCode("NoSuchVersion")
-			continue
-		}
-		o := h[idx].changes[it.Key]
-		if o.DeleteMarker {
-			// Restore the version before the marker.
-			prev := latest(h[:idx], it.Key)
-			if prev == nil {
-				changes[it.Key] = &Object{DeleteMarker: true}
-			} else {
-				cp := *prev
-				changes[it.Key] = &cp
+			h[j] = &nc
+			if o.DeleteMarker {
+				res[i].DeleteMarker = true
+				res[i].DeleteMarkerVersionID = it.VersionID
 			}
-			res[i].DeleteMarker = true
-			res[i].DeleteMarkerVersionID = it.VersionID
-			continue
 		}
-		f.purged[o.Content] = true
 	}
 	if len(changes) > 0 {
-		c := f.newCommit(changes)
-		r.branches[b.Ref] = append(h, c)
+		cm := f.newCommit(changes)
+		h = append(h, cm)
 		for _, i := range markers {
 			res[i].DeleteMarker = true
-			res[i].DeleteMarkerVersionID = c.id
+			res[i].DeleteMarkerVersionID = cm.id
 		}
 	}
+	r.branches[b.Ref] = h
 	return res, nil
 }
 
-func (f *fakeBackend) List(ctx context.Context, b Bucket, opts ListOptions) (ListResult, error) {
+// fakeVersionID reports whether v can name a version: "null" or 12-64
+// lowercase hex digits (a commit id or a prefix of one).
+func fakeVersionID(v string) bool {
+	if v == "null" {
+		return true
+	}
+	if len(v) < 12 || len(v) > 64 {
+		return false
+	}
+	return strings.Trim(v, "0123456789abcdef") == ""
+}
+
+func (f *fakeBackend) List(ctx context.Context, c Caller, b Bucket, opts ListOptions) (ListResult, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return ListResult{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.history(b)
@@ -489,7 +588,10 @@ func (f *fakeBackend) List(ctx context.Context, b Bucket, opts ListOptions) (Lis
 	return res, nil
 }
 
-func (f *fakeBackend) ListVersions(ctx context.Context, b Bucket, opts VersionListOptions) (VersionListResult, error) {
+func (f *fakeBackend) ListVersions(ctx context.Context, c Caller, b Bucket, opts VersionListOptions) (VersionListResult, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return VersionListResult{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.history(b)
@@ -595,11 +697,11 @@ func (a *fakeAuth) Secret(ctx context.Context, accessKey string) (string, string
 func (a *fakeAuth) Allow(ctx context.Context, user, repo string, act Action) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if act == ActRead && a.public[repo] {
+		return nil // anyone, signed in or not, reads a public repo
+	}
 	if user == "" {
-		if act == ActRead && a.public[repo] {
-			return nil
-		}
-		return errs.E("fake.Allow", errs.Permission, "anonymous access to %s denied", repo)
+		return errs.E("fake.Allow", errs.Permission, "anonymous access to %s denied", repo).WithCode("AccessDenied")
 	}
 	g := a.grants[user]
 	lvl, ok := g[repo]
@@ -609,10 +711,27 @@ func (a *fakeAuth) Allow(ctx context.Context, user, repo string, act Action) err
 	if lvl >= act {
 		return nil
 	}
-	return errs.E("fake.Allow", errs.Permission, "%s may not do that on %s", user, repo)
+	return errs.E("fake.Allow", errs.Permission, "%s may not do that on %s", user, repo).WithCode("AccessDenied")
 }
 
-// SetVersioning implements Backend: the fake keeps no versioning status.
-func (f *fakeBackend) SetVersioning(ctx context.Context, b Bucket, status, user string) error {
+// SetVersioning implements Backend: the fake records the status (it
+// makes no null versions when Suspended).
+func (f *fakeBackend) SetVersioning(ctx context.Context, c Caller, b Bucket, status string) error {
+	if err := f.writable(ctx, c, b, "fake.SetVersioning"); err != nil {
+		return err
+	}
+	if b.Kind != RefBranch {
+		return errs.E("fake.SetVersioning", errs.Invalid, "bucket %s is not a branch", b.Name).WithCode("InvalidRequest")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.repos[b.Repo]
+	if r == nil {
+		return errs.E("fake.SetVersioning", errs.NotExist, "no repo %s", b.Repo).WithCode("NoSuchBucket")
+	}
+	if status == "Enabled" {
+		status = ""
+	}
+	r.versioning[b.Ref] = status
 	return nil
 }

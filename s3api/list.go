@@ -141,7 +141,7 @@ func (s *server) listObjects(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	}
 	var lr ListResult
 	if maxKeys > 0 {
-		lr, err = s.cfg.Backend.List(ctx, b, ListOptions{Prefix: prefix, Delimiter: delim, StartAfter: start, MaxKeys: maxKeys})
+		lr, err = s.cfg.Backend.List(ctx, rc.caller(), b, ListOptions{Prefix: prefix, Delimiter: delim, StartAfter: start, MaxKeys: maxKeys})
 		if err != nil {
 			return err
 		}
@@ -223,7 +223,7 @@ func (s *server) listObjectVersions(w http.ResponseWriter, r *http.Request, rc *
 		Entries: []versionEntryXML{}, CommonPrefixes: []commonPrefixXML{},
 	}
 	if maxKeys > 0 {
-		lr, err := s.cfg.Backend.ListVersions(ctx, b, VersionListOptions{
+		lr, err := s.cfg.Backend.ListVersions(ctx, rc.caller(), b, VersionListOptions{
 			Prefix: prefix, Delimiter: delim, KeyMarker: keyMarker, VersionIDMarker: vidMarker, MaxKeys: maxKeys,
 		})
 		if err != nil {

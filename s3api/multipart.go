@@ -103,7 +103,7 @@ func (s *server) createMultipartUpload(w http.ResponseWriter, r *http.Request, r
 	if err != nil {
 		return err
 	}
-	u, err := s.cfg.Backend.CreateMultipartUpload(ctx, b, key, UploadOptions{User: rc.user, Meta: meta,
+	u, err := s.cfg.Backend.CreateMultipartUpload(ctx, rc.caller(), b, key, UploadOptions{Meta: meta,
 		ChecksumAlgorithm: algo, ChecksumType: typ})
 	if err != nil {
 		return err
@@ -184,7 +184,7 @@ func (s *server) uploadPart(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	u, err := s.cfg.Backend.GetMultipartUpload(ctx, b, key, id)
+	u, err := s.cfg.Backend.GetMultipartUpload(ctx, rc.caller(), b, key, id)
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func (s *server) uploadPart(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return err
 	}
 	body := cs.wrap(newExactReader(rc.body, size))
-	p, err := s.cfg.Backend.UploadPart(ctx, b, key, id, n, body, PartOptions{User: rc.user, Size: size, ContentMD5: sum,
+	p, err := s.cfg.Backend.UploadPart(ctx, rc.caller(), b, key, id, n, body, PartOptions{Size: size, ContentMD5: sum,
 		Finish: finishFunc(cs, body)})
 	if err != nil {
 		return err
@@ -266,11 +266,11 @@ func (s *server) uploadPartCopy(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err := ValidKey(srcKey); err != nil {
 		return err
 	}
-	u, err := s.cfg.Backend.GetMultipartUpload(ctx, b, key, id)
+	u, err := s.cfg.Backend.GetMultipartUpload(ctx, rc.caller(), b, key, id)
 	if err != nil {
 		return err
 	}
-	_, srcObj, err := s.copySource(ctx, rc, r, srcBucket, srcKey, srcVersion)
+	srcB, srcObj, err := s.copySource(ctx, rc, r, srcBucket, srcKey, srcVersion)
 	if err != nil {
 		return err
 	}
@@ -289,13 +289,13 @@ func (s *server) uploadPartCopy(w http.ResponseWriter, r *http.Request, rc *reqC
 	}
 	var rd io.ReadCloser = io.NopCloser(bytes.NewReader(nil))
 	if length > 0 {
-		if rd, err = s.cfg.Backend.Open(ctx, srcObj, off, length); err != nil {
+		if rd, err = s.cfg.Backend.Open(ctx, rc.caller(), srcB, srcObj, off, length); err != nil {
 			return err
 		}
 	}
 	defer rd.Close()
 	ka := startKeepalive(w)
-	p, err := s.cfg.Backend.UploadPart(ctx, b, key, id, n, cs.wrap(rd), PartOptions{User: rc.user, Size: length,
+	p, err := s.cfg.Backend.UploadPart(ctx, rc.caller(), b, key, id, n, cs.wrap(rd), PartOptions{Size: length,
 		Finish: finishFunc(cs, nil)})
 	res := copyPartResult{NS: s3NS, LastModified: isoTime(p.LastModified), ETag: quoteETag(p.ETag), checksumFields: checksumFieldsOf(p.Checksums)}
 	return ka.answer(w, r, rc, res, err, func(h http.Header) {
@@ -372,8 +372,8 @@ func (s *server) completeMultipartUpload(w http.ResponseWriter, r *http.Request,
 		return checkCompletion(r.Header, doc, etags, wantSize, u, parts)
 	}
 	var ka *keepalive
-	obj, err := s.cfg.Backend.CompleteMultipartUpload(ctx, b, key, id, numbers, CompleteOptions{
-		User: rc.user, IfMatch: ifMatch, IfNoneMatch: ifNoneMatch, ETag: etag, Check: check,
+	obj, err := s.cfg.Backend.CompleteMultipartUpload(ctx, rc.caller(), b, key, id, numbers, CompleteOptions{
+		IfMatch: ifMatch, IfNoneMatch: ifNoneMatch, ETag: etag, Check: check,
 		Slow: func() {
 			if ka == nil {
 				ka = startKeepalive(w)
@@ -486,7 +486,7 @@ func (s *server) abortMultipartUpload(w http.ResponseWriter, r *http.Request, rc
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Backend.AbortMultipartUpload(ctx, b, key, id); err != nil {
+	if err := s.cfg.Backend.AbortMultipartUpload(ctx, rc.caller(), b, key, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -524,7 +524,7 @@ func (s *server) listParts(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
-	res, err := s.cfg.Backend.ListParts(ctx, b, key, id, PartListOptions{Marker: marker, Max: max})
+	res, err := s.cfg.Backend.ListParts(ctx, rc.caller(), b, key, id, PartListOptions{Marker: marker, Max: max})
 	if err != nil {
 		return err
 	}
@@ -564,7 +564,7 @@ func (s *server) listMultipartUploads(w http.ResponseWriter, r *http.Request, rc
 		UploadIDMarker: opts.UploadIDMarker, Delimiter: enc(opts.Delimiter), Prefix: enc(opts.Prefix),
 		EncodingType: encType, MaxUploads: max}
 	if max > 0 {
-		res, err := s.cfg.Backend.ListMultipartUploads(ctx, b, opts)
+		res, err := s.cfg.Backend.ListMultipartUploads(ctx, rc.caller(), b, opts)
 		if err != nil {
 			return err
 		}

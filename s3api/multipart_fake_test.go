@@ -61,21 +61,24 @@ func (f *fakeBackend) upload(b Bucket, key, id string, inFlight bool) (*fakeMPUp
 	return u, nil
 }
 
-func (f *fakeBackend) CreateMultipartUpload(ctx context.Context, b Bucket, key string, opts UploadOptions) (Upload, error) {
-	if !b.Writable {
-		return Upload{}, errs.E("fake.Create", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+func (f *fakeBackend) CreateMultipartUpload(ctx context.Context, c Caller, b Bucket, key string, opts UploadOptions) (Upload, error) {
+	if err := f.writable(ctx, c, b, "fake.Create"); err != nil {
+		return Upload{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := f.mp()
 	m.seq++
-	u := Upload{ID: fmt.Sprintf("%040x", m.seq), Key: key, Initiated: f.tick(), User: opts.User, Meta: opts.Meta,
+	u := Upload{ID: fmt.Sprintf("%040x", m.seq), Key: key, Initiated: f.tick(), User: c.User, Meta: opts.Meta,
 		ChecksumAlgorithm: opts.ChecksumAlgorithm, ChecksumType: opts.ChecksumType}
 	m.uploads[u.ID] = &fakeMPUpload{u: u, repo: b.Repo, ref: b.Ref, parts: map[int]*fakeMPPart{}}
 	return u, nil
 }
 
-func (f *fakeBackend) GetMultipartUpload(ctx context.Context, b Bucket, key, id string) (Upload, error) {
+func (f *fakeBackend) GetMultipartUpload(ctx context.Context, c Caller, b Bucket, key, id string) (Upload, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return Upload{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u, err := f.upload(b, key, id, true)
@@ -85,9 +88,9 @@ func (f *fakeBackend) GetMultipartUpload(ctx context.Context, b Bucket, key, id 
 	return u.u, nil
 }
 
-func (f *fakeBackend) UploadPart(ctx context.Context, b Bucket, key, id string, n int, body io.Reader, opts PartOptions) (Part, error) {
-	if !b.Writable {
-		return Part{}, errs.E("fake.UploadPart", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+func (f *fakeBackend) UploadPart(ctx context.Context, c Caller, b Bucket, key, id string, n int, body io.Reader, opts PartOptions) (Part, error) {
+	if err := f.writable(ctx, c, b, "fake.UploadPart"); err != nil {
+		return Part{}, err
 	}
 	data, err := io.ReadAll(body)
 	if err != nil {
@@ -117,9 +120,9 @@ func (f *fakeBackend) UploadPart(ctx context.Context, b Bucket, key, id string, 
 	return p.Part, nil
 }
 
-func (f *fakeBackend) CompleteMultipartUpload(ctx context.Context, b Bucket, key, id string, numbers []int, opts CompleteOptions) (Object, error) {
-	if !b.Writable {
-		return Object{}, errs.E("fake.Complete", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+func (f *fakeBackend) CompleteMultipartUpload(ctx context.Context, c Caller, b Bucket, key, id string, numbers []int, opts CompleteOptions) (Object, error) {
+	if err := f.writable(ctx, c, b, "fake.Complete"); err != nil {
+		return Object{}, err
 	}
 	f.mu.Lock()
 	u, err := f.upload(b, key, id, false)
@@ -147,9 +150,11 @@ func (f *fakeBackend) CompleteMultipartUpload(ctx context.Context, b Bucket, key
 	}
 	uu := u.u
 	f.mu.Unlock()
-	c, err := opts.Check(uu, parts)
-	if err != nil {
-		return Object{}, err
+	var comp Completion
+	if opts.Check != nil {
+		if comp, err = opts.Check(uu, parts); err != nil {
+			return Object{}, err
+		}
 	}
 	if opts.Slow != nil {
 		opts.Slow()
@@ -173,8 +178,8 @@ func (f *fakeBackend) CompleteMultipartUpload(ctx context.Context, b Bucket, key
 	for _, p := range parts {
 		sizes = append(sizes, p.Size)
 	}
-	o := &Object{Size: int64(len(whole)), ETag: opts.ETag, Meta: uu.Meta, Checksums: c.Checksums,
-		ChecksumType: c.ChecksumType, Content: content, Parts: sizes}
+	o := &Object{Size: int64(len(whole)), ETag: opts.ETag, Meta: uu.Meta, Checksums: comp.Checksums,
+		ChecksumType: comp.ChecksumType, Content: content, Parts: sizes}
 	cm := f.newCommit(map[string]*Object{key: o})
 	r.branches[b.Ref] = append(h, cm)
 	out := *o
@@ -183,9 +188,9 @@ func (f *fakeBackend) CompleteMultipartUpload(ctx context.Context, b Bucket, key
 	return out, nil
 }
 
-func (f *fakeBackend) AbortMultipartUpload(ctx context.Context, b Bucket, key, id string) error {
-	if !b.Writable {
-		return errs.E("fake.Abort", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+func (f *fakeBackend) AbortMultipartUpload(ctx context.Context, c Caller, b Bucket, key, id string) error {
+	if err := f.writable(ctx, c, b, "fake.Abort"); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -196,7 +201,10 @@ func (f *fakeBackend) AbortMultipartUpload(ctx context.Context, b Bucket, key, i
 	return nil
 }
 
-func (f *fakeBackend) ListParts(ctx context.Context, b Bucket, key, id string, opts PartListOptions) (PartListResult, error) {
+func (f *fakeBackend) ListParts(ctx context.Context, c Caller, b Bucket, key, id string, opts PartListOptions) (PartListResult, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return PartListResult{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u, err := f.upload(b, key, id, true)
@@ -222,7 +230,10 @@ func (f *fakeBackend) ListParts(ctx context.Context, b Bucket, key, id string, o
 	return res, nil
 }
 
-func (f *fakeBackend) ListMultipartUploads(ctx context.Context, b Bucket, opts UploadListOptions) (UploadListResult, error) {
+func (f *fakeBackend) ListMultipartUploads(ctx context.Context, c Caller, b Bucket, opts UploadListOptions) (UploadListResult, error) {
+	if err := f.allow(ctx, c, b.Repo, ActRead); err != nil {
+		return UploadListResult{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var all []Upload

@@ -42,8 +42,8 @@ func setDeleteMarkerHeaders(h http.Header, o Object) {
 // headForRead looks key up for a read and turns delete markers into S3's
 // answers: without versionId, 404 NoSuchKey; with the marker's versionId,
 // 405 MethodNotAllowed; both with x-amz-delete-marker: true.
-func (s *server) headForRead(r *http.Request, w http.ResponseWriter, b Bucket, key, versionID string) (Object, error) {
-	obj, err := s.cfg.Backend.Head(r.Context(), b, key, versionID)
+func (s *server) headForRead(r *http.Request, w http.ResponseWriter, rc *reqCtx, b Bucket, key, versionID string) (Object, error) {
+	obj, err := s.cfg.Backend.Head(r.Context(), rc.caller(), b, key, versionID)
 	if obj.DeleteMarker {
 		setDeleteMarkerHeaders(w.Header(), obj)
 		if versionID != "" {
@@ -115,7 +115,7 @@ func (s *server) getObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		}
 	}
 
-	obj, err := s.headForRead(r, w, b, key, versionID)
+	obj, err := s.headForRead(r, w, rc, b, key, versionID)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (s *server) getObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	}
 	var rd io.ReadCloser
 	if length > 0 {
-		if rd, err = s.cfg.Backend.Open(ctx, obj, off, length); err != nil {
+		if rd, err = s.cfg.Backend.Open(ctx, rc.caller(), b, obj, off, length); err != nil {
 			return err
 		}
 		defer rd.Close()
@@ -458,7 +458,7 @@ func (s *server) putObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	var stored map[string]string
 	body := cs.wrap(newExactReader(rc.body, size))
 	opts := PutOptions{
-		User: rc.user, Size: size, Meta: meta,
+		Size: size, Meta: meta,
 		IfMatch: ifMatch, IfNoneMatch: ifNoneMatch,
 		ContentMD5: sum,
 		Finish: func() (map[string]string, error) {
@@ -477,7 +477,7 @@ func (s *server) putObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if cs != nil {
 		opts.ChecksumType = "FULL_OBJECT"
 	}
-	obj, err := s.cfg.Backend.Put(ctx, b, key, body, opts)
+	obj, err := s.cfg.Backend.Put(ctx, rc.caller(), b, key, body, opts)
 	if err != nil {
 		return err
 	}
@@ -583,8 +583,8 @@ func (s *server) copyObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if directive != "REPLACE" && srcVersion == "" && src.Repo == dst.Repo && src.Ref == dst.Ref && srcKey == key {
 		return s3err("InvalidRequest", "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata")
 	}
-	obj, err := s.cfg.Backend.Copy(ctx, dst, key, srcObj, PutOptions{
-		User: rc.user, Size: srcObj.Size, Meta: meta, ReplaceMeta: directive == "REPLACE",
+	obj, err := s.cfg.Backend.Copy(ctx, rc.caller(), dst, key, srcObj, PutOptions{
+		Size: srcObj.Size, Meta: meta, ReplaceMeta: directive == "REPLACE",
 		IfMatch: ifMatch, IfNoneMatch: ifNoneMatch,
 	})
 	if err != nil {
@@ -645,7 +645,7 @@ func (s *server) deleteObject(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if ifNoneMatch != "" {
 		return s3err("NotImplemented", "If-None-Match on DeleteObject is not supported (S3 supports If-Match only)")
 	}
-	res, err := s.cfg.Backend.Delete(ctx, b, []DeleteItem{{Key: key, VersionID: versionID, IfMatch: ifMatch}}, rc.user)
+	res, err := s.cfg.Backend.Delete(ctx, rc.caller(), b, []DeleteItem{{Key: key, VersionID: versionID, IfMatch: ifMatch}})
 	if err != nil {
 		return err
 	}
@@ -732,7 +732,7 @@ func (s *server) deleteObjects(w http.ResponseWriter, r *http.Request, rc *reqCt
 		items = append(items, DeleteItem{Key: o.Key, VersionID: o.VersionID})
 	}
 	if len(items) > 0 {
-		results, err := s.cfg.Backend.Delete(ctx, b, items, rc.user)
+		results, err := s.cfg.Backend.Delete(ctx, rc.caller(), b, items)
 		if err != nil {
 			return err
 		}
@@ -791,7 +791,7 @@ func (s *server) objectForSub(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return Object{}, err
 	}
-	return s.headForRead(r, w, b, rc.addr.Key, versionID)
+	return s.headForRead(r, w, rc, b, rc.addr.Key, versionID)
 }
 
 // checksumAlgorithmsOf lists an object's checksum algorithms, sorted.
@@ -819,7 +819,7 @@ func (s *server) copySource(ctx context.Context, rc *reqCtx, r *http.Request, bu
 	if err := s.allow(ctx, rc, src.Repo, ActRead); err != nil {
 		return Bucket{}, Object{}, err
 	}
-	obj, err := s.cfg.Backend.Head(ctx, src, key, version)
+	obj, err := s.cfg.Backend.Head(ctx, rc.caller(), src, key, version)
 	if obj.DeleteMarker {
 		if version != "" {
 			return Bucket{}, Object{}, s3err("InvalidRequest", "the source of a copy request may not specifically refer to a delete marker by version id")

@@ -115,18 +115,10 @@ func (rc *reqCtx) owner() ownerXML {
 	return ownerXML{ID: u, DisplayName: u}
 }
 
-type ctxKey struct{}
+// caller is who the request's Backend calls act for.
+func (rc *reqCtx) caller() Caller { return Caller{User: rc.user} }
 
-// UserOf returns the authenticated user of the S3 request ctx belongs to
-// ("" for anonymous); ok is false outside an S3 request. Backends use it to
-// shape answers by the caller's permissions.
-func UserOf(ctx context.Context) (user string, ok bool) {
-	rc, _ := ctx.Value(ctxKey{}).(*reqCtx)
-	if rc == nil {
-		return "", false
-	}
-	return rc.user, true
-}
+type ctxKey struct{}
 
 func ctxOf(r *http.Request) *reqCtx {
 	rc, _ := r.Context().Value(ctxKey{}).(*reqCtx)

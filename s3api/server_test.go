@@ -16,7 +16,7 @@ import (
 // panicBackend and fullBackend are TEST DOUBLES that break on purpose.
 type panicBackend struct{ *fakeBackend }
 
-func (panicBackend) ListRepos(context.Context, string) ([]RepoInfo, error) {
+func (panicBackend) ListRepos(context.Context, Caller) ([]RepoInfo, error) {
 	panic("boom: secret detail")
 }
 
@@ -39,7 +39,7 @@ func TestPanicIsInternalError(t *testing.T) {
 
 type noSpaceBackend struct{ *fakeBackend }
 
-func (noSpaceBackend) CreateBucket(context.Context, string, string, string, BucketOptions) error {
+func (noSpaceBackend) CreateBucket(context.Context, Caller, string, string, BucketOptions) error {
 	return errs.E("meta.Commit", errs.NoSpace, "the disk holding /var/tusk is below its free-space floor (1 GiB)")
 }
 
