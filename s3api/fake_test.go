@@ -92,7 +92,7 @@ func (f *fakeBackend) CreateBucket(ctx context.Context, user, repo, ref string, 
 		return nil
 	}
 	if r == nil {
-		return errs.E("fake.CreateBucket", errs.NotExist, "no repo %s", repo).WithCode("NoSuchBucket")
+		return errs.E("fake.CreateBucket", errs.NotExist, "no repo %s", repo).Because(errs.Repo)
 	}
 	if _, ok := r.branches[ref]; ok {
 		return errs.E("fake.CreateBucket", errs.Exist, "branch %s exists", ref)
@@ -143,7 +143,7 @@ func (f *fakeBackend) DeleteBucket(ctx context.Context, user, repo, ref string) 
 	defer f.mu.Unlock()
 	r := f.repos[repo]
 	if r == nil {
-		return errs.E("fake.DeleteBucket", errs.NotExist, "no repo").WithCode("NoSuchBucket")
+		return errs.E("fake.DeleteBucket", errs.NotExist, "no repo").Because(errs.Repo)
 	}
 	if ref == "main" {
 		return errs.E("fake.DeleteBucket", errs.Invalid, "main cannot be deleted")
@@ -158,7 +158,7 @@ func (f *fakeBackend) DeleteBucket(ctx context.Context, user, repo, ref string) 
 	}
 	for _, h := range check {
 		if len(liveKeys(h)) > 0 {
-			return errs.E("fake.DeleteBucket", errs.Conflict, "keys remain").WithCode("BucketNotEmpty")
+			return errs.E("fake.DeleteBucket", errs.Conflict, "keys remain").Because(errs.NotEmpty)
 		}
 	}
 	if ref == "" {
@@ -268,12 +268,12 @@ func (f *fakeBackend) Head(ctx context.Context, b Bucket, key, versionID string)
 			o = nil // all purged: absent (good enough for the fake)
 		}
 		if o == nil {
-			return Object{}, errs.E("fake.Head", errs.NotExist, "no key %q", key).WithCode("NoSuchKey")
+			return Object{}, errs.E("fake.Head", errs.NotExist, "no key %q", key).Because(errs.Key)
 		}
 		out := *o
 		out.Commit = b.Commit
 		if o.DeleteMarker {
-			return out, errs.E("fake.Head", errs.NotExist, "key %q is deleted", key).WithCode("NoSuchKey")
+			return out, errs.E("fake.Head", errs.NotExist, "key %q is deleted", key).Because(errs.Key)
 		}
 		return out, nil
 	}
@@ -288,11 +288,11 @@ func (f *fakeBackend) Head(ctx context.Context, b Bucket, key, versionID string)
 		out := *o
 		out.Commit = b.Commit
 		if o.DeleteMarker {
-			return out, errs.E("fake.Head", errs.Invalid, "version is a delete marker").WithCode("MethodNotAllowed")
+			return out, errs.E("fake.Head", errs.Invalid, "version is a delete marker").Because(errs.DeleteMarker)
 		}
 		return out, nil
 	}
-	return Object{}, errs.E("fake.Head", errs.NotExist, "no version %s of %q", versionID, key).WithCode("NoSuchVersion")
+	return Object{}, errs.E("fake.Head", errs.NotExist, "no version %s of %q", versionID, key).Because(errs.Version)
 }
 
 func (f *fakeBackend) Open(ctx context.Context, o Object, off, length int64) (io.ReadCloser, error) {
@@ -313,14 +313,14 @@ func (f *fakeBackend) checkConds(h []*fakeCommit, key string, opts PutOptions) e
 	cur := latest(h, key)
 	exists := cur != nil && !cur.DeleteMarker
 	if opts.IfNoneMatch == "*" && exists {
-		return errs.E("fake.Put", errs.Conflict, "key exists").WithCode("PreconditionFailed")
+		return errs.E("fake.Put", errs.Conflict, "key exists").Because(errs.Precondition)
 	}
 	if opts.IfMatch != "" {
 		if !exists {
-			return errs.E("fake.Put", errs.NotExist, "no key").WithCode("NoSuchKey")
+			return errs.E("fake.Put", errs.NotExist, "no key").Because(errs.Key)
 		}
 		if opts.IfMatch != "*" && opts.IfMatch != cur.ETag {
-			return errs.E("fake.Put", errs.Conflict, "etag differs").WithCode("PreconditionFailed")
+			return errs.E("fake.Put", errs.Conflict, "etag differs").Because(errs.Precondition)
 		}
 	}
 	return nil
@@ -328,18 +328,18 @@ func (f *fakeBackend) checkConds(h []*fakeCommit, key string, opts PutOptions) e
 
 func (f *fakeBackend) Put(ctx context.Context, b Bucket, key string, body io.Reader, opts PutOptions) (Object, error) {
 	if !b.Writable {
-		return Object{}, errs.E("fake.Put", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		return Object{}, errs.E("fake.Put", errs.ReadOnly, "%s", b.ReadOnly)
 	}
 	data, err := io.ReadAll(body)
 	if err != nil {
 		return Object{}, err
 	}
 	if opts.Size >= 0 && int64(len(data)) != opts.Size {
-		return Object{}, errs.E("fake.Put", errs.Invalid, "size").WithCode("IncompleteBody")
+		return Object{}, errs.E("fake.Put", errs.Invalid, "size").Because(errs.IncompleteBody)
 	}
 	sum := md5.Sum(data)
 	if opts.ContentMD5 != nil && !bytes.Equal(opts.ContentMD5, sum[:]) {
-		return Object{}, errs.E("fake.Put", errs.Invalid, "the Content-MD5 you specified did not match what we received").WithCode("BadDigest")
+		return Object{}, errs.E("fake.Put", errs.Invalid, "the Content-MD5 you specified did not match what we received").Because(errs.Digest)
 	}
 	var sums map[string]string
 	if opts.Finish != nil {
@@ -367,7 +367,7 @@ func (f *fakeBackend) Put(ctx context.Context, b Bucket, key string, body io.Rea
 
 func (f *fakeBackend) Copy(ctx context.Context, dst Bucket, key string, src Object, opts PutOptions) (Object, error) {
 	if !dst.Writable {
-		return Object{}, errs.E("fake.Copy", errs.Permission, "%s", dst.ReadOnly).WithCode("AccessDenied")
+		return Object{}, errs.E("fake.Copy", errs.ReadOnly, "%s", dst.ReadOnly)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -390,7 +390,7 @@ func (f *fakeBackend) Copy(ctx context.Context, dst Bucket, key string, src Obje
 
 func (f *fakeBackend) Delete(ctx context.Context, b Bucket, items []DeleteItem, user string) ([]DeleteResult, error) {
 	if !b.Writable {
-		return nil, errs.E("fake.Delete", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		return nil, errs.E("fake.Delete", errs.ReadOnly, "%s", b.ReadOnly)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -415,7 +415,7 @@ func (f *fakeBackend) Delete(ctx context.Context, b Bucket, items []DeleteItem, 
 			}
 		}
 		if idx < 0 {
-			res[i].Err = errs.E("fake.Delete", errs.NotExist, "no version").WithCode("NoSuchVersion")
+			res[i].Err = errs.E("fake.Delete", errs.NotExist, "no version").Because(errs.Version)
 			continue
 		}
 		o := h[idx].changes[it.Key]
@@ -587,7 +587,7 @@ func (a *fakeAuth) Secret(ctx context.Context, accessKey string) (string, string
 	defer a.mu.Unlock()
 	k, ok := a.keys[accessKey]
 	if !ok {
-		return "", "", errs.E("fake.Secret", errs.NotExist, "unknown access key").WithCode("InvalidAccessKeyId")
+		return "", "", errs.E("fake.Secret", errs.NotExist, "unknown access key").Because(errs.UnknownKey)
 	}
 	return k[0], k[1], nil
 }

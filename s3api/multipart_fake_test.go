@@ -49,7 +49,7 @@ func (f *fakeBackend) mp() *fakeMP {
 }
 
 func fakeNoSuchUpload(id string) error {
-	return errs.E("fake.upload", errs.NotExist, "no upload %s", id).WithCode("NoSuchUpload")
+	return errs.E("fake.upload", errs.NotExist, "no upload %s", id).Because(errs.Upload)
 }
 
 // upload finds id for b and key; f.mu must be held.
@@ -63,7 +63,7 @@ func (f *fakeBackend) upload(b Bucket, key, id string, inFlight bool) (*fakeMPUp
 
 func (f *fakeBackend) CreateMultipartUpload(ctx context.Context, b Bucket, key string, opts UploadOptions) (Upload, error) {
 	if !b.Writable {
-		return Upload{}, errs.E("fake.Create", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		return Upload{}, errs.E("fake.Create", errs.ReadOnly, "%s", b.ReadOnly)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -87,18 +87,18 @@ func (f *fakeBackend) GetMultipartUpload(ctx context.Context, b Bucket, key, id 
 
 func (f *fakeBackend) UploadPart(ctx context.Context, b Bucket, key, id string, n int, body io.Reader, opts PartOptions) (Part, error) {
 	if !b.Writable {
-		return Part{}, errs.E("fake.UploadPart", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		return Part{}, errs.E("fake.UploadPart", errs.ReadOnly, "%s", b.ReadOnly)
 	}
 	data, err := io.ReadAll(body)
 	if err != nil {
 		return Part{}, err
 	}
 	if opts.Size >= 0 && int64(len(data)) != opts.Size {
-		return Part{}, errs.E("fake.UploadPart", errs.Invalid, "size").WithCode("IncompleteBody")
+		return Part{}, errs.E("fake.UploadPart", errs.Invalid, "size").Because(errs.IncompleteBody)
 	}
 	sum := md5.Sum(data)
 	if opts.ContentMD5 != nil && !bytes.Equal(opts.ContentMD5, sum[:]) {
-		return Part{}, errs.E("fake.UploadPart", errs.Invalid, "Content-MD5 mismatch").WithCode("BadDigest")
+		return Part{}, errs.E("fake.UploadPart", errs.Invalid, "Content-MD5 mismatch").Because(errs.Digest)
 	}
 	var sums map[string]string
 	if opts.Finish != nil {
@@ -119,7 +119,7 @@ func (f *fakeBackend) UploadPart(ctx context.Context, b Bucket, key, id string, 
 
 func (f *fakeBackend) CompleteMultipartUpload(ctx context.Context, b Bucket, key, id string, numbers []int, opts CompleteOptions) (Object, error) {
 	if !b.Writable {
-		return Object{}, errs.E("fake.Complete", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		return Object{}, errs.E("fake.Complete", errs.ReadOnly, "%s", b.ReadOnly)
 	}
 	f.mu.Lock()
 	u, err := f.upload(b, key, id, false)
@@ -140,7 +140,7 @@ func (f *fakeBackend) CompleteMultipartUpload(ctx context.Context, b Bucket, key
 		p := u.parts[n]
 		if p == nil {
 			f.mu.Unlock()
-			return Object{}, errs.E("fake.Complete", errs.Invalid, "no part %d", n).WithCode("InvalidPart")
+			return Object{}, errs.E("fake.Complete", errs.Invalid, "no part %d", n).Because(errs.Part)
 		}
 		parts = append(parts, p.Part)
 		datas = append(datas, p.data)
@@ -185,7 +185,7 @@ func (f *fakeBackend) CompleteMultipartUpload(ctx context.Context, b Bucket, key
 
 func (f *fakeBackend) AbortMultipartUpload(ctx context.Context, b Bucket, key, id string) error {
 	if !b.Writable {
-		return errs.E("fake.Abort", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		return errs.E("fake.Abort", errs.ReadOnly, "%s", b.ReadOnly)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
