@@ -495,15 +495,9 @@ func validVersionID(v string) bool {
 	if v == meta.NullVersion {
 		return true
 	}
-	if len(v) < 12 || len(v) > 64 {
-		return false
-	}
-	for _, c := range v {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
+	// Up to 64 hex digits: a longer id than a commit's is no version
+	// (NoSuchVersion), not a malformed one (InvalidArgument).
+	return len(v) >= names.MinCommitPrefix && len(v) <= 64 && names.IsHex(v)
 }
 
 // deleteMessage is the commit message of a delete request.
