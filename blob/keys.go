@@ -5,10 +5,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 )
 
-// MaxKeyLen is the longest driver key, in bytes, that CheckKey accepts.
-const MaxKeyLen = 1024
+// MaxKeyLen is the longest driver key, in bytes, that CheckKey accepts: the
+// object key limit (names.MaxKeyLen), which object stores share.
+const MaxKeyLen = names.MaxKeyLen
 
 // Key layout the Store uses inside a driver.
 const (

@@ -147,12 +147,12 @@ func (s *source) fill() error {
 	}
 	if s.want >= 0 && s.n > s.want {
 		c.release()
-		s.err = errs.E("blob.Put", errs.Invalid, "body is longer than its declared size %d", s.want).WithCode("IncompleteBody")
+		s.err = errs.E("blob.Put", errs.Invalid, "body is longer than its declared size %d", s.want).Because(errs.IncompleteBody)
 		return s.err
 	}
 	if s.eof && s.want >= 0 && s.n < s.want {
 		c.release()
-		s.err = errs.E("blob.Put", errs.Invalid, "body is %d bytes, shorter than its declared size %d", s.n, s.want).WithCode("IncompleteBody")
+		s.err = errs.E("blob.Put", errs.Invalid, "body is %d bytes, shorter than its declared size %d", s.n, s.want).Because(errs.IncompleteBody)
 		return s.err
 	}
 	if n == 0 {

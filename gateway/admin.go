@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/s3api"
+	"github.com/tusk-data/tusk/s3api/s3code"
 	"github.com/tusk-data/tusk/s3api/sigv4"
 )
 
@@ -176,13 +178,11 @@ func (a *admin) authenticate(c *adminCall) error {
 	} else {
 		res, err := a.ver.Verify(r)
 		if err != nil {
-			switch errs.CodeOf(err) {
-			case "SignatureDoesNotMatch":
+			switch {
+			case s3code.Of(err) == "SignatureDoesNotMatch":
 				return apiErr(http.StatusForbidden, "SignatureDoesNotMatch", "the request signature does not match: the secret key is wrong for this access key; check TUSK_SECRET_KEY or run tusk login")
-			case "InvalidAccessKeyId":
-				if errs.Is(err, errs.NotExist) {
-					return apiErr(http.StatusForbidden, "InvalidAccessKeyId", "the access key does not exist (revoked, or never made); check TUSK_ACCESS_KEY or run tusk login")
-				}
+			case errs.ReasonOf(err) == errs.UnknownKey && errs.Is(err, errs.NotExist):
+				return apiErr(http.StatusForbidden, "InvalidAccessKeyId", "the access key does not exist (revoked, or never made); check TUSK_ACCESS_KEY or run tusk login")
 			}
 			return err
 		}
@@ -251,52 +251,64 @@ func toAPIError(err error) (int, *APIError) {
 	if errors.As(err, &ae) {
 		return ae.status, &APIError{Code: ae.code, Message: ae.msg, Conflicts: ae.conflicts}
 	}
-	code, msg := errs.CodeOf(err), message(err)
+	// The admin API's answer for each kind and reason; s3code carries the
+	// codes of SigV4 failures (s3api/sigv4), answered as they are.
+	reason, proto, msg := errs.ReasonOf(err), s3code.Of(err), message(err)
 	switch errs.KindOf(err) {
 	case errs.NotExist:
-		switch code {
-		case "NoSuchKey", "NoSuchVersion", "NoSuchUser", "NoSuchAccessKey", "InvalidAccessKeyId":
-		case "NoSuchBucket":
+		code, status := "NotFound", http.StatusNotFound
+		switch reason {
+		case errs.Key:
+			code = "NoSuchKey"
+		case errs.Version, errs.Commit:
+			code = "NoSuchVersion"
+		case errs.User:
+			code = "NoSuchUser"
+		case errs.AccessKey:
+			code = "NoSuchAccessKey"
+		case errs.UnknownKey:
+			code, status = "InvalidAccessKeyId", http.StatusForbidden
+		case errs.Repo, errs.Ref:
 			code = "NoSuchRef"
-		default:
-			code = "NotFound"
-		}
-		status := http.StatusNotFound
-		if code == "InvalidAccessKeyId" {
-			status = http.StatusForbidden
 		}
 		return status, &APIError{Code: code, Message: msg}
+	case errs.Purged:
+		return http.StatusNotFound, &APIError{Code: "NoSuchVersion", Message: msg}
 	case errs.Exist:
-		if code != "UserAlreadyExists" {
-			code = "AlreadyExists"
+		code := "AlreadyExists"
+		if reason == errs.User {
+			code = "UserAlreadyExists"
 		}
 		return http.StatusConflict, &APIError{Code: code, Message: msg}
 	case errs.Invalid:
-		switch code {
-		case "InvalidBucketName":
+		code := "InvalidArgument"
+		switch {
+		case reason == errs.Name:
 			code = "InvalidName"
-		case "AuthorizationHeaderMalformed", "AuthorizationQueryParametersError", "MissingSecurityHeader":
-		default:
-			code = "InvalidArgument"
+		case proto == "AuthorizationHeaderMalformed", proto == "AuthorizationQueryParametersError", proto == "MissingSecurityHeader":
+			code = proto
 		}
 		return http.StatusBadRequest, &APIError{Code: code, Message: msg}
 	case errs.Permission:
-		switch code {
-		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "RequestTimeTooSkewed":
-		default:
-			code = "AccessDenied"
+		code := "AccessDenied"
+		switch {
+		case reason == errs.UnknownKey:
+			code = "InvalidAccessKeyId"
+		case proto == "InvalidAccessKeyId", proto == "SignatureDoesNotMatch", proto == "RequestTimeTooSkewed":
+			code = proto
 		}
 		return http.StatusForbidden, &APIError{Code: code, Message: msg}
+	case errs.ReadOnly:
+		return http.StatusForbidden, &APIError{Code: "AccessDenied", Message: msg}
 	case errs.Conflict:
-		status := http.StatusConflict
-		switch code {
-		case "MergeConflict":
-		case "BucketNotEmpty":
+		code, status := "Conflict", http.StatusConflict
+		switch reason {
+		case errs.Merge:
+			code = "MergeConflict"
+		case errs.NotEmpty:
 			code = "NotEmpty"
-		case "PreconditionFailed":
-			status = http.StatusPreconditionFailed
-		default:
-			code = "Conflict"
+		case errs.Precondition:
+			code, status = "PreconditionFailed", http.StatusPreconditionFailed
 		}
 		return status, &APIError{Code: code, Message: msg}
 	case errs.Transient:
@@ -404,7 +416,7 @@ var actions = map[int]s3api.Action{PermRead: s3api.ActRead, PermWrite: s3api.Act
 // repo checks that the caller holds level need on repo (to do what) and
 // that the repo exists.
 func (a *admin) repo(c *adminCall, repo string, need int, what string) (*meta.Repo, error) {
-	if err := meta.ValidRepoName(repo); err != nil {
+	if err := names.ValidRepo(repo); err != nil {
 		return nil, err
 	}
 	if err := a.s.Auth.Allow(c.ctx, c.user, repo, actions[need]); err != nil {

@@ -112,9 +112,15 @@ func pipelineErr(err error) error {
 	if errors.As(err, &se) {
 		return apiErr(http.StatusBadRequest, "InvalidSpec", "%s", se.Error())
 	}
-	switch errs.CodeOf(err) {
-	case "NoSuchPipeline", "NoSuchJob", "NoSuchDatum":
-		return apiErr(http.StatusNotFound, errs.CodeOf(err), "%s", message(err))
+	if errs.Is(err, errs.NotExist) {
+		switch errs.ReasonOf(err) {
+		case errs.Pipeline:
+			return apiErr(http.StatusNotFound, "NoSuchPipeline", "%s", message(err))
+		case errs.Job:
+			return apiErr(http.StatusNotFound, "NoSuchJob", "%s", message(err))
+		case errs.Datum:
+			return apiErr(http.StatusNotFound, "NoSuchDatum", "%s", message(err))
+		}
 	}
 	return err
 }

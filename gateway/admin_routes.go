@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/s3api"
 )
@@ -131,7 +132,7 @@ func (a *admin) createRepo(c *adminCall) (any, error) {
 	if c.user == "" {
 		return nil, unauthenticated()
 	}
-	if err := meta.ValidRepoName(req.Name); err != nil {
+	if err := names.ValidRepo(req.Name); err != nil {
 		return nil, err
 	}
 	if err := a.s.Auth.Allow(c.ctx, c.user, req.Name, s3api.ActCreateRepo); err != nil {
@@ -164,7 +165,7 @@ func (a *admin) deleteRepo(c *adminCall) (any, error) {
 		return nil, err
 	}
 	if err := a.s.Meta.DeleteRepo(c.ctx, name, force); err != nil {
-		if errs.CodeOf(err) == "BucketNotEmpty" {
+		if errs.ReasonOf(err) == errs.NotEmpty {
 			return nil, apiErr(http.StatusConflict, "NotEmpty", "%s; to delete it with all its history, pass force (tusk repo delete --force %s)", message(err), name)
 		}
 		return nil, err
@@ -242,7 +243,7 @@ func (a *admin) refRequest(c *adminCall, what string) (string, CreateRefRequest,
 	if _, err := a.repo(c, repo, PermAdmin, what); err != nil {
 		return "", req, err
 	}
-	if err := meta.ValidRefName(req.Name); err != nil {
+	if err := names.ValidRef(req.Name); err != nil {
 		return "", req, err
 	}
 	if req.From == "" {
@@ -857,7 +858,7 @@ func (a *admin) purge(c *adminCall) (any, error) {
 		if opts.Repo == "" {
 			return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `a version is named with its repo: {"repo": REPO, "ref": REF, "key": KEY, "version": V}`)
 		}
-		if err := meta.ValidRepoName(opts.Repo); err != nil {
+		if err := names.ValidRepo(opts.Repo); err != nil {
 			return nil, err
 		}
 	}

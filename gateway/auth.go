@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/s3api"
 )
@@ -129,7 +129,7 @@ func (a *Auth) open(id, enc string) (string, error) {
 	if err != nil {
 		// The secret was sealed with another server key (the key file was
 		// replaced or removed): the key cannot authenticate anything.
-		return "", errs.E("gateway.Auth", errs.Permission, "access key %s cannot be used: its secret was encrypted with another server key; ask an admin for a new key (tusk key create)", id).WithCode("InvalidAccessKeyId")
+		return "", errs.E("gateway.Auth", errs.Permission, "access key %s cannot be used: its secret was encrypted with another server key; ask an admin for a new key (tusk key create)", id).Because(errs.UnknownKey)
 	}
 	return string(p), nil
 }
@@ -212,7 +212,7 @@ func (a *Auth) Secret(ctx context.Context, accessKey string) (string, string, er
 		return "", "", errs.Wrap("gateway.Secret", errs.Internal, err)
 	}
 	if !found {
-		return "", "", errs.E("gateway.Secret", errs.NotExist, "the access key id you provided does not exist").WithCode("InvalidAccessKeyId")
+		return "", "", errs.E("gateway.Secret", errs.NotExist, "the access key id you provided does not exist").Because(errs.UnknownKey)
 	}
 	secret, err := a.open(k.ID, k.Secret)
 	if err != nil {
@@ -231,10 +231,10 @@ func (a *Auth) Allow(ctx context.Context, user, repo string, act s3api.Action) e
 		if who == "" {
 			who = "anonymous"
 		}
-		return errs.E("gateway.Allow", errs.Permission, "access denied: %s may not do this on %q", who, repo).WithCode("AccessDenied")
+		return errs.E("gateway.Allow", errs.Permission, "access denied: %s may not do this on %q", who, repo)
 	}
 	if act == s3api.ActCreateRepo && repo == ReservedRepo {
-		return errs.E("gateway.Allow", errs.Invalid, "repo name %q is reserved: path-style requests to /%s/v1/ are the admin API; choose another name", repo, repo).WithCode("InvalidBucketName")
+		return errs.E("gateway.Allow", errs.Invalid, "repo name %q is reserved: path-style requests to /%s/v1/ are the admin API; choose another name", repo, repo).Because(errs.Name)
 	}
 	// Anyone, signed in or not, may read a public repo.
 	publicRead := func() bool {
@@ -263,7 +263,7 @@ func (a *Auth) Allow(ctx context.Context, user, repo string, act s3api.Action) e
 		// more; other users need the create-repos flag.
 		if !u.CreateRepos || strings.HasPrefix(user, pipelineUserPrefix) {
 			return errs.E("gateway.Allow", errs.Permission,
-				"access denied: %s may not create repos; an admin user can allow it (tusk user set-create-repos %s true)", user, user).WithCode("AccessDenied")
+				"access denied: %s may not create repos; an admin user can allow it (tusk user set-create-repos %s true)", user, user)
 		}
 		return nil // the creator owns the repo and becomes its admin
 	case s3api.ActOwn:
@@ -381,27 +381,12 @@ func (a *Auth) Bootstrap(ctx context.Context, accessKey, secret string) (id, sec
 // the admin API.
 const ReservedRepo = "api"
 
-var userNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-
-// ValidUserName checks a user name: 1-63 characters of a-z, 0-9, '.', '_'
-// and '-', starting with a letter or digit.
-func ValidUserName(name string) error {
-	if name == "anonymous" {
-		return errs.E("gateway.ValidUserName", errs.Invalid, "user name %q is reserved for unsigned requests; choose another", name)
-	}
-	if !userNameRe.MatchString(name) {
-		return errs.E("gateway.ValidUserName", errs.Invalid,
-			"invalid user name %q: use 1-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit", name)
-	}
-	return nil
-}
-
 func noSuchUser(name string) error {
-	return errs.E("gateway.User", errs.NotExist, "user %q does not exist", name).WithCode("NoSuchUser")
+	return errs.E("gateway.User", errs.NotExist, "user %q does not exist", name).Because(errs.User)
 }
 
 func noSuchKey(id string) error {
-	return errs.E("gateway.Key", errs.NotExist, "access key %q does not exist", id).WithCode("NoSuchAccessKey")
+	return errs.E("gateway.Key", errs.NotExist, "access key %q does not exist", id).Because(errs.AccessKey)
 }
 
 // PermName names a permission level: none, read, write, admin.
@@ -439,7 +424,7 @@ func (a *Auth) CreateUser(ctx context.Context, name string, admin bool) (*User, 
 // Perms start empty). Exist when the name is taken.
 func (a *Auth) CreateUserWith(ctx context.Context, u *User) (*User, error) {
 	name := u.Name
-	if err := ValidUserName(name); err != nil {
+	if err := names.ValidUser(name); err != nil {
 		return nil, err
 	}
 	u = &User{Name: name, Admin: u.Admin, CreateRepos: u.CreateRepos, Created: time.Now().UTC()}
@@ -448,7 +433,7 @@ func (a *Auth) CreateUserWith(ctx context.Context, u *User) (*User, error) {
 		if ok, err := getRec(txn, pUser+name, &old); err != nil {
 			return err
 		} else if ok {
-			return errs.E("gateway.CreateUser", errs.Exist, "user %q already exists", name).WithCode("UserAlreadyExists")
+			return errs.E("gateway.CreateUser", errs.Exist, "user %q already exists", name).Because(errs.User)
 		}
 		return setRec(txn, pUser+name, u)
 	})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tusk-data/tusk/blob"
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/s3api"
 )
@@ -64,7 +65,7 @@ func (b *Backend) CreateBucket(ctx context.Context, c s3api.Caller, repo, ref st
 		}
 		return nil
 	}
-	if err := meta.ValidRepoName(repo); err != nil {
+	if err := names.ValidRepo(repo); err != nil {
 		return err
 	}
 	if err := b.allow(ctx, c, repo, s3api.ActAdmin); err != nil {
@@ -123,10 +124,10 @@ func (b *Backend) DeleteBucket(ctx context.Context, c s3api.Caller, repo, ref st
 		return err
 	}
 	if r.Kind != meta.KindBranch {
-		return errs.E("gateway.DeleteBucket", errs.Invalid, "bucket %s.%s is not a branch; only branches are deleted as buckets", ref, repo).WithCode("InvalidRequest")
+		return errs.E("gateway.DeleteBucket", errs.Invalid, "bucket %s.%s is not a branch; only branches are deleted as buckets", ref, repo).Because(errs.RefKind)
 	}
 	if ref == "main" {
-		return errs.E("gateway.DeleteBucket", errs.Invalid, "branch main cannot be deleted; delete bucket %s to delete the repo", repo).WithCode("InvalidRequest")
+		return errs.E("gateway.DeleteBucket", errs.Invalid, "branch main cannot be deleted; delete bucket %s to delete the repo", repo).Because(errs.RefKind)
 	}
 	if err := b.Meta.DeleteBranch(ctx, repo, ref, false); err != nil {
 		return err
@@ -137,7 +138,7 @@ func (b *Backend) DeleteBucket(ctx context.Context, c s3api.Caller, repo, ref st
 
 // Resolve implements s3api.Backend.
 func (b *Backend) Resolve(ctx context.Context, repo, ref string) (s3api.Bucket, error) {
-	if err := meta.ValidRepoName(repo); err != nil {
+	if err := names.ValidRepo(repo); err != nil {
 		return s3api.Bucket{}, err
 	}
 	r, err := b.Meta.Resolve(ctx, repo, ref)
@@ -253,12 +254,12 @@ func (b *Backend) head(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key
 	if err != nil {
 		return s3api.Object{}, err
 	}
-	if err := meta.ValidKey(key); err != nil {
+	if err := names.ValidKey(key); err != nil {
 		return s3api.Object{}, err
 	}
 	if versionID != "" {
 		if !validVersionID(versionID) {
-			return s3api.Object{}, errs.E("gateway.Head", errs.Invalid, "Invalid version id specified: %q", versionID).WithCode("InvalidArgument")
+			return s3api.Object{}, errs.E("gateway.Head", errs.Invalid, "Invalid version id specified: %q", versionID).Because(errs.Argument)
 		}
 		e, err := b.Meta.GetVersion(ctx, r, key, versionID)
 		if err != nil {
@@ -266,7 +267,7 @@ func (b *Backend) head(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key
 		}
 		o := toObject(key, bk.Commit, e)
 		if e.Deleted {
-			return o, errs.E("gateway.Head", errs.Invalid, "version %s of %q is a delete marker", versionID, key).WithCode("MethodNotAllowed")
+			return o, errs.E("gateway.Head", errs.Invalid, "version %s of %q is a delete marker", versionID, key).Because(errs.DeleteMarker)
 		}
 		return b.withProv(ctx, c, o, e), nil
 	}
@@ -297,7 +298,7 @@ func (b *Backend) Open(ctx context.Context, c s3api.Caller, bk s3api.Bucket, o s
 	if errs.Is(err, errs.NotExist) {
 		// The bytes were purged, or collected after the version left every
 		// view (a read of an old commit's tree).
-		return nil, errs.E("gateway.Open", errs.NotExist, "the content of version %s of %q is gone (purged or removed)", o.VersionID, o.Key).WithCode("NoSuchVersion")
+		return nil, errs.E("gateway.Open", errs.Purged, "the content of version %s of %q is gone (purged or removed)", o.VersionID, o.Key).Because(errs.Version)
 	}
 	return rc, err
 }
@@ -320,7 +321,7 @@ func (b *Backend) writeTarget(ctx context.Context, c s3api.Caller, bk s3api.Buck
 		return nil, err
 	}
 	if !bk.Writable {
-		return nil, errs.E("gateway.write", errs.Permission, "%s", bk.ReadOnly).WithCode("AccessDenied")
+		return nil, errs.E("gateway.write", errs.ReadOnly, "%s", bk.ReadOnly)
 	}
 	if err := pipelineWriteCheck(r, user); err != nil {
 		return nil, err
@@ -353,7 +354,7 @@ func (b *Backend) Put(ctx context.Context, c s3api.Caller, bk s3api.Bucket, key 
 	if err != nil {
 		return s3api.Object{}, err
 	}
-	if err := meta.ValidKey(key); err != nil {
+	if err := names.ValidKey(key); err != nil {
 		return s3api.Object{}, err
 	}
 	info, sums, unpin, err := b.storeBlob(ctx, "gateway.Put", body, opts.Size, opts.ContentMD5, opts.Finish)
@@ -396,7 +397,7 @@ func (b *Backend) storeBlob(ctx context.Context, op string, body io.Reader, size
 			return errPurgedContent(op)
 		}
 		if contentMD5 != nil && string(contentMD5) != string(i.MD5) {
-			return errs.E(op, errs.Invalid, "the Content-MD5 you specified did not match what we received").WithCode("BadDigest")
+			return errs.E(op, errs.Invalid, "the Content-MD5 you specified did not match what we received").Because(errs.Digest)
 		}
 		if finish != nil {
 			var err error
@@ -413,7 +414,7 @@ func (b *Backend) storeBlob(ctx context.Context, op string, body io.Reader, size
 }
 
 func errPurgedContent(op string) error {
-	return errs.E(op, errs.Permission, "this content was purged and blocked by an administrator: it cannot be stored again").WithCode("AccessDenied")
+	return errs.E(op, errs.Permission, "this content was purged and blocked by an administrator: it cannot be stored again").Because(errs.Blocked)
 }
 
 // Copy implements s3api.Backend: the new version shares src's content.
@@ -422,11 +423,11 @@ func (b *Backend) Copy(ctx context.Context, c s3api.Caller, dst s3api.Bucket, ke
 	if err != nil {
 		return s3api.Object{}, err
 	}
-	if err := meta.ValidKey(key); err != nil {
+	if err := names.ValidKey(key); err != nil {
 		return s3api.Object{}, err
 	}
 	if src.DeleteMarker {
-		return s3api.Object{}, errs.E("gateway.Copy", errs.NotExist, "copy source %q does not exist", src.Key).WithCode("NoSuchKey")
+		return s3api.Object{}, errs.E("gateway.Copy", errs.NotExist, "copy source %q does not exist", src.Key).Because(errs.Key)
 	}
 	b.pins.pin(src.Content)
 	defer b.pins.unpin(src.Content)
@@ -435,7 +436,7 @@ func (b *Backend) Copy(ctx context.Context, c s3api.Caller, dst s3api.Bucket, ke
 	// must not make a new version whose bytes are gone.
 	if src.Content != "" {
 		if _, err := b.Blobs.Stat(ctx, src.Content); errs.Is(err, errs.NotExist) {
-			return s3api.Object{}, errs.E("gateway.Copy", errs.NotExist, "the content of copy source %q (version %s) is gone (purged, or collected after the version left every view)", src.Key, src.VersionID).WithCode("NoSuchKey")
+			return s3api.Object{}, errs.E("gateway.Copy", errs.NotExist, "the content of copy source %q (version %s) is gone (purged, or collected after the version left every view)", src.Key, src.VersionID).Because(errs.Key)
 		} else if err != nil {
 			return s3api.Object{}, err
 		}
@@ -473,12 +474,12 @@ func (b *Backend) Delete(ctx context.Context, c s3api.Caller, bk s3api.Bucket, i
 	var cidx, ridx []int
 	for i, it := range items {
 		results[i] = s3api.DeleteResult{Key: it.Key, VersionID: it.VersionID}
-		if err := meta.ValidKey(it.Key); err != nil {
+		if err := names.ValidKey(it.Key); err != nil {
 			results[i].Err = err
 			continue
 		}
 		if !bk.Writable {
-			results[i].Err = errs.E("gateway.Delete", errs.Permission, "%s", bk.ReadOnly).WithCode("AccessDenied")
+			results[i].Err = errs.E("gateway.Delete", errs.ReadOnly, "%s", bk.ReadOnly)
 			continue
 		}
 		if err := pipelineWriteCheck(r, user); err != nil {
@@ -493,11 +494,11 @@ func (b *Backend) Delete(ctx context.Context, c s3api.Caller, bk s3api.Bucket, i
 		if !validVersionID(it.VersionID) {
 			// S3 answers a malformed id in DeleteObjects as NoSuchVersion
 			// (DeleteObject turns it into 400 InvalidArgument).
-			results[i].Err = errs.E("gateway.Delete", errs.NotExist, "Invalid version id specified: %q", it.VersionID).WithCode("NoSuchVersion")
+			results[i].Err = errs.E("gateway.Delete", errs.NotExist, "Invalid version id specified: %q", it.VersionID).Because(errs.Version)
 			continue
 		}
 		if r.Open != nil {
-			results[i].Err = errs.E("gateway.Delete", errs.Invalid, "bucket %s is open commit %s: remove versions through the branch's bucket (%s.%s)", bk.Name, r.Open.ID, r.Open.Branch, r.Repo.Name).WithCode("InvalidRequest")
+			results[i].Err = errs.E("gateway.Delete", errs.Invalid, "bucket %s is open commit %s: remove versions through the branch's bucket (%s.%s)", bk.Name, r.Open.ID, r.Open.Branch, r.Repo.Name).Because(errs.RefKind)
 			continue
 		}
 		removals = append(removals, meta.Removal{Key: it.Key, Version: it.VersionID})
@@ -541,15 +542,9 @@ func validVersionID(v string) bool {
 	if v == meta.NullVersion {
 		return true
 	}
-	if len(v) < 12 || len(v) > 64 {
-		return false
-	}
-	for _, c := range v {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
+	// Up to 64 hex digits: a longer id than a commit's is no version
+	// (NoSuchVersion), not a malformed one (InvalidArgument).
+	return len(v) >= names.MinCommitPrefix && len(v) <= 64 && names.IsHex(v)
 }
 
 // deleteMessage is the commit message of a delete request.
@@ -628,7 +623,7 @@ func (b *Backend) SetVersioning(ctx context.Context, c s3api.Caller, bk s3api.Bu
 		return err
 	}
 	if r.Branch == nil {
-		return errs.E("gateway.SetVersioning", errs.Invalid, "bucket %s is not a branch", bk.Name).WithCode("InvalidRequest")
+		return errs.E("gateway.SetVersioning", errs.Invalid, "bucket %s is not a branch", bk.Name).Because(errs.RefKind)
 	}
 	if err := b.Meta.SetVersioning(ctx, r.Repo.Name, r.Branch.Name, status); err != nil {
 		return err

@@ -73,7 +73,7 @@ func (p *pins) startGC() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.gc {
-		return errs.E("gateway.GC", errs.Conflict, "a garbage collection is already running").WithCode("OperationAborted")
+		return errs.E("gateway.GC", errs.Conflict, "a garbage collection is already running").Because(errs.Busy)
 	}
 	p.gc = true
 	p.touched = map[string]bool{}

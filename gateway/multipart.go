@@ -9,6 +9,7 @@ import (
 
 	"github.com/tusk-data/tusk/blob"
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/s3api"
 )
@@ -45,7 +46,7 @@ func uploadTarget(r *meta.Ref) (branch, open string) {
 }
 
 func noSuchUpload(id string) error {
-	return errs.E("gateway.upload", errs.NotExist, "the multipart upload %s does not exist", id).WithCode("NoSuchUpload")
+	return errs.E("gateway.upload", errs.NotExist, "the multipart upload %s does not exist", id).Because(errs.Upload)
 }
 
 // upload returns upload id of bucket bk's ref and key; completed ones only
@@ -85,7 +86,7 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, c s3api.Caller, bk 
 	if err != nil {
 		return s3api.Upload{}, err
 	}
-	if err := meta.ValidKey(key); err != nil {
+	if err := names.ValidKey(key); err != nil {
 		return s3api.Upload{}, err
 	}
 	branch, open := uploadTarget(r)
@@ -181,7 +182,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, c s3api.Caller, b
 	for i, n := range numbers {
 		p := byNumber[n]
 		if p == nil {
-			return s3api.Object{}, errs.E("gateway.Complete", errs.Invalid, "one or more of the specified parts could not be found: part %d was not uploaded", n).WithCode("InvalidPart")
+			return s3api.Object{}, errs.E("gateway.Complete", errs.Invalid, "one or more of the specified parts could not be found: part %d was not uploaded", n).Because(errs.Part)
 		}
 		parts[i], asked[i], hashes[i], sizes[i] = *p, toPart(p), p.Content, p.Size
 	}
@@ -208,7 +209,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, c s3api.Caller, b
 		return s3api.Object{}, err
 	}
 	if b.Meta.Blocked(addr) {
-		return s3api.Object{}, errs.E("gateway.Complete", errs.Permission, "this content was purged from the system and cannot be stored again").WithCode("AccessDenied")
+		return s3api.Object{}, errs.E("gateway.Complete", errs.Permission, "this content was purged from the system and cannot be stored again").Because(errs.Blocked)
 	}
 	for _, h := range append(hashes, addr) {
 		b.pins.pin(h)
@@ -273,13 +274,13 @@ func (b *Backend) precheck(ctx context.Context, c s3api.Caller, bk s3api.Bucket,
 	if err != nil && !errs.Is(err, errs.NotExist) {
 		return err
 	}
-	failed := errs.E("gateway.Complete", errs.Conflict, "precondition failed for key %q", key).WithCode("PreconditionFailed")
+	failed := errs.E("gateway.Complete", errs.Conflict, "precondition failed for key %q", key).Because(errs.Precondition)
 	if ifNoneMatch == "*" && exists || ifNoneMatch != "" && ifNoneMatch != "*" && exists && cur.ETag == ifNoneMatch {
 		return failed
 	}
 	if ifMatch != "" {
 		if !exists {
-			return errs.E("gateway.Complete", errs.NotExist, "key %q does not exist", key).WithCode("NoSuchKey")
+			return errs.E("gateway.Complete", errs.NotExist, "key %q does not exist", key).Because(errs.Key)
 		}
 		if ifMatch != "*" && cur.ETag != ifMatch {
 			return failed

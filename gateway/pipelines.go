@@ -191,8 +191,8 @@ func pipelineWriteCheck(r *meta.Ref, user string) error {
 	if role == "staging" && user != "" && user == r.Open.Meta[pipelines.MetaUser] {
 		return nil
 	}
-	return errs.E("gateway.write", errs.Permission, "open commit %s of repo %s belongs to job %s of pipeline %s and is read-only: only the pipeline writes its outputs",
-		r.Open.ID, r.Repo.Name, r.Open.Meta[pipelines.MetaJob], strings.SplitN(r.Open.Meta[pipelines.MetaPipeline], "@", 2)[0]).WithCode("AccessDenied")
+	return errs.E("gateway.write", errs.ReadOnly, "open commit %s of repo %s belongs to job %s of pipeline %s and is read-only: only the pipeline writes its outputs",
+		r.Open.ID, r.Repo.Name, r.Open.Meta[pipelines.MetaJob], strings.SplitN(r.Open.Meta[pipelines.MetaPipeline], "@", 2)[0])
 }
 
 // provCache caches provenance records (immutable) for reads of outputs.

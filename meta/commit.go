@@ -11,6 +11,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 )
 
 // op is one queued write: fn runs inside the committer's shared
@@ -330,7 +331,7 @@ type WriteResult struct {
 }
 
 func preconditionFailed(key string) error {
-	return errs.E("meta.Write", errs.Conflict, "precondition failed for key %q", key).WithCode("PreconditionFailed")
+	return errs.E("meta.Write", errs.Conflict, "precondition failed for key %q", key).Because(errs.Precondition)
 }
 
 // checkCond checks a change's conditions against cur (nil = absent).
@@ -346,7 +347,7 @@ func checkCond(c *Change, cur *Entry) error {
 	}
 	if c.IfMatch != "" {
 		if cur == nil {
-			return errs.E("meta.Write", errs.NotExist, "key %q does not exist", c.Key).WithCode("NoSuchKey")
+			return errs.E("meta.Write", errs.NotExist, "key %q does not exist", c.Key).Because(errs.Key)
 		}
 		if c.IfMatch != "*" && cur.ETag != c.IfMatch {
 			return preconditionFailed(c.Key)
@@ -381,7 +382,7 @@ func (s *Store) Write(ctx context.Context, req WriteRequest) (*WriteResult, erro
 		return &WriteResult{}, nil
 	}
 	for _, c := range req.Changes {
-		if err := ValidKey(c.Key); err != nil {
+		if err := names.ValidKey(c.Key); err != nil {
 			return nil, err
 		}
 	}
@@ -617,7 +618,7 @@ func (w *wtx) openTx(repo, id string) (*OpenCommit, error) {
 	var oc OpenCommit
 	if err := getJSON(w.txn, pOpen+repo+"/"+id, &oc); err != nil {
 		if errs.Is(err, errs.NotExist) {
-			return nil, noSuchBucket("open commit %s of repo %q does not exist", id, repo)
+			return nil, noSuchBucket(errs.Ref, "open commit %s of repo %q does not exist", id, repo)
 		}
 		return nil, err
 	}
@@ -634,7 +635,7 @@ func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
 		return nil, err
 	}
 	if len(req.Removals) > 0 {
-		return nil, errs.E("meta.Write", errs.Invalid, "versions are removed on a branch, not in open commit %s", oc.ID).WithCode("InvalidRequest")
+		return nil, errs.E("meta.Write", errs.Invalid, "versions are removed on a branch, not in open commit %s", oc.ID).Because(errs.RefKind)
 	}
 	muts, eff, changed, err := w.stage(req.Repo, oc.Root, base.VRoot, req.Changes, oc.ID, false)
 	if err != nil {
@@ -671,13 +672,13 @@ func (s *Store) CreateRepo(ctx context.Context, name, author string) (*Repo, err
 // CreateRepoWith is CreateRepo with the repo's owner, location and public
 // flag set in the same transaction. An existing repo is left as it is.
 func (s *Store) CreateRepoWith(ctx context.Context, name, author string, opts RepoOptions) (*Repo, error) {
-	if err := ValidRepoName(name); err != nil {
+	if err := names.ValidRepo(name); err != nil {
 		return nil, err
 	}
 	var r *Repo
 	err := s.update(ctx, func(w *wtx) error {
 		if _, err := w.s.repoTx(w.txn, name); err == nil {
-			return errs.E("meta.CreateRepo", errs.Exist, "repo %q already exists", name).WithCode("BucketAlreadyOwnedByYou")
+			return errs.E("meta.CreateRepo", errs.Exist, "repo %q already exists", name).Because(errs.Repo)
 		}
 		owner := opts.Owner
 		if owner == "" {
@@ -700,7 +701,7 @@ func (s *Store) CreateRepoWith(ctx context.Context, name, author string, opts Re
 // CreateBranch creates branch name of repo at ref from (a branch, tag or
 // commit; "" = main). Exist when it exists.
 func (s *Store) CreateBranch(ctx context.Context, repo, name, from string) (*Branch, error) {
-	if err := ValidRefName(name); err != nil {
+	if err := names.ValidRef(name); err != nil {
 		return nil, err
 	}
 	if from == "" {
@@ -712,7 +713,7 @@ func (s *Store) CreateBranch(ctx context.Context, repo, name, from string) (*Bra
 			return err
 		}
 		if _, err := w.s.branchTx(w.txn, repo, name); err == nil {
-			return errs.E("meta.CreateBranch", errs.Exist, "branch %q of repo %q already exists", name, repo).WithCode("BucketAlreadyOwnedByYou")
+			return errs.E("meta.CreateBranch", errs.Exist, "branch %q of repo %q already exists", name, repo).Because(errs.Ref)
 		}
 		ref, err := w.s.resolveTx(w.txn, repo, from)
 		if err != nil {
@@ -738,7 +739,7 @@ func (w *wtx) refuseOutputBranches(repo, branch string) error {
 			return err
 		}
 		if br.Output != "" && (branch == "" || br.Name == branch) {
-			return errs.E("meta.Delete", errs.Conflict, "branch %s of repo %s is the output of pipeline %s: delete the pipeline first", br.Name, repo, br.Output).WithCode("OperationAborted")
+			return errs.E("meta.Delete", errs.Conflict, "branch %s of repo %s is the output of pipeline %s: delete the pipeline first", br.Name, repo, br.Output).Because(errs.Busy)
 		}
 	}
 	return nil
@@ -764,7 +765,7 @@ func (s *Store) DeleteBranch(ctx context.Context, repo, name string, force bool)
 				return err
 			}
 			if !head.Root.IsZero() {
-				return errs.E("meta.DeleteBranch", errs.Conflict, "branch %q of repo %q is not empty", name, repo).WithCode("BucketNotEmpty")
+				return errs.E("meta.DeleteBranch", errs.Conflict, "branch %q of repo %q is not empty", name, repo).Because(errs.NotEmpty)
 			}
 		}
 		// Open commits on the branch go with it (they could never finish).
@@ -792,7 +793,7 @@ func (s *Store) DeleteBranch(ctx context.Context, repo, name string, force bool)
 
 // CreateTag tags the commit ref resolves to. Exist when the tag exists.
 func (s *Store) CreateTag(ctx context.Context, repo, name, ref string) (*Tag, error) {
-	if err := ValidRefName(name); err != nil {
+	if err := names.ValidRef(name); err != nil {
 		return nil, err
 	}
 	var t *Tag
@@ -876,7 +877,7 @@ func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 					ref := string(item.Key()[len(p)+len(name)+1:])
 					if !cm.Root.IsZero() {
 						it.Close()
-						return errs.E("meta.DeleteRepo", errs.Conflict, "repo %q is not empty (ref %s holds keys)", name, ref).WithCode("BucketNotEmpty")
+						return errs.E("meta.DeleteRepo", errs.Conflict, "repo %q is not empty (ref %s holds keys)", name, ref).Because(errs.NotEmpty)
 					}
 					if p == pBranch {
 						// As on S3: a bucket whose version list still shows a
@@ -888,7 +889,7 @@ func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 						}
 						if v != "" {
 							it.Close()
-							return errs.E("meta.DeleteRepo", errs.Conflict, "repo %q is not empty: branch %s still lists versions of %q (remove them by version id, or tusk repo delete --force)", name, ref, v).WithCode("BucketNotEmpty")
+							return errs.E("meta.DeleteRepo", errs.Conflict, "repo %q is not empty: branch %s still lists versions of %q (remove them by version id, or tusk repo delete --force)", name, ref, v).Because(errs.NotEmpty)
 						}
 					}
 				}
@@ -966,7 +967,7 @@ func (s *Store) FinishCommit(ctx context.Context, repo, id, msg string) (*Commit
 		}
 		if br.Protected && !oc.System {
 			// Protected since the commit was opened: it takes only merges.
-			return errs.E("meta.FinishCommit", errs.Permission, "branch %s of repo %s is protected: it takes only merges; abort this open commit, or merge a branch instead", oc.Branch, repo).WithCode("AccessDenied")
+			return errs.E("meta.FinishCommit", errs.Permission, "branch %s of repo %s is protected: it takes only merges; abort this open commit, or merge a branch instead", oc.Branch, repo).Because(errs.Protected)
 		}
 		head, err := w.s.commitTx(w.txn, repo, br.Head)
 		if err != nil {

@@ -170,7 +170,7 @@ func (s *Store) Merge(ctx context.Context, repo, src, dst, strategy, author, msg
 		}
 		if len(res.Conflicts) > 0 {
 			sort.Strings(res.Conflicts)
-			return errs.E("meta.Merge", errs.Conflict, "merge of %s into %s has %d conflicting keys (first: %q); use strategy ours or theirs", src, dst, len(res.Conflicts), res.Conflicts[0]).WithCode("MergeConflict")
+			return errs.E("meta.Merge", errs.Conflict, "merge of %s into %s has %d conflicting keys (first: %q); use strategy ours or theirs", src, dst, len(res.Conflicts), res.Conflicts[0]).Because(errs.Merge)
 		}
 		if msg == "" {
 			msg = "merge " + src + " into " + dst
@@ -286,7 +286,7 @@ func (s *Store) Revert(ctx context.Context, repo, branch, id, author string) (*C
 			return err
 		}
 		if len(conflicts) > 0 {
-			return errs.E("meta.Revert", errs.Conflict, "cannot revert %s: %d keys changed since (first: %q)", c.ID, len(conflicts), conflicts[0]).WithCode("MergeConflict")
+			return errs.E("meta.Revert", errs.Conflict, "cannot revert %s: %d keys changed since (first: %q)", c.ID, len(conflicts), conflicts[0]).Because(errs.Merge)
 		}
 		out, err = w.commit(head, br, nid, commitSpec{muts: cs.muts, eff: cs.eff, author: author, msg: "revert " + c.ID})
 		return err

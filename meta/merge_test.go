@@ -52,7 +52,7 @@ func TestMergeStrategiesAndFastForward(t *testing.T) {
 	before, _ := s.Resolve(ctx, "m01", "main")
 
 	res, err = s.Merge(ctx, "m01", "dev", "main", StrategyFail, "a", "")
-	if errs.CodeOf(err) != "MergeConflict" || res == nil || fmt.Sprint(res.Conflicts) != "[both]" {
+	if errs.ReasonOf(err) != errs.Merge || res == nil || fmt.Sprint(res.Conflicts) != "[both]" {
 		t.Fatalf("fail strategy: %+v %v", res, err)
 	}
 	after, _ := s.Resolve(ctx, "m01", "main")
@@ -104,7 +104,7 @@ func TestRevertAndReset(t *testing.T) {
 		t.Fatal("revert did not restore k only")
 	}
 	put(t, s, "rv1", "main", "k", "3")
-	if _, conf, err := s.Revert(ctx, "rv1", "main", v2, "a"); errs.CodeOf(err) != "MergeConflict" || len(conf) != 1 {
+	if _, conf, err := s.Revert(ctx, "rv1", "main", v2, "a"); errs.ReasonOf(err) != errs.Merge || len(conf) != 1 {
 		t.Fatalf("revert over a later change must conflict: %v %v", conf, err)
 	}
 	if _, err := s.Reset(ctx, "rv1", "main", v1); err != nil {

@@ -9,6 +9,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 )
 
 // Provenance records (SPEC §8). A pipeline output entry names its record in
@@ -167,7 +168,7 @@ func provKeys(rec *ProvRecord) [][]byte {
 // writes (see Update).
 func (s *Store) WriteOutputs(ctx context.Context, req WriteRequest, recs []*ProvRecord, extra func(txn *badger.Txn) error) (*WriteResult, error) {
 	for _, c := range req.Changes {
-		if err := ValidKey(c.Key); err != nil {
+		if err := names.ValidKey(c.Key); err != nil {
 			return nil, err
 		}
 	}
@@ -360,7 +361,7 @@ func (s *Store) SetBranchOutput(ctx context.Context, repo, branch, pipeline stri
 			if pipeline == "" {
 				return nil
 			}
-			if err := ValidRefName(branch); err != nil {
+			if err := names.ValidRef(branch); err != nil {
 				return err
 			}
 			main, err := w.s.branchTx(w.txn, repo, "main")

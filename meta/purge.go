@@ -11,6 +11,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 )
 
 // Purge (SPEC §3) removes content on purpose, in a scope: one repo or every
@@ -170,7 +171,7 @@ type PurgeCommit struct {
 // it. The caller deletes the bytes. Cost: O(distinct tree nodes of the
 // branch heads and open commits in the scope); writers wait meanwhile.
 func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, error) {
-	if len(req.Content) != 64 || !hexRe.MatchString(req.Content) {
+	if len(req.Content) != 64 || !names.IsHex(req.Content) {
 		return nil, errs.E("meta.Purge", errs.Invalid, "bad content hash %q: want 64 hex digits (SHA-256)", req.Content)
 	}
 	scope := req.Repo

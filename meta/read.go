@@ -4,33 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 )
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-// MaxKeyLen is S3's key length limit in bytes.
-const MaxKeyLen = 1024
-
-// ValidKey checks that key is 1-1024 bytes of valid UTF-8 without NUL. Any
-// such key, "..", "//" and a trailing "/" included, is a plain key.
-func ValidKey(key string) error {
-	switch {
-	case key == "":
-		return errs.E("meta.ValidKey", errs.Invalid, "empty key").WithCode("InvalidArgument")
-	case len(key) > MaxKeyLen:
-		return errs.E("meta.ValidKey", errs.TooLarge, "key is %d bytes; the limit is %d", len(key), MaxKeyLen).WithCode("KeyTooLongError")
-	case !utf8.ValidString(key):
-		return errs.E("meta.ValidKey", errs.Invalid, "key is not valid UTF-8").WithCode("InvalidArgument")
-	case strings.IndexByte(key, 0) >= 0:
-		return errs.E("meta.ValidKey", errs.Invalid, "key contains a NUL character").WithCode("InvalidArgument")
-	}
-	return nil
-}
 
 // RefKind says what a ref resolved to.
 type RefKind int
@@ -116,7 +97,7 @@ func (s *Store) resolveTx(txn *badger.Txn, repo, ref string) (*Ref, error) {
 	} else if !errs.Is(err, errs.NotExist) {
 		return nil, err
 	}
-	if len(ref) >= 12 && len(ref) <= 32 && hexRe.MatchString(ref) {
+	if names.IsCommitPrefix(ref) {
 		if oc, err := s.findOpenTx(txn, repo, ref); err == nil {
 			return &Ref{Repo: rp, Kind: KindOpen, Name: oc.ID, Open: oc}, nil
 		}
@@ -126,7 +107,7 @@ func (s *Store) resolveTx(txn *badger.Txn, repo, ref string) (*Ref, error) {
 			return nil, err
 		}
 	}
-	return nil, noSuchBucket("ref %q of repo %q does not exist", ref, repo)
+	return nil, noSuchBucket(errs.Ref, "ref %q of repo %q does not exist", ref, repo)
 }
 
 func (s *Store) findOpenTx(txn *badger.Txn, repo, prefix string) (*OpenCommit, error) {
@@ -224,11 +205,17 @@ func (r readNodes) getNode(h Hash) (*node, error) {
 }
 
 func noSuchKey(key string) error {
-	return errs.E("meta.Get", errs.NotExist, "key %q does not exist", key).WithCode("NoSuchKey")
+	return errs.E("meta.Get", errs.NotExist, "key %q does not exist", key).Because(errs.Key)
 }
 
 func noSuchVersion(key, v string) error {
-	return errs.E("meta.Get", errs.NotExist, "version %q of key %q does not exist", v, key).WithCode("NoSuchVersion")
+	return errs.E("meta.Get", errs.NotExist, "version %q of key %q does not exist", v, key).Because(errs.Version)
+}
+
+// purgedVersion is the error of a read of a version whose content was
+// purged: kind Purged; to clients it reads as a version that does not exist.
+func purgedVersion(key, v string) error {
+	return errs.E("meta.Get", errs.Purged, "version %q of key %q does not exist", v, key).Because(errs.Version)
 }
 
 // Get returns key's entry in the live tree at root. NoSuchKey if absent or
@@ -293,8 +280,8 @@ func (s *Store) survivorIn(src nodeSource, repo string, vroot Hash, key string) 
 
 // GetVersion returns the version of key written by commit version (full id
 // or 12+ char prefix) in ref's first-parent history; it may be a delete
-// marker (Deleted). NoSuchVersion when that commit did not write key, is
-// not in the history, or its content was purged.
+// marker (Deleted). NotExist (reason Version) when that commit did not write key, is
+// not in the history; Purged (reason Version) when its content was purged.
 func (s *Store) GetVersion(ctx context.Context, ref *Ref, key, version string) (*Entry, error) {
 	if ref.Open != nil {
 		if strings.HasPrefix(ref.Open.ID, version) && len(version) >= 12 {
@@ -315,8 +302,11 @@ func (s *Store) GetVersion(ctx context.Context, ref *Ref, key, version string) (
 		if err != nil {
 			return nil, err
 		}
-		if e == nil || s.purgedIn(ref.Repo.Name, e) {
+		if e == nil {
 			return nil, noSuchVersion(key, version)
+		}
+		if s.purgedIn(ref.Repo.Name, e) {
+			return nil, purgedVersion(key, version)
 		}
 		return e, nil
 	}
@@ -338,8 +328,11 @@ func (s *Store) GetVersion(ctx context.Context, ref *Ref, key, version string) (
 	if err != nil {
 		return nil, err
 	}
-	if e.Version != c.ID || e.Null || s.purgedIn(ref.Repo.Name, e) {
+	if e.Version != c.ID || e.Null {
 		return nil, noSuchVersion(key, version)
+	}
+	if s.purgedIn(ref.Repo.Name, e) {
+		return nil, purgedVersion(key, version)
 	}
 	return e, nil
 }

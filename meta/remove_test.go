@@ -93,7 +93,7 @@ func TestRemoveVersion(t *testing.T) {
 		t.Fatalf("other repo's c: %s", got)
 	}
 	main, _ := s.Resolve(ctx, "repa", "main")
-	if _, err := s.GetVersion(ctx, main, "a", v1); errs.CodeOf(err) != "NoSuchVersion" {
+	if _, err := s.GetVersion(ctx, main, "a", v1); errs.ReasonOf(err) != errs.Version {
 		t.Fatalf("removed version readable on the branch: %v", err)
 	}
 	// The tag still holds it: nothing else changes.
@@ -147,7 +147,7 @@ func TestRemoveVersion(t *testing.T) {
 	if got := vlist(t, s, "repa", "main"); len(got) != 0 {
 		t.Fatalf("versions left: %v", got)
 	}
-	if err := s.DeleteRepo(ctx, "repa", false); errs.CodeOf(err) != "BucketNotEmpty" {
+	if err := s.DeleteRepo(ctx, "repa", false); errs.ReasonOf(err) != errs.NotEmpty {
 		t.Fatalf("delete repo with a tag holding keys: %v", err)
 	}
 	if err := s.DeleteTag(ctx, "repa", "keep"); err != nil {
@@ -158,7 +158,7 @@ func TestRemoveVersion(t *testing.T) {
 	}
 	// A branch still listing a delete marker is not empty.
 	del(t, s, "repb", "main", "c")
-	if err := s.DeleteRepo(ctx, "repb", false); errs.CodeOf(err) != "BucketNotEmpty" {
+	if err := s.DeleteRepo(ctx, "repb", false); errs.ReasonOf(err) != errs.NotEmpty {
 		t.Fatalf("delete repo listing a marker: %v", err)
 	}
 }

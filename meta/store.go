@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 )
 
 // Options configure a Store. Zero values take the documented defaults.
@@ -234,34 +234,6 @@ func (h *Hash) UnmarshalText(b []byte) error {
 	return err
 }
 
-var (
-	repoRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
-	branchRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,49}$`)
-	hexRe    = regexp.MustCompile(`^[0-9a-f]+$`)
-)
-
-// ValidRepoName checks SPEC §1's repo name rule.
-func ValidRepoName(name string) error {
-	if !repoRe.MatchString(name) {
-		return errs.E("meta.ValidRepoName", errs.Invalid,
-			"invalid repo name %q: 3-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit", name).WithCode("InvalidBucketName")
-	}
-	return nil
-}
-
-// ValidRefName checks SPEC §1's branch and tag name rule.
-func ValidRefName(name string) error {
-	if !branchRe.MatchString(name) {
-		return errs.E("meta.ValidRefName", errs.Invalid,
-			"invalid branch or tag name %q: 1-50 characters of a-z, 0-9 and '-', starting with a letter or digit", name).WithCode("InvalidBucketName")
-	}
-	if len(name) >= 8 && hexRe.MatchString(name) {
-		return errs.E("meta.ValidRefName", errs.Invalid,
-			"invalid branch or tag name %q: names of 8 or more hex digits would read as commit ids", name).WithCode("InvalidBucketName")
-	}
-	return nil
-}
-
 // NewID returns a new commit id: 128 random bits as 32 lowercase hex chars.
 func NewID() string {
 	var b [16]byte
@@ -292,15 +264,16 @@ func setJSON(txn *badger.Txn, key string, v any) error {
 	return txn.Set([]byte(key), b)
 }
 
-func noSuchBucket(what string, args ...any) error {
-	return errs.E("meta", errs.NotExist, what, args...).WithCode("NoSuchBucket")
+// noSuchBucket is NotExist for a repo or a ref (r: errs.Repo or errs.Ref).
+func noSuchBucket(r errs.Reason, what string, args ...any) error {
+	return errs.E("meta", errs.NotExist, what, args...).Because(r)
 }
 
 func (s *Store) repoTx(txn *badger.Txn, name string) (*Repo, error) {
 	var r Repo
 	if err := getJSON(txn, pRepo+name, &r); err != nil {
 		if errs.Is(err, errs.NotExist) {
-			return nil, noSuchBucket("repo %q does not exist", name)
+			return nil, noSuchBucket(errs.Repo, "repo %q does not exist", name)
 		}
 		return nil, err
 	}
@@ -311,7 +284,7 @@ func (s *Store) branchTx(txn *badger.Txn, repo, name string) (*Branch, error) {
 	var b Branch
 	if err := getJSON(txn, pBranch+repo+"/"+name, &b); err != nil {
 		if errs.Is(err, errs.NotExist) {
-			return nil, noSuchBucket("branch %q of repo %q does not exist", name, repo)
+			return nil, noSuchBucket(errs.Ref, "branch %q of repo %q does not exist", name, repo)
 		}
 		return nil, err
 	}
@@ -325,7 +298,7 @@ func (s *Store) commitTx(txn *badger.Txn, repo, id string) (*Commit, error) {
 	var c Commit
 	if err := getJSON(txn, pCommit+repo+"/"+id, &c); err != nil {
 		if errs.Is(err, errs.NotExist) {
-			return nil, errs.E("meta.commit", errs.NotExist, "commit %s not found in repo %q", id, repo).WithCode("NoSuchVersion")
+			return nil, errs.E("meta.commit", errs.NotExist, "commit %s not found in repo %q", id, repo).Because(errs.Commit)
 		}
 		return nil, err
 	}
@@ -338,8 +311,8 @@ func (s *Store) findCommitTx(txn *badger.Txn, repo, prefix string) (*Commit, err
 	if len(prefix) == 32 {
 		return s.commitTx(txn, repo, prefix)
 	}
-	if len(prefix) < 12 || len(prefix) > 32 || !hexRe.MatchString(prefix) {
-		return nil, errs.E("meta.findCommit", errs.NotExist, "no commit %q in repo %q", prefix, repo).WithCode("NoSuchVersion")
+	if !names.IsCommitPrefix(prefix) {
+		return nil, errs.E("meta.findCommit", errs.NotExist, "no commit %q in repo %q", prefix, repo).Because(errs.Commit)
 	}
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte(pCommit + repo + "/" + prefix)})
 	defer it.Close()
@@ -352,7 +325,7 @@ func (s *Store) findCommitTx(txn *badger.Txn, repo, prefix string) (*Commit, err
 		found = k[strings.LastIndexByte(k, '/')+1:]
 	}
 	if found == "" {
-		return nil, errs.E("meta.findCommit", errs.NotExist, "no commit %q in repo %q", prefix, repo).WithCode("NoSuchVersion")
+		return nil, errs.E("meta.findCommit", errs.NotExist, "no commit %q in repo %q", prefix, repo).Because(errs.Commit)
 	}
 	return s.commitTx(txn, repo, found)
 }

@@ -86,10 +86,10 @@ func TestRepoBranchTagLifecycle(t *testing.T) {
 	if e, err := s.Get(ctx, dev.Root(), "cats/1.jpg"); err != nil || e.Version != v1 {
 		t.Fatalf("branch lost parent's key: %v", err)
 	}
-	if err := s.DeleteBranch(ctx, "images", "dev", false); errs.CodeOf(err) != "BucketNotEmpty" {
+	if err := s.DeleteBranch(ctx, "images", "dev", false); errs.ReasonOf(err) != errs.NotEmpty {
 		t.Fatalf("delete non-empty branch: %v", err)
 	}
-	if err := s.DeleteRepo(ctx, "images", false); errs.CodeOf(err) != "BucketNotEmpty" {
+	if err := s.DeleteRepo(ctx, "images", false); errs.ReasonOf(err) != errs.NotEmpty {
 		t.Fatalf("delete non-empty repo: %v", err)
 	}
 	if err := s.DeleteBranch(ctx, "images", "dev", true); err != nil {
@@ -98,7 +98,7 @@ func TestRepoBranchTagLifecycle(t *testing.T) {
 	if err := s.DeleteRepo(ctx, "images", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Resolve(ctx, "images", "main"); errs.CodeOf(err) != "NoSuchBucket" {
+	if _, err := s.Resolve(ctx, "images", "main"); errs.ReasonOf(err) != errs.Repo {
 		t.Fatalf("deleted repo resolves: %v", err)
 	}
 }
@@ -151,7 +151,7 @@ func TestVersionsFollowFirstParentHistory(t *testing.T) {
 	if e, err := s.GetVersion(ctx, ref, "a", a1); err != nil || e.ETag != "1" {
 		t.Fatalf("old version: %v", err)
 	}
-	if _, err := s.GetVersion(ctx, ref, "a", b1); errs.CodeOf(err) != "NoSuchVersion" {
+	if _, err := s.GetVersion(ctx, ref, "a", b1); errs.ReasonOf(err) != errs.Version {
 		t.Fatalf("commit that did not write the key: %v", err)
 	}
 }
@@ -228,7 +228,7 @@ func TestConcurrentWritersAndIfNoneMatch(t *testing.T) {
 				Changes: []Change{{Key: "once", IfNoneMatch: "*", Entry: &Entry{ETag: fmt.Sprint(i)}}}})
 			if err == nil {
 				atomic.AddInt64(&wins, 1)
-			} else if errs.CodeOf(err) == "PreconditionFailed" {
+			} else if errs.ReasonOf(err) == errs.Precondition {
 				atomic.AddInt64(&fails, 1)
 			} else {
 				t.Error(err)
@@ -380,7 +380,7 @@ func TestPurgeScoped(t *testing.T) {
 		if _, err := s.GetLatest(ctx, "pg1", r.Root(), r.Commit.VRoot, "only/inside"); !errs.Is(err, errs.NotExist) {
 			t.Fatalf("%s: fully purged key must be absent: %v", ref, err)
 		}
-		if _, err := s.GetVersion(ctx, r, "k", vb); errs.CodeOf(err) != "NoSuchVersion" {
+		if _, err := s.GetVersion(ctx, r, "k", vb); errs.ReasonOf(err) != errs.Version {
 			t.Fatalf("%s: purged version readable: %v", ref, err)
 		}
 		pg, _ := s.ListLatest(ctx, "pg1", r.Root(), r.Commit.VRoot, "", "/", "", 100)

@@ -17,6 +17,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 )
 
 // Multipart uploads in flight (S3's CreateMultipartUpload ... Complete).
@@ -174,11 +175,11 @@ func newUploadID(now time.Time) string {
 
 // ValidUploadID reports whether id has the form of an upload id.
 func ValidUploadID(id string) bool {
-	return len(id) == 40 && hexRe.MatchString(id)
+	return len(id) == 40 && names.IsHex(id)
 }
 
 func noSuchUpload(id string) error {
-	return errs.E("meta.upload", errs.NotExist, "the multipart upload %s does not exist: it was never started, or it was aborted or completed", id).WithCode("NoSuchUpload")
+	return errs.E("meta.upload", errs.NotExist, "the multipart upload %s does not exist: it was never started, or it was aborted or completed", id).Because(errs.Upload)
 }
 
 // uploadTx reads an upload record; NoSuchUpload when absent or when its
@@ -223,7 +224,7 @@ func (s *Store) inFlightTx(txn *badger.Txn, repo, id string) (*Upload, error) {
 // of u.Repo, assigning its ID and Initiated. NoSuchBucket when the repo,
 // branch or open commit does not exist.
 func (s *Store) CreateUpload(ctx context.Context, u Upload) (*Upload, error) {
-	if err := ValidKey(u.Key); err != nil {
+	if err := names.ValidKey(u.Key); err != nil {
 		return nil, err
 	}
 	if (u.Branch == "") == (u.Open == "") {
@@ -273,7 +274,7 @@ func (s *Store) GetUpload(ctx context.Context, repo, id string) (*Upload, error)
 // here. NoSuchUpload when the upload does not exist or is completed.
 func (s *Store) PutPart(ctx context.Context, repo, id string, p Part) (*Part, error) {
 	if p.Number < 1 || p.Number > MaxPartNumber {
-		return nil, errs.E("meta.PutPart", errs.Invalid, "part number %d is not in 1-%d", p.Number, MaxPartNumber).WithCode("InvalidArgument")
+		return nil, errs.E("meta.PutPart", errs.Invalid, "part number %d is not in 1-%d", p.Number, MaxPartNumber).Because(errs.Argument)
 	}
 	var out *Part
 	err := s.update(ctx, func(w *wtx) error {
@@ -388,12 +389,12 @@ func (s *Store) CompleteUpload(ctx context.Context, req CompleteRequest) (*Uploa
 			var cur Part
 			if err := getJSON(w.txn, partKey(req.Repo, req.ID, p.Number), &cur); err != nil {
 				if errs.Is(err, errs.NotExist) {
-					return errs.E("meta.CompleteUpload", errs.Invalid, "part %d was not uploaded", p.Number).WithCode("InvalidPart")
+					return errs.E("meta.CompleteUpload", errs.Invalid, "part %d was not uploaded", p.Number).Because(errs.Part)
 				}
 				return err
 			}
 			if cur.Content != p.Content {
-				return errs.E("meta.CompleteUpload", errs.Conflict, "part %d was uploaded again while the upload was being completed; complete it again", p.Number).WithCode("InvalidPart")
+				return errs.E("meta.CompleteUpload", errs.Conflict, "part %d was uploaded again while the upload was being completed; complete it again", p.Number).Because(errs.Part)
 			}
 		}
 		wr := WriteRequest{Repo: req.Repo, Branch: u.Branch, Open: u.Open, Author: req.Author, Message: req.Message,

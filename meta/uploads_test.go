@@ -35,10 +35,10 @@ func mustPart(t *testing.T, s *Store, repo, id string, n, content int) Part {
 	return *p
 }
 
-func wantCode(t *testing.T, what string, err error, code string) {
+func wantReason(t *testing.T, what string, err error, reason errs.Reason) {
 	t.Helper()
-	if errs.CodeOf(err) != code {
-		t.Fatalf("%s: %v (code %q), want code %s", what, err, errs.CodeOf(err), code)
+	if errs.ReasonOf(err) != reason {
+		t.Fatalf("%s: %v (reason %q), want reason %q", what, err, errs.ReasonOf(err), reason)
 	}
 }
 
@@ -64,9 +64,9 @@ func TestUploadLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := s.CreateUpload(ctx, Upload{Repo: "upl", Branch: "nope", Key: "k"})
-	wantCode(t, "upload to a missing branch", err, "NoSuchBucket")
+	wantReason(t, "upload to a missing branch", err, errs.Ref)
 	_, err = s.CreateUpload(ctx, Upload{Repo: "nope", Branch: "main", Key: "k"})
-	wantCode(t, "upload to a missing repo", err, "NoSuchBucket")
+	wantReason(t, "upload to a missing repo", err, errs.Repo)
 
 	u := mustUpload(t, s, "upl", "main", "big/file")
 	if !ValidUploadID(u.ID) || u.Initiated.IsZero() {
@@ -82,12 +82,12 @@ func TestUploadLifecycle(t *testing.T) {
 	}
 	for _, id := range []string{"", "x", strings.Repeat("0", 40), u.ID + "/00001", "../" + u.ID[3:]} {
 		_, err := s.GetUpload(ctx, "upl", id)
-		wantCode(t, "GetUpload "+id, err, "NoSuchUpload")
+		wantReason(t, "GetUpload "+id, err, errs.Upload)
 	}
 	_, err = s.PutPart(ctx, "upl", u.ID, Part{Number: 0})
-	wantCode(t, "part 0", err, "InvalidArgument")
+	wantReason(t, "part 0", err, errs.Argument)
 	_, err = s.PutPart(ctx, "upl", u.ID, Part{Number: 10001})
-	wantCode(t, "part 10001", err, "InvalidArgument")
+	wantReason(t, "part 10001", err, errs.Argument)
 	for n := 1; n <= 12; n++ {
 		mustPart(t, s, "upl", u.ID, n, n)
 	}
@@ -118,7 +118,7 @@ func TestUploadLifecycle(t *testing.T) {
 	req := CompleteRequest{Repo: "upl", ID: u.ID, Parts: all, IfNoneMatch: "*", Author: "u", Message: "complete",
 		Entry: &Entry{Content: hashOf(99), Size: 1200, ETag: "x-12", Parts: []int64{100, 200}}}
 	_, err = s.CompleteUpload(ctx, req)
-	wantCode(t, "complete with If-None-Match on an existing key", err, "PreconditionFailed")
+	wantReason(t, "complete with If-None-Match on an existing key", err, errs.Precondition)
 	if head() != h0 {
 		t.Fatal("a failed completion moved the branch")
 	}
@@ -127,11 +127,11 @@ func TestUploadLifecycle(t *testing.T) {
 	stale[4].Content = hashOf(1234)
 	req.IfNoneMatch, req.Parts = "", stale
 	_, err = s.CompleteUpload(ctx, req)
-	wantCode(t, "complete with a changed part", err, "InvalidPart")
+	wantReason(t, "complete with a changed part", err, errs.Part)
 	missing := append(append([]Part(nil), all...), Part{Number: 13, Content: hashOf(13)})
 	req.Parts = missing
 	_, err = s.CompleteUpload(ctx, req)
-	wantCode(t, "complete with a missing part", err, "InvalidPart")
+	wantReason(t, "complete with a missing part", err, errs.Part)
 	if head() != h0 {
 		t.Fatal("a failed completion moved the branch")
 	}
@@ -156,19 +156,19 @@ func TestUploadLifecycle(t *testing.T) {
 		t.Errorf("%d part records left after completion", n)
 	}
 	_, err = s.PutPart(ctx, "upl", u.ID, Part{Number: 1, Content: hashOf(1)})
-	wantCode(t, "part of a completed upload", err, "NoSuchUpload")
+	wantReason(t, "part of a completed upload", err, errs.Upload)
 	_, _, err = s.ListParts(ctx, "upl", u.ID, 0, 0)
-	wantCode(t, "parts of a completed upload", err, "NoSuchUpload")
-	wantCode(t, "abort of a completed upload", s.AbortUpload(ctx, "upl", u.ID), "NoSuchUpload")
+	wantReason(t, "parts of a completed upload", err, errs.Upload)
+	wantReason(t, "abort of a completed upload", s.AbortUpload(ctx, "upl", u.ID), errs.Upload)
 
 	// Abort.
 	mustPart(t, s, "upl", u2.ID, 1, 7)
 	if err := s.AbortUpload(ctx, "upl", u2.ID); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, "second abort", s.AbortUpload(ctx, "upl", u2.ID), "NoSuchUpload")
+	wantReason(t, "second abort", s.AbortUpload(ctx, "upl", u2.ID), errs.Upload)
 	_, err = s.PutPart(ctx, "upl", u2.ID, Part{Number: 2, Content: hashOf(2)})
-	wantCode(t, "part of an aborted upload", err, "NoSuchUpload")
+	wantReason(t, "part of an aborted upload", err, errs.Upload)
 	if n := records(t, s, uploadKey("upl", u2.ID)); n != 0 {
 		t.Errorf("%d records left after abort", n)
 	}
@@ -335,9 +335,9 @@ func TestExpireUploadsAndGC(t *testing.T) {
 		t.Errorf("ExpireUploads = %+v, want 1 aborted, 1 forgotten, 2 dead part records", st)
 	}
 	_, err = s.GetUpload(ctx, "exp", old.ID)
-	wantCode(t, "expired upload", err, "NoSuchUpload")
+	wantReason(t, "expired upload", err, errs.Upload)
 	_, err = s.GetUpload(ctx, "exp", done.ID)
-	wantCode(t, "forgotten completion", err, "NoSuchUpload")
+	wantReason(t, "forgotten completion", err, errs.Upload)
 	if _, err := s.GetUpload(ctx, "exp", young.ID); err != nil {
 		t.Errorf("young upload expired: %v", err)
 	}
@@ -359,7 +359,7 @@ func TestExpireUploadsAndGC(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.GetUpload(ctx, "exp", young.ID)
-	wantCode(t, "upload of a re-created repo", err, "NoSuchUpload")
+	wantReason(t, "upload of a re-created repo", err, errs.Upload)
 	if st, err := s.ExpireUploads(ctx, now.Add(-24*time.Hour), now.Add(-24*time.Hour)); err != nil || st.Aborted != 1 {
 		t.Errorf("ExpireUploads after repo delete = %+v, %v", st, err)
 	}

@@ -52,7 +52,7 @@ func (s *Store) ListVersions(ctx context.Context, c *Commit, prefix, delim, keyM
 			return nil, err
 		}
 		if !ok {
-			return nil, errs.E("meta.ListVersions", errs.Invalid, "version-id-marker %q is not a version in this bucket", versionMarker).WithCode("InvalidArgument")
+			return nil, errs.E("meta.ListVersions", errs.Invalid, "version-id-marker %q is not a version in this bucket", versionMarker).Because(errs.Argument)
 		}
 		start = append(vkey(keyMarker, depth), 0) // just after it
 		midKey = keyMarker

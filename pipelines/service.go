@@ -959,7 +959,7 @@ func (s *Service) Get(ctx context.Context, name string) (*Pipeline, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, errs.E("pipelines.Get", errs.NotExist, "pipeline %q does not exist; tusk pipeline list shows the pipelines", name).WithCode("NoSuchPipeline")
+		return nil, errs.E("pipelines.Get", errs.NotExist, "pipeline %q does not exist; tusk pipeline list shows the pipelines", name).Because(errs.Pipeline)
 	}
 	return &p, nil
 }
@@ -1021,7 +1021,7 @@ func (s *Service) GetJob(ctx context.Context, id string) (*Job, error) {
 	}
 	switch {
 	case found == 0:
-		return nil, errs.E("pipelines.GetJob", errs.NotExist, "job %q does not exist; tusk job list shows the jobs", id).WithCode("NoSuchJob")
+		return nil, errs.E("pipelines.GetJob", errs.NotExist, "job %q does not exist; tusk job list shows the jobs", id).Because(errs.Job)
 	case found > 1:
 		return nil, errs.E("pipelines.GetJob", errs.Invalid, "job id prefix %q is ambiguous", id)
 	}
@@ -1116,7 +1116,7 @@ func (s *Service) DatumLog(ctx context.Context, job, datum string) (string, erro
 		if strings.TrimSpace(datum) == "" {
 			return "", errs.E("pipelines.DatumLog", errs.Invalid, "name a datum")
 		}
-		return "", errs.E("pipelines.DatumLog", errs.NotExist, "job %s has no log for datum %q", j.ID, datum).WithCode("NoSuchDatum")
+		return "", errs.E("pipelines.DatumLog", errs.NotExist, "job %s has no log for datum %q", j.ID, datum).Because(errs.Datum)
 	}
 	return logText, nil
 }

@@ -15,7 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tusk-data/tusk/internal/errs"
-	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/internal/names"
 )
 
 // Spec is a pipeline specification (SPEC §7).
@@ -320,12 +320,12 @@ func (s *Spec) Validate() error {
 	if s.Name == "" {
 		return specErr("name", "required: the pipeline's name, also its output repo's")
 	}
-	if err := meta.ValidRepoName(s.Name); err != nil {
+	if err := names.ValidRepo(s.Name); err != nil {
 		return specErr("name", "%q is not a valid repo name (it names the output repo): 3-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit", s.Name)
 	}
-	names := map[string]string{}
+	inputNames := map[string]string{}
 	var branches []string
-	if err := s.Input.validate("input", false, names, &branches, s.Name); err != nil {
+	if err := s.Input.validate("input", false, inputNames, &branches, s.Name); err != nil {
 		return err
 	}
 	if len(s.Transform.Cmd) == 0 {
@@ -353,7 +353,7 @@ func (s *Spec) Validate() error {
 		return specErr("runner", "unknown runner %q: use local or kubernetes", s.Runner)
 	}
 	if s.OutputBranch != "" {
-		if err := meta.ValidRefName(s.OutputBranch); err != nil {
+		if err := names.ValidRef(s.OutputBranch); err != nil {
 			return specErr("output_branch", "%q is not a valid branch name", s.OutputBranch)
 		}
 	} else {
@@ -365,7 +365,7 @@ func (s *Spec) Validate() error {
 	return nil
 }
 
-func (in *Input) validate(path string, inJoin bool, names map[string]string, branches *[]string, output string) error {
+func (in *Input) validate(path string, inJoin bool, inputNames map[string]string, branches *[]string, output string) error {
 	set := 0
 	if in.PFS != nil {
 		set++
@@ -379,7 +379,7 @@ func (in *Input) validate(path string, inJoin bool, names map[string]string, bra
 		return specErr(path, "set exactly one of pfs, cross, union, join")
 	}
 	if in.PFS != nil {
-		return in.PFS.validate(path+".pfs", inJoin, names, branches, output)
+		return in.PFS.validate(path+".pfs", inJoin, inputNames, branches, output)
 	}
 	if inJoin {
 		return specErr(path, "the inputs of a join must be pfs inputs with join_on")
@@ -395,18 +395,18 @@ func (in *Input) validate(path string, inJoin bool, names map[string]string, bra
 		return specErr(path+"."+field, "needs at least %d input(s)", min)
 	}
 	for i := range list {
-		if err := list[i].validate(fmt.Sprintf("%s.%s[%d]", path, field, i), field == "join", names, branches, output); err != nil {
+		if err := list[i].validate(fmt.Sprintf("%s.%s[%d]", path, field, i), field == "join", inputNames, branches, output); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *PFSInput) validate(path string, inJoin bool, names map[string]string, branches *[]string, output string) error {
+func (p *PFSInput) validate(path string, inJoin bool, inputNames map[string]string, branches *[]string, output string) error {
 	if p.Repo == "" {
 		return specErr(path+".repo", "required: the input repo")
 	}
-	if err := meta.ValidRepoName(p.Repo); err != nil {
+	if err := names.ValidRepo(p.Repo); err != nil {
 		return specErr(path+".repo", "%q is not a valid repo name", p.Repo)
 	}
 	if p.Repo == output {
@@ -415,7 +415,7 @@ func (p *PFSInput) validate(path string, inJoin bool, names map[string]string, b
 	if p.Branch == "" {
 		p.Branch = "main"
 	}
-	if err := meta.ValidRefName(p.Branch); err != nil {
+	if err := names.ValidRef(p.Branch); err != nil {
 		return specErr(path+".branch", "%q is not a valid branch name", p.Branch)
 	}
 	*branches = append(*branches, p.Branch)
@@ -428,10 +428,10 @@ func (p *PFSInput) validate(path string, inJoin bool, names map[string]string, b
 		}
 		return specErr(path+".name", "%q cannot name a directory under $TUSK_PFS (letters, digits, '_', '.', '-')", p.Name)
 	}
-	if prev, ok := names[p.Name]; ok {
+	if prev, ok := inputNames[p.Name]; ok {
 		return specErr(path+".name", "input name %q is already used by %s; give one of them another name", p.Name, prev)
 	}
-	names[p.Name] = path
+	inputNames[p.Name] = path
 	if p.Glob == "" {
 		return specErr(path+".glob", "required: how to split commits into datums, e.g. \"/*\" (each top-level file or directory) or \"/\" (everything)")
 	}

@@ -37,11 +37,11 @@ type Backend interface {
 	// (ActOwn). NotExist for an unknown repo.
 	SetPublic(ctx context.Context, c Caller, repo string, public bool) error
 	// DeleteBucket deletes a branch (ref != "") or the whole repo (ref == "");
-	// ActAdmin. Conflict with code BucketNotEmpty when keys remain (SPEC §2);
+	// ActAdmin. Conflict with reason for S3 BucketNotEmpty when keys remain (SPEC §2);
 	// Invalid (InvalidRequest) for main or a ref that is not a branch.
 	DeleteBucket(ctx context.Context, c Caller, repo, ref string) error
 	// Resolve resolves REPO and REF ("" = main) to a bucket view.
-	// NotExist with code NoSuchBucket when the repo or ref is unknown. It
+	// NotExist with reason for S3 NoSuchBucket when the repo or ref is unknown. It
 	// checks no permission: the calls given the Bucket do.
 	Resolve(ctx context.Context, repo, ref string) (Bucket, error)
 
@@ -55,8 +55,8 @@ type Backend interface {
 	// o is a version Head or a listing returned for bucket b (ActRead on b).
 	Open(ctx context.Context, c Caller, b Bucket, o Object, off, length int64) (io.ReadCloser, error)
 	// Put writes key on a writable bucket as one commit (or into the open
-	// commit) authored by c (ActWrite). Permission (AccessDenied) when b is
-	// read-only; Conflict with code PreconditionFailed when a condition
+	// commit) authored by c (ActWrite). ReadOnly (AccessDenied) when b is
+	// read-only; Conflict with reason for S3 PreconditionFailed when a condition
 	// fails. Nothing is visible unless it returns nil. The returned Object
 	// carries the new VersionID.
 	Put(ctx context.Context, c Caller, b Bucket, key string, body io.Reader, opts PutOptions) (Object, error)
@@ -72,7 +72,7 @@ type Backend interface {
 	// when the key is absent, as S3 does; removing a version that does not
 	// exist succeeds and changes nothing; a malformed version id is the
 	// item's NotExist (NoSuchVersion); a read-only b refuses each item
-	// with Permission (AccessDenied). A failing IfMatch fails the request
+	// with ReadOnly (AccessDenied). A failing IfMatch fails the request
 	// (Conflict PreconditionFailed, or NotExist NoSuchKey for an absent
 	// key) and nothing is written.
 	Delete(ctx context.Context, c Caller, b Bucket, items []DeleteItem) ([]DeleteResult, error)
@@ -83,7 +83,7 @@ type Backend interface {
 	// newest first within a key (ActRead).
 	ListVersions(ctx context.Context, c Caller, b Bucket, opts VersionListOptions) (VersionListResult, error)
 	// SetVersioning sets the versioning status ("Enabled" or "Suspended")
-	// of branch bucket b (ActWrite); Permission when b is read-only.
+	// of branch bucket b (ActWrite); ReadOnly when b is read-only.
 	SetVersioning(ctx context.Context, c Caller, b Bucket, status string) error
 
 	// Multipart uploads (multipart.go). An upload belongs to its bucket's
@@ -94,7 +94,7 @@ type Backend interface {
 	// others ActRead.
 
 	// CreateMultipartUpload starts an upload of key into b, initiated by c
-	// (Permission when b is read-only). It survives restarts until
+	// (ReadOnly when b is read-only). It survives restarts until
 	// completed, aborted or expired.
 	CreateMultipartUpload(ctx context.Context, c Caller, b Bucket, key string, opts UploadOptions) (Upload, error)
 	// GetMultipartUpload returns an upload in flight.
@@ -257,7 +257,7 @@ type PutOptions struct {
 	IfMatch     string
 	IfNoneMatch string
 	// ContentMD5 is the decoded Content-MD5 header, nil if absent: a mismatch
-	// is Invalid with code BadDigest and nothing is stored.
+	// is Invalid with reason for S3 BadDigest and nothing is stored.
 	ContentMD5 []byte
 	// Finish is called once after body reached EOF and before anything is
 	// made durable or visible. It verifies checksums the S3 layer computed

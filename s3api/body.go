@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/s3api/s3code"
 )
 
 // bodyError classifies an error met while reading a request body. Errors
@@ -16,8 +17,7 @@ func bodyError(err error) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return &errs.Error{Op: "s3api.body", Kind: errs.Invalid, Code: "IncompleteBody",
-		Msg: "the request body ended early: " + err.Error(), Err: err}
+	return s3code.Wrap("s3api.body", errs.Invalid, "IncompleteBody", "the request body ended early: "+err.Error(), err)
 }
 
 // exactReader delivers exactly n bytes of r. Fewer is IncompleteBody, more

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
+	"github.com/tusk-data/tusk/s3api/s3code"
 )
 
 // maxListBuckets is the largest max-buckets AWS takes.
@@ -41,7 +43,7 @@ func (s *server) listBuckets(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	after := ""
 	if tok := q.Get("continuation-token"); tok != "" {
 		b, err := base64.RawURLEncoding.DecodeString(tok)
-		if err != nil || ValidRepoName(string(b)) != nil {
+		if err != nil || names.ValidRepo(string(b)) != nil {
 			return s3err("InvalidArgument", "the continuation-token %q is not one this server answered", tok)
 		}
 		after = string(b)
@@ -188,10 +190,10 @@ func (s *server) bucketExists(ctx context.Context, rc *reqCtx, ref, repo string,
 	const op = "s3api.createBucket"
 	name := rc.addr.Bucket
 	if s.allow(ctx, rc, repo, ActOwn) != nil {
-		return errs.E(op, errs.Exist, "bucket %s already exists and belongs to another user; choose another name", name).WithCode("BucketAlreadyExists")
+		return s3code.New(op, errs.Exist, "BucketAlreadyExists", "bucket %s already exists and belongs to another user; choose another name", name)
 	}
 	if s.cfg.Region != "us-east-1" {
-		return errs.E(op, errs.Exist, "you already own bucket %s", name).WithCode("BucketAlreadyOwnedByYou")
+		return s3code.New(op, errs.Exist, "BucketAlreadyOwnedByYou", "you already own bucket %s", name)
 	}
 	if ref == "" {
 		b, err := s.resolve(ctx, repo)

@@ -7,24 +7,30 @@ import (
 	"strings"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/s3api/s3code"
 )
 
 // This file is THE error table of the S3 layer: every error a handler
 // returns goes through wireError, which maps it to one S3 code and HTTP
 // status, and writeError is the one encoder of S3 error XML.
 //
-// The rule: an explicit Code on an *errs.Error (the first one in the chain)
-// wins; its status comes from codeTable, or from the error's Kind when the
-// code is not listed. Without a Code, the Kind picks the code (kindTable).
+// The rule: the first explicit answer in the error's chain wins: an
+// *s3code.Error (a protocol-level error born in s3api or s3api/sigv4, which
+// names its S3 code) or an *errs.Error with a Reason, whose (Kind, Reason)
+// pair reasonTable maps. The code's status comes from codeTable, or from the
+// error's Kind when the code is not listed there. Without an explicit answer
+// the Kind picks the code (kindTable).
 //
 // Choices where S3 has no answer:
 //   - errs.NoSpace (the store is below its free-space floor) answers 507
 //     InsufficientStorage, as MinIO does for a full drive. 507 is in no SDK's
 //     retry list, so clients fail at once with the message instead of
 //     retrying a write that cannot succeed.
-//   - errs.Conflict without a code answers 409 OperationAborted.
-//   - errs.NotExist without a code answers NoSuchKey on object requests and
+//   - errs.Conflict without a reason answers 409 OperationAborted.
+//   - errs.NotExist without a reason answers NoSuchKey on object requests and
 //     NoSuchBucket otherwise.
+//   - errs.ReadOnly (a write to a tag, a commit or a pipeline's output)
+//     answers 403 AccessDenied; errs.Purged answers 404 NoSuchVersion.
 
 // codeInfo is the status and default message of one S3 error code.
 type codeInfo struct {
@@ -103,7 +109,55 @@ var codeTable = map[string]codeInfo{
 	"InsufficientStorage": {507, "The store is below its free-space floor; writes are refused until space is freed."},
 }
 
-// kindTable is the S3 code of each errs.Kind when the error has no Code.
+// kr is a (kind, reason) pair: a key of reasonTable.
+type kr struct {
+	k errs.Kind
+	r errs.Reason
+}
+
+// reasonTable is the S3 code of each (kind, reason) pair that the layers
+// below s3api return. A pair not listed answers as its kind (kindTable).
+var reasonTable = map[kr]string{
+	{errs.NotExist, errs.Repo}:          "NoSuchBucket",
+	{errs.NotExist, errs.Ref}:           "NoSuchBucket",
+	{errs.NotExist, errs.Commit}:        "NoSuchVersion",
+	{errs.NotExist, errs.Key}:           "NoSuchKey",
+	{errs.NotExist, errs.Version}:       "NoSuchVersion",
+	{errs.NotExist, errs.Upload}:        "NoSuchUpload",
+	{errs.NotExist, errs.UnknownKey}:    "InvalidAccessKeyId", // 403, as S3
+	{errs.Purged, errs.Version}:         "NoSuchVersion",
+	{errs.Exist, errs.Repo}:             "BucketAlreadyOwnedByYou",
+	{errs.Exist, errs.Ref}:              "BucketAlreadyOwnedByYou",
+	{errs.Invalid, errs.Name}:           "InvalidBucketName",
+	{errs.Invalid, errs.Key}:            "InvalidArgument", // ValidKey (names.go) answers InvalidURI for undecodable keys
+	{errs.TooLarge, errs.Key}:           "KeyTooLongError",
+	{errs.Invalid, errs.Argument}:       "InvalidArgument",
+	{errs.Invalid, errs.Digest}:         "BadDigest",
+	{errs.Invalid, errs.Range}:          "InvalidRange",
+	{errs.Invalid, errs.IncompleteBody}: "IncompleteBody",
+	{errs.Invalid, errs.Part}:           "InvalidPart",
+	{errs.Conflict, errs.Part}:          "InvalidPart", // a part replaced during Complete: 400, as S3
+	{errs.Invalid, errs.RefKind}:        "InvalidRequest",
+	{errs.Invalid, errs.DeleteMarker}:   "MethodNotAllowed",
+	{errs.Conflict, errs.NotEmpty}:      "BucketNotEmpty",
+	{errs.Conflict, errs.Precondition}:  "PreconditionFailed",
+	{errs.Conflict, errs.Busy}:          "OperationAborted",
+	{errs.Permission, errs.UnknownKey}:  "InvalidAccessKeyId",
+	{errs.Permission, errs.Blocked}:     "AccessDenied",
+	{errs.Permission, errs.Protected}:   "AccessDenied",
+	// Tusk codes beyond S3's list, for errors of the admin domain should one
+	// reach an S3 answer (status by kind).
+	{errs.NotExist, errs.User}:      "NoSuchUser",
+	{errs.NotExist, errs.AccessKey}: "NoSuchAccessKey",
+	{errs.NotExist, errs.Pipeline}:  "NoSuchPipeline",
+	{errs.NotExist, errs.Job}:       "NoSuchJob",
+	{errs.NotExist, errs.Datum}:     "NoSuchDatum",
+	{errs.Exist, errs.User}:         "UserAlreadyExists",
+	{errs.Conflict, errs.Merge}:     "MergeConflict",
+}
+
+// kindTable is the S3 code of each errs.Kind when the error gives no
+// explicit answer.
 var kindTable = map[errs.Kind]string{
 	errs.Other:          "InternalError",
 	errs.Internal:       "InternalError",
@@ -116,6 +170,8 @@ var kindTable = map[errs.Kind]string{
 	errs.NotImplemented: "NotImplemented",
 	errs.TooLarge:       "EntityTooLarge",
 	errs.NoSpace:        "InsufficientStorage",
+	errs.ReadOnly:       "AccessDenied",
+	errs.Purged:         "NoSuchVersion",
 }
 
 // kindStatus is the HTTP status of a Kind, used for codes not in codeTable.
@@ -131,7 +187,57 @@ var kindStatus = map[errs.Kind]int{
 	errs.NotImplemented: 501,
 	errs.TooLarge:       400,
 	errs.NoSpace:        507,
+	errs.ReadOnly:       403,
+	errs.Purged:         404,
 }
+
+// explicit walks err's chain for its first explicit answer: an
+// *s3code.Error's code, or the reasonTable code of an *errs.Error's (kind,
+// reason). code is "" when there is none. msg is the message that goes
+// with the answer: the Msg of the first explicit error that has one, else
+// of the outermost *errs.Error that has one, else "".
+func explicit(err error) (code, msg string) {
+	first := ""
+	for err != nil {
+		var m, c string
+		switch e := err.(type) {
+		case *s3code.Error:
+			c, m = e.Code, e.Err.Msg
+			err = e.Err.Err
+		case *errs.Error:
+			if e.Reason != errs.NoReason {
+				c = reasonTable[kr{e.Kind, e.Reason}]
+			}
+			m = e.Msg
+			err = e.Err
+		default:
+			err = errors.Unwrap(err)
+			continue
+		}
+		if c != "" && code == "" {
+			code = c
+		}
+		if c != "" && m != "" {
+			return code, m
+		}
+		if first == "" {
+			first = m
+		}
+	}
+	return code, first
+}
+
+// codeOf returns the S3 code err names explicitly, or "" when only its
+// kind speaks.
+func codeOf(err error) string {
+	code, _ := explicit(err)
+	return code
+}
+
+// ErrorCode returns the S3 code s3api answers err with (the same table
+// the wire uses, for an object-level request). Conformance suites of the
+// Backend (s3api/backendtest) assert codes through it.
+func ErrorCode(err error) string { return wireError(err, true).Code }
 
 // wireErr is an error as it goes on the wire.
 type wireErr struct {
@@ -144,7 +250,7 @@ type wireErr struct {
 // NoSuchKey over NoSuchBucket for an uncoded NotExist.
 func wireError(err error, objectLevel bool) wireErr {
 	kind := errs.KindOf(err)
-	code := errs.CodeOf(err)
+	code, msg := explicit(err)
 	if code == "" {
 		code = kindTable[kind]
 		if code == "" {
@@ -171,13 +277,13 @@ func wireError(err error, objectLevel bool) wireErr {
 			w.Message = codeTable["InternalError"].Msg
 		}
 		if kind == errs.Transient || code == "ServiceUnavailable" || code == "SlowDown" {
-			if m := messageOf(err); m != "" {
-				w.Message = m
+			if msg != "" {
+				w.Message = msg
 			}
 		}
 		return w
 	}
-	w.Message = messageOf(err)
+	w.Message = msg
 	if w.Message == "" {
 		w.Message = info.Msg
 	}
@@ -188,25 +294,10 @@ func wireError(err error, objectLevel bool) wireErr {
 }
 
 // messageOf returns the human message of err: the Msg of the error that
-// carries the S3 code, else of the outermost *errs.Error that has one, else "".
+// gives the S3 answer, else of the outermost *errs.Error that has one, else "".
 func messageOf(err error) string {
-	// The message of the error that carries the S3 code says what went
-	// wrong; wrappers' messages only add context. Otherwise the outermost.
-	var e *errs.Error
-	first := ""
-	for err != nil {
-		if !errors.As(err, &e) {
-			break
-		}
-		if e.Code != "" && e.Msg != "" {
-			return e.Msg
-		}
-		if first == "" {
-			first = e.Msg
-		}
-		err = e.Err
-	}
-	return first
+	_, msg := explicit(err)
+	return msg
 }
 
 // errorXML is S3's error document.
@@ -286,26 +377,31 @@ func resourceOf(r *http.Request, rc *reqCtx) string {
 	return p
 }
 
-// s3err builds an error with an explicit S3 code; the kind follows the
-// code's status so that errs.Is works on it too.
-func s3err(code, format string, args ...any) *errs.Error {
-	k := errs.Invalid
+// s3err builds a protocol-level error with an explicit S3 code; the kind
+// follows the code's status so that errs.Is works on it too.
+func s3err(code, format string, args ...any) *s3code.Error {
+	return s3code.New("s3api", kindOfCode(code), code, format, args...)
+}
+
+// kindOfCode is the errs.Kind that goes with an S3 code.
+func kindOfCode(code string) errs.Kind {
+	switch code {
+	case "EntityTooLarge", "KeyTooLongError", "MaxMessageLengthExceeded", "MetadataTooLarge":
+		return errs.TooLarge
+	}
 	switch codeTable[code].Status {
 	case 403:
-		k = errs.Permission
+		return errs.Permission
 	case 404:
-		k = errs.NotExist
+		return errs.NotExist
 	case 409, 412:
-		k = errs.Conflict
+		return errs.Conflict
 	case 501:
-		k = errs.NotImplemented
+		return errs.NotImplemented
 	case 500:
-		k = errs.Internal
+		return errs.Internal
 	case 503:
-		k = errs.Transient
+		return errs.Transient
 	}
-	if code == "EntityTooLarge" || code == "KeyTooLongError" || code == "MaxMessageLengthExceeded" || code == "MetadataTooLarge" {
-		k = errs.TooLarge
-	}
-	return errs.E("s3api", k, format, args...).WithCode(code)
+	return errs.Invalid
 }

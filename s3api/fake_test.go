@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/internal/names"
 )
 
 type fakeCommit struct {
@@ -111,12 +112,12 @@ func (f *fakeBackend) CreateBucket(ctx context.Context, c Caller, repo, ref stri
 		return err
 	}
 	user := c.User
-	if err := ValidRepoName(repo); err != nil {
-		return errs.E("fake.CreateBucket", errs.Invalid, "%s", messageOf(err)).WithCode("InvalidBucketName")
+	if err := names.ValidRepo(repo); err != nil {
+		return err
 	}
 	if ref != "" {
-		if err := ValidBranchName(ref); err != nil {
-			return errs.E("fake.CreateBucket", errs.Invalid, "%s", messageOf(err)).WithCode("InvalidBucketName")
+		if err := names.ValidRef(ref); err != nil {
+			return err
 		}
 	}
 	f.mu.Lock()
@@ -132,7 +133,7 @@ func (f *fakeBackend) CreateBucket(ctx context.Context, c Caller, repo, ref stri
 		return nil
 	}
 	if r == nil {
-		return errs.E("fake.CreateBucket", errs.NotExist, "no repo %s", repo).WithCode("NoSuchBucket")
+		return errs.E("fake.CreateBucket", errs.NotExist, "no repo %s", repo).Because(errs.Repo)
 	}
 	if _, ok := r.branches[ref]; ok {
 		return errs.E("fake.CreateBucket", errs.Exist, "branch %s exists", ref)
@@ -183,7 +184,7 @@ func (f *fakeBackend) DeleteBucket(ctx context.Context, c Caller, repo, ref stri
 	defer f.mu.Unlock()
 	r := f.repos[repo]
 	if r == nil {
-		return errs.E("fake.DeleteBucket", errs.NotExist, "no repo").WithCode("NoSuchBucket")
+		return errs.E("fake.DeleteBucket", errs.NotExist, "no repo").Because(errs.Repo)
 	}
 	if ref == "main" {
 		return errs.E("fake.DeleteBucket", errs.Invalid, "main cannot be deleted")
@@ -198,7 +199,7 @@ func (f *fakeBackend) DeleteBucket(ctx context.Context, c Caller, repo, ref stri
 	}
 	for _, h := range check {
 		if len(liveKeys(h)) > 0 {
-			return errs.E("fake.DeleteBucket", errs.Conflict, "keys remain").WithCode("BucketNotEmpty")
+			return errs.E("fake.DeleteBucket", errs.Conflict, "keys remain").Because(errs.NotEmpty)
 		}
 	}
 	if ref == "" {
@@ -312,12 +313,12 @@ func (f *fakeBackend) Head(ctx context.Context, c Caller, b Bucket, key, version
 			o = nil // all purged: absent (good enough for the fake)
 		}
 		if o == nil {
-			return Object{}, errs.E("fake.Head", errs.NotExist, "no key %q", key).WithCode("NoSuchKey")
+			return Object{}, errs.E("fake.Head", errs.NotExist, "no key %q", key).Because(errs.Key)
 		}
 		out := *o
 		out.Commit = b.Commit
 		if o.DeleteMarker {
-			return out, errs.E("fake.Head", errs.NotExist, "key %q is deleted", key).WithCode("NoSuchKey")
+			return out, errs.E("fake.Head", errs.NotExist, "key %q is deleted", key).Because(errs.Key)
 		}
 		return out, nil
 	}
@@ -332,11 +333,11 @@ func (f *fakeBackend) Head(ctx context.Context, c Caller, b Bucket, key, version
 		out := *o
 		out.Commit = b.Commit
 		if o.DeleteMarker {
-			return out, errs.E("fake.Head", errs.Invalid, "version is a delete marker").WithCode("MethodNotAllowed")
+			return out, errs.E("fake.Head", errs.Invalid, "version is a delete marker").Because(errs.DeleteMarker)
 		}
 		return out, nil
 	}
-	return Object{}, errs.E("fake.Head", errs.NotExist, "no version %s of %q", versionID, key).WithCode("NoSuchVersion")
+	return Object{}, errs.E("fake.Head", errs.NotExist, "no version %s of %q", versionID, key).Because(errs.Version)
 }
 
 func (f *fakeBackend) Open(ctx context.Context, c Caller, b Bucket, o Object, off, length int64) (io.ReadCloser, error) {
@@ -360,14 +361,14 @@ func (f *fakeBackend) checkConds(h []*fakeCommit, key string, opts PutOptions) e
 	cur := latest(h, key)
 	exists := cur != nil && !cur.DeleteMarker
 	if opts.IfNoneMatch == "*" && exists {
-		return errs.E("fake.Put", errs.Conflict, "key exists").WithCode("PreconditionFailed")
+		return errs.E("fake.Put", errs.Conflict, "key exists").Because(errs.Precondition)
 	}
 	if opts.IfMatch != "" {
 		if !exists {
-			return errs.E("fake.Put", errs.NotExist, "no key").WithCode("NoSuchKey")
+			return errs.E("fake.Put", errs.NotExist, "no key").Because(errs.Key)
 		}
 		if opts.IfMatch != "*" && opts.IfMatch != cur.ETag {
-			return errs.E("fake.Put", errs.Conflict, "etag differs").WithCode("PreconditionFailed")
+			return errs.E("fake.Put", errs.Conflict, "etag differs").Because(errs.Precondition)
 		}
 	}
 	return nil
@@ -379,7 +380,7 @@ func (f *fakeBackend) writable(ctx context.Context, c Caller, b Bucket, op strin
 		return err
 	}
 	if !b.Writable {
-		return errs.E(op, errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")
+		return errs.E(op, errs.ReadOnly, "%s", b.ReadOnly)
 	}
 	return nil
 }
@@ -396,11 +397,11 @@ func (f *fakeBackend) Put(ctx context.Context, c Caller, b Bucket, key string, b
 		return Object{}, err
 	}
 	if opts.Size >= 0 && int64(len(data)) != opts.Size {
-		return Object{}, errs.E("fake.Put", errs.Invalid, "size").WithCode("IncompleteBody")
+		return Object{}, errs.E("fake.Put", errs.Invalid, "size").Because(errs.IncompleteBody)
 	}
 	sum := md5.Sum(data)
 	if opts.ContentMD5 != nil && !bytes.Equal(opts.ContentMD5, sum[:]) {
-		return Object{}, errs.E("fake.Put", errs.Invalid, "the Content-MD5 you specified did not match what we received").WithCode("BadDigest")
+		return Object{}, errs.E("fake.Put", errs.Invalid, "the Content-MD5 you specified did not match what we received").Because(errs.Digest)
 	}
 	var sums map[string]string
 	if opts.Finish != nil {
@@ -460,7 +461,7 @@ func (f *fakeBackend) Delete(ctx context.Context, c Caller, b Bucket, items []De
 	if !b.Writable {
 		for i, it := range items {
 			res[i] = DeleteResult{Key: it.Key, VersionID: it.VersionID,
-				Err: errs.E("fake.Delete", errs.Permission, "%s", b.ReadOnly).WithCode("AccessDenied")}
+				Err: errs.E("fake.Delete", errs.ReadOnly, "%s", b.ReadOnly)}
 		}
 		return res, nil
 	}
@@ -492,7 +493,7 @@ func (f *fakeBackend) Delete(ctx context.Context, c Caller, b Bucket, items []De
 			continue
 		}
 		if !fakeVersionID(it.VersionID) {
-			res[i].Err = errs.E("fake.Delete", errs.NotExist, "Invalid version id specified: %q", it.VersionID).WithCode("NoSuchVersion")
+			res[i].Err = errs.E("fake.Delete", errs.NotExist, "Invalid version id specified: %q", it.VersionID).Because(errs.Version)
 			continue
 		}
 		// Removing a version takes it out of this branch's history (the
@@ -689,7 +690,7 @@ func (a *fakeAuth) Secret(ctx context.Context, accessKey string) (string, string
 	defer a.mu.Unlock()
 	k, ok := a.keys[accessKey]
 	if !ok {
-		return "", "", errs.E("fake.Secret", errs.NotExist, "unknown access key").WithCode("InvalidAccessKeyId")
+		return "", "", errs.E("fake.Secret", errs.NotExist, "unknown access key").Because(errs.UnknownKey)
 	}
 	return k[0], k[1], nil
 }
@@ -701,7 +702,7 @@ func (a *fakeAuth) Allow(ctx context.Context, user, repo string, act Action) err
 		return nil // anyone, signed in or not, reads a public repo
 	}
 	if user == "" {
-		return errs.E("fake.Allow", errs.Permission, "anonymous access to %s denied", repo).WithCode("AccessDenied")
+		return errs.E("fake.Allow", errs.Permission, "anonymous access to %s denied", repo)
 	}
 	g := a.grants[user]
 	lvl, ok := g[repo]
@@ -711,7 +712,7 @@ func (a *fakeAuth) Allow(ctx context.Context, user, repo string, act Action) err
 	if lvl >= act {
 		return nil
 	}
-	return errs.E("fake.Allow", errs.Permission, "%s may not do that on %s", user, repo).WithCode("AccessDenied")
+	return errs.E("fake.Allow", errs.Permission, "%s may not do that on %s", user, repo)
 }
 
 // SetVersioning implements Backend: the fake records the status (it
@@ -721,13 +722,13 @@ func (f *fakeBackend) SetVersioning(ctx context.Context, c Caller, b Bucket, sta
 		return err
 	}
 	if b.Kind != RefBranch {
-		return errs.E("fake.SetVersioning", errs.Invalid, "bucket %s is not a branch", b.Name).WithCode("InvalidRequest")
+		return errs.E("fake.SetVersioning", errs.Invalid, "bucket %s is not a branch", b.Name).Because(errs.RefKind)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.repos[b.Repo]
 	if r == nil {
-		return errs.E("fake.SetVersioning", errs.NotExist, "no repo %s", b.Repo).WithCode("NoSuchBucket")
+		return errs.E("fake.SetVersioning", errs.NotExist, "no repo %s", b.Repo).Because(errs.Repo)
 	}
 	if status == "Enabled" {
 		status = ""

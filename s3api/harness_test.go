@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/s3api/s3code"
 	"github.com/tusk-data/tusk/s3api/sigv4"
 )
 
@@ -26,7 +27,7 @@ func (headerVerifier) Verify(r *http.Request) (*sigv4.Result, error) {
 	case "":
 		res.Anonymous = true
 	case "bad-signature":
-		return nil, errs.E("test.Verify", errs.Permission, "signature mismatch").WithCode("SignatureDoesNotMatch")
+		return nil, s3code.New("test.Verify", errs.Permission, "SignatureDoesNotMatch", "signature mismatch")
 	default:
 		res.User, res.AccessKey = u, "AK-"+u
 	}

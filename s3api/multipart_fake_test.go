@@ -49,7 +49,7 @@ func (f *fakeBackend) mp() *fakeMP {
 }
 
 func fakeNoSuchUpload(id string) error {
-	return errs.E("fake.upload", errs.NotExist, "no upload %s", id).WithCode("NoSuchUpload")
+	return errs.E("fake.upload", errs.NotExist, "no upload %s", id).Because(errs.Upload)
 }
 
 // upload finds id for b and key; f.mu must be held.
@@ -97,11 +97,11 @@ func (f *fakeBackend) UploadPart(ctx context.Context, c Caller, b Bucket, key, i
 		return Part{}, err
 	}
 	if opts.Size >= 0 && int64(len(data)) != opts.Size {
-		return Part{}, errs.E("fake.UploadPart", errs.Invalid, "size").WithCode("IncompleteBody")
+		return Part{}, errs.E("fake.UploadPart", errs.Invalid, "size").Because(errs.IncompleteBody)
 	}
 	sum := md5.Sum(data)
 	if opts.ContentMD5 != nil && !bytes.Equal(opts.ContentMD5, sum[:]) {
-		return Part{}, errs.E("fake.UploadPart", errs.Invalid, "Content-MD5 mismatch").WithCode("BadDigest")
+		return Part{}, errs.E("fake.UploadPart", errs.Invalid, "Content-MD5 mismatch").Because(errs.Digest)
 	}
 	var sums map[string]string
 	if opts.Finish != nil {
@@ -143,7 +143,7 @@ func (f *fakeBackend) CompleteMultipartUpload(ctx context.Context, c Caller, b B
 		p := u.parts[n]
 		if p == nil {
 			f.mu.Unlock()
-			return Object{}, errs.E("fake.Complete", errs.Invalid, "no part %d", n).WithCode("InvalidPart")
+			return Object{}, errs.E("fake.Complete", errs.Invalid, "no part %d", n).Because(errs.Part)
 		}
 		parts = append(parts, p.Part)
 		datas = append(datas, p.data)

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/s3api/s3code"
 )
 
 // versionIDParam returns ?versionId; present but empty is InvalidArgument.
@@ -47,7 +48,7 @@ func (s *server) headForRead(r *http.Request, w http.ResponseWriter, rc *reqCtx,
 	if obj.DeleteMarker {
 		setDeleteMarkerHeaders(w.Header(), obj)
 		if versionID != "" {
-			if err == nil || errs.CodeOf(err) == "" {
+			if err == nil || codeOf(err) == "" {
 				return Object{}, s3err("MethodNotAllowed", "the specified version of %q is a delete marker", key)
 			}
 			return Object{}, err
@@ -58,12 +59,12 @@ func (s *server) headForRead(r *http.Request, w http.ResponseWriter, rc *reqCtx,
 		return Object{}, err
 	}
 	if err != nil {
-		if errs.KindOf(err) == errs.NotExist && errs.CodeOf(err) == "" {
+		if errs.KindOf(err) == errs.NotExist && codeOf(err) == "" {
 			code := "NoSuchKey"
 			if versionID != "" {
 				code = "NoSuchVersion"
 			}
-			return Object{}, &errs.Error{Op: "s3api.head", Kind: errs.NotExist, Code: code, Err: err}
+			return Object{}, s3code.Wrap("s3api.head", errs.NotExist, code, "", err)
 		}
 		return Object{}, err
 	}
@@ -135,7 +136,7 @@ func (s *server) getObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 
 	switch getConditions(r.Header).eval(obj.ETag, obj.LastModified) {
 	case condNotModified:
-		return &errs.Error{Op: "s3api.getObject", Kind: errs.Conflict, Code: "NotModified"}
+		return s3code.Wrap("s3api.getObject", errs.Conflict, "NotModified", "", nil)
 	case condFailed:
 		return s3err("PreconditionFailed", "at least one of the pre-conditions you specified did not hold")
 	}
@@ -653,7 +654,7 @@ func (s *server) deleteObject(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		return errs.E("s3api.deleteObject", errs.Internal, "backend answered %d results for one delete", len(res))
 	}
 	if err := res[0].Err; err != nil {
-		if errs.CodeOf(err) == "NoSuchVersion" {
+		if codeOf(err) == "NoSuchVersion" {
 			// A version that does not exist is deleted successfully; only
 			// a malformed id is NoSuchVersion, which S3 answers as 400.
 			return s3err("InvalidArgument", "Invalid version id specified")
@@ -827,12 +828,12 @@ func (s *server) copySource(ctx context.Context, rc *reqCtx, r *http.Request, bu
 		return Bucket{}, Object{}, s3err("NoSuchKey", "the source key %q is deleted", key)
 	}
 	if err != nil {
-		if errs.KindOf(err) == errs.NotExist && errs.CodeOf(err) == "" {
+		if errs.KindOf(err) == errs.NotExist && codeOf(err) == "" {
 			code := "NoSuchKey"
 			if version != "" {
 				code = "NoSuchVersion"
 			}
-			return Bucket{}, Object{}, &errs.Error{Op: "s3api.copySource", Kind: errs.NotExist, Code: code, Err: err}
+			return Bucket{}, Object{}, s3code.Wrap("s3api.copySource", errs.NotExist, code, "", err)
 		}
 		return Bucket{}, Object{}, err
 	}

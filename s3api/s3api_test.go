@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/s3api/s3code"
 )
 
 func TestSplitBucket(t *testing.T) {
@@ -41,7 +42,7 @@ func TestSplitBucket(t *testing.T) {
 		t.Run(tc.bucket, func(t *testing.T) {
 			ref, repo, err := splitBucket(tc.bucket, tc.create)
 			if tc.bad {
-				if err == nil || errs.CodeOf(err) != "InvalidBucketName" {
+				if err == nil || codeOf(err) != "InvalidBucketName" {
 					t.Fatalf("got %q %q %v, want InvalidBucketName", ref, repo, err)
 				}
 				return
@@ -1115,27 +1116,46 @@ func TestErrorTable(t *testing.T) {
 	}{
 		{errs.E("x", errs.NotExist, "gone"), true, "NoSuchKey", 404, "gone"},
 		{errs.E("x", errs.NotExist, "gone"), false, "NoSuchBucket", 404, "gone"},
-		{errs.E("x", errs.NotExist, "").WithCode("NoSuchUpload"), true, "NoSuchUpload", 404, codeTable["NoSuchUpload"].Msg},
+		{errs.E("x", errs.NotExist, "").Because(errs.Upload), true, "NoSuchUpload", 404, codeTable["NoSuchUpload"].Msg},
 		{errs.E("x", errs.Exist, "there"), false, "BucketAlreadyOwnedByYou", 409, "there"},
 		{errs.E("x", errs.Invalid, "bad"), true, "InvalidArgument", 400, "bad"},
-		{errs.E("x", errs.Invalid, "bad").WithCode("MalformedXML"), true, "MalformedXML", 400, "bad"},
-		{errs.E("x", errs.Invalid, "r").WithCode("InvalidRange"), true, "InvalidRange", 416, "r"},
-		{errs.E("x", errs.Invalid, "l").WithCode("MissingContentLength"), true, "MissingContentLength", 411, "l"},
+		{s3code.New("x", errs.Invalid, "MalformedXML", "bad"), true, "MalformedXML", 400, "bad"},
+		{errs.E("x", errs.Invalid, "r").Because(errs.Range), true, "InvalidRange", 416, "r"},
+		{s3code.New("x", errs.Invalid, "MissingContentLength", "l"), true, "MissingContentLength", 411, "l"},
 		{errs.E("x", errs.Permission, "no"), true, "AccessDenied", 403, "no"},
-		{errs.E("x", errs.Permission, "skew").WithCode("RequestTimeTooSkewed"), true, "RequestTimeTooSkewed", 403, "skew"},
-		{errs.E("x", errs.Conflict, "p").WithCode("PreconditionFailed"), true, "PreconditionFailed", 412, "p"},
-		{errs.E("x", errs.Conflict, "n").WithCode("BucketNotEmpty"), false, "BucketNotEmpty", 409, "n"},
+		{s3code.New("x", errs.Permission, "RequestTimeTooSkewed", "skew"), true, "RequestTimeTooSkewed", 403, "skew"},
+		{errs.E("x", errs.Conflict, "p").Because(errs.Precondition), true, "PreconditionFailed", 412, "p"},
+		{errs.E("x", errs.Conflict, "n").Because(errs.NotEmpty), false, "BucketNotEmpty", 409, "n"},
 		{errs.E("x", errs.Conflict, "c"), true, "OperationAborted", 409, "c"},
 		{errs.E("x", errs.Transient, "busy"), true, "ServiceUnavailable", 503, "busy"},
-		{errs.E("x", errs.Transient, "slow").WithCode("SlowDown"), true, "SlowDown", 503, "slow"},
+		{s3code.New("x", errs.Transient, "SlowDown", "slow"), true, "SlowDown", 503, "slow"},
 		{errs.E("x", errs.NoSpace, "disk /data below its 5%% floor"), true, "InsufficientStorage", 507, "disk /data below its 5% floor"},
 		{errs.E("x", errs.NotImplemented, "nope"), true, "NotImplemented", 501, "nope"},
 		{errs.E("x", errs.TooLarge, "big"), true, "EntityTooLarge", 400, "big"},
 		{errs.E("x", errs.Internal, "secret detail"), true, "InternalError", 500, codeTable["InternalError"].Msg},
 		{fmt.Errorf("plain"), true, "InternalError", 500, codeTable["InternalError"].Msg},
-		{fmt.Errorf("wrapped: %w", errs.E("x", errs.NotExist, "deep").WithCode("NoSuchVersion")), true, "NoSuchVersion", 404, "deep"},
-		{errs.E("x", errs.Invalid, "odd").WithCode("SomeNewCode"), true, "SomeNewCode", 400, "odd"},
-		{errs.E("x", errs.Internal, "").WithCode("NotModified"), true, "NotModified", 304, "Not Modified"},
+		{fmt.Errorf("wrapped: %w", errs.E("x", errs.NotExist, "deep").Because(errs.Version)), true, "NoSuchVersion", 404, "deep"},
+		{s3code.New("x", errs.Invalid, "SomeNewCode", "odd"), true, "SomeNewCode", 400, "odd"},
+		{s3code.New("x", errs.Internal, "NotModified", ""), true, "NotModified", 304, "Not Modified"},
+		// Domain kinds and reasons below s3api (reasonTable).
+		{errs.E("x", errs.ReadOnly, "tag v1 is read-only"), true, "AccessDenied", 403, "tag v1 is read-only"},
+		{errs.E("x", errs.Purged, "gone").Because(errs.Version), true, "NoSuchVersion", 404, "gone"},
+		{errs.E("x", errs.Purged, "gone"), false, "NoSuchVersion", 404, "gone"},
+		{errs.E("x", errs.NotExist, "no commit").Because(errs.Commit), false, "NoSuchVersion", 404, "no commit"},
+		{errs.E("x", errs.NotExist, "no repo").Because(errs.Repo), true, "NoSuchBucket", 404, "no repo"},
+		{errs.E("x", errs.NotExist, "no key").Because(errs.UnknownKey), true, "InvalidAccessKeyId", 403, "no key"},
+		{errs.E("x", errs.Invalid, "bad name").Because(errs.Name), false, "InvalidBucketName", 400, "bad name"},
+		{errs.E("x", errs.TooLarge, "long").Because(errs.Key), true, "KeyTooLongError", 400, "long"},
+		{errs.E("x", errs.Invalid, "marker").Because(errs.DeleteMarker), true, "MethodNotAllowed", 405, "marker"},
+		{errs.E("x", errs.Invalid, "not a branch").Because(errs.RefKind), false, "InvalidRequest", 400, "not a branch"},
+		{errs.E("x", errs.Conflict, "replaced").Because(errs.Part), true, "InvalidPart", 400, "replaced"},
+		{errs.E("x", errs.Conflict, "gc").Because(errs.Busy), false, "OperationAborted", 409, "gc"},
+		{errs.E("x", errs.Permission, "blocked").Because(errs.Blocked), true, "AccessDenied", 403, "blocked"},
+		// A pair not in the table answers by kind; the outer kind picks the
+		// status of a code S3 does not list; the message is the reasoned one.
+		{errs.E("x", errs.Invalid, "bad user").Because(errs.User), true, "InvalidArgument", 400, "bad user"},
+		{&errs.Error{Op: "o", Kind: errs.Conflict, Msg: "outer", Err: errs.E("x", errs.Conflict, "inner").Because(errs.Merge)}, true, "MergeConflict", 409, "inner"},
+		{errs.Wrap("o", errs.Internal, errs.E("x", errs.NotExist, "v").Because(errs.Version)), true, "NoSuchVersion", 404, "v"},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			w := wireError(tc.err, tc.object)
@@ -1161,7 +1181,7 @@ func TestValidKey(t *testing.T) {
 		{strings.Repeat("a", 1025), "KeyTooLongError"},
 	} {
 		err := ValidKey(tc.key)
-		if errs.CodeOf(err) != tc.code {
+		if codeOf(err) != tc.code {
 			t.Errorf("%q: %v, want %q", tc.key, err, tc.code)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/s3api/s3code"
 	"github.com/tusk-data/tusk/s3api/sigv4"
 )
 
@@ -460,11 +461,11 @@ func noSuchBucket(name, ref string, err error) error {
 	if errs.KindOf(err) != errs.NotExist {
 		return err
 	}
-	if code := errs.CodeOf(err); code != "" && code != "NoSuchBucket" {
+	if code := codeOf(err); code != "" && code != "NoSuchBucket" {
 		return err
 	}
 	if ref == "" {
-		return &errs.Error{Op: "s3api.resolve", Kind: errs.NotExist, Code: "NoSuchBucket", Err: err}
+		return s3code.Wrap("s3api.resolve", errs.NotExist, "NoSuchBucket", "", err)
 	}
-	return errs.E("s3api.resolve", errs.NotExist, "bucket %s: %s; %s", name, messageOf(err), dottedNames).WithCode("NoSuchBucket")
+	return s3code.New("s3api.resolve", errs.NotExist, "NoSuchBucket", "bucket %s: %s; %s", name, messageOf(err), dottedNames)
 }

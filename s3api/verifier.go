@@ -8,8 +8,9 @@ import (
 
 // Verifier authenticates one request; *sigv4.Verifier implements it. Verify
 // reads only the request line, headers and query; the payload is then read
-// from the Result's Body, never from r.Body. Its errors are *errs.Error with
-// the S3 code set (SignatureDoesNotMatch, InvalidAccessKeyId, ...).
+// from the Result's Body, never from r.Body. Its errors are *s3code.Error
+// with the S3 code (SignatureDoesNotMatch, ...), or the Credentials' own
+// (NotExist with reason errs.UnknownKey: InvalidAccessKeyId).
 type Verifier interface {
 	Verify(r *http.Request) (*sigv4.Result, error)
 }

@@ -435,8 +435,8 @@ func testSizeMismatch(t *testing.T, d blob.Driver) {
 		t.Run(tc.name, func(t *testing.T) {
 			err := d.Put(ctx, "m", onlyReader{bytes.NewReader(data(4, tc.n))}, tc.size)
 			wantKind(t, "Put", err, errs.Invalid)
-			if c := errs.CodeOf(err); c != "IncompleteBody" {
-				t.Errorf("Put error code = %q, want IncompleteBody", c)
+			if r := errs.ReasonOf(err); r != errs.IncompleteBody {
+				t.Errorf("Put error reason = %q, want IncompleteBody", r)
 			}
 			wantAbsent(t, d, "m")
 		})
@@ -790,7 +790,7 @@ func testStoreConcurrentDedup(t *testing.T, d blob.Driver) {
 
 func testStoreVerifyReject(t *testing.T, d blob.Driver) {
 	s := blob.New(d)
-	errNo := errs.E("test.Verify", errs.Invalid, "bad digest").WithCode("BadDigest")
+	errNo := errs.E("test.Verify", errs.Invalid, "bad digest").Because(errs.Digest)
 	for _, n := range []int{10, 2<<20 + 3} {
 		b := data(12, n)
 		var seen blob.Info
@@ -840,8 +840,8 @@ func testStoreIncompleteBody(t *testing.T, d blob.Driver) {
 			_, err := s.Put(ctxFor(t), onlyReader{bytes.NewReader(data(13, tc.n))}, blob.PutOptions{Size: tc.size,
 				Verify: func(blob.Info) error { verified = true; return nil }})
 			wantKind(t, "Put", err, errs.Invalid)
-			if c := errs.CodeOf(err); c != "IncompleteBody" {
-				t.Errorf("code = %q, want IncompleteBody (err %v)", c, err)
+			if r := errs.ReasonOf(err); r != errs.IncompleteBody {
+				t.Errorf("reason = %q, want IncompleteBody (err %v)", r, err)
 			}
 			if verified {
 				t.Errorf("Verify called on an incomplete body")

@@ -244,14 +244,14 @@ func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) (
 	switch {
 	case cerr == nil:
 	case w.err == errTooLong:
-		return errs.E(op, errs.Invalid, "body is longer than its declared size %d", size).WithCode("IncompleteBody")
+		return errs.E(op, errs.Invalid, "body is longer than its declared size %d", size).Because(errs.IncompleteBody)
 	case w.err != nil && cerr == w.err:
 		return classify(op, cerr)
 	default:
 		return &errs.Error{Op: op, Msg: "reading body", Err: cerr}
 	}
 	if size >= 0 && w.n != size {
-		return errs.E(op, errs.Invalid, "body is %d bytes, shorter than its declared size %d", w.n, size).WithCode("IncompleteBody")
+		return errs.E(op, errs.Invalid, "body is %d bytes, shorter than its declared size %d", w.n, size).Because(errs.IncompleteBody)
 	}
 	if err := f.Sync(); err != nil {
 		return classify(op, err)
@@ -369,7 +369,7 @@ func (d *Driver) Get(ctx context.Context, key string, off, length int64) (io.Rea
 	size := fi.Size()
 	if off > size {
 		f.Close()
-		return nil, errs.E(op, errs.Invalid, "offset %d is past the end of %q (%d bytes)", off, key, size).WithCode("InvalidRange")
+		return nil, errs.E(op, errs.Invalid, "offset %d is past the end of %q (%d bytes)", off, key, size).Because(errs.Range)
 	}
 	n := size - off
 	if length >= 0 && length < n {

@@ -173,8 +173,8 @@ func classify(op string, err error) error {
 	if errors.As(err, &er) && (er.Code != "" || er.StatusCode != 0) {
 		k := kindOfCode(er.Code, er.StatusCode)
 		ce := &errs.Error{Op: op, Kind: k, Err: err}
-		if k == errs.Invalid && er.Code != "" {
-			ce.Code = er.Code
+		if k == errs.Invalid {
+			ce.Reason = reasonOfCode(er.Code)
 		}
 		return ce
 	}
@@ -186,6 +186,25 @@ func classify(op string, err error) error {
 		return &errs.Error{Op: op, Kind: errs.Transient, Msg: "object store unreachable", Err: err}
 	}
 	return &errs.Error{Op: op, Kind: errs.Internal, Err: err}
+}
+
+// reasonOfCode is the errs.Reason of an Invalid answer of the object
+// store, for the codes that say what was wrong with the bytes Tusk sent;
+// other codes (a bucket name, XML) are the store's business and keep none.
+func reasonOfCode(code string) errs.Reason {
+	switch code {
+	case "IncompleteBody":
+		return errs.IncompleteBody
+	case "BadDigest", "InvalidDigest":
+		return errs.Digest
+	case "InvalidRange":
+		return errs.Range
+	case "InvalidPart", "InvalidPartOrder":
+		return errs.Part
+	case "InvalidArgument":
+		return errs.Argument
+	}
+	return errs.NoReason
 }
 
 func kindOfCode(code string, status int) errs.Kind {
@@ -439,7 +458,7 @@ func (d *Driver) readErr(op string, g *guard, err error) error {
 	case nil:
 		return classify(op, err)
 	case errTooLong, errTooShort:
-		return errs.E(op, errs.Invalid, "%v", g.err).WithCode("IncompleteBody")
+		return errs.E(op, errs.Invalid, "%v", g.err).Because(errs.IncompleteBody)
 	default:
 		return &errs.Error{Op: op, Msg: "reading body", Err: g.err}
 	}
@@ -496,7 +515,7 @@ func (d *Driver) emptyAt(ctx context.Context, op, key string, off int64) (io.Rea
 		return nil, err
 	}
 	if off > a.Size {
-		return nil, errs.E(op, errs.Invalid, "offset %d is past the end of %q (%d bytes)", off, key, a.Size).WithCode("InvalidRange")
+		return nil, errs.E(op, errs.Invalid, "offset %d is past the end of %q (%d bytes)", off, key, a.Size).Because(errs.Range)
 	}
 	return io.NopCloser(bytes.NewReader(nil)), nil
 }

@@ -1,11 +1,3 @@
-// Package errs is Tusk's one small error vocabulary.
-//
-// Every layer returns *Error values (or wraps them) carrying a Kind and the
-// name of the operation that failed. Drivers classify their native errors
-// once, at their edge (a missing file is NotExist, a refused connection is
-// Transient); only the protocol layers (s3api, the admin API) turn kinds into
-// wire codes. Code inside Tusk asks errs.Is(err, errs.NotExist), never string
-// matching.
 package errs
 
 import (
@@ -25,10 +17,11 @@ const (
 	Exist
 	// Invalid: the request is malformed or breaks a rule (names, sizes, XML).
 	Invalid
-	// Permission: the caller may not do this (auth failure, read-only ref).
+	// Permission: the caller may not do this (authentication failure, no
+	// grant, purged content that may not be stored again).
 	Permission
 	// Conflict: a precondition or concurrent change prevents the operation
-	// (If-Match failed, merge conflict, non-empty bucket).
+	// (If-Match failed, merge conflict, non-empty bucket, a job running).
 	Conflict
 	// Transient: a dependency is temporarily unavailable; retrying may work.
 	Transient
@@ -40,10 +33,17 @@ const (
 	TooLarge
 	// NoSpace: the store is below its free-space floor.
 	NoSpace
+	// ReadOnly: the target takes no writes from this caller (a tag, a commit,
+	// a pipeline's output, a protected branch outside merges).
+	ReadOnly
+	// Purged: the thing existed but an administrator purged its content; it
+	// reads like NotExist to clients but is never resurrected by a retry.
+	Purged
 )
 
 var kindNames = [...]string{"other", "not exist", "exist", "invalid", "permission",
-	"conflict", "transient", "internal", "not implemented", "too large", "no space"}
+	"conflict", "transient", "internal", "not implemented", "too large", "no space",
+	"read only", "purged"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -52,16 +52,78 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", k)
 }
 
+// Reason says what, precisely, an error is about, in domain words. It
+// refines a Kind: the same Reason can go with several kinds (NotExist+Key:
+// no such key; Invalid+Key: a malformed key; TooLarge+Key: a key too long),
+// and a protocol layer maps the (Kind, Reason) pair. NoReason leaves the
+// kind to speak alone.
+type Reason uint8
+
+const (
+	// NoReason is the zero Reason.
+	NoReason Reason = iota
+
+	// What a NotExist, Exist, Invalid or TooLarge error is about.
+
+	Repo      // a repo
+	Ref       // a branch, tag or other ref
+	Commit    // a commit, by id or prefix
+	Key       // an object key
+	Version   // an object version (or a version id)
+	Upload    // a multipart upload
+	Part      // a part of a multipart upload
+	User      // a user
+	AccessKey // an access key, as an administered thing
+	Pipeline  // a pipeline
+	Job       // a pipeline job
+	Datum     // a datum of a job
+
+	// Invalid: which rule the request broke.
+
+	Name           // a repo, branch, tag, user or bucket name breaks its rule
+	Argument       // a parameter value is out of its domain
+	Digest         // the content does not match the digest the caller sent
+	Range          // a byte range or offset is past the end
+	IncompleteBody // the body is shorter or longer than its declared size
+	RefKind        // the operation does not apply to this kind of ref (not a branch, main, an open commit)
+	DeleteMarker   // the version named is a delete marker, which has no content
+
+	// Conflict: what is in the way.
+
+	NotEmpty     // the repo or branch still holds keys
+	Precondition // a conditional request's precondition (If-Match, If-None-Match) failed
+	Merge        // a merge or revert met conflicting changes
+	Busy         // the resource is in use (a GC running, a pipeline's output)
+
+	// Permission: why the caller is refused.
+
+	UnknownKey // the request is signed with an access key that cannot authenticate
+	Blocked    // the content was purged and blocked: it may not be stored again
+	Protected  // the branch is protected: it takes only merges
+)
+
+var reasonNames = [...]string{"", "repo", "ref", "commit", "key", "version", "upload",
+	"part", "user", "access key", "pipeline", "job", "datum",
+	"name", "argument", "digest", "range", "incomplete body", "ref kind", "delete marker",
+	"not empty", "precondition", "merge", "busy",
+	"unknown key", "blocked", "protected"}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("reason(%d)", r)
+}
+
 // Error is a classified error. Op names the operation ("meta.Commit",
-// "blob/disk.Put"); Code, when set, is a precise protocol code that the
-// protocol layer should use instead of the kind's default (for example
-// "NoSuchVersion" or "BucketNotEmpty"); Msg is for humans.
+// "blob/disk.Put"); Reason, when set, says what the error is about so that
+// a protocol layer can answer precisely; Msg is for humans.
 type Error struct {
-	Op   string
-	Kind Kind
-	Code string
-	Msg  string
-	Err  error
+	Op     string
+	Kind   Kind
+	Reason Reason
+	Msg    string
+	Err    error
 }
 
 func (e *Error) Error() string {
@@ -87,6 +149,9 @@ func E(op string, k Kind, format string, args ...any) *Error {
 	return &Error{Op: op, Kind: k, Msg: fmt.Sprintf(format, args...)}
 }
 
+// Because sets e's reason and returns e.
+func (e *Error) Because(r Reason) *Error { e.Reason = r; return e }
+
 // Wrap classifies err as kind k for op. It returns nil when err is nil.
 func Wrap(op string, k Kind, err error) error {
 	if err == nil {
@@ -94,9 +159,6 @@ func Wrap(op string, k Kind, err error) error {
 	}
 	return &Error{Op: op, Kind: k, Err: err}
 }
-
-// WithCode returns e with a precise protocol code attached.
-func (e *Error) WithCode(code string) *Error { e.Code = code; return e }
 
 // KindOf returns the kind of the outermost classified error in err's chain,
 // or Other when none is classified.
@@ -115,19 +177,31 @@ func KindOf(err error) Kind {
 	return Other
 }
 
-// CodeOf returns the first precise protocol code in err's chain, or "".
-func CodeOf(err error) string {
+// ReasonOf returns the reason of the first *Error in err's chain that
+// carries one, or NoReason.
+func ReasonOf(err error) Reason {
+	if e := Reasoned(err); e != nil {
+		return e.Reason
+	}
+	return NoReason
+}
+
+// Reasoned returns the first *Error in err's chain that carries a reason,
+// or nil. Its Kind and Reason belong together: a protocol layer maps that
+// pair (an outer wrapper may have re-classified the kind), and its Msg says
+// what went wrong.
+func Reasoned(err error) *Error {
 	var e *Error
 	for err != nil {
 		if !errors.As(err, &e) {
-			return ""
+			return nil
 		}
-		if e.Code != "" {
-			return e.Code
+		if e.Reason != NoReason {
+			return e
 		}
 		err = e.Err
 	}
-	return ""
+	return nil
 }
 
 // Is reports whether err is classified as kind k.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/s3api"
+	"github.com/tusk-data/tusk/s3api/s3code"
 )
 
 // Harness is one backend under test and the callers the suite acts as.
@@ -81,7 +82,7 @@ func wantErr(t *testing.T, what string, err error, kind errs.Kind, code string) 
 		t.Fatalf("%s: kind %v, want %v: %v", what, got, kind, err)
 	}
 	if code != "" {
-		if got := errs.CodeOf(err); got != code {
+		if got := s3api.ErrorCode(err); got != code {
 			t.Fatalf("%s: code %q, want %q: %v", what, got, code, err)
 		}
 	}
@@ -331,10 +332,10 @@ func testPutRefused(s *suite) {
 	_, err := s.b.Put(s.ctx, s.admin, s.bucket("alpha", ""), "k", strings.NewReader("new"), s3api.PutOptions{Size: 3, ContentMD5: bad[:]})
 	wantErr(t, "Put with a wrong Content-MD5", err, errs.Invalid, "BadDigest")
 	good := md5.Sum([]byte("new"))
-	refuse := errs.E("test.Finish", errs.Invalid, "checksum mismatch").WithCode("BadDigest")
+	refuse := errs.E("test.Finish", errs.Invalid, "checksum mismatch").Because(errs.Digest)
 	_, err = s.b.Put(s.ctx, s.admin, s.bucket("alpha", ""), "k", strings.NewReader("new"), s3api.PutOptions{Size: 3, ContentMD5: good[:],
 		Finish: func() (map[string]string, error) { return nil, refuse }})
-	if !errors.Is(err, refuse) && errs.CodeOf(err) != "BadDigest" {
+	if !errors.Is(err, refuse) && s3api.ErrorCode(err) != "BadDigest" {
 		t.Fatalf("Put whose Finish fails: %v, want Finish's error", err)
 	}
 	_, err = s.b.Put(s.ctx, s.admin, s.bucket("alpha", ""), "k", iotestErr{}, s3api.PutOptions{Size: -1})
@@ -762,10 +763,10 @@ func testMultipart(s *suite) {
 
 	_, err = s.b.CompleteMultipartUpload(s.ctx, s.admin, b, "big", u.ID, []int{1, 4}, completeOpts("x"))
 	wantErr(t, "Complete with a missing part", err, errs.Invalid, "InvalidPart")
-	refuse := errs.E("test.Check", errs.Invalid, "too small").WithCode("EntityTooSmall")
+	refuse := s3code.New("test.Check", errs.Invalid, "EntityTooSmall", "too small")
 	_, err = s.b.CompleteMultipartUpload(s.ctx, s.admin, b, "big", u.ID, []int{1, 2}, s3api.CompleteOptions{ETag: "x",
 		Check: func(s3api.Upload, []s3api.Part) (s3api.Completion, error) { return s3api.Completion{}, refuse }})
-	if errs.CodeOf(err) != "EntityTooSmall" {
+	if s3api.ErrorCode(err) != "EntityTooSmall" {
 		t.Fatalf("Complete whose Check fails: %v", err)
 	}
 	if _, err := s.b.Head(s.ctx, s.admin, s.bucket("alpha", ""), "big", ""); errs.KindOf(err) != errs.NotExist {
@@ -875,9 +876,9 @@ func testReadOnlyRefs(s *suite) {
 		t.Fatalf("read at a commit: %q", got)
 	}
 	_, err = s.b.Put(s.ctx, s.admin, ro, "k", strings.NewReader("x"), s3api.PutOptions{Size: 1})
-	wantErr(t, "Put to a commit", err, errs.Permission, "AccessDenied")
+	wantErr(t, "Put to a commit", err, errs.ReadOnly, "AccessDenied")
 	_, err = s.b.Copy(s.ctx, s.admin, ro, "k2", o, s3api.PutOptions{})
-	wantErr(t, "Copy to a commit", err, errs.Permission, "AccessDenied")
+	wantErr(t, "Copy to a commit", err, errs.ReadOnly, "AccessDenied")
 	res, err := s.b.Delete(s.ctx, s.admin, ro, []s3api.DeleteItem{{Key: "k"}})
 	if err == nil {
 		if len(res) != 1 {
@@ -885,10 +886,10 @@ func testReadOnlyRefs(s *suite) {
 		}
 		err = res[0].Err
 	}
-	wantErr(t, "Delete at a commit", err, errs.Permission, "AccessDenied")
+	wantErr(t, "Delete at a commit", err, errs.ReadOnly, "AccessDenied")
 	_, err = s.b.CreateMultipartUpload(s.ctx, s.admin, ro, "k", s3api.UploadOptions{})
-	wantErr(t, "CreateMultipartUpload at a commit", err, errs.Permission, "AccessDenied")
-	wantErr(t, "SetVersioning at a commit", s.b.SetVersioning(s.ctx, s.admin, ro, "Suspended"), errs.Permission, "")
+	wantErr(t, "CreateMultipartUpload at a commit", err, errs.ReadOnly, "AccessDenied")
+	wantErr(t, "SetVersioning at a commit", s.b.SetVersioning(s.ctx, s.admin, ro, "Suspended"), errs.ReadOnly, "")
 	if got := s.read("alpha", "", "k"); got != "later" {
 		t.Fatalf("the branch reads %q", got)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/s3api/s3code"
 )
 
 // payload builds the Result body for payload hash ph. ss carries the signing
@@ -101,8 +102,7 @@ func (r *hashReader) Read(p []byte) (int, error) {
 // transport's and passes unchanged.
 func bodyErr(err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return &errs.Error{Op: opBody, Kind: errs.Invalid, Code: "IncompleteBody",
-			Msg: "the request body ended before its declared length", Err: err}
+		return s3code.Wrap(opBody, errs.Invalid, "IncompleteBody", "the request body ended before its declared length", err)
 	}
 	return err
 }

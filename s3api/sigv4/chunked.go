@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/s3api/s3code"
 )
 
 // Limits of the aws-chunked decoder. Memory per body is one bufio buffer
@@ -143,11 +144,11 @@ func (d *chunkDecoder) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func incomplete(format string, args ...any) *errs.Error {
+func incomplete(format string, args ...any) *s3code.Error {
 	return bodyFail(errs.Invalid, "IncompleteBody", format, args...)
 }
 
-func malformedChunk(format string, args ...any) *errs.Error {
+func malformedChunk(format string, args ...any) *s3code.Error {
 	return bodyFail(errs.Invalid, "InvalidRequest", format, args...)
 }
 

@@ -17,7 +17,7 @@
 //     collected for Result.Trailer.
 //
 // The rule for callers: bytes read from Result.Body are unauthenticated until
-// Read returns io.EOF. Any other error (always an *errs.Error carrying the S3
+// Read returns io.EOF. Any other error (always an *s3code.Error carrying the S3
 // code, or the transport's own error) means the payload must be discarded and
 // nothing committed. The chunked decoder streams with bounded memory: no chunk
 // is buffered; a chunk's signature is checked before the Read that delivers the

@@ -81,7 +81,7 @@ func (s *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message></Error>`,
-		errs.CodeOf(err), msg.String())
+		codeOf(err), msg.String())
 }
 
 func (s *echoServer) get(t *testing.T, path string) seenReq {

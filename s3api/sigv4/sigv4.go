@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/s3api/s3code"
 )
 
-// Credentials resolves an access key. NotExist (Code "InvalidAccessKeyId")
-// when unknown.
+// Credentials resolves an access key. NotExist with reason errs.UnknownKey
+// when unknown (s3api answers InvalidAccessKeyId).
 type Credentials interface {
 	Secret(ctx context.Context, accessKey string) (secret, user string, err error)
 }
@@ -69,12 +70,14 @@ const (
 	opBody   = "sigv4.Body"
 )
 
-func fail(k errs.Kind, code, format string, args ...any) *errs.Error {
-	return errs.E(opVerify, k, format, args...).WithCode(code)
+// fail and bodyFail build protocol-level errors: SigV4's failures are S3
+// codes (s3code), which s3api and the admin API answer as they are.
+func fail(k errs.Kind, code, format string, args ...any) *s3code.Error {
+	return s3code.New(opVerify, k, code, format, args...)
 }
 
-func bodyFail(k errs.Kind, code, format string, args ...any) *errs.Error {
-	return errs.E(opBody, k, format, args...).WithCode(code)
+func bodyFail(k errs.Kind, code, format string, args ...any) *s3code.Error {
+	return s3code.New(opBody, k, code, format, args...)
 }
 
 func noTrailer() http.Header { return nil }
@@ -113,14 +116,14 @@ func (a *auth) scope() string {
 
 // malformed returns the "your auth parameters are broken" error of the form
 // in use.
-func (a *auth) malformed(format string, args ...any) *errs.Error {
+func (a *auth) malformed(format string, args ...any) *s3code.Error {
 	if a.presigned {
 		return fail(errs.Invalid, "AuthorizationQueryParametersError", format, args...)
 	}
 	return fail(errs.Invalid, "AuthorizationHeaderMalformed", format, args...)
 }
 
-func notImplemented(what string) *errs.Error {
+func notImplemented(what string) *s3code.Error {
 	return fail(errs.NotImplemented, "NotImplemented",
 		"%s is not supported; sign requests with AWS Signature Version 4 (AWS4-HMAC-SHA256)", what)
 }
