@@ -8,8 +8,8 @@ import (
 
 // Backend is the versioned store as the S3 layer sees it. The gateway
 // implements it over meta (Badger) and blob; s3api never sees either.
-// Every method returns errors classified with internal/errs; Code on an
-// *errs.Error, when set, is the exact S3 code to answer with.
+// Every method returns errors classified with internal/errs; an error's
+// Reason, when set, picks the exact S3 code (reasonTable in errors.go).
 // s3api/backendtest is the conformance suite every implementation runs.
 //
 // The caller: every method that reads or writes for someone takes the
