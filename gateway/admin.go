@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/s3api"
@@ -399,7 +400,7 @@ func (c *adminCall) audit(a *admin, action, target, detail string) {
 	}
 }
 
-var actions = map[int]s3api.Action{PermRead: s3api.ActRead, PermWrite: s3api.ActWrite, PermAdmin: s3api.ActAdmin}
+var actions = map[int]s3api.Action{auth.PermRead: s3api.ActRead, auth.PermWrite: s3api.ActWrite, auth.PermAdmin: s3api.ActAdmin}
 
 // repo checks that the caller holds level need on repo (to do what) and
 // that the repo exists.
@@ -417,7 +418,7 @@ func (a *admin) repo(c *adminCall, repo string, need int, what string) (*meta.Re
 		}
 		return nil, apiErr(http.StatusForbidden, "AccessDenied",
 			"access denied: %s needs %s permission on repo %q to %s; a repo admin can grant it (tusk perm grant %s %s %s)",
-			c.user, PermName(need), repo, what, c.user, repo, PermName(need))
+			c.user, auth.PermName(need), repo, what, c.user, repo, auth.PermName(need))
 	}
 	r, err := a.s.Meta.GetRepo(c.ctx, repo)
 	if err != nil {
@@ -520,11 +521,11 @@ func kindName(k meta.RefKind) string {
 	return "commit"
 }
 
-func userInfo(u *User, keys int) UserInfo {
+func userInfo(u *auth.User, keys int) UserInfo {
 	p := map[string]string{}
 	for repo, l := range u.Perms {
-		if l > PermNone {
-			p[repo] = PermName(l)
+		if l > auth.PermNone {
+			p[repo] = auth.PermName(l)
 		}
 	}
 	return UserInfo{Name: u.Name, Admin: u.Admin, Perms: p, CreateRepos: u.Admin || u.CreateRepos, Created: u.Created, Keys: keys}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/pipelines"
@@ -132,7 +133,7 @@ func (a *admin) pipeline(c *adminCall, name string, need int, what string) (*pip
 	}
 	if _, err := a.repo(c, name, need, what); err != nil {
 		var ae *adminError
-		if errors.As(err, &ae) && ae.code == "NoSuchRepo" && need == PermRead {
+		if errors.As(err, &ae) && ae.code == "NoSuchRepo" && need == auth.PermRead {
 			return p, nil // its output repo was deleted by hand: still visible
 		}
 		return nil, err
@@ -177,7 +178,7 @@ func (a *admin) listPipelines(c *adminCall) (any, error) {
 	}
 	out := []PipelineInfo{}
 	for _, p := range list {
-		if a.s.Auth.Level(c.ctx, c.user, p.Name()) >= PermRead {
+		if a.s.Auth.Level(c.ctx, c.user, p.Name()) >= auth.PermRead {
 			out = append(out, a.pipelineInfo(c.ctx, p))
 		}
 	}
@@ -185,7 +186,7 @@ func (a *admin) listPipelines(c *adminCall) (any, error) {
 }
 
 func (a *admin) getPipeline(c *adminCall) (any, error) {
-	p, err := a.pipeline(c, c.r.PathValue("name"), PermRead, "see its pipeline")
+	p, err := a.pipeline(c, c.r.PathValue("name"), auth.PermRead, "see its pipeline")
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +211,7 @@ func (c *adminCall) readSpec() (*pipelines.Spec, error) {
 
 // checkSpecAccess checks the caller may read every input repo.
 func (a *admin) checkSpecAccess(c *adminCall, sp *pipelines.Spec) error {
-	if strings.HasPrefix(c.user, pipelineUserPrefix) {
+	if auth.IsPipelineUser(c.user) {
 		return apiErr(http.StatusForbidden, "AccessDenied", "access denied: a pipeline's key cannot manage pipelines")
 	}
 	for _, r := range sp.InputRepos() {
@@ -241,7 +242,7 @@ func (a *admin) createPipeline(c *adminCall) (any, error) {
 	}
 	// The output repo: the caller administers it, or may create it.
 	if _, err := a.s.Meta.GetRepo(c.ctx, sp.Name); err == nil {
-		if _, err := a.repo(c, sp.Name, PermAdmin, "make it a pipeline's output"); err != nil {
+		if _, err := a.repo(c, sp.Name, auth.PermAdmin, "make it a pipeline's output"); err != nil {
 			return nil, err
 		}
 	} else if err := a.s.Auth.Allow(c.ctx, c.user, sp.Name, s3api.ActCreateRepo); err != nil {
@@ -255,7 +256,7 @@ func (a *admin) createPipeline(c *adminCall) (any, error) {
 		return nil, pipelineErr(err)
 	}
 	if !c.admin {
-		if err := a.s.Auth.Grant(c.ctx, c.user, sp.Name, PermAdmin); err != nil {
+		if err := a.s.Auth.Grant(c.ctx, c.user, sp.Name, auth.PermAdmin); err != nil {
 			return nil, err
 		}
 	}
@@ -270,7 +271,7 @@ func (a *admin) updatePipeline(c *adminCall) (any, error) {
 		return nil, err
 	}
 	name := c.r.PathValue("name")
-	if _, err := a.pipeline(c, name, PermAdmin, "update its pipeline"); err != nil {
+	if _, err := a.pipeline(c, name, auth.PermAdmin, "update its pipeline"); err != nil {
 		return nil, err
 	}
 	sp, err := c.readSpec()
@@ -301,7 +302,7 @@ func (a *admin) deletePipeline(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.pipeline(c, name, PermAdmin, "delete its pipeline"); err != nil {
+	if _, err := a.pipeline(c, name, auth.PermAdmin, "delete its pipeline"); err != nil {
 		return nil, err
 	}
 	if err := ps.Delete(c.ctx, name, pipelines.DeleteOptions{KeepRepo: keep}); err != nil {
@@ -324,7 +325,7 @@ func (a *admin) pipelineLogs(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := a.pipeline(c, c.r.PathValue("name"), PermRead, "read its pipeline's logs")
+	p, err := a.pipeline(c, c.r.PathValue("name"), auth.PermRead, "read its pipeline's logs")
 	if err != nil {
 		return nil, err
 	}
@@ -395,7 +396,7 @@ func (a *admin) jobFor(c *adminCall, id string) (*pipelines.Job, error) {
 	if err != nil {
 		return nil, pipelineErr(err)
 	}
-	if a.s.Auth.Level(c.ctx, c.user, j.Pipeline) < PermRead {
+	if a.s.Auth.Level(c.ctx, c.user, j.Pipeline) < auth.PermRead {
 		if c.user == "" {
 			return nil, unauthenticated()
 		}
@@ -415,7 +416,7 @@ func (a *admin) listJobs(c *adminCall) (any, error) {
 		return nil, err
 	}
 	if name != "" {
-		if _, err := a.pipeline(c, name, PermRead, "see its pipeline's jobs"); err != nil {
+		if _, err := a.pipeline(c, name, auth.PermRead, "see its pipeline's jobs"); err != nil {
 			return nil, err
 		}
 	}
@@ -425,7 +426,7 @@ func (a *admin) listJobs(c *adminCall) (any, error) {
 	}
 	out := JobList{Jobs: []*pipelines.Job{}}
 	for _, j := range jobs {
-		if name == "" && a.s.Auth.Level(c.ctx, c.user, j.Pipeline) < PermRead {
+		if name == "" && a.s.Auth.Level(c.ctx, c.user, j.Pipeline) < auth.PermRead {
 			continue
 		}
 		out.Jobs = append(out.Jobs, j)
@@ -475,7 +476,7 @@ func (a *admin) waitIdle(c *adminCall) (any, error) {
 	var names []string
 	if s := c.q("pipeline"); s != "" {
 		for _, n := range strings.Split(s, ",") {
-			if _, err := a.pipeline(c, n, PermRead, "wait for its pipeline"); err != nil {
+			if _, err := a.pipeline(c, n, auth.PermRead, "wait for its pipeline"); err != nil {
 				return nil, err
 			}
 			names = append(names, n)
@@ -497,7 +498,7 @@ func (a *admin) waitIdle(c *adminCall) (any, error) {
 			return nil, err
 		}
 		for _, p := range list {
-			if a.s.Auth.Level(c.ctx, c.user, p.Name()) >= PermRead {
+			if a.s.Auth.Level(c.ctx, c.user, p.Name()) >= auth.PermRead {
 				names = append(names, p.Name())
 			}
 		}
@@ -560,7 +561,7 @@ func (a *admin) datumLog(c *adminCall) (any, error) {
 
 func (a *admin) prov(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermRead, "read its provenance"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermRead, "read its provenance"); err != nil {
 		return nil, err
 	}
 	key := c.q("key")
@@ -578,7 +579,7 @@ func (a *admin) prov(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	canRead := func(r string) bool { return a.s.Auth.Level(c.ctx, c.user, r) >= PermRead }
+	canRead := func(r string) bool { return a.s.Auth.Level(c.ctx, c.user, r) >= auth.PermRead }
 	var n *pipelines.ProvNode
 	if down {
 		n, err = pipelines.Downstream(c.ctx, a.s.Meta, repo, ref, key, canRead)
@@ -606,13 +607,13 @@ func (a *admin) provRecord(c *adminCall) (any, error) {
 		}
 		return nil, err
 	}
-	if _, err := a.repo(c, rec.Repo, PermRead, "read its provenance"); err != nil {
+	if _, err := a.repo(c, rec.Repo, auth.PermRead, "read its provenance"); err != nil {
 		return nil, err
 	}
 	out := *rec
 	out.Inputs = nil
 	for _, in := range rec.Inputs {
-		if a.s.Auth.Level(c.ctx, c.user, in.Repo) < PermRead {
+		if a.s.Auth.Level(c.ctx, c.user, in.Repo) < auth.PermRead {
 			in = meta.ProvInput{Name: in.Name, Repo: in.Repo}
 		}
 		out.Inputs = append(out.Inputs, in)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/s3api"
@@ -108,19 +109,19 @@ func (a *admin) listRepos(c *adminCall) (any, error) {
 	out := []RepoInfo{}
 	for _, r := range repos {
 		lvl := a.s.Auth.Level(c.ctx, c.user, r.Name)
-		if lvl >= PermRead {
-			out = append(out, RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: PermName(lvl)})
+		if lvl >= auth.PermRead {
+			out = append(out, RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: auth.PermName(lvl)})
 		}
 	}
 	return out, nil
 }
 
 func (a *admin) getRepo(c *adminCall) (any, error) {
-	r, err := a.repo(c, c.r.PathValue("repo"), PermRead, "read it")
+	r, err := a.repo(c, c.r.PathValue("repo"), auth.PermRead, "read it")
 	if err != nil {
 		return nil, err
 	}
-	return RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: PermName(a.s.Auth.Level(c.ctx, c.user, r.Name))}, nil
+	return RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: auth.PermName(a.s.Auth.Level(c.ctx, c.user, r.Name))}, nil
 }
 
 func (a *admin) createRepo(c *adminCall) (any, error) {
@@ -145,7 +146,7 @@ func (a *admin) createRepo(c *adminCall) (any, error) {
 		return nil, err
 	}
 	if !c.admin {
-		if err := a.s.Auth.Grant(c.ctx, c.user, r.Name, PermAdmin); err != nil {
+		if err := a.s.Auth.Grant(c.ctx, c.user, r.Name, auth.PermAdmin); err != nil {
 			return nil, err
 		}
 	}
@@ -160,7 +161,7 @@ func (a *admin) deleteRepo(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.repo(c, name, PermAdmin, "delete it"); err != nil {
+	if _, err := a.repo(c, name, auth.PermAdmin, "delete it"); err != nil {
 		return nil, err
 	}
 	if err := a.s.Meta.DeleteRepo(c.ctx, name, force); err != nil {
@@ -185,7 +186,7 @@ func (a *admin) setPublic(c *adminCall) (any, error) {
 	if req.Public == nil {
 		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `send {"public": true} or {"public": false}`)
 	}
-	r, err := a.repo(c, name, PermAdmin, "change who may read it")
+	r, err := a.repo(c, name, auth.PermAdmin, "change who may read it")
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +194,7 @@ func (a *admin) setPublic(c *adminCall) (any, error) {
 		return nil, err
 	}
 	c.audit(a, "repo.set-public", name, strconv.FormatBool(*req.Public))
-	return RepoInfo{Name: r.Name, Created: r.Created, Public: *req.Public, Owner: r.OwnerName(), Permission: PermName(a.s.Auth.Level(c.ctx, c.user, name))}, nil
+	return RepoInfo{Name: r.Name, Created: r.Created, Public: *req.Public, Owner: r.OwnerName(), Permission: auth.PermName(a.s.Auth.Level(c.ctx, c.user, name))}, nil
 }
 
 // ---- branches ----
@@ -204,7 +205,7 @@ func branchInfo(repo string, b *meta.Branch) BranchInfo {
 
 func (a *admin) listBranches(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermRead, "list its branches"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermRead, "list its branches"); err != nil {
 		return nil, err
 	}
 	bs, err := a.s.Meta.ListBranches(c.ctx, repo)
@@ -220,7 +221,7 @@ func (a *admin) listBranches(c *adminCall) (any, error) {
 
 func (a *admin) getBranch(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermRead, "read its branches"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermRead, "read its branches"); err != nil {
 		return nil, err
 	}
 	r, err := a.branch(c, repo, c.r.PathValue("branch"))
@@ -239,7 +240,7 @@ func (a *admin) refRequest(c *adminCall, what string) (string, CreateRefRequest,
 	if err := c.decode(&req); err != nil {
 		return "", req, err
 	}
-	if _, err := a.repo(c, repo, PermAdmin, what); err != nil {
+	if _, err := a.repo(c, repo, auth.PermAdmin, what); err != nil {
 		return "", req, err
 	}
 	if err := meta.ValidRefName(req.Name); err != nil {
@@ -270,7 +271,7 @@ func (a *admin) createBranch(c *adminCall) (any, error) {
 
 func (a *admin) deleteBranch(c *adminCall) (any, error) {
 	repo, name := c.r.PathValue("repo"), c.r.PathValue("branch")
-	if _, err := a.repo(c, repo, PermAdmin, "delete branches"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermAdmin, "delete branches"); err != nil {
 		return nil, err
 	}
 	r, err := a.branch(c, repo, name)
@@ -299,7 +300,7 @@ func (a *admin) setProtected(c *adminCall) (any, error) {
 	if req.Protected == nil {
 		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `send {"protected": true} or {"protected": false}`)
 	}
-	if _, err := a.repo(c, repo, PermAdmin, "protect branches"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermAdmin, "protect branches"); err != nil {
 		return nil, err
 	}
 	if _, err := a.branch(c, repo, name); err != nil {
@@ -329,7 +330,7 @@ func (a *admin) revert(c *adminCall) (any, error) {
 	if req.Commit == "" {
 		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `name the commit to revert: {"commit": "<id>"}`)
 	}
-	if _, err := a.repo(c, repo, PermWrite, "revert commits"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermWrite, "revert commits"); err != nil {
 		return nil, err
 	}
 	br, err := a.branch(c, repo, name)
@@ -367,7 +368,7 @@ func (a *admin) reset(c *adminCall) (any, error) {
 	if req.Ref == "" {
 		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", `name the ref to reset to: {"ref": "<branch, tag or commit>"}`)
 	}
-	if _, err := a.repo(c, repo, PermAdmin, "reset branches"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermAdmin, "reset branches"); err != nil {
 		return nil, err
 	}
 	br, err := a.branch(c, repo, name)
@@ -392,7 +393,7 @@ func (a *admin) reset(c *adminCall) (any, error) {
 
 func (a *admin) listTags(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermRead, "list its tags"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermRead, "list its tags"); err != nil {
 		return nil, err
 	}
 	ts, err := a.s.Meta.ListTags(c.ctx, repo)
@@ -422,7 +423,7 @@ func (a *admin) createTag(c *adminCall) (any, error) {
 
 func (a *admin) deleteTag(c *adminCall) (any, error) {
 	repo, name := c.r.PathValue("repo"), c.r.PathValue("tag")
-	if _, err := a.repo(c, repo, PermAdmin, "delete tags"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermAdmin, "delete tags"); err != nil {
 		return nil, err
 	}
 	r, err := a.s.Meta.Resolve(c.ctx, repo, name)
@@ -464,7 +465,7 @@ func (a *admin) refInfo(repo string, r *meta.Ref) RefInfo {
 
 func (a *admin) getRef(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermRead, "read it"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermRead, "read it"); err != nil {
 		return nil, err
 	}
 	r, err := a.resolve(c, repo, c.r.PathValue("ref"))
@@ -484,7 +485,7 @@ func (a *admin) commitOf(c *adminCall, r *meta.Ref) (*meta.Commit, error) {
 
 func (a *admin) log(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermRead, "read its history"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermRead, "read its history"); err != nil {
 		return nil, err
 	}
 	limit, err := c.qint("limit", defLog, maxLog)
@@ -520,7 +521,7 @@ var errStop = errs.E("admin", errs.Other, "stop")
 
 func (a *admin) diff(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermRead, "diff its refs"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermRead, "diff its refs"); err != nil {
 		return nil, err
 	}
 	limit, err := c.qint("limit", defDiff, maxDiff)
@@ -592,7 +593,7 @@ func (a *admin) merge(c *adminCall) (any, error) {
 	default:
 		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "unknown merge strategy %q: use fail, ours or theirs", req.Strategy)
 	}
-	if _, err := a.repo(c, repo, PermWrite, "merge into its branches"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermWrite, "merge into its branches"); err != nil {
 		return nil, err
 	}
 	if _, err := a.resolve(c, repo, req.Source); err != nil {
@@ -629,7 +630,7 @@ func (a *admin) merge(c *adminCall) (any, error) {
 
 func (a *admin) listOpen(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermRead, "list its open commits"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermRead, "list its open commits"); err != nil {
 		return nil, err
 	}
 	ocs, err := a.s.Meta.ListOpenCommits(c.ctx, repo)
@@ -653,7 +654,7 @@ func (a *admin) startCommit(c *adminCall) (any, error) {
 	if req.Branch == "" {
 		req.Branch = "main"
 	}
-	if _, err := a.repo(c, repo, PermWrite, "write to it"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermWrite, "write to it"); err != nil {
 		return nil, err
 	}
 	br, err := a.branch(c, repo, req.Branch)
@@ -677,7 +678,7 @@ func (a *admin) finishCommit(c *adminCall) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	if _, err := a.repo(c, repo, PermWrite, "write to it"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermWrite, "write to it"); err != nil {
 		return nil, err
 	}
 	oc, err := a.openCommit(c, repo, c.r.PathValue("id"))
@@ -696,7 +697,7 @@ func (a *admin) finishCommit(c *adminCall) (any, error) {
 
 func (a *admin) abortCommit(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermWrite, "write to it"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermWrite, "write to it"); err != nil {
 		return nil, err
 	}
 	oc, err := a.openCommit(c, repo, c.r.PathValue("id"))
@@ -732,7 +733,7 @@ func objectInfo(o s3api.Object) ObjectInfo {
 
 func (a *admin) listObjects(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermRead, "list its keys"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermRead, "list its keys"); err != nil {
 		return nil, err
 	}
 	limit, err := c.qint("limit", maxList, maxList)
@@ -784,7 +785,7 @@ func (a *admin) head(c *adminCall, repo, ref, key string) (s3api.Bucket, s3api.O
 
 func (a *admin) getObject(c *adminCall) (any, error) {
 	repo := c.r.PathValue("repo")
-	if _, err := a.repo(c, repo, PermRead, "read its objects"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermRead, "read its objects"); err != nil {
 		return nil, err
 	}
 	bk, o, err := a.head(c, repo, c.q("ref"), c.q("key"))
@@ -850,7 +851,7 @@ func (a *admin) purge(c *adminCall) (any, error) {
 		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "name the content or a version, not both")
 	}
 	if !opts.All {
-		if _, err := a.repo(c, repo, PermAdmin, "purge its data"); err != nil {
+		if _, err := a.repo(c, repo, auth.PermAdmin, "purge its data"); err != nil {
 			return nil, err
 		}
 	} else if opts.Content == "" {
@@ -929,7 +930,7 @@ func (a *admin) createUser(c *adminCall) (any, error) {
 	if req.Admin && req.CreateRepos {
 		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "an admin user may create repos anyway; give admin or create_repos, not both")
 	}
-	u, err := a.s.Auth.CreateUserWith(c.ctx, &User{Name: req.Name, Admin: req.Admin, CreateRepos: req.CreateRepos})
+	u, err := a.s.Auth.CreateUserWith(c.ctx, &auth.User{Name: req.Name, Admin: req.Admin, CreateRepos: req.CreateRepos})
 	if err != nil {
 		return nil, err
 	}
@@ -1064,12 +1065,12 @@ func (a *admin) revokeKey(c *adminCall) (any, error) {
 
 // permTarget checks a perm grant or revoke: global admins, and admins of
 // the repo, may change permissions on it.
-func (a *admin) permTarget(c *adminCall) (string, string, *User, error) {
+func (a *admin) permTarget(c *adminCall) (string, string, *auth.User, error) {
 	user, repo := c.r.PathValue("user"), c.r.PathValue("repo")
 	if c.user == "" {
 		return "", "", nil, unauthenticated()
 	}
-	if _, err := a.repo(c, repo, PermAdmin, "change permissions on it"); err != nil {
+	if _, err := a.repo(c, repo, auth.PermAdmin, "change permissions on it"); err != nil {
 		return "", "", nil, err
 	}
 	u, err := a.s.Auth.GetUser(c.ctx, user)
@@ -1088,7 +1089,7 @@ func (a *admin) grant(c *adminCall) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	lvl, err := ParsePerm(req.Permission)
+	lvl, err := auth.ParsePerm(req.Permission)
 	if err != nil {
 		return nil, err
 	}
@@ -1099,17 +1100,17 @@ func (a *admin) grant(c *adminCall) (any, error) {
 	if err := a.s.Auth.Grant(c.ctx, user, repo, lvl); err != nil {
 		return nil, err
 	}
-	c.audit(a, "perm.grant", repo, user+" "+PermName(lvl))
-	return PermInfo{User: user, Repo: repo, Permission: PermName(lvl)}, nil
+	c.audit(a, "perm.grant", repo, user+" "+auth.PermName(lvl))
+	return PermInfo{User: user, Repo: repo, Permission: auth.PermName(lvl)}, nil
 }
 
 // revoke takes away ?permission=LEVEL and everything above it (revoking
 // write leaves read); without it, every permission on the repo.
 func (a *admin) revoke(c *adminCall) (any, error) {
-	lvl := PermRead
+	lvl := auth.PermRead
 	if p := c.q("permission"); p != "" {
 		var err error
-		if lvl, err = ParsePerm(p); err != nil {
+		if lvl, err = auth.ParsePerm(p); err != nil {
 			return nil, err
 		}
 	}
@@ -1123,9 +1124,9 @@ func (a *admin) revoke(c *adminCall) (any, error) {
 		if err := a.s.Auth.Grant(c.ctx, user, repo, cur); err != nil {
 			return nil, err
 		}
-		c.audit(a, "perm.revoke", repo, user+" "+PermName(lvl)+" (now "+PermName(cur)+")")
+		c.audit(a, "perm.revoke", repo, user+" "+auth.PermName(lvl)+" (now "+auth.PermName(cur)+")")
 	}
-	return PermInfo{User: user, Repo: repo, Permission: PermName(cur)}, nil
+	return PermInfo{User: user, Repo: repo, Permission: auth.PermName(cur)}, nil
 }
 
 // ---- audit, gc ----

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/blob"
 	"github.com/tusk-data/tusk/blob/disk"
 	blobs3 "github.com/tusk-data/tusk/blob/s3"
@@ -66,7 +67,7 @@ type Server struct {
 	cfg     Config
 	Meta    *meta.Store
 	Blobs   *blob.Store
-	Auth    *Auth
+	Auth    *auth.Auth
 	Backend *Backend
 	handler http.Handler
 	reg     *prometheus.Registry
@@ -123,29 +124,29 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		drv.Close()
 		return nil, err
 	}
-	key, err := LoadServerKey(cfg.ServerKeyFile)
+	key, err := auth.LoadServerKey(cfg.ServerKeyFile)
 	if err != nil {
 		ms.Close()
 		drv.Close()
 		return nil, fmt.Errorf("server key: %w", err)
 	}
-	auth, err := NewAuth(ms, key)
+	au, err := auth.NewAuth(ms, key)
 	if err != nil {
 		ms.Close()
 		drv.Close()
 		return nil, err
 	}
-	id, sec, created, err := auth.Bootstrap(ctx, cfg.AccessKey, cfg.SecretKey)
+	id, sec, created, err := au.Bootstrap(ctx, cfg.AccessKey, cfg.SecretKey)
 	if err != nil {
 		ms.Close()
 		drv.Close()
 		return nil, fmt.Errorf("admin user: %w", err)
 	}
-	s := &Server{cfg: cfg, Meta: ms, Blobs: blob.New(drv), Auth: auth}
+	s := &Server{cfg: cfg, Meta: ms, Blobs: blob.New(drv), Auth: au}
 	if created {
 		s.AdminKeyID, s.AdminSecret = id, sec
 	}
-	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: auth}
+	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: au}
 	s.initPipelines()
 	s.handler = s.buildHandler()
 	s.ready.Store(true)

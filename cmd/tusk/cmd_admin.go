@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/gateway"
 )
 
@@ -273,7 +274,7 @@ func runPerm(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command
 	level := ""
 	if len(args) == 3 {
 		level = args[2]
-		if _, err := gateway.ParsePerm(level); err != nil {
+		if _, err := auth.ParsePerm(level); err != nil {
 			return usagef("unknown permission %q: use read, write or admin", level)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/gateway"
 	"github.com/tusk-data/tusk/gateway/gatewaytest"
 	"github.com/tusk-data/tusk/pipelines"
@@ -347,14 +348,14 @@ transform:
 	_, err = e.s3.DeleteObject(ctxT(t), &s3.DeleteObjectInput{Bucket: aws.String(j.StagingCommit[:16] + ".res"), Key: aws.String("a.txt")})
 	wantCode(err, "AccessDenied", "pipeline res")
 	// The pipeline's user exists with least privilege.
-	u, err := e.srv.Auth.GetUser(ctxT(t), gateway.PipelineUser("res"))
-	if err != nil || u.Admin || u.Perms["src"] != gateway.PermRead || u.Perms["res"] != gateway.PermWrite {
+	u, err := e.srv.Auth.GetUser(ctxT(t), auth.PipelineUser("res"))
+	if err != nil || u.Admin || u.Perms["src"] != auth.PermRead || u.Perms["res"] != auth.PermWrite {
 		t.Errorf("pipeline user %+v %v", u, err)
 	}
 	if err := e.srv.Pipelines.Delete(ctxT(t), "res", pipelines.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.srv.Auth.GetUser(ctxT(t), gateway.PipelineUser("res")); err == nil {
+	if _, err := e.srv.Auth.GetUser(ctxT(t), auth.PipelineUser("res")); err == nil {
 		t.Error("the deleted pipeline's user survived")
 	}
 }
