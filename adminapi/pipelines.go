@@ -1,4 +1,4 @@
-package gateway
+package adminapi
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tusk-data/tusk/adminapi/pipev1"
 	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta"
@@ -17,112 +18,43 @@ import (
 	"github.com/tusk-data/tusk/s3api"
 )
 
-// Wire types of the pipeline calls (docs/api.md, "Pipelines").
-
-// PipelineInfo describes a pipeline.
-type PipelineInfo struct {
-	Name      string           `json:"name"`
-	Version   int              `json:"version"`
-	Spec      pipelines.Spec   `json:"spec"`
-	Created   time.Time        `json:"created"`
-	Updated   time.Time        `json:"updated"`
-	CreatedBy string           `json:"created_by,omitempty"`
-	Inputs    []string         `json:"inputs"` // repo@branch
-	Output    string           `json:"output"` // repo@branch
-	State     string           `json:"state"`  // idle | pending | running | failing (last job failed)
-	LastJob   *pipelines.Job   `json:"last_job,omitempty"`
-	Processed *pipelines.State `json:"processed,omitempty"` // what the last successful job processed
-}
-
-// JobList answers GET /jobs.
-type JobList struct {
-	Jobs []*pipelines.Job `json:"jobs"`
-}
-
-// DatumList answers GET /jobs/{id}/datums.
-type DatumList struct {
-	Job    string             `json:"job"`
-	Datums []DatumInfo        `json:"datums"`
-	Stats  pipelines.JobStats `json:"stats"`
-}
-
-// DatumInfo is one datum of a job that needed work.
-type DatumInfo struct {
-	*pipelines.JobDatum
-	Inputs []string `json:"inputs"` // name:path
-}
-
-// IdleInfo answers GET /jobs/wait.
-type IdleInfo struct {
-	Idle bool             `json:"idle"`
-	Jobs []*pipelines.Job `json:"jobs"` // the newest job of each pipeline waited for
-}
-
-// ProvInfo answers GET /repos/{repo}/prov.
-type ProvInfo struct {
-	Direction string              `json:"direction"` // upstream | downstream
-	Root      *pipelines.ProvNode `json:"root"`
-}
-
-// LogInfo answers GET /pipelines/{name}/logs.
-type LogInfo struct {
-	Pipeline  string     `json:"pipeline"`
-	Job       string     `json:"job"`
-	Logs      []DatumLog `json:"logs"`
-	Truncated bool       `json:"truncated,omitempty"` // more than limit datums
-}
-
-// DatumLog is the log of a datum's last try.
-type DatumLog struct {
-	Datum    string   `json:"datum"`
-	Inputs   []string `json:"inputs"`
-	State    string   `json:"state"`
-	ExitCode int      `json:"exit_code"`
-	Log      string   `json:"log"`
-}
-
 // pipelineRoutes registers the pipeline calls (called by routes).
-func (a *admin) pipelineRoutes() {
-	const v = "/api/v1"
-	a.handle("GET "+v+"/pipelines", a.listPipelines)
-	a.handle("POST "+v+"/pipelines", a.createPipeline)
-	a.handle("GET "+v+"/pipelines/{name}", a.getPipeline)
-	a.handle("PUT "+v+"/pipelines/{name}", a.updatePipeline)
-	a.handle("DELETE "+v+"/pipelines/{name}", a.deletePipeline)
-	a.handle("GET "+v+"/pipelines/{name}/logs", a.pipelineLogs)
-	a.handle("GET "+v+"/jobs", a.listJobs)
-	a.handle("GET "+v+"/jobs/wait", a.waitIdle)
-	a.handle("GET "+v+"/jobs/{id}", a.getJob)
-	a.handle("GET "+v+"/jobs/{id}/wait", a.waitJob)
-	a.handle("GET "+v+"/jobs/{id}/datums", a.listDatums)
-	a.handle("GET "+v+"/jobs/{id}/datums/{datum}/log", a.datumLog)
-	a.handle("GET "+v+"/repos/{repo}/prov", a.prov)
-	a.handle("GET "+v+"/prov/{id}", a.provRecord)
+func (a *API) pipelineRoutes() {
+	a.handle("GET", "/pipelines", a.listPipelines)
+	a.handle("POST", "/pipelines", a.createPipeline)
+	a.handle("GET", "/pipelines/{name}", a.getPipeline)
+	a.handle("PUT", "/pipelines/{name}", a.updatePipeline)
+	a.handle("DELETE", "/pipelines/{name}", a.deletePipeline)
+	a.handle("GET", "/pipelines/{name}/logs", a.pipelineLogs)
+	a.handle("GET", "/jobs", a.listJobs)
+	a.handle("GET", "/jobs/wait", a.waitIdle)
+	a.handle("GET", "/jobs/{id}", a.getJob)
+	a.handle("GET", "/jobs/{id}/wait", a.waitJob)
+	a.handle("GET", "/jobs/{id}/datums", a.listDatums)
+	a.handle("GET", "/jobs/{id}/datums/{datum}/log", a.datumLog)
+	a.handle("GET", "/repos/{repo}/prov", a.prov)
+	a.handle("GET", "/prov/{id}", a.provRecord)
 }
 
-func (a *admin) pipes() (*pipelines.Service, error) {
-	if a.s.Pipelines == nil {
-		return nil, apiErr(http.StatusNotImplemented, "NotImplemented", "pipelines are disabled on this gateway")
+func (a *API) pipes() (*pipelines.Service, error) {
+	if a.pl == nil {
+		return nil, fail(errs.NotImplemented, "NotImplemented", "pipelines are disabled on this gateway")
 	}
-	return a.s.Pipelines, nil
+	return a.pl, nil
 }
 
 // pipelineErr maps pipeline errors to answers.
 func pipelineErr(err error) error {
 	var se *pipelines.SpecError
 	if errors.As(err, &se) {
-		return apiErr(http.StatusBadRequest, "InvalidSpec", "%s", se.Error())
+		return fail(errs.Invalid, "InvalidSpec", "%s", se.Error())
 	}
-	switch errs.CodeOf(err) {
-	case "NoSuchPipeline", "NoSuchJob", "NoSuchDatum":
-		return apiErr(http.StatusNotFound, errs.CodeOf(err), "%s", message(err))
-	}
-	return err
+	return err // NoSuchPipeline, NoSuchJob, NoSuchDatum pass through (toAPIError)
 }
 
 // pipeline loads a pipeline the caller may see (read on its output repo;
 // need for more).
-func (a *admin) pipeline(c *adminCall, name string, need int, what string) (*pipelines.Pipeline, error) {
+func (a *API) pipeline(c *adminCall, name string, need int, what string) (*pipelines.Pipeline, error) {
 	ps, err := a.pipes()
 	if err != nil {
 		return nil, err
@@ -132,8 +64,7 @@ func (a *admin) pipeline(c *adminCall, name string, need int, what string) (*pip
 		return nil, pipelineErr(err)
 	}
 	if _, err := a.repo(c, name, need, what); err != nil {
-		var ae *adminError
-		if errors.As(err, &ae) && ae.code == "NoSuchRepo" && need == auth.PermRead {
+		if errs.CodeOf(err) == "NoSuchRepo" && need == auth.PermRead {
 			return p, nil // its output repo was deleted by hand: still visible
 		}
 		return nil, err
@@ -141,9 +72,9 @@ func (a *admin) pipeline(c *adminCall, name string, need int, what string) (*pip
 	return p, nil
 }
 
-func (a *admin) pipelineInfo(ctx context.Context, p *pipelines.Pipeline) PipelineInfo {
-	ps := a.s.Pipelines
-	info := PipelineInfo{Name: p.Name(), Version: p.Version, Spec: p.Spec, Created: p.Created, Updated: p.Updated,
+func (a *API) pipelineInfo(ctx context.Context, p *pipelines.Pipeline) pipev1.PipelineInfo {
+	ps := a.pl
+	info := pipev1.PipelineInfo{Name: p.Name(), Version: p.Version, Spec: p.Spec, Created: p.Created, Updated: p.Updated,
 		CreatedBy: p.CreatedBy, Output: p.Name() + "@" + p.Spec.OutBranch(), State: "idle"}
 	for _, l := range p.Spec.Leaves() {
 		info.Inputs = append(info.Inputs, l.Repo+"@"+l.Branch)
@@ -167,7 +98,7 @@ func (a *admin) pipelineInfo(ctx context.Context, p *pipelines.Pipeline) Pipelin
 	return info
 }
 
-func (a *admin) listPipelines(c *adminCall) (any, error) {
+func (a *API) listPipelines(c *adminCall) (any, error) {
 	ps, err := a.pipes()
 	if err != nil {
 		return nil, err
@@ -176,17 +107,17 @@ func (a *admin) listPipelines(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []PipelineInfo{}
+	out := []pipev1.PipelineInfo{}
 	for _, p := range list {
-		if a.s.Auth.Level(c.ctx, c.user, p.Name()) >= auth.PermRead {
+		if a.auth.Level(c.ctx, c.user, p.Name()) >= auth.PermRead {
 			out = append(out, a.pipelineInfo(c.ctx, p))
 		}
 	}
 	return out, nil
 }
 
-func (a *admin) getPipeline(c *adminCall) (any, error) {
-	p, err := a.pipeline(c, c.r.PathValue("name"), auth.PermRead, "see its pipeline")
+func (a *API) getPipeline(c *adminCall) (any, error) {
+	p, err := a.pipeline(c, c.path("name"), auth.PermRead, "see its pipeline")
 	if err != nil {
 		return nil, err
 	}
@@ -197,10 +128,10 @@ func (a *admin) getPipeline(c *adminCall) (any, error) {
 func (c *adminCall) readSpec() (*pipelines.Spec, error) {
 	b, err := io.ReadAll(io.LimitReader(c.body, maxAdminBody+1))
 	if err != nil {
-		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "could not read the spec: %v", err)
+		return nil, fail(errs.Invalid, "InvalidArgument", "could not read the spec: %v", err)
 	}
 	if len(b) > maxAdminBody {
-		return nil, apiErr(http.StatusRequestEntityTooLarge, "TooLarge", "the spec is larger than %d bytes", maxAdminBody)
+		return nil, fail(errs.TooLarge, "TooLarge", "the spec is larger than %d bytes", maxAdminBody)
 	}
 	sp, err := pipelines.Parse(b)
 	if err != nil {
@@ -210,22 +141,22 @@ func (c *adminCall) readSpec() (*pipelines.Spec, error) {
 }
 
 // checkSpecAccess checks the caller may read every input repo.
-func (a *admin) checkSpecAccess(c *adminCall, sp *pipelines.Spec) error {
+func (a *API) checkSpecAccess(c *adminCall, sp *pipelines.Spec) error {
 	if auth.IsPipelineUser(c.user) {
-		return apiErr(http.StatusForbidden, "AccessDenied", "access denied: a pipeline's key cannot manage pipelines")
+		return fail(errs.Permission, "AccessDenied", "access denied: a pipeline's key cannot manage pipelines")
 	}
 	for _, r := range sp.InputRepos() {
-		if err := a.s.Auth.Allow(c.ctx, c.user, r, s3api.ActRead); err != nil {
-			if _, gerr := a.s.Meta.GetRepo(c.ctx, r); errs.Is(gerr, errs.NotExist) {
+		if err := a.auth.Allow(c.ctx, c.user, r, s3api.ActRead); err != nil {
+			if _, gerr := a.meta.GetRepo(c.ctx, r); errs.Is(gerr, errs.NotExist) {
 				continue // reported by the service, naming the field
 			}
-			return apiErr(http.StatusForbidden, "AccessDenied", "access denied: %s needs read permission on input repo %q", c.who(), r)
+			return fail(errs.Permission, "AccessDenied", "access denied: %s needs read permission on input repo %q", c.who(), r)
 		}
 	}
 	return nil
 }
 
-func (a *admin) createPipeline(c *adminCall) (any, error) {
+func (a *API) createPipeline(c *adminCall) (any, error) {
 	ps, err := a.pipes()
 	if err != nil {
 		return nil, err
@@ -241,22 +172,22 @@ func (a *admin) createPipeline(c *adminCall) (any, error) {
 		return nil, err
 	}
 	// The output repo: the caller administers it, or may create it.
-	if _, err := a.s.Meta.GetRepo(c.ctx, sp.Name); err == nil {
+	if _, err := a.meta.GetRepo(c.ctx, sp.Name); err == nil {
 		if _, err := a.repo(c, sp.Name, auth.PermAdmin, "make it a pipeline's output"); err != nil {
 			return nil, err
 		}
-	} else if err := a.s.Auth.Allow(c.ctx, c.user, sp.Name, s3api.ActCreateRepo); err != nil {
+	} else if err := a.auth.Allow(c.ctx, c.user, sp.Name, s3api.ActCreateRepo); err != nil {
 		return nil, err
 	}
 	p, err := ps.Create(c.ctx, sp, pipelines.CreateOptions{User: c.user})
 	if err != nil {
 		if errs.Is(err, errs.Exist) {
-			return nil, apiErr(http.StatusConflict, "AlreadyExists", "%s", message(err))
+			return nil, fail(errs.Exist, "AlreadyExists", "%s", message(err))
 		}
 		return nil, pipelineErr(err)
 	}
 	if !c.admin {
-		if err := a.s.Auth.Grant(c.ctx, c.user, sp.Name, auth.PermAdmin); err != nil {
+		if err := a.auth.Grant(c.ctx, c.user, sp.Name, auth.PermAdmin); err != nil {
 			return nil, err
 		}
 	}
@@ -265,12 +196,12 @@ func (a *admin) createPipeline(c *adminCall) (any, error) {
 	return a.pipelineInfo(c.ctx, p), nil
 }
 
-func (a *admin) updatePipeline(c *adminCall) (any, error) {
+func (a *API) updatePipeline(c *adminCall) (any, error) {
 	ps, err := a.pipes()
 	if err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("name")
+	name := c.path("name")
 	if _, err := a.pipeline(c, name, auth.PermAdmin, "update its pipeline"); err != nil {
 		return nil, err
 	}
@@ -279,7 +210,7 @@ func (a *admin) updatePipeline(c *adminCall) (any, error) {
 		return nil, err
 	}
 	if sp.Name != name {
-		return nil, apiErr(http.StatusBadRequest, "InvalidSpec", "name: the spec names pipeline %q, not %q; a pipeline cannot be renamed", sp.Name, name)
+		return nil, fail(errs.Invalid, "InvalidSpec", "name: the spec names pipeline %q, not %q; a pipeline cannot be renamed", sp.Name, name)
 	}
 	if err := a.checkSpecAccess(c, sp); err != nil {
 		return nil, err
@@ -292,12 +223,12 @@ func (a *admin) updatePipeline(c *adminCall) (any, error) {
 	return a.pipelineInfo(c.ctx, p), nil
 }
 
-func (a *admin) deletePipeline(c *adminCall) (any, error) {
+func (a *API) deletePipeline(c *adminCall) (any, error) {
 	ps, err := a.pipes()
 	if err != nil {
 		return nil, err
 	}
-	name := c.r.PathValue("name")
+	name := c.path("name")
 	keep, err := c.qbool("keep_repo")
 	if err != nil {
 		return nil, err
@@ -307,12 +238,12 @@ func (a *admin) deletePipeline(c *adminCall) (any, error) {
 	}
 	if err := ps.Delete(c.ctx, name, pipelines.DeleteOptions{KeepRepo: keep}); err != nil {
 		if errs.Is(err, errs.Conflict) {
-			return nil, apiErr(http.StatusConflict, "Conflict", "%s", message(err))
+			return nil, fail(errs.Conflict, "Conflict", "%s", message(err))
 		}
 		return nil, pipelineErr(err)
 	}
 	if !keep {
-		if err := a.s.Auth.DropRepoPerms(c.ctx, name); err != nil {
+		if err := a.auth.DropRepoPerms(c.ctx, name); err != nil {
 			return nil, err
 		}
 	}
@@ -320,12 +251,12 @@ func (a *admin) deletePipeline(c *adminCall) (any, error) {
 	return map[string]any{"deleted": name, "repo_kept": keep}, nil
 }
 
-func (a *admin) pipelineLogs(c *adminCall) (any, error) {
+func (a *API) pipelineLogs(c *adminCall) (any, error) {
 	ps, err := a.pipes()
 	if err != nil {
 		return nil, err
 	}
-	p, err := a.pipeline(c, c.r.PathValue("name"), auth.PermRead, "read its pipeline's logs")
+	p, err := a.pipeline(c, c.path("name"), auth.PermRead, "read its pipeline's logs")
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +273,7 @@ func (a *admin) pipelineLogs(c *adminCall) (any, error) {
 			}
 		}
 		if jobID == "" {
-			return LogInfo{Pipeline: p.Name(), Logs: []DatumLog{}}, nil
+			return pipev1.LogInfo{Pipeline: p.Name(), Logs: []pipev1.DatumLog{}}, nil
 		}
 	}
 	j, err := ps.GetJob(c.ctx, jobID)
@@ -350,7 +281,7 @@ func (a *admin) pipelineLogs(c *adminCall) (any, error) {
 		return nil, pipelineErr(err)
 	}
 	if j.Pipeline != p.Name() {
-		return nil, apiErr(http.StatusNotFound, "NoSuchJob", "job %s is not a job of pipeline %s", jobID, p.Name())
+		return nil, fail(errs.NotExist, "NoSuchJob", "job %s is not a job of pipeline %s", jobID, p.Name())
 	}
 	failedOnly, err := c.qbool("failed")
 	if err != nil {
@@ -365,7 +296,7 @@ func (a *admin) pipelineLogs(c *adminCall) (any, error) {
 		return nil, err
 	}
 	want := c.q("datum")
-	out := LogInfo{Pipeline: p.Name(), Job: j.ID, Logs: []DatumLog{}}
+	out := pipev1.LogInfo{Pipeline: p.Name(), Job: j.ID, Logs: []pipev1.DatumLog{}}
 	for _, d := range ds {
 		if want != "" && !strings.HasPrefix(d.ID, want) {
 			continue
@@ -381,13 +312,13 @@ func (a *admin) pipelineLogs(c *adminCall) (any, error) {
 		if err != nil && d.Action == pipelines.ActRemove {
 			continue
 		}
-		out.Logs = append(out.Logs, DatumLog{Datum: d.ID, Inputs: pipelines.DescribeDatum(p, d.Leaves), State: d.State, ExitCode: d.ExitCode, Log: l})
+		out.Logs = append(out.Logs, pipev1.DatumLog{Datum: d.ID, Inputs: pipelines.DescribeDatum(p, d.Leaves), State: d.State, ExitCode: d.ExitCode, Log: l})
 	}
 	return out, nil
 }
 
 // jobFor loads a job the caller may see.
-func (a *admin) jobFor(c *adminCall, id string) (*pipelines.Job, error) {
+func (a *API) jobFor(c *adminCall, id string) (*pipelines.Job, error) {
 	ps, err := a.pipes()
 	if err != nil {
 		return nil, err
@@ -396,16 +327,16 @@ func (a *admin) jobFor(c *adminCall, id string) (*pipelines.Job, error) {
 	if err != nil {
 		return nil, pipelineErr(err)
 	}
-	if a.s.Auth.Level(c.ctx, c.user, j.Pipeline) < auth.PermRead {
+	if a.auth.Level(c.ctx, c.user, j.Pipeline) < auth.PermRead {
 		if c.user == "" {
 			return nil, unauthenticated()
 		}
-		return nil, apiErr(http.StatusForbidden, "AccessDenied", "access denied: %s needs read permission on repo %q to see its pipeline's jobs", c.who(), j.Pipeline)
+		return nil, fail(errs.Permission, "AccessDenied", "access denied: %s needs read permission on repo %q to see its pipeline's jobs", c.who(), j.Pipeline)
 	}
 	return j, nil
 }
 
-func (a *admin) listJobs(c *adminCall) (any, error) {
+func (a *API) listJobs(c *adminCall) (any, error) {
 	ps, err := a.pipes()
 	if err != nil {
 		return nil, err
@@ -424,9 +355,9 @@ func (a *admin) listJobs(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := JobList{Jobs: []*pipelines.Job{}}
+	out := pipev1.JobList{Jobs: []*pipelines.Job{}}
 	for _, j := range jobs {
-		if name == "" && a.s.Auth.Level(c.ctx, c.user, j.Pipeline) < auth.PermRead {
+		if name == "" && a.auth.Level(c.ctx, c.user, j.Pipeline) < auth.PermRead {
 			continue
 		}
 		out.Jobs = append(out.Jobs, j)
@@ -437,8 +368,8 @@ func (a *admin) listJobs(c *adminCall) (any, error) {
 	return out, nil
 }
 
-func (a *admin) getJob(c *adminCall) (any, error) {
-	return a.jobFor(c, c.r.PathValue("id"))
+func (a *API) getJob(c *adminCall) (any, error) {
+	return a.jobFor(c, c.path("id"))
 }
 
 // waitTimeout reads ?timeout= (default 30s, at most 10 minutes).
@@ -447,15 +378,15 @@ func (c *adminCall) waitTimeout() (time.Duration, error) {
 	if s := c.q("timeout"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < 0 {
-			return 0, apiErr(http.StatusBadRequest, "InvalidArgument", "timeout must be a duration such as 30s, not %q", s)
+			return 0, fail(errs.Invalid, "InvalidArgument", "timeout must be a duration such as 30s, not %q", s)
 		}
 		t = min(d, 10*time.Minute)
 	}
 	return t, nil
 }
 
-func (a *admin) waitJob(c *adminCall) (any, error) {
-	j, err := a.jobFor(c, c.r.PathValue("id"))
+func (a *API) waitJob(c *adminCall) (any, error) {
+	j, err := a.jobFor(c, c.path("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -465,10 +396,10 @@ func (a *admin) waitJob(c *adminCall) (any, error) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, t)
 	defer cancel()
-	return a.s.Pipelines.WaitJob(ctx, j.ID)
+	return a.pl.WaitJob(ctx, j.ID)
 }
 
-func (a *admin) waitIdle(c *adminCall) (any, error) {
+func (a *API) waitIdle(c *adminCall) (any, error) {
 	ps, err := a.pipes()
 	if err != nil {
 		return nil, err
@@ -491,14 +422,14 @@ func (a *admin) waitIdle(c *adminCall) (any, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, t)
 	defer cancel()
 	_ = ps.WaitIdle(ctx, names...)
-	out := IdleInfo{Idle: ps.Idle(names...), Jobs: []*pipelines.Job{}}
+	out := pipev1.IdleInfo{Idle: ps.Idle(names...), Jobs: []*pipelines.Job{}}
 	if len(names) == 0 {
 		list, err := ps.List(c.ctx)
 		if err != nil {
 			return nil, err
 		}
 		for _, p := range list {
-			if a.s.Auth.Level(c.ctx, c.user, p.Name()) >= auth.PermRead {
+			if a.auth.Level(c.ctx, c.user, p.Name()) >= auth.PermRead {
 				names = append(names, p.Name())
 			}
 		}
@@ -512,8 +443,8 @@ func (a *admin) waitIdle(c *adminCall) (any, error) {
 	return out, nil
 }
 
-func (a *admin) listDatums(c *adminCall) (any, error) {
-	j, err := a.jobFor(c, c.r.PathValue("id"))
+func (a *API) listDatums(c *adminCall) (any, error) {
+	j, err := a.jobFor(c, c.path("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -521,7 +452,7 @@ func (a *admin) listDatums(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds, err := a.s.Pipelines.ListDatums(c.ctx, j.ID, failedOnly)
+	ds, err := a.pl.ListDatums(c.ctx, j.ID, failedOnly)
 	if err != nil {
 		return nil, pipelineErr(err)
 	}
@@ -529,7 +460,7 @@ func (a *admin) listDatums(c *adminCall) (any, error) {
 	if j.Spec != nil {
 		leaves = j.Spec.Leaves()
 	}
-	out := DatumList{Job: j.ID, Datums: []DatumInfo{}, Stats: j.Stats}
+	out := pipev1.DatumList{Job: j.ID, Datums: []pipev1.DatumInfo{}, Stats: j.Stats}
 	for _, d := range ds {
 		ins := []string{}
 		for _, l := range d.Leaves {
@@ -542,31 +473,31 @@ func (a *admin) listDatums(c *adminCall) (any, error) {
 			}
 			ins = append(ins, name+":"+p)
 		}
-		out.Datums = append(out.Datums, DatumInfo{JobDatum: d, Inputs: ins})
+		out.Datums = append(out.Datums, pipev1.DatumInfo{JobDatum: d, Inputs: ins})
 	}
 	return out, nil
 }
 
-func (a *admin) datumLog(c *adminCall) (any, error) {
-	j, err := a.jobFor(c, c.r.PathValue("id"))
+func (a *API) datumLog(c *adminCall) (any, error) {
+	j, err := a.jobFor(c, c.path("id"))
 	if err != nil {
 		return nil, err
 	}
-	l, err := a.s.Pipelines.DatumLog(c.ctx, j.ID, c.r.PathValue("datum"))
+	l, err := a.pl.DatumLog(c.ctx, j.ID, c.path("datum"))
 	if err != nil {
 		return nil, pipelineErr(err)
 	}
-	return map[string]string{"job": j.ID, "datum": c.r.PathValue("datum"), "log": l}, nil
+	return map[string]string{"job": j.ID, "datum": c.path("datum"), "log": l}, nil
 }
 
-func (a *admin) prov(c *adminCall) (any, error) {
-	repo := c.r.PathValue("repo")
+func (a *API) prov(c *adminCall) (any, error) {
+	repo := c.path("repo")
 	if _, err := a.repo(c, repo, auth.PermRead, "read its provenance"); err != nil {
 		return nil, err
 	}
 	key := c.q("key")
 	if key == "" {
-		return nil, apiErr(http.StatusBadRequest, "InvalidArgument", "key is required: the object whose provenance to show")
+		return nil, fail(errs.Invalid, "InvalidArgument", "key is required: the object whose provenance to show")
 	}
 	ref := c.q("ref")
 	if _, err := a.resolve(c, repo, ref); err != nil {
@@ -579,16 +510,16 @@ func (a *admin) prov(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	canRead := func(r string) bool { return a.s.Auth.Level(c.ctx, c.user, r) >= auth.PermRead }
+	canRead := func(r string) bool { return a.auth.Level(c.ctx, c.user, r) >= auth.PermRead }
 	var n *pipelines.ProvNode
 	if down {
-		n, err = pipelines.Downstream(c.ctx, a.s.Meta, repo, ref, key, canRead)
+		n, err = pipelines.Downstream(c.ctx, a.meta, repo, ref, key, canRead)
 	} else {
-		n, err = pipelines.Upstream(c.ctx, a.s.Meta, repo, ref, key, canRead)
+		n, err = pipelines.Upstream(c.ctx, a.meta, repo, ref, key, canRead)
 	}
 	if err != nil {
 		if errs.Is(err, errs.NotExist) {
-			return nil, apiErr(http.StatusNotFound, "NoSuchKey", "repo %q has no key %q at %s", repo, key, ref)
+			return nil, fail(errs.NotExist, "NoSuchKey", "repo %q has no key %q at %s", repo, key, ref)
 		}
 		return nil, err
 	}
@@ -596,14 +527,14 @@ func (a *admin) prov(c *adminCall) (any, error) {
 	if down {
 		dir = "downstream"
 	}
-	return ProvInfo{Direction: dir, Root: n}, nil
+	return pipev1.ProvInfo{Direction: dir, Root: n}, nil
 }
 
-func (a *admin) provRecord(c *adminCall) (any, error) {
-	rec, err := a.s.Meta.GetProv(c.ctx, c.r.PathValue("id"))
+func (a *API) provRecord(c *adminCall) (any, error) {
+	rec, err := a.meta.GetProv(c.ctx, c.path("id"))
 	if err != nil {
 		if errs.Is(err, errs.NotExist) {
-			return nil, apiErr(http.StatusNotFound, "NotFound", "%s", message(err))
+			return nil, fail(errs.NotExist, "NotFound", "%s", message(err))
 		}
 		return nil, err
 	}
@@ -613,7 +544,7 @@ func (a *admin) provRecord(c *adminCall) (any, error) {
 	out := *rec
 	out.Inputs = nil
 	for _, in := range rec.Inputs {
-		if a.s.Auth.Level(c.ctx, c.user, in.Repo) < auth.PermRead {
+		if a.auth.Level(c.ctx, c.user, in.Repo) < auth.PermRead {
 			in = meta.ProvInput{Name: in.Name, Repo: in.Repo}
 		}
 		out.Inputs = append(out.Inputs, in)
@@ -627,6 +558,6 @@ func pipelineOwned(oc *meta.OpenCommit) error {
 	if oc.Meta[pipelines.MetaRole] == "" {
 		return nil
 	}
-	return apiErr(http.StatusForbidden, "AccessDenied", "open commit %s belongs to job %s of pipeline %s; only the pipeline finishes or aborts it",
+	return fail(errs.Permission, "AccessDenied", "open commit %s belongs to job %s of pipeline %s; only the pipeline finishes or aborts it",
 		oc.ID, oc.Meta[pipelines.MetaJob], strings.SplitN(oc.Meta[pipelines.MetaPipeline], "@", 2)[0])
 }
