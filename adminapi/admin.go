@@ -80,7 +80,7 @@ type API struct {
 	pl      *pipelines.Service
 	ops     Ops
 	logger  zerolog.Logger
-	vers    string
+	version string
 	ver     *sigv4.Verifier
 	router  *mux.Router
 }
@@ -90,9 +90,9 @@ var _ http.Handler = (*API)(nil)
 // New returns the admin API over d.
 func New(d Deps) *API {
 	a := &API{meta: d.Meta, auth: d.Auth, backend: d.Backend, pl: d.Pipelines, ops: d.Ops,
-		logger: d.Log, vers: d.Version, ver: &sigv4.Verifier{Creds: d.Auth}}
-	if a.vers == "" {
-		a.vers = "dev"
+		logger: d.Log, version: d.Version, ver: &sigv4.Verifier{Creds: d.Auth}}
+	if a.version == "" {
+		a.version = "dev"
 	}
 	// Paths are matched encoded, as the names in them are single segments;
 	// c.path unescapes the values. Unmatched paths and methods answer 404

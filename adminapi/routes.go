@@ -27,7 +27,7 @@ const (
 )
 
 func (a *API) routes() {
-	a.handle("GET", "/version", a.version)
+	a.handle("GET", "/version", a.getVersion)
 	a.handle("GET", "/whoami", a.whoami)
 
 	a.handle("GET", "/repos", a.listRepos)
@@ -83,8 +83,8 @@ func (a *API) routes() {
 
 // ---- service ----
 
-func (a *API) version(c *adminCall) (any, error) {
-	return apiv1.VersionInfo{Version: a.vers}, nil
+func (a *API) getVersion(c *adminCall) (any, error) {
+	return apiv1.VersionInfo{Version: a.version}, nil
 }
 
 func (a *API) whoami(c *adminCall) (any, error) {
