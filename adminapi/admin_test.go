@@ -395,6 +395,7 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 		code, says   string
 	}{
 		{"GET", "/nope", 404, "NoSuchRoute", "docs/api.md"},
+		{"PATCH", "/repos", 404, "NoSuchRoute", "PATCH /api/v1/repos"},
 		{"GET", "/repos/nope/branches", 404, "NoSuchRepo", `repo "nope" does not exist`},
 		{"GET", "/repos/Bad_Name/branches", 400, "InvalidName", "Bad_Name"},
 	} {
@@ -402,6 +403,10 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 		if r.status != c.status || r.err.Code != c.code || !strings.Contains(r.err.Message, c.says) {
 			t.Errorf("%s %s = %d %s %q; want %d %s mentioning %q", c.method, c.path, r.status, r.err.Code, r.err.Message, c.status, c.code, c.says)
 		}
+	}
+	// Path values are unescaped (sent unsigned: a signer re-escapes paths).
+	if r := newAPI(t, srv, "", "").call("GET", "/repos/Bad%5FName/branches", nil); r.status != 400 || r.err.Code != "InvalidName" || !strings.Contains(r.err.Message, "Bad_Name") {
+		t.Errorf("GET /repos/Bad%%5FName/branches = %d %s %q; want 400 InvalidName naming Bad_Name", r.status, r.err.Code, r.err.Message)
 	}
 	adm.must("POST", "/repos", apiv1.CreateRepoRequest{Name: "imgs"}, nil)
 	for _, c := range []struct {

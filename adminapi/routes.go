@@ -60,7 +60,6 @@ func (a *API) routes() {
 
 	a.handle("GET", "/repos/{repo}/objects", a.listObjects)
 	a.handle("GET", "/repos/{repo}/object", a.getObject)
-	a.handle("HEAD", "/repos/{repo}/object", a.getObject)
 	a.handle("POST", "/repos/{repo}/purge", a.purge)
 	a.handle("POST", "/purge", a.purge)
 
