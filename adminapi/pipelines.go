@@ -27,7 +27,7 @@ func (a *API) pipelineRoutes() {
 	a.handle("DELETE", "/pipelines/{name}", a.deletePipeline)
 	a.handle("GET", "/pipelines/{name}/logs", a.pipelineLogs)
 	a.handle("GET", "/jobs", a.listJobs)
-	a.handle("GET", "/jobs/wait", a.waitIdle)
+	a.handle("GET", "/jobs/wait", a.waitIdle) // before /jobs/{id}: the first route that matches wins
 	a.handle("GET", "/jobs/{id}", a.getJob)
 	a.handle("GET", "/jobs/{id}/wait", a.waitJob)
 	a.handle("GET", "/jobs/{id}/datums", a.listDatums)

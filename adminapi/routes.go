@@ -26,6 +26,8 @@ const (
 	maxAuditLn = 100000
 )
 
+// routes registers the calls of docs/api.md; a GET also answers HEAD
+// (handle).
 func (a *API) routes() {
 	a.handle("GET", "/version", a.getVersion)
 	a.handle("GET", "/whoami", a.whoami)
@@ -77,7 +79,7 @@ func (a *API) routes() {
 
 	a.handle("GET", "/audit", a.auditLog)
 	a.handle("POST", "/gc", a.gc)
-	a.pipelineRoutes() // admin_pipelines.go
+	a.pipelineRoutes() // pipelines.go
 }
 
 // ---- service ----
