@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/blob"
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/internal/names"
@@ -17,7 +18,7 @@ import (
 type Backend struct {
 	Meta  *meta.Store
 	Blobs *blob.Store
-	Auth  *Auth
+	Auth  *auth.Auth
 	pins  pins
 }
 
@@ -61,7 +62,7 @@ func (b *Backend) CreateBucket(ctx context.Context, c s3api.Caller, repo, ref st
 			b.auditWith(ctx, user, "repo.set-public", repo, "true (via S3)")
 		}
 		if u, err := b.Auth.GetUser(ctx, user); err == nil && !u.Admin {
-			return b.Auth.Grant(ctx, user, repo, PermAdmin)
+			return b.Auth.Grant(ctx, user, repo, auth.PermAdmin)
 		}
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/gateway"
 	"github.com/tusk-data/tusk/s3api"
 	"github.com/tusk-data/tusk/s3api/backendtest"
@@ -23,7 +24,7 @@ func TestBackendConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { srv.Close() })
-		if err := srv.Auth.PutUser(ctx, &gateway.User{Name: "stranger", Created: time.Now().UTC()}); err != nil {
+		if err := srv.Auth.PutUser(ctx, &auth.User{Name: "stranger", Created: time.Now().UTC()}); err != nil {
 			t.Fatal(err)
 		}
 		return backendtest.Harness{Backend: srv.Backend,

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tusk-data/tusk/adminapi/apiv1"
 	"github.com/tusk-data/tusk/internal/errs"
 )
 
@@ -14,20 +15,6 @@ type GCOptions struct {
 	Retention time.Duration
 	// DryRun reports what would be deleted without deleting.
 	DryRun bool
-}
-
-// GCResult reports a garbage collection run.
-type GCResult struct {
-	BlobsDeleted   int     `json:"blobs_deleted"`
-	BlobsKept      int     `json:"blobs_kept"`
-	BytesFreed     int64   `json:"bytes_freed"`
-	CommitsDeleted int     `json:"commits_deleted"`
-	CommitsKept    int     `json:"commits_kept"`
-	NodesDeleted   int     `json:"nodes_deleted"`
-	NodesKept      int     `json:"nodes_kept"`
-	UploadsExpired int     `json:"uploads_expired"`
-	DryRun         bool    `json:"dry_run,omitempty"`
-	TookSeconds    float64 `json:"took_seconds"`
 }
 
 // pins protects blobs that writes have stored but not yet committed, so
@@ -124,7 +111,7 @@ func (p *pins) endGC() {
 // provenance record after the retention period, with the tree nodes only
 // they used. Blobs stored by writes still in flight are never deleted:
 // every hash pinned before or during the run is protected.
-func (s *Server) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
+func (s *Server) GC(ctx context.Context, opts GCOptions) (*apiv1.GCResult, error) {
 	start := time.Now()
 	if opts.Retention == 0 {
 		opts.Retention = 7 * 24 * time.Hour
@@ -146,7 +133,7 @@ func (s *Server) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &GCResult{CommitsDeleted: st.CommitsDeleted, CommitsKept: st.CommitsKept,
+	res := &apiv1.GCResult{CommitsDeleted: st.CommitsDeleted, CommitsKept: st.CommitsKept,
 		NodesDeleted: st.NodesDeleted, NodesKept: st.NodesKept, DryRun: opts.DryRun, UploadsExpired: expired}
 	var dead []string
 	var sizes []int64

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/pipelines"
@@ -32,33 +33,26 @@ type PipelineConfig struct {
 	Runner pipelines.Runner
 }
 
-// pipelineUserPrefix names the users that pipelines' workers act as. ':'
-// is not allowed in user names, so no person can take such a name.
-const pipelineUserPrefix = "pipeline:"
-
-// PipelineUser is the user a pipeline's workers authenticate as.
-func PipelineUser(pipeline string) string { return pipelineUserPrefix + pipeline }
-
 // pipelineCreds implements pipelines.Credentials over Auth: each pipeline
 // has its own user, with read on its input repos and write on its output
 // repo, and a key made at each start of the gateway (the secret lives in
 // memory only; at rest only its encrypted form).
 type pipelineCreds struct {
-	auth *Auth
+	auth *auth.Auth
 	mu   sync.Mutex
 	keys map[string][2]string // pipeline -> access key, secret
 }
 
 var _ pipelines.Credentials = (*pipelineCreds)(nil)
 
-func (c *pipelineCreds) User(p string) string { return PipelineUser(p) }
+func (c *pipelineCreds) User(p string) string { return auth.PipelineUser(p) }
 
 func (c *pipelineCreds) Key(ctx context.Context, p string, inputs []string, output string) (string, string, error) {
 	user := c.User(p)
-	perms := map[string]int{output: PermWrite}
+	perms := map[string]int{output: auth.PermWrite}
 	for _, in := range inputs {
 		if in != output {
-			perms[in] = PermRead
+			perms[in] = auth.PermRead
 		}
 	}
 	u, err := c.auth.GetUser(ctx, user)
@@ -66,7 +60,7 @@ func (c *pipelineCreds) Key(ctx context.Context, p string, inputs []string, outp
 		return "", "", err
 	}
 	if u == nil || !samePerms(u.Perms, perms) || u.Admin {
-		nu := &User{Name: user, Perms: perms, Created: time.Now().UTC()}
+		nu := &auth.User{Name: user, Perms: perms, Created: time.Now().UTC()}
 		if u != nil {
 			nu.Created = u.Created
 		}

@@ -13,11 +13,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/tusk-data/tusk/adminapi"
+	"github.com/tusk-data/tusk/adminapi/apiv1"
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/blob"
 	"github.com/tusk-data/tusk/blob/disk"
 	blobs3 "github.com/tusk-data/tusk/blob/s3"
@@ -59,6 +63,9 @@ type Config struct {
 	UploadTTL   time.Duration // GC aborts multipart uploads in flight this long (default 7 days; negative: never)
 	// Pipelines configures the pipelines the gateway runs (pipelines.go).
 	Pipelines PipelineConfig
+	// Version is the server's version, reported by GET /api/v1/version
+	// (default "dev"); tusk serve sets its build version.
+	Version string
 }
 
 // Server is a running gateway's state.
@@ -66,7 +73,7 @@ type Server struct {
 	cfg     Config
 	Meta    *meta.Store
 	Blobs   *blob.Store
-	Auth    *Auth
+	Auth    *auth.Auth
 	Backend *Backend
 	handler http.Handler
 	reg     *prometheus.Registry
@@ -123,29 +130,29 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		drv.Close()
 		return nil, err
 	}
-	key, err := LoadServerKey(cfg.ServerKeyFile)
+	key, err := auth.LoadServerKey(cfg.ServerKeyFile)
 	if err != nil {
 		ms.Close()
 		drv.Close()
 		return nil, fmt.Errorf("server key: %w", err)
 	}
-	auth, err := NewAuth(ms, key)
+	au, err := auth.NewAuth(ms, key)
 	if err != nil {
 		ms.Close()
 		drv.Close()
 		return nil, err
 	}
-	id, sec, created, err := auth.Bootstrap(ctx, cfg.AccessKey, cfg.SecretKey)
+	id, sec, created, err := au.Bootstrap(ctx, cfg.AccessKey, cfg.SecretKey)
 	if err != nil {
 		ms.Close()
 		drv.Close()
 		return nil, fmt.Errorf("admin user: %w", err)
 	}
-	s := &Server{cfg: cfg, Meta: ms, Blobs: blob.New(drv), Auth: auth}
+	s := &Server{cfg: cfg, Meta: ms, Blobs: blob.New(drv), Auth: au}
 	if created {
 		s.AdminKeyID, s.AdminSecret = id, sec
 	}
-	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: auth}
+	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: au}
 	s.initPipelines()
 	s.handler = s.buildHandler()
 	s.ready.Store(true)
@@ -164,16 +171,27 @@ func (s *Server) buildHandler() http.Handler {
 
 	s3h := s3api.New(s3api.Config{Backend: s.Backend, Auth: s.Auth,
 		Verifier: &sigv4.Verifier{Creds: s.Auth}, Domain: s.cfg.Domain, Region: s.cfg.Region, Log: s.cfg.Log})
-	adm := s.adminHandler()
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+	adm := adminapi.New(adminapi.Deps{Meta: s.Meta, Auth: s.Auth, Backend: s.Backend, Pipelines: s.Pipelines,
+		Ops: adminOps{s}, Log: s.cfg.Log, Version: s.cfg.Version})
+
+	// One router: /metrics, /healthz and the admin API on the gateway's own
+	// host (not on a virtual-hosted bucket's), everything else is S3. Paths
+	// are not cleaned: S3 keys may hold "//" and "..".
+	router := mux.NewRouter().SkipClean(true)
+	own := func(r *http.Request, _ *mux.RouteMatch) bool {
+		return s.cfg.Domain == "" || r.Host == s.cfg.Domain || !hasSuffixHost(r.Host, s.cfg.Domain)
+	}
+	router.Path("/metrics").MatcherFunc(own).Handler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	router.Path("/healthz").MatcherFunc(own).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ok\n"))
 	})
+	router.PathPrefix(adminapi.Prefix).MatcherFunc(own).Handler(adm)
+	router.NotFoundHandler = s3h
+	router.MethodNotAllowedHandler = s3h
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		// Go's server sends "100 Continue" only when a handler reads a
@@ -190,18 +208,21 @@ func (s *Server) buildHandler() http.Handler {
 			reqs.WithLabelValues(r.Method, strconv.Itoa(sw.code)).Inc()
 			dur.WithLabelValues(r.Method).Observe(time.Since(start).Seconds())
 		}()
-		if s.cfg.Domain == "" || r.Host == s.cfg.Domain || !hasSuffixHost(r.Host, s.cfg.Domain) {
-			if r.URL.Path == "/metrics" || r.URL.Path == "/healthz" {
-				mux.ServeHTTP(sw, r)
-				return
-			}
-			if strings.HasPrefix(r.URL.Path, AdminPrefix) {
-				adm.ServeHTTP(sw, r)
-				return
-			}
-		}
-		s3h.ServeHTTP(sw, r)
+		router.ServeHTTP(sw, r)
 	})
+}
+
+// adminOps gives the admin API the server operations it triggers.
+type adminOps struct{ s *Server }
+
+var _ adminapi.Ops = adminOps{}
+
+func (o adminOps) Purge(ctx context.Context, p adminapi.Purge) (*apiv1.PurgeReport, error) {
+	return o.s.Purge(ctx, PurgeOptions{Content: p.Content, Repo: p.Repo, All: p.All, Block: p.Block, Named: p.Named, User: p.User})
+}
+
+func (o adminOps) GC(ctx context.Context, dryRun bool, retention time.Duration) (*apiv1.GCResult, error) {
+	return o.s.GC(ctx, GCOptions{DryRun: dryRun, Retention: retention})
 }
 
 func hasSuffixHost(host, domain string) bool {

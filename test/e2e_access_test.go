@@ -9,23 +9,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/auth"
 )
 
 // user creates a non-admin user with the given per-repo permissions and
 // returns an SDK client with its new access key.
 func (e *env) user(t *testing.T, name string, perms map[string]int) *s3.Client {
 	t.Helper()
-	return e.userWith(t, gateway.User{Name: name}, perms)
+	return e.userWith(t, auth.User{Name: name}, perms)
 }
 
 // creator is user for a user who may create repos (the create_repos flag).
 func (e *env) creator(t *testing.T, name string, perms map[string]int) *s3.Client {
 	t.Helper()
-	return e.userWith(t, gateway.User{Name: name, CreateRepos: true}, perms)
+	return e.userWith(t, auth.User{Name: name, CreateRepos: true}, perms)
 }
 
-func (e *env) userWith(t *testing.T, u gateway.User, perms map[string]int) *s3.Client {
+func (e *env) userWith(t *testing.T, u auth.User, perms map[string]int) *s3.Client {
 	t.Helper()
 	name := u.Name
 	if _, err := e.srv.Auth.CreateUserWith(ctx(t), &u); err != nil {
@@ -52,9 +52,9 @@ func TestPermissions(t *testing.T) {
 	hidden := e.repo(t)
 	v1 := aws.ToString(put(t, admin, repo, "k", []byte("permission test")).VersionId)
 	put(t, admin, hidden, "h", []byte("hidden"))
-	reader := e.user(t, "reader", map[string]int{repo: gateway.PermRead})
-	writer := e.user(t, "writer", map[string]int{repo: gateway.PermWrite})
-	owner := e.user(t, "owner", map[string]int{repo: gateway.PermAdmin})
+	reader := e.user(t, "reader", map[string]int{repo: auth.PermRead})
+	writer := e.user(t, "writer", map[string]int{repo: auth.PermWrite})
+	owner := e.user(t, "owner", map[string]int{repo: auth.PermAdmin})
 
 	t.Run("ListBuckets is filtered", func(t *testing.T) {
 		for name, c := range map[string]*s3.Client{"reader": reader, "writer": writer} {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/gateway"
 	"github.com/tusk-data/tusk/gateway/gatewaytest"
 )
@@ -118,7 +119,7 @@ func TestCreateReposFlag(t *testing.T) {
 			t.Fatalf("repo record: %+v %v", r, err)
 		}
 		// A grant makes the other's repo readable, and listed.
-		if err := e.srv.Auth.Grant(ctx(t), "bob", aRepo, gateway.PermRead); err != nil {
+		if err := e.srv.Auth.Grant(ctx(t), "bob", aRepo, auth.PermRead); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := bob.CopyObject(ctx(t), &s3.CopyObjectInput{Bucket: aws.String(bRepo), Key: aws.String("copied"),
@@ -178,12 +179,12 @@ func TestBucketExists(t *testing.T) {
 		_, err = plain.CreateBucket(ctx(t), &s3.CreateBucketInput{Bucket: aws.String(repo)})
 		wantErr(t, err, 403, "AccessDenied")
 		// A repo admin who is not its owner: the branch bucket exists.
-		if err := e.srv.Auth.Grant(ctx(t), "bob", repo, gateway.PermAdmin); err != nil {
+		if err := e.srv.Auth.Grant(ctx(t), "bob", repo, auth.PermAdmin); err != nil {
 			t.Fatal(err)
 		}
 		_, err = bob.CreateBucket(ctx(t), &s3.CreateBucketInput{Bucket: aws.String("dev." + repo)})
 		wantErr(t, err, 409, "BucketAlreadyExists")
-		if err := e.srv.Auth.Grant(ctx(t), "bob", repo, gateway.PermNone); err != nil {
+		if err := e.srv.Auth.Grant(ctx(t), "bob", repo, auth.PermNone); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -237,7 +238,7 @@ func TestBucketExists(t *testing.T) {
 			_, err := c.CreateBucket(ctx(t), &s3.CreateBucketInput{Bucket: aws.String(b), CreateBucketConfiguration: cfg})
 			wantErr(t, err, 409, "BucketAlreadyOwnedByYou")
 		}
-		if _, err := srv.Auth.CreateUserWith(ctx(t), &gateway.User{Name: "carol", CreateRepos: true}); err != nil {
+		if _, err := srv.Auth.CreateUserWith(ctx(t), &auth.User{Name: "carol", CreateRepos: true}); err != nil {
 			t.Fatal(err)
 		}
 		k, secret, err := srv.Auth.CreateKey(ctx(t), "carol")
@@ -351,8 +352,8 @@ func TestBucketACL(t *testing.T) {
 		t.Fatal(err)
 	}
 	put(t, admin, repo, "pub.txt", []byte("for everyone"))
-	writer := e.user(t, "writer", map[string]int{repo: gateway.PermWrite})
-	owner := e.user(t, "owner", map[string]int{repo: gateway.PermAdmin})
+	writer := e.user(t, "writer", map[string]int{repo: auth.PermWrite})
+	owner := e.user(t, "owner", map[string]int{repo: auth.PermAdmin})
 	public := func(t *testing.T, want bool) {
 		t.Helper()
 		get := e.anonGet(t, "GET", repo, "pub.txt", "")
@@ -584,7 +585,7 @@ func TestListBucketsPages(t *testing.T) {
 		}
 	})
 	t.Run("a user's pages hold only its repos", func(t *testing.T) {
-		u := e.user(t, "pager", map[string]int{"pga-2": gateway.PermRead, "zzz": gateway.PermRead})
+		u := e.user(t, "pager", map[string]int{"pga-2": auth.PermRead, "zzz": auth.PermRead})
 		var got []string
 		p := s3.NewListBucketsPaginator(u, &s3.ListBucketsInput{MaxBuckets: aws.Int32(1)})
 		for p.HasMorePages() {

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/adminapi/apiv1"
 )
 
 // client speaks the admin API (/api/v1), signing every request with SigV4.
@@ -31,7 +31,7 @@ type client struct {
 	signer *v4.Signer
 }
 
-type whoami = gateway.WhoAmI
+type whoami = apiv1.WhoAmI
 
 func newClient(c *config) (*client, error) {
 	base, err := normalizeEndpoint(c.Endpoint)
@@ -102,7 +102,7 @@ func (c *client) request(ctx context.Context, method, path string, q url.Values,
 }
 
 // send sends a request and returns the response when it is a success; any
-// other answer becomes an *gateway.APIError.
+// other answer becomes an *apiv1.APIError.
 func (c *client) send(ctx context.Context, method, path string, q url.Values, body any) (*http.Response, error) {
 	req, err := c.request(ctx, method, path, q, body)
 	if err != nil {
@@ -128,13 +128,13 @@ func (c *client) send(ctx context.Context, method, path string, q url.Values, bo
 
 func decodeError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var e gateway.APIError
+	var e apiv1.APIError
 	if json.Unmarshal(b, &e) == nil && e.Code != "" {
 		e.Status = resp.StatusCode
 		return &e
 	}
 	if code := resp.Header.Get("X-Tusk-Error-Code"); code != "" {
-		return &gateway.APIError{Code: code, Message: code, Status: resp.StatusCode}
+		return &apiv1.APIError{Code: code, Message: code, Status: resp.StatusCode}
 	}
 	msg := strings.TrimSpace(string(b))
 	if len(msg) > 200 {
@@ -143,7 +143,7 @@ func decodeError(resp *http.Response) error {
 	if msg == "" {
 		msg = resp.Status
 	}
-	return &gateway.APIError{Code: "HTTP" + fmt.Sprint(resp.StatusCode),
+	return &apiv1.APIError{Code: "HTTP" + fmt.Sprint(resp.StatusCode),
 		Message: fmt.Sprintf("the gateway answered %s: %s (is --endpoint a Tusk gateway?)", resp.Status, msg), Status: resp.StatusCode}
 }
 

@@ -11,7 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/adminapi/apiv1"
+	"github.com/tusk-data/tusk/auth"
 )
 
 // ---- user ----
@@ -27,7 +28,7 @@ func newUserCmd(o *rootOptions) *cobra.Command {
 				return usagef("user create: --admin users may create repos anyway; give --admin or --create-repos, not both")
 			}
 			return o.run(cmd, func(ctx context.Context, cl *client) error {
-				return runUserCreate(ctx, o, cl, cmd, gateway.CreateUserRequest{Name: args[0], Admin: admin, NoKey: noKey, CreateRepos: createRepos})
+				return runUserCreate(ctx, o, cl, cmd, apiv1.CreateUserRequest{Name: args[0], Admin: admin, NoKey: noKey, CreateRepos: createRepos})
 			})
 		},
 	}
@@ -71,14 +72,14 @@ the flag is turned off. Admin users may always create repos.`,
 	)
 }
 
-func printNewKey(p *printer, k *gateway.NewKey) {
+func printNewKey(p *printer, k *apiv1.NewKey) {
 	p.line("Access key: %s", k.AccessKey)
 	p.line("Secret key: %s", k.SecretKey)
 	p.line("The secret is shown only now; store it safely (tusk login --access-key %s --secret-key ...).", k.AccessKey)
 }
 
-func runUserCreate(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, req gateway.CreateUserRequest) error {
-	var res gateway.NewUser
+func runUserCreate(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, req apiv1.CreateUserRequest) error {
+	var res apiv1.NewUser
 	if err := cl.do(ctx, "POST", "/users", nil, req, &res); err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func permString(perms map[string]string) string {
 }
 
 func runUserList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command) error {
-	var us []gateway.UserInfo
+	var us []apiv1.UserInfo
 	if err := cl.do(ctx, "GET", "/users", nil, nil, &us); err != nil {
 		return err
 	}
@@ -135,8 +136,8 @@ func runUserSetCreateRepos(ctx context.Context, o *rootOptions, cl *client, cmd 
 	if err != nil {
 		return usagef("user set-create-repos %s: want true or false, not %q", name, val)
 	}
-	var u gateway.UserInfo
-	if err := cl.do(ctx, "PUT", "/users/"+p(name)+"/create-repos", nil, gateway.SetCreateReposRequest{CreateRepos: &on}, &u); err != nil {
+	var u apiv1.UserInfo
+	if err := cl.do(ctx, "PUT", "/users/"+p(name)+"/create-repos", nil, apiv1.SetCreateReposRequest{CreateRepos: &on}, &u); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(u, func(p *printer) {
@@ -193,8 +194,8 @@ func newKeyCmd(o *rootOptions) *cobra.Command {
 }
 
 func runKeyCreate(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, user string) error {
-	var k gateway.NewKey
-	if err := cl.do(ctx, "POST", "/keys", nil, gateway.CreateKeyRequest{User: user}, &k); err != nil {
+	var k apiv1.NewKey
+	if err := cl.do(ctx, "POST", "/keys", nil, apiv1.CreateKeyRequest{User: user}, &k); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(k, func(p *printer) {
@@ -208,7 +209,7 @@ func runKeyList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comm
 	if user != "" {
 		q.Set("user", user)
 	}
-	var ks []gateway.KeyInfo
+	var ks []apiv1.KeyInfo
 	if err := cl.do(ctx, "GET", "/keys", q, nil, &ks); err != nil {
 		return err
 	}
@@ -273,14 +274,14 @@ func runPerm(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command
 	level := ""
 	if len(args) == 3 {
 		level = args[2]
-		if _, err := gateway.ParsePerm(level); err != nil {
+		if _, err := auth.ParsePerm(level); err != nil {
 			return usagef("unknown permission %q: use read, write or admin", level)
 		}
 	}
-	var res gateway.PermInfo
+	var res apiv1.PermInfo
 	path := "/users/" + p(user) + "/perms/" + p(repo)
 	if grant {
-		err = cl.do(ctx, "PUT", path, nil, gateway.PermRequest{Permission: level}, &res)
+		err = cl.do(ctx, "PUT", path, nil, apiv1.PermRequest{Permission: level}, &res)
 	} else {
 		q := url.Values{}
 		if level != "" {
@@ -327,7 +328,7 @@ func runAudit(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comman
 	if action != "" {
 		q.Set("action", action)
 	}
-	var res gateway.AuditResult
+	var res apiv1.AuditResult
 	if err := cl.do(ctx, "GET", "/audit", q, nil, &res); err != nil {
 		return err
 	}
@@ -366,11 +367,11 @@ func newGCCmd(o *rootOptions) *cobra.Command {
 }
 
 func runGC(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, dryRun bool, retention time.Duration) error {
-	req := gateway.GCRequest{DryRun: dryRun}
+	req := apiv1.GCRequest{DryRun: dryRun}
 	if retention > 0 {
 		req.Retention = retention.String()
 	}
-	var res gateway.GCResult
+	var res apiv1.GCResult
 	if err := cl.do(ctx, "POST", "/gc", nil, req, &res); err != nil {
 		return err
 	}
@@ -393,7 +394,7 @@ func newWhoamiCmd(o *rootOptions) *cobra.Command {
 		Args:  nargs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, func(ctx context.Context, cl *client) error {
-				var w gateway.WhoAmI
+				var w apiv1.WhoAmI
 				if err := cl.do(ctx, "GET", "/whoami", nil, nil, &w); err != nil {
 					return err
 				}
@@ -442,7 +443,7 @@ func runVersion(ctx context.Context, o *rootOptions, cmd *cobra.Command, clientO
 			res.Endpoint = cl.base
 			ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
-			var v gateway.VersionInfo
+			var v apiv1.VersionInfo
 			if err := cl.do(ctx, "GET", "/version", nil, nil, &v); err != nil {
 				res.Error = err.Error()
 			} else {

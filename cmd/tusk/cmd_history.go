@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/adminapi/apiv1"
 )
 
 // ---- log ----
@@ -41,7 +41,7 @@ func runLog(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command,
 	if path != "" {
 		q.Set("path", path)
 	}
-	var res gateway.LogResult
+	var res apiv1.LogResult
 	if err := cl.do(ctx, "GET", "/repos/"+p(t.Repo)+"/log", q, nil, &res); err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func runDiff(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command
 	if prefix != "" {
 		q.Set("prefix", prefix)
 	}
-	var res gateway.DiffResult
+	var res apiv1.DiffResult
 	if err := cl.do(ctx, "GET", "/repos/"+p(a.Repo)+"/diff", q, nil, &res); err != nil {
 		return err
 	}
@@ -167,18 +167,18 @@ func newCommitCmd(o *rootOptions) *cobra.Command {
 	)
 }
 
-func startCommit(ctx context.Context, cl *client, repo, branch, msg string) (*gateway.OpenCommitInfo, error) {
-	var oc gateway.OpenCommitInfo
-	err := cl.do(ctx, "POST", "/repos/"+p(repo)+"/commits", nil, gateway.StartCommitRequest{Branch: branch, Message: msg}, &oc)
+func startCommit(ctx context.Context, cl *client, repo, branch, msg string) (*apiv1.OpenCommitInfo, error) {
+	var oc apiv1.OpenCommitInfo
+	err := cl.do(ctx, "POST", "/repos/"+p(repo)+"/commits", nil, apiv1.StartCommitRequest{Branch: branch, Message: msg}, &oc)
 	if err != nil {
 		return nil, err
 	}
 	return &oc, nil
 }
 
-func finishCommit(ctx context.Context, cl *client, repo, id, msg string) (*gateway.CommitInfo, error) {
-	var c gateway.CommitInfo
-	err := cl.do(ctx, "POST", "/repos/"+p(repo)+"/commits/"+p(id)+"/finish", nil, gateway.FinishCommitRequest{Message: msg}, &c)
+func finishCommit(ctx context.Context, cl *client, repo, id, msg string) (*apiv1.CommitInfo, error) {
+	var c apiv1.CommitInfo
+	err := cl.do(ctx, "POST", "/repos/"+p(repo)+"/commits/"+p(id)+"/finish", nil, apiv1.FinishCommitRequest{Message: msg}, &c)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +239,7 @@ func runCommitList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.C
 	if err != nil {
 		return err
 	}
-	var ocs []gateway.OpenCommitInfo
+	var ocs []apiv1.OpenCommitInfo
 	if err := cl.do(ctx, "GET", "/repos/"+p(repo)+"/commits", nil, nil, &ocs); err != nil {
 		return err
 	}
@@ -296,8 +296,8 @@ func runMerge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comman
 	default:
 		return usagef("bad --strategy %q: use fail, ours or theirs", strategy)
 	}
-	var res gateway.MergeResult
-	req := gateway.MergeRequest{Source: src.Ref, Destination: dst.Ref, Strategy: strategy, Message: msg}
+	var res apiv1.MergeResult
+	req := apiv1.MergeRequest{Source: src.Ref, Destination: dst.Ref, Strategy: strategy, Message: msg}
 	if err := cl.do(ctx, "POST", "/repos/"+p(src.Repo)+"/merge", nil, req, &res); err != nil {
 		return err
 	}
@@ -351,8 +351,8 @@ func runRevert(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comma
 	if err != nil {
 		return err
 	}
-	var c gateway.CommitInfo
-	if err := cl.do(ctx, "POST", "/repos/"+p(t.Repo)+"/branches/"+p(t.Ref)+"/revert", nil, gateway.RevertRequest{Commit: commit}, &c); err != nil {
+	var c apiv1.CommitInfo
+	if err := cl.do(ctx, "POST", "/repos/"+p(t.Repo)+"/branches/"+p(t.Ref)+"/revert", nil, apiv1.RevertRequest{Commit: commit}, &c); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(c, func(p *printer) {
@@ -376,8 +376,8 @@ func runReset(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comman
 	if err != nil {
 		return err
 	}
-	var c gateway.CommitInfo
-	if err := cl.do(ctx, "POST", "/repos/"+p(t.Repo)+"/branches/"+p(t.Ref)+"/reset", nil, gateway.ResetRequest{Ref: ref}, &c); err != nil {
+	var c apiv1.CommitInfo
+	if err := cl.do(ctx, "POST", "/repos/"+p(t.Repo)+"/branches/"+p(t.Ref)+"/reset", nil, apiv1.ResetRequest{Ref: ref}, &c); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(c, func(p *printer) {

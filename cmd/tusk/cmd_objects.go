@@ -24,7 +24,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/adminapi/apiv1"
 )
 
 // ---- ls ----
@@ -48,8 +48,8 @@ is listed as a directory.`,
 
 // resolveRef resolves a ref once, so that a multi-request read sees one
 // commit.
-func resolveRef(ctx context.Context, cl *client, repo, ref string) (*gateway.RefInfo, error) {
-	var ri gateway.RefInfo
+func resolveRef(ctx context.Context, cl *client, repo, ref string) (*apiv1.RefInfo, error) {
+	var ri apiv1.RefInfo
 	if err := cl.do(ctx, "GET", "/repos/"+p(repo)+"/refs/"+p(ref), nil, nil, &ri); err != nil {
 		return nil, err
 	}
@@ -57,22 +57,22 @@ func resolveRef(ctx context.Context, cl *client, repo, ref string) (*gateway.Ref
 }
 
 // headObject returns the object at key, or nil when there is none.
-func headObject(ctx context.Context, cl *client, repo, commit, key string) (*gateway.ObjectInfo, error) {
+func headObject(ctx context.Context, cl *client, repo, commit, key string) (*apiv1.ObjectInfo, error) {
 	resp, err := cl.send(ctx, "HEAD", "/repos/"+p(repo)+"/object", url.Values{"ref": {commit}, "key": {key}}, nil)
 	if err != nil {
-		var ae *gateway.APIError
+		var ae *apiv1.APIError
 		if errors.As(err, &ae) && ae.Status == http.StatusNotFound && (ae.Code == "NoSuchKey" || ae.Code == "HTTP404") {
 			return nil, nil
 		}
 		return nil, err
 	}
 	resp.Body.Close()
-	return &gateway.ObjectInfo{Key: key, Size: resp.ContentLength, ETag: strings.Trim(resp.Header.Get("ETag"), `"`),
+	return &apiv1.ObjectInfo{Key: key, Size: resp.ContentLength, ETag: strings.Trim(resp.Header.Get("ETag"), `"`),
 		Version: resp.Header.Get("X-Tusk-Version"), ContentType: resp.Header.Get("Content-Type")}, nil
 }
 
 // listAll lists every key (and prefix, with delim) under prefix at commit.
-func listAll(ctx context.Context, cl *client, repo, commit, prefix, delim string, fn func(*gateway.ListResult) error) error {
+func listAll(ctx context.Context, cl *client, repo, commit, prefix, delim string, fn func(*apiv1.ListResult) error) error {
 	after := ""
 	for {
 		q := url.Values{"ref": {commit}, "prefix": {prefix}, "limit": {"1000"}}
@@ -82,7 +82,7 @@ func listAll(ctx context.Context, cl *client, repo, commit, prefix, delim string
 		if after != "" {
 			q.Set("after", after)
 		}
-		var page gateway.ListResult
+		var page apiv1.ListResult
 		if err := cl.do(ctx, "GET", "/repos/"+p(repo)+"/objects", q, nil, &page); err != nil {
 			return err
 		}
@@ -105,8 +105,8 @@ func runLs(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, 
 	if err != nil {
 		return err
 	}
-	res := gateway.ListResult{Repo: t.Repo, Ref: t.refOrMain(), Commit: ri.Commit, Prefix: t.Path,
-		Objects: []gateway.ObjectInfo{}, Prefixes: []string{}}
+	res := apiv1.ListResult{Repo: t.Repo, Ref: t.refOrMain(), Commit: ri.Commit, Prefix: t.Path,
+		Objects: []apiv1.ObjectInfo{}, Prefixes: []string{}}
 	prefix := t.Path
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		obj, err := headObject(ctx, cl, t.Repo, ri.Commit, prefix)
@@ -115,7 +115,7 @@ func runLs(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, 
 		}
 		if obj != nil {
 			// The listing gives the key's time; ask for it there.
-			err := listAll(ctx, cl, t.Repo, ri.Commit, prefix, "/", func(pg *gateway.ListResult) error {
+			err := listAll(ctx, cl, t.Repo, ri.Commit, prefix, "/", func(pg *apiv1.ListResult) error {
 				for _, ob := range pg.Objects {
 					if ob.Key == prefix {
 						res.Objects = append(res.Objects, ob)
@@ -137,7 +137,7 @@ func runLs(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, 
 			delim = ""
 		}
 		res.Prefix = prefix
-		err = listAll(ctx, cl, t.Repo, ri.Commit, prefix, delim, func(pg *gateway.ListResult) error {
+		err = listAll(ctx, cl, t.Repo, ri.Commit, prefix, delim, func(pg *apiv1.ListResult) error {
 			res.Objects = append(res.Objects, pg.Objects...)
 			res.Prefixes = append(res.Prefixes, pg.Prefixes...)
 			return nil
@@ -592,7 +592,7 @@ func runGet(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command,
 		if local == "-" {
 			return usagef("'-' (stdout) takes one object; %s is not a key", t)
 		}
-		err := listAll(ctx, cl, t.Repo, ri.Commit, prefix, "", func(pg *gateway.ListResult) error {
+		err := listAll(ctx, cl, t.Repo, ri.Commit, prefix, "", func(pg *apiv1.ListResult) error {
 			for _, ob := range pg.Objects {
 				lp, err := safeLocal(local, ob.Key[len(prefix):])
 				if err != nil {
@@ -607,7 +607,7 @@ func runGet(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command,
 			return err
 		}
 		if len(files) == 0 && len(skipped) == 0 {
-			return &gateway.APIError{Code: "NoSuchKey", Status: 404,
+			return &apiv1.APIError{Code: "NoSuchKey", Status: 404,
 				Message: fmt.Sprintf("no key %q and no keys under %q at %s@%s; tusk ls %s@%s shows what is there", t.Path, prefix, t.Repo, res.Ref, t.Repo, res.Ref)}
 		}
 	}
@@ -782,7 +782,7 @@ type purgeFlags struct {
 }
 
 func runPurge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, args []string, f purgeFlags) error {
-	req := gateway.PurgeRequest{Content: f.content, Version: f.version, Block: f.block}
+	req := apiv1.PurgeRequest{Content: f.content, Version: f.version, Block: f.block}
 	what := ""
 	repo := f.repo
 	switch {
@@ -839,14 +839,14 @@ func runPurge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comman
 		path = "/purge"
 		req.Repo = repo
 	}
-	var res gateway.PurgeReport
+	var res apiv1.PurgeReport
 	if err := cl.do(ctx, "POST", path, nil, req, &res); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(res, func(p *printer) { printPurge(p, &res, "") })
 }
 
-func printPurge(p *printer, r *gateway.PurgeReport, indent string) {
+func printPurge(p *printer, r *apiv1.PurgeReport, indent string) {
 	scope := "repo " + r.Scope
 	if r.Scope == "*" {
 		scope = "every repo"

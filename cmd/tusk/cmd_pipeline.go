@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/adminapi/pipev1"
 	"github.com/tusk-data/tusk/pipelines"
 )
 
@@ -129,7 +129,7 @@ func runPipelinePut(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.
 	if err != nil {
 		return err
 	}
-	var info gateway.PipelineInfo
+	var info pipev1.PipelineInfo
 	if update {
 		err = cl.do(ctx, "PUT", "/pipelines/"+p(sp.Name), nil, sp, &info)
 	} else {
@@ -149,7 +149,7 @@ func runPipelinePut(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.
 }
 
 func runPipelineList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command) error {
-	var list []gateway.PipelineInfo
+	var list []pipev1.PipelineInfo
 	if err := cl.do(ctx, "GET", "/pipelines", nil, nil, &list); err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func runPipelineList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra
 }
 
 func runPipelineInspect(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, name string) error {
-	var pi gateway.PipelineInfo
+	var pi pipev1.PipelineInfo
 	if err := cl.do(ctx, "GET", "/pipelines/"+p(name), nil, nil, &pi); err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func runPipelineLogs(ctx context.Context, o *rootOptions, cl *client, cmd *cobra
 	if failed {
 		q.Set("failed", "true")
 	}
-	var li gateway.LogInfo
+	var li pipev1.LogInfo
 	if err := cl.do(ctx, "GET", "/pipelines/"+p(name)+"/logs", q, nil, &li); err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func runJobList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comm
 		q.Set("pipeline", pipe)
 	}
 	q.Set("limit", strconv.Itoa(limit))
-	var jl gateway.JobList
+	var jl pipev1.JobList
 	if err := cl.do(ctx, "GET", "/jobs", q, nil, &jl); err != nil {
 		return err
 	}
@@ -422,7 +422,7 @@ func runJobWait(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comm
 
 func runJobWaitIdle(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, pipes []string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	var res gateway.IdleInfo
+	var res pipev1.IdleInfo
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
@@ -485,7 +485,7 @@ func runDatumList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Co
 	if failed {
 		q.Set("failed", "true")
 	}
-	var dl gateway.DatumList
+	var dl pipev1.DatumList
 	if err := cl.do(ctx, "GET", "/jobs/"+p(job)+"/datums", q, nil, &dl); err != nil {
 		return err
 	}
@@ -538,7 +538,7 @@ func runProv(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command
 	if down {
 		q.Set("downstream", "true")
 	}
-	var pi gateway.ProvInfo
+	var pi pipev1.ProvInfo
 	if err := cl.do(ctx, "GET", "/repos/"+p(t.Repo)+"/prov", q, nil, &pi); err != nil {
 		return err
 	}

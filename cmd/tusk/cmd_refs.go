@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/adminapi/apiv1"
 )
 
 // ---- repo ----
@@ -64,8 +64,8 @@ func runRepoCreate(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.C
 	if err != nil {
 		return err
 	}
-	var r gateway.RepoInfo
-	if err := cl.do(ctx, "POST", "/repos", nil, gateway.CreateRepoRequest{Name: repo}, &r); err != nil {
+	var r apiv1.RepoInfo
+	if err := cl.do(ctx, "POST", "/repos", nil, apiv1.CreateRepoRequest{Name: repo}, &r); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(r, func(p *printer) {
@@ -74,7 +74,7 @@ func runRepoCreate(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.C
 }
 
 func runRepoList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command) error {
-	var rs []gateway.RepoInfo
+	var rs []apiv1.RepoInfo
 	if err := cl.do(ctx, "GET", "/repos", nil, nil, &rs); err != nil {
 		return err
 	}
@@ -115,8 +115,8 @@ func runRepoSetPublic(ctx context.Context, o *rootOptions, cl *client, cmd *cobr
 	if err != nil {
 		return usagef("repo set-public %s: want true or false, not %q", repo, val)
 	}
-	var r gateway.RepoInfo
-	if err := cl.do(ctx, "PUT", "/repos/"+p(repo)+"/public", nil, gateway.SetPublicRequest{Public: &pub}, &r); err != nil {
+	var r apiv1.RepoInfo
+	if err := cl.do(ctx, "PUT", "/repos/"+p(repo)+"/public", nil, apiv1.SetPublicRequest{Public: &pub}, &r); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(r, func(p *printer) {
@@ -180,8 +180,8 @@ func runBranchCreate(ctx context.Context, o *rootOptions, cl *client, cmd *cobra
 	if err != nil {
 		return err
 	}
-	var b gateway.BranchInfo
-	if err := cl.do(ctx, "POST", "/repos/"+p(t.Repo)+"/branches", nil, gateway.CreateRefRequest{Name: t.Ref, From: from}, &b); err != nil {
+	var b apiv1.BranchInfo
+	if err := cl.do(ctx, "POST", "/repos/"+p(t.Repo)+"/branches", nil, apiv1.CreateRefRequest{Name: t.Ref, From: from}, &b); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(b, func(p *printer) {
@@ -194,7 +194,7 @@ func runBranchList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.C
 	if err != nil {
 		return err
 	}
-	var bs []gateway.BranchInfo
+	var bs []apiv1.BranchInfo
 	if err := cl.do(ctx, "GET", "/repos/"+p(repo)+"/branches", nil, nil, &bs); err != nil {
 		return err
 	}
@@ -229,8 +229,8 @@ func runBranchProtect(ctx context.Context, o *rootOptions, cl *client, cmd *cobr
 	if err != nil {
 		return err
 	}
-	var b gateway.BranchInfo
-	if err := cl.do(ctx, "PUT", "/repos/"+p(t.Repo)+"/branches/"+p(t.Ref)+"/protected", nil, gateway.SetProtectedRequest{Protected: &on}, &b); err != nil {
+	var b apiv1.BranchInfo
+	if err := cl.do(ctx, "PUT", "/repos/"+p(t.Repo)+"/branches/"+p(t.Ref)+"/protected", nil, apiv1.SetProtectedRequest{Protected: &on}, &b); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(b, func(p *printer) {
@@ -282,8 +282,8 @@ func runTagCreate(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Co
 	if err != nil {
 		return err
 	}
-	var tg gateway.TagInfo
-	if err := cl.do(ctx, "POST", "/repos/"+p(t.Repo)+"/tags", nil, gateway.CreateRefRequest{Name: t.Ref, From: from}, &tg); err != nil {
+	var tg apiv1.TagInfo
+	if err := cl.do(ctx, "POST", "/repos/"+p(t.Repo)+"/tags", nil, apiv1.CreateRefRequest{Name: t.Ref, From: from}, &tg); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(tg, func(p *printer) {
@@ -296,7 +296,7 @@ func runTagList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comm
 	if err != nil {
 		return err
 	}
-	var ts []gateway.TagInfo
+	var ts []apiv1.TagInfo
 	if err := cl.do(ctx, "GET", "/repos/"+p(repo)+"/tags", nil, nil, &ts); err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/adminapi/apiv1"
 )
 
 // printer writes a command's result: JSON with -o json, else the human
@@ -130,7 +130,7 @@ func (o *rootOptions) run(cmd *cobra.Command, fn func(ctx context.Context, cl *c
 // the conflicting keys of a merge or revert on stderr in table mode; it
 // returns err for main to print as one line (exit 1).
 func (o *rootOptions) report(cmd *cobra.Command, err error) error {
-	var ae *gateway.APIError
+	var ae *apiv1.APIError
 	if errors.As(err, &ae) {
 		if o.output == "json" {
 			enc := json.NewEncoder(cmd.OutOrStdout())

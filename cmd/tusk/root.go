@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tusk-data/tusk/gateway"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -39,7 +37,6 @@ func exitCode(err error) int {
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 func newRootCmd(opts *rootOptions) *cobra.Command {
-	gateway.Version = version
 	cmd := &cobra.Command{
 		Use:   "tusk",
 		Short: "Tusk: Git for data behind the S3 protocol",

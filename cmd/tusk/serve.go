@@ -97,6 +97,9 @@ func newLogger(root *rootOptions, w io.Writer) (zerolog.Logger, error) {
 // runServe starts the gateway and serves until ctx is cancelled (SIGINT,
 // SIGTERM), then drains in-flight requests.
 func runServe(ctx context.Context, cfg gateway.Config, out io.Writer) error {
+	if cfg.Version == "" {
+		cfg.Version = version
+	}
 	srv, err := gateway.New(ctx, cfg)
 	if err != nil {
 		return err

@@ -16,9 +16,8 @@ import (
 // protocolLayers are the paths (relative to the module root, slash
 // separated; a prefix matches) that may speak wire error codes: s3api (with
 // s3api/sigv4 and s3api/s3code) and the admin API. Everything else returns
-// errs kinds and reasons. gateway/admin* and gateway/purge.go (its purge
-// handlers) are the admin API until it moves to its own package.
-var protocolLayers = []string{"s3api/", "adminapi/", "gateway/admin", "gateway/purge.go"}
+// errs kinds and reasons.
+var protocolLayers = []string{"s3api/", "adminapi/"}
 
 // codeEdges may name S3 codes for another reason than answering: they read
 // them. blob/s3 classifies the object store's S3 answers at its edge.

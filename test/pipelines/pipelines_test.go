@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
-	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/adminapi/apiv1"
+	"github.com/tusk-data/tusk/adminapi/pipev1"
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/gateway/gatewaytest"
 	"github.com/tusk-data/tusk/pipelines"
 )
@@ -64,7 +66,7 @@ transform:
 		t.Errorf("GetObject metadata %v", out.Metadata)
 	}
 	// Upstream, transitively: book <- shout <- upper <- raw@v:b.txt.
-	var pi gateway.ProvInfo
+	var pi pipev1.ProvInfo
 	e.tuskJSON(&pi, "prov", "book:all.txt")
 	found := false
 	for _, f := range pipelines.Flatten(pi.Root) {
@@ -347,14 +349,14 @@ transform:
 	_, err = e.s3.DeleteObject(ctxT(t), &s3.DeleteObjectInput{Bucket: aws.String(j.StagingCommit[:16] + ".res"), Key: aws.String("a.txt")})
 	wantCode(err, "AccessDenied", "pipeline res")
 	// The pipeline's user exists with least privilege.
-	u, err := e.srv.Auth.GetUser(ctxT(t), gateway.PipelineUser("res"))
-	if err != nil || u.Admin || u.Perms["src"] != gateway.PermRead || u.Perms["res"] != gateway.PermWrite {
+	u, err := e.srv.Auth.GetUser(ctxT(t), auth.PipelineUser("res"))
+	if err != nil || u.Admin || u.Perms["src"] != auth.PermRead || u.Perms["res"] != auth.PermWrite {
 		t.Errorf("pipeline user %+v %v", u, err)
 	}
 	if err := e.srv.Pipelines.Delete(ctxT(t), "res", pipelines.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.srv.Auth.GetUser(ctxT(t), gateway.PipelineUser("res")); err == nil {
+	if _, err := e.srv.Auth.GetUser(ctxT(t), auth.PipelineUser("res")); err == nil {
 		t.Error("the deleted pipeline's user survived")
 	}
 }
@@ -518,7 +520,7 @@ transform:
 		t.Fatalf("the blob is not where the test looks: %v", err)
 	}
 
-	var rep gateway.PurgeReport
+	var rep apiv1.PurgeReport
 	e.tuskJSON(&rep, "purge", "--content", hash, "--all", "--block", "--yes")
 	if !rep.BytesDeleted || len(rep.Removed) != 1 || rep.Removed[0].Key != "b.txt" || len(rep.Derived) != 1 ||
 		rep.Derived[0].Content != dhash || rep.Derived[0].Scope != "upper" || rep.Derived[0].BytesDeleted ||

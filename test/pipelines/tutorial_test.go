@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/adminapi/pipev1"
 	"github.com/tusk-data/tusk/pipelines"
 )
 
@@ -85,7 +85,7 @@ transform:
 
 	// tusk prov of the montage: its 8 inputs (4 images, 4 edges) with their
 	// commits.
-	var pi gateway.ProvInfo
+	var pi pipev1.ProvInfo
 	e.tuskJSON(&pi, "prov", "montage@main:montage.png")
 	root := pi.Root
 	if root.Pipeline != "montage@1" || len(root.Inputs) != 8 {
@@ -116,7 +116,7 @@ transform:
 	}
 	// Downstream of one image: its edges, and the montages made from it
 	// (directly and through its edges).
-	var dn gateway.ProvInfo
+	var dn pipev1.ProvInfo
 	e.tuskJSON(&dn, "prov", "--downstream", "images@main:rings.png")
 	derived := map[string]bool{}
 	for _, f := range pipelines.Flatten(dn.Root) {

@@ -1,4 +1,4 @@
-package gateway_test
+package adminapi_test
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/tusk-data/tusk/adminapi/apiv1"
 	"github.com/tusk-data/tusk/gateway"
 	"github.com/tusk-data/tusk/gateway/gatewaytest"
 )
@@ -43,7 +44,7 @@ func newAPI(t testing.TB, srv *gatewaytest.Server, ak, sk string) *api {
 type result struct {
 	status int
 	body   []byte
-	err    gateway.APIError
+	err    apiv1.APIError
 }
 
 func (r result) ok() bool { return r.status/100 == 2 }
@@ -153,13 +154,13 @@ func setupUsers(t *testing.T, srv *gatewaytest.Server, adm *api) []principal {
 	t.Helper()
 	ps := []principal{{name: "admin", ak: gatewaytest.AccessKey, sk: gatewaytest.SecretKey}}
 	for _, u := range []struct{ name, perm string }{{"owner", "admin"}, {"writer", "write"}, {"reader", "read"}, {"nobody", ""}} {
-		var nu gateway.NewUser
-		adm.must("POST", "/users", gateway.CreateUserRequest{Name: u.name}, &nu)
+		var nu apiv1.NewUser
+		adm.must("POST", "/users", apiv1.CreateUserRequest{Name: u.name}, &nu)
 		if nu.Key == nil || nu.Key.SecretKey == "" {
 			t.Fatalf("user %s made without a key: %+v", u.name, nu)
 		}
 		if u.perm != "" {
-			adm.must("PUT", "/users/"+u.name+"/perms/alpha", gateway.PermRequest{Permission: u.perm}, nil)
+			adm.must("PUT", "/users/"+u.name+"/perms/alpha", apiv1.PermRequest{Permission: u.perm}, nil)
 		}
 		ps = append(ps, principal{name: u.name, ak: nu.Key.AccessKey, sk: nu.Key.SecretKey})
 	}
@@ -173,10 +174,10 @@ func TestPermissionMatrix(t *testing.T) {
 	adm := newAPI(t, srv, gatewaytest.AccessKey, gatewaytest.SecretKey)
 	admS3 := s3client(srv, gatewaytest.AccessKey, gatewaytest.SecretKey)
 	for _, r := range []string{"alpha", "pub", "other"} {
-		adm.must("POST", "/repos", gateway.CreateRepoRequest{Name: r}, nil)
+		adm.must("POST", "/repos", apiv1.CreateRepoRequest{Name: r}, nil)
 		put(t, admS3, r, "k", "data of "+r)
 	}
-	adm.must("PUT", "/repos/pub/public", gateway.SetPublicRequest{Public: aws.Bool(true)}, nil)
+	adm.must("PUT", "/repos/pub/public", apiv1.SetPublicRequest{Public: aws.Bool(true)}, nil)
 	users := setupUsers(t, srv, adm)
 	ctx := context.Background()
 
@@ -206,7 +207,7 @@ func TestPermissionMatrix(t *testing.T) {
 			t.Errorf("%s ListBuckets = %v, want %v", u.name, got, wantRepos[u.name])
 		}
 		// The admin API's repo list agrees.
-		var rs []gateway.RepoInfo
+		var rs []apiv1.RepoInfo
 		newAPI(t, srv, u.ak, u.sk).must("GET", "/repos", nil, &rs)
 		got = got[:0]
 		for _, r := range rs {
@@ -278,9 +279,9 @@ func TestPermissionMatrix(t *testing.T) {
 				return a.call("GET", "/repos/"+repo+"/object?key=k", nil)
 			}},
 			op{name: "api commit start", repo: repo, need: 2, admin: func(a *api, u principal, n int) result {
-				r := a.call("POST", "/repos/"+repo+"/commits", gateway.StartCommitRequest{Branch: "main"})
+				r := a.call("POST", "/repos/"+repo+"/commits", apiv1.StartCommitRequest{Branch: "main"})
 				if r.ok() {
-					var oc gateway.OpenCommitInfo
+					var oc apiv1.OpenCommitInfo
 					r.decode(t, &oc)
 					adm.must("POST", "/repos/"+repo+"/commits/"+oc.ID+"/abort", nil, nil)
 				}
@@ -288,27 +289,27 @@ func TestPermissionMatrix(t *testing.T) {
 			}},
 			op{name: "api merge", repo: repo, need: 2, admin: func(a *api, u principal, n int) result {
 				br := fmt.Sprintf("m%d", n)
-				adm.must("POST", "/repos/"+repo+"/branches", gateway.CreateRefRequest{Name: br}, nil)
-				return a.call("POST", "/repos/"+repo+"/merge", gateway.MergeRequest{Source: br, Destination: "main"})
+				adm.must("POST", "/repos/"+repo+"/branches", apiv1.CreateRefRequest{Name: br}, nil)
+				return a.call("POST", "/repos/"+repo+"/merge", apiv1.MergeRequest{Source: br, Destination: "main"})
 			}},
 			op{name: "api branch create", repo: repo, need: 3, admin: func(a *api, u principal, n int) result {
-				return a.call("POST", "/repos/"+repo+"/branches", gateway.CreateRefRequest{Name: fmt.Sprintf("c%d", n)})
+				return a.call("POST", "/repos/"+repo+"/branches", apiv1.CreateRefRequest{Name: fmt.Sprintf("c%d", n)})
 			}},
 			op{name: "api tag create", repo: repo, need: 3, admin: func(a *api, u principal, n int) result {
-				return a.call("POST", "/repos/"+repo+"/tags", gateway.CreateRefRequest{Name: fmt.Sprintf("t%d", n)})
+				return a.call("POST", "/repos/"+repo+"/tags", apiv1.CreateRefRequest{Name: fmt.Sprintf("t%d", n)})
 			}},
 			op{name: "api branch protect", repo: repo, need: 3, admin: func(a *api, u principal, n int) result {
 				br := fmt.Sprintf("q%d", n)
-				adm.must("POST", "/repos/"+repo+"/branches", gateway.CreateRefRequest{Name: br}, nil)
-				return a.call("PUT", "/repos/"+repo+"/branches/"+br+"/protected", gateway.SetProtectedRequest{Protected: aws.Bool(true)})
+				adm.must("POST", "/repos/"+repo+"/branches", apiv1.CreateRefRequest{Name: br}, nil)
+				return a.call("PUT", "/repos/"+repo+"/branches/"+br+"/protected", apiv1.SetProtectedRequest{Protected: aws.Bool(true)})
 			}},
 			op{name: "api purge", repo: repo, need: 3, admin: func(a *api, u principal, n int) result {
 				key := fmt.Sprintf("ap/%d", n)
 				put(t, admS3, repo, key, fmt.Sprintf("api purge %d %s", n, repo))
-				return a.call("POST", "/repos/"+repo+"/purge", gateway.PurgeRequest{Key: key})
+				return a.call("POST", "/repos/"+repo+"/purge", apiv1.PurgeRequest{Key: key})
 			}},
 			op{name: "api perm grant", repo: repo, need: 3, admin: func(a *api, u principal, n int) result {
-				return a.call("PUT", "/users/nobody/perms/"+repo, gateway.PermRequest{Permission: "read"})
+				return a.call("PUT", "/users/nobody/perms/"+repo, apiv1.PermRequest{Permission: "read"})
 			}},
 			op{name: "s3 PutBucketAcl (unchanged)", repo: repo, need: 3, s3: func(c *s3.Client, u principal, n int) error {
 				acl := types.BucketCannedACLPrivate
@@ -329,27 +330,27 @@ func TestPermissionMatrix(t *testing.T) {
 			return err
 		}},
 		op{name: "api repo create", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
-			return a.call("POST", "/repos", gateway.CreateRepoRequest{Name: fmt.Sprintf("api%d", n)})
+			return a.call("POST", "/repos", apiv1.CreateRepoRequest{Name: fmt.Sprintf("api%d", n)})
 		}},
 		op{name: "api user set-create-repos", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
-			return a.call("PUT", "/users/nobody/create-repos", gateway.SetCreateReposRequest{CreateRepos: aws.Bool(false)})
+			return a.call("PUT", "/users/nobody/create-repos", apiv1.SetCreateReposRequest{CreateRepos: aws.Bool(false)})
 		}},
 		op{name: "api user create", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
-			return a.call("POST", "/users", gateway.CreateUserRequest{Name: fmt.Sprintf("u%d", n)})
+			return a.call("POST", "/users", apiv1.CreateUserRequest{Name: fmt.Sprintf("u%d", n)})
 		}},
 		op{name: "api key create", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
-			return a.call("POST", "/keys", gateway.CreateKeyRequest{User: "nobody"})
+			return a.call("POST", "/keys", apiv1.CreateKeyRequest{User: "nobody"})
 		}},
 		op{name: "api key list", repo: "global", need: 1, admin: func(a *api, u principal, n int) result { return a.call("GET", "/keys", nil) }},
 		op{name: "api audit", repo: "global", need: 1, admin: func(a *api, u principal, n int) result { return a.call("GET", "/audit", nil) }},
 		op{name: "api gc (dry run)", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
-			return a.call("POST", "/gc", gateway.GCRequest{DryRun: true})
+			return a.call("POST", "/gc", apiv1.GCRequest{DryRun: true})
 		}},
 		op{name: "api purge every repo (block)", repo: "global", need: 1, admin: func(a *api, u principal, n int) result {
 			body := fmt.Sprintf("global purge %d", n)
 			put(t, admS3, "alpha", fmt.Sprintf("gp/%d", n), body)
 			sum := sha256.Sum256([]byte(body))
-			return a.call("POST", "/purge", gateway.PurgeRequest{Content: hex.EncodeToString(sum[:]), Block: true})
+			return a.call("POST", "/purge", apiv1.PurgeRequest{Content: hex.EncodeToString(sum[:]), Block: true})
 		}},
 	)
 	cells := 0
@@ -394,6 +395,7 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 		code, says   string
 	}{
 		{"GET", "/nope", 404, "NoSuchRoute", "docs/api.md"},
+		{"PATCH", "/repos", 404, "NoSuchRoute", "PATCH /api/v1/repos"},
 		{"GET", "/repos/nope/branches", 404, "NoSuchRepo", `repo "nope" does not exist`},
 		{"GET", "/repos/Bad_Name/branches", 400, "InvalidName", "Bad_Name"},
 	} {
@@ -402,7 +404,11 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 			t.Errorf("%s %s = %d %s %q; want %d %s mentioning %q", c.method, c.path, r.status, r.err.Code, r.err.Message, c.status, c.code, c.says)
 		}
 	}
-	adm.must("POST", "/repos", gateway.CreateRepoRequest{Name: "imgs"}, nil)
+	// Path values are unescaped (sent unsigned: a signer re-escapes paths).
+	if r := newAPI(t, srv, "", "").call("GET", "/repos/Bad%5FName/branches", nil); r.status != 400 || r.err.Code != "InvalidName" || !strings.Contains(r.err.Message, "Bad_Name") {
+		t.Errorf("GET /repos/Bad%%5FName/branches = %d %s %q; want 400 InvalidName naming Bad_Name", r.status, r.err.Code, r.err.Message)
+	}
+	adm.must("POST", "/repos", apiv1.CreateRepoRequest{Name: "imgs"}, nil)
 	for _, c := range []struct {
 		method, path string
 		body         any
@@ -415,14 +421,14 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 		{"POST", "/repos/imgs/commits/0123456789abcdef0123/finish", nil, "NoSuchCommit", "0123456789abcdef0123"},
 		{"DELETE", "/users/nouser", nil, "NoSuchUser", `"nouser"`},
 		{"DELETE", "/keys/NOKEY", nil, "NoSuchAccessKey", `"NOKEY"`},
-		{"POST", "/repos", gateway.CreateRepoRequest{Name: "imgs"}, "AlreadyExists", `"imgs"`},
+		{"POST", "/repos", apiv1.CreateRepoRequest{Name: "imgs"}, "AlreadyExists", `"imgs"`},
 		{"POST", "/repos", map[string]string{"nmae": "x"}, "InvalidArgument", "nmae"},
-		{"POST", "/repos", gateway.CreateRepoRequest{Name: "api"}, "InvalidName", "reserved"},
-		{"POST", "/repos/imgs/merge", gateway.MergeRequest{Source: "main", Destination: "main", Strategy: "both"}, "InvalidArgument", "fail, ours or theirs"},
+		{"POST", "/repos", apiv1.CreateRepoRequest{Name: "api"}, "InvalidName", "reserved"},
+		{"POST", "/repos/imgs/merge", apiv1.MergeRequest{Source: "main", Destination: "main", Strategy: "both"}, "InvalidArgument", "fail, ours or theirs"},
 		{"DELETE", "/repos/imgs/branches/main", nil, "InvalidArgument", "main cannot be deleted"},
-		{"PUT", "/users/admin/perms/imgs", gateway.PermRequest{Permission: "read"}, "InvalidArgument", "admin user"},
-		{"PUT", "/users/admin/perms/imgs", gateway.PermRequest{Permission: "owner"}, "InvalidArgument", "read, write or admin"},
-		{"POST", "/users", gateway.CreateUserRequest{Name: "anonymous"}, "InvalidArgument", "reserved"},
+		{"PUT", "/users/admin/perms/imgs", apiv1.PermRequest{Permission: "read"}, "InvalidArgument", "admin user"},
+		{"PUT", "/users/admin/perms/imgs", apiv1.PermRequest{Permission: "owner"}, "InvalidArgument", "read, write or admin"},
+		{"POST", "/users", apiv1.CreateUserRequest{Name: "anonymous"}, "InvalidArgument", "reserved"},
 		{"GET", "/repos/imgs/diff?from=main", nil, "InvalidArgument", "from=REF&to=REF"},
 		{"GET", "/repos/imgs/log?limit=-1", nil, "InvalidArgument", "limit"},
 	} {
@@ -437,7 +443,7 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 
 	// HTTP basic auth with key id and secret works; a wrong secret does not.
 	basic := &api{t: t, base: srv.URL, ak: gatewaytest.AccessKey, sk: gatewaytest.SecretKey, basic: true}
-	var who gateway.WhoAmI
+	var who apiv1.WhoAmI
 	basic.must("GET", "/whoami", nil, &who)
 	if who.User != "admin" || !who.Admin {
 		t.Fatalf("whoami over basic auth: %+v", who)
@@ -454,7 +460,7 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 	if r := anon.call("GET", "/users", nil); r.err.Code != "AccessDenied" || !strings.Contains(r.err.Message, "tusk login") {
 		t.Fatalf("anonymous GET /users: %d %s %q", r.status, r.err.Code, r.err.Message)
 	}
-	var v gateway.VersionInfo
+	var v apiv1.VersionInfo
 	anon.must("GET", "/version", nil, &v)
 	if v.Version == "" {
 		t.Fatal("no version")
@@ -462,11 +468,11 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 
 	// A revoked key stops working at once, over S3 and the admin API; a
 	// deleted user's keys too.
-	var nu gateway.NewUser
-	adm.must("POST", "/users", gateway.CreateUserRequest{Name: "bob"}, &nu)
-	var k2 gateway.NewKey
-	adm.must("POST", "/keys", gateway.CreateKeyRequest{User: "bob"}, &k2)
-	adm.must("PUT", "/users/bob/perms/imgs", gateway.PermRequest{Permission: "write"}, nil)
+	var nu apiv1.NewUser
+	adm.must("POST", "/users", apiv1.CreateUserRequest{Name: "bob"}, &nu)
+	var k2 apiv1.NewKey
+	adm.must("POST", "/keys", apiv1.CreateKeyRequest{User: "bob"}, &k2)
+	adm.must("PUT", "/users/bob/perms/imgs", apiv1.PermRequest{Permission: "write"}, nil)
 	bob := s3client(srv, nu.Key.AccessKey, nu.Key.SecretKey)
 	put(t, bob, "imgs", "by-bob", "x")
 	adm.must("DELETE", "/keys/"+nu.Key.AccessKey, nil, nil)
@@ -481,7 +487,7 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 	if r := bob2.call("DELETE", "/keys/"+k2.AccessKey, nil); r.err.Code != "AccessDenied" {
 		t.Fatalf("a non-admin revoking keys: %d %s", r.status, r.err.Code)
 	}
-	var keys []gateway.KeyInfo
+	var keys []apiv1.KeyInfo
 	adm.must("GET", "/keys?user=bob", nil, &keys)
 	if len(keys) != 1 || keys[0].ID != k2.AccessKey || strings.Contains(string(mustJSON(keys)), k2.SecretKey) {
 		t.Fatalf("bob's keys: %+v", keys)
@@ -495,9 +501,9 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 	}
 
 	// Revoking a level leaves the level below it.
-	adm.must("POST", "/users", gateway.CreateUserRequest{Name: "carol", NoKey: true}, nil)
-	adm.must("PUT", "/users/carol/perms/imgs", gateway.PermRequest{Permission: "admin"}, nil)
-	var pi gateway.PermInfo
+	adm.must("POST", "/users", apiv1.CreateUserRequest{Name: "carol", NoKey: true}, nil)
+	adm.must("PUT", "/users/carol/perms/imgs", apiv1.PermRequest{Permission: "admin"}, nil)
+	var pi apiv1.PermInfo
 	adm.must("DELETE", "/users/carol/perms/imgs?permission=write", nil, &pi)
 	if pi.Permission != "read" {
 		t.Fatalf("admin minus write = %s, want read", pi.Permission)
@@ -508,19 +514,19 @@ func TestAdminErrorsAndAuth(t *testing.T) {
 	}
 	// Deleting a repo drops the grants on it: a new repo of the same name
 	// starts with none.
-	adm.must("PUT", "/users/carol/perms/imgs", gateway.PermRequest{Permission: "read"}, nil)
+	adm.must("PUT", "/users/carol/perms/imgs", apiv1.PermRequest{Permission: "read"}, nil)
 	if r := adm.call("DELETE", "/repos/imgs", nil); r.err.Code != "NotEmpty" || !strings.Contains(r.err.Message, "--force") {
 		t.Fatalf("deleting a non-empty repo: %d %s %q", r.status, r.err.Code, r.err.Message)
 	}
 	adm.must("DELETE", "/repos/imgs?force=true", nil, nil)
-	var carol gateway.UserInfo
+	var carol apiv1.UserInfo
 	adm.must("GET", "/users/carol", nil, &carol)
 	if len(carol.Perms) != 0 {
 		t.Fatalf("carol's perms after the repo was deleted: %v", carol.Perms)
 	}
 
 	// The audit log records admin actions with who did them.
-	var al gateway.AuditResult
+	var al apiv1.AuditResult
 	adm.must("GET", "/audit?action=key", nil, &al)
 	var acts []string
 	for _, e := range al.Entries {
@@ -542,24 +548,24 @@ func TestAdminObjectsAndHistory(t *testing.T) {
 	srv := gatewaytest.Start(t, gateway.Config{})
 	adm := newAPI(t, srv, gatewaytest.AccessKey, gatewaytest.SecretKey)
 	c := s3client(srv, gatewaytest.AccessKey, gatewaytest.SecretKey)
-	adm.must("POST", "/repos", gateway.CreateRepoRequest{Name: "data"}, nil)
+	adm.must("POST", "/repos", apiv1.CreateRepoRequest{Name: "data"}, nil)
 
 	// An open commit takes writes through its bucket; finishing makes one
 	// commit.
-	var oc gateway.OpenCommitInfo
-	adm.must("POST", "/repos/data/commits", gateway.StartCommitRequest{Branch: "main", Message: "batch"}, &oc)
+	var oc apiv1.OpenCommitInfo
+	adm.must("POST", "/repos/data/commits", apiv1.StartCommitRequest{Branch: "main", Message: "batch"}, &oc)
 	if oc.Bucket != oc.ID[:16]+".data" {
 		t.Fatalf("open commit bucket %q", oc.Bucket)
 	}
 	for i := 0; i < 3; i++ {
 		put(t, c, oc.Bucket, fmt.Sprintf("f%d", i), fmt.Sprintf("file %d", i))
 	}
-	var open []gateway.OpenCommitInfo
+	var open []apiv1.OpenCommitInfo
 	adm.must("GET", "/repos/data/commits", nil, &open)
 	if len(open) != 1 || open[0].ID != oc.ID {
 		t.Fatalf("open commits: %+v", open)
 	}
-	var cm gateway.CommitInfo
+	var cm apiv1.CommitInfo
 	adm.must("POST", "/repos/data/commits/"+oc.ID[:12]+"/finish", nil, &cm)
 	if cm.ID != oc.ID || cm.Message != "batch" {
 		t.Fatalf("finished commit %+v", cm)
@@ -567,7 +573,7 @@ func TestAdminObjectsAndHistory(t *testing.T) {
 	if r := adm.call("POST", "/repos/data/commits/"+oc.ID+"/abort", nil); r.err.Code != "CommitFinished" {
 		t.Fatalf("aborting a finished commit: %s", r.err.Code)
 	}
-	var lg gateway.LogResult
+	var lg apiv1.LogResult
 	adm.must("GET", "/repos/data/log", nil, &lg)
 	if len(lg.Commits) != 2 || lg.Commits[0].ID != oc.ID {
 		t.Fatalf("log after one open commit: %+v", lg.Commits)
@@ -578,7 +584,7 @@ func TestAdminObjectsAndHistory(t *testing.T) {
 	if !r.ok() || string(r.body) != "file 1" {
 		t.Fatalf("get f1: %d %q", r.status, r.body)
 	}
-	var lr gateway.ListResult
+	var lr apiv1.ListResult
 	adm.must("GET", "/repos/data/objects?limit=2", nil, &lr)
 	if len(lr.Objects) != 2 || !lr.Truncated || lr.Next != "f1" {
 		t.Fatalf("page 1: %+v", lr)
@@ -589,13 +595,13 @@ func TestAdminObjectsAndHistory(t *testing.T) {
 	}
 
 	// Diff with sizes.
-	adm.must("POST", "/repos/data/branches", gateway.CreateRefRequest{Name: "dev"}, nil)
+	adm.must("POST", "/repos/data/branches", apiv1.CreateRefRequest{Name: "dev"}, nil)
 	put(t, c, "dev.data", "f1", "file one, longer")
 	put(t, c, "dev.data", "new", "n")
 	if _, err := c.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String("dev.data"), Key: aws.String("f2")}); err != nil {
 		t.Fatal(err)
 	}
-	var d gateway.DiffResult
+	var d apiv1.DiffResult
 	adm.must("GET", "/repos/data/diff?from=main&to=dev", nil, &d)
 	got := fmt.Sprint(d.Entries)
 	if got != "[{f1 changed 16 6} {f2 removed 0 6} {new added 1 0}]" || d.Added != 1 || d.Changed != 1 || d.Removed != 1 {
@@ -603,29 +609,29 @@ func TestAdminObjectsAndHistory(t *testing.T) {
 	}
 
 	// Revert the deletion of f2 on dev, then reset dev back to main.
-	var lgd gateway.LogResult
+	var lgd apiv1.LogResult
 	adm.must("GET", "/repos/data/log?ref=dev&limit=1", nil, &lgd)
-	adm.must("POST", "/repos/data/branches/dev/revert", gateway.RevertRequest{Commit: lgd.Commits[0].ID}, &cm)
+	adm.must("POST", "/repos/data/branches/dev/revert", apiv1.RevertRequest{Commit: lgd.Commits[0].ID}, &cm)
 	if r := adm.call("GET", "/repos/data/object?ref=dev&key=f2", nil); string(r.body) != "file 2" {
 		t.Fatalf("f2 after revert: %d %q", r.status, r.body)
 	}
-	var ri gateway.RefInfo
+	var ri apiv1.RefInfo
 	adm.must("GET", "/repos/data/refs/main", nil, &ri)
-	adm.must("POST", "/repos/data/branches/dev/reset", gateway.ResetRequest{Ref: "main"}, &cm)
+	adm.must("POST", "/repos/data/branches/dev/reset", apiv1.ResetRequest{Ref: "main"}, &cm)
 	if cm.ID != ri.Commit {
 		t.Fatalf("reset dev to main: at %s, want %s", cm.ID, ri.Commit)
 	}
 	// Protected branches refuse reset, revert and direct writes, but merge.
-	adm.must("PUT", "/repos/data/branches/main/protected", gateway.SetProtectedRequest{Protected: aws.Bool(true)}, nil)
-	if r := adm.call("POST", "/repos/data/branches/main/reset", gateway.ResetRequest{Ref: "main"}); r.err.Code != "AccessDenied" || !strings.Contains(r.err.Message, "protected") {
+	adm.must("PUT", "/repos/data/branches/main/protected", apiv1.SetProtectedRequest{Protected: aws.Bool(true)}, nil)
+	if r := adm.call("POST", "/repos/data/branches/main/reset", apiv1.ResetRequest{Ref: "main"}); r.err.Code != "AccessDenied" || !strings.Contains(r.err.Message, "protected") {
 		t.Fatalf("reset of a protected branch: %s %q", r.err.Code, r.err.Message)
 	}
-	if r := adm.call("POST", "/repos/data/commits", gateway.StartCommitRequest{Branch: "main"}); r.err.Code != "AccessDenied" {
+	if r := adm.call("POST", "/repos/data/commits", apiv1.StartCommitRequest{Branch: "main"}); r.err.Code != "AccessDenied" {
 		t.Fatalf("open commit on a protected branch: %s", r.err.Code)
 	}
 	put(t, c, "dev.data", "via-merge", "m")
-	var mr gateway.MergeResult
-	adm.must("POST", "/repos/data/merge", gateway.MergeRequest{Source: "dev", Destination: "main"}, &mr)
+	var mr apiv1.MergeResult
+	adm.must("POST", "/repos/data/merge", apiv1.MergeRequest{Source: "dev", Destination: "main"}, &mr)
 	if !mr.FastForward {
 		t.Fatalf("merge into protected main: %+v", mr)
 	}
@@ -637,17 +643,17 @@ func TestAdminObjectsAndHistory(t *testing.T) {
 func TestCreateReposAPI(t *testing.T) {
 	srv := gatewaytest.Start(t, gateway.Config{})
 	adm := newAPI(t, srv, gatewaytest.AccessKey, gatewaytest.SecretKey)
-	var dana, eric gateway.NewUser
-	adm.must("POST", "/users", gateway.CreateUserRequest{Name: "dana", CreateRepos: true}, &dana)
-	adm.must("POST", "/users", gateway.CreateUserRequest{Name: "eric"}, &eric)
+	var dana, eric apiv1.NewUser
+	adm.must("POST", "/users", apiv1.CreateUserRequest{Name: "dana", CreateRepos: true}, &dana)
+	adm.must("POST", "/users", apiv1.CreateUserRequest{Name: "eric"}, &eric)
 	if !dana.User.CreateRepos || eric.User.CreateRepos {
 		t.Fatalf("create_repos of new users: dana %v, eric %v", dana.User.CreateRepos, eric.User.CreateRepos)
 	}
 	da := newAPI(t, srv, dana.Key.AccessKey, dana.Key.SecretKey)
 	ea := newAPI(t, srv, eric.Key.AccessKey, eric.Key.SecretKey)
 
-	var ri gateway.RepoInfo
-	da.must("POST", "/repos", gateway.CreateRepoRequest{Name: "danas"}, &ri)
+	var ri apiv1.RepoInfo
+	da.must("POST", "/repos", apiv1.CreateRepoRequest{Name: "danas"}, &ri)
 	if ri.Owner != "dana" || ri.Permission != "admin" {
 		t.Fatalf("dana's repo: %+v", ri)
 	}
@@ -659,42 +665,42 @@ func TestCreateReposAPI(t *testing.T) {
 	if ri.Owner != "dana" || ri.Permission != "admin" {
 		t.Fatalf("dana's S3 repo: %+v", ri)
 	}
-	if r := ea.call("POST", "/repos", gateway.CreateRepoRequest{Name: "erics"}); r.status != 403 || r.err.Code != "AccessDenied" ||
+	if r := ea.call("POST", "/repos", apiv1.CreateRepoRequest{Name: "erics"}); r.status != 403 || r.err.Code != "AccessDenied" ||
 		!strings.Contains(r.err.Message, "set-create-repos") {
 		t.Fatalf("eric creates a repo: %d %+v", r.status, r.err)
 	}
 	// Only global admins set the flag, and only on non-admin users.
-	if r := da.call("PUT", "/users/eric/create-repos", gateway.SetCreateReposRequest{CreateRepos: aws.Bool(true)}); r.status != 403 {
+	if r := da.call("PUT", "/users/eric/create-repos", apiv1.SetCreateReposRequest{CreateRepos: aws.Bool(true)}); r.status != 403 {
 		t.Fatalf("dana sets eric's flag: %d %+v", r.status, r.err)
 	}
 	for _, c := range []struct {
 		user string
 		body any
-	}{{"admin", gateway.SetCreateReposRequest{CreateRepos: aws.Bool(false)}}, {"eric", map[string]any{}}} {
+	}{{"admin", apiv1.SetCreateReposRequest{CreateRepos: aws.Bool(false)}}, {"eric", map[string]any{}}} {
 		if r := adm.call("PUT", "/users/"+c.user+"/create-repos", c.body); r.status != 400 || r.err.Code != "InvalidArgument" {
 			t.Fatalf("PUT create-repos %s %v: %d %+v", c.user, c.body, r.status, r.err)
 		}
 	}
-	if r := adm.call("POST", "/users", gateway.CreateUserRequest{Name: "both", Admin: true, CreateRepos: true}); r.status != 400 {
+	if r := adm.call("POST", "/users", apiv1.CreateUserRequest{Name: "both", Admin: true, CreateRepos: true}); r.status != 400 {
 		t.Fatalf("admin and create_repos: %d %+v", r.status, r.err)
 	}
-	var ui gateway.UserInfo
-	adm.must("PUT", "/users/eric/create-repos", gateway.SetCreateReposRequest{CreateRepos: aws.Bool(true)}, &ui)
+	var ui apiv1.UserInfo
+	adm.must("PUT", "/users/eric/create-repos", apiv1.SetCreateReposRequest{CreateRepos: aws.Bool(true)}, &ui)
 	if !ui.CreateRepos || ui.Keys != 1 {
 		t.Fatalf("eric after set-create-repos: %+v", ui)
 	}
-	ea.must("POST", "/repos", gateway.CreateRepoRequest{Name: "erics"}, nil)
-	adm.must("PUT", "/users/eric/create-repos", gateway.SetCreateReposRequest{CreateRepos: aws.Bool(false)}, &ui)
-	if r := ea.call("POST", "/repos", gateway.CreateRepoRequest{Name: "erics2"}); r.status != 403 {
+	ea.must("POST", "/repos", apiv1.CreateRepoRequest{Name: "erics"}, nil)
+	adm.must("PUT", "/users/eric/create-repos", apiv1.SetCreateReposRequest{CreateRepos: aws.Bool(false)}, &ui)
+	if r := ea.call("POST", "/repos", apiv1.CreateRepoRequest{Name: "erics2"}); r.status != 403 {
 		t.Fatalf("eric after the flag was taken away: %d %+v", r.status, r.err)
 	}
-	var who gateway.WhoAmI
+	var who apiv1.WhoAmI
 	da.must("GET", "/whoami", nil, &who)
 	if !who.CreateRepos {
 		t.Fatalf("dana's whoami: %+v", who)
 	}
 	// The flag survives in the user record; the audit log names the change.
-	var al gateway.AuditResult
+	var al apiv1.AuditResult
 	adm.must("GET", "/audit?action=user.set-create-repos", nil, &al)
 	if len(al.Entries) != 2 || al.Entries[0].Target != "eric" || al.Entries[0].Detail != "true" {
 		t.Fatalf("audit: %+v", al.Entries)

@@ -1,4 +1,4 @@
-package gateway_test
+package adminapi_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tusk-data/tusk/adminapi/apiv1"
 	"github.com/tusk-data/tusk/gateway"
 	"github.com/tusk-data/tusk/gateway/gatewaytest"
 	"github.com/tusk-data/tusk/meta"
@@ -54,7 +55,7 @@ func BenchmarkAdminDiff100k(b *testing.B) {
 	b.ResetTimer()
 	t0 := time.Now()
 	for i := 0; i < b.N; i++ {
-		var d gateway.DiffResult
+		var d apiv1.DiffResult
 		adm.must("GET", "/repos/big/diff?from=main&to=dev", nil, &d)
 		if len(d.Entries) != 10 || d.Changed != 10 {
 			b.Fatalf("diff: %d entries", len(d.Entries))

@@ -1,13 +1,6 @@
-package gateway
+package apiv1
 
-import (
-	"time"
-
-	"github.com/tusk-data/tusk/meta"
-)
-
-// Wire types of the admin API (/api/v1, docs/api.md). The CLI decodes the
-// same types.
+import "time"
 
 // APIError is the body of every error answer of the admin API.
 type APIError struct {
@@ -216,7 +209,76 @@ type PermInfo struct {
 
 // AuditResult answers GET /audit.
 type AuditResult struct {
-	Entries []meta.AuditEntry `json:"entries"`
+	Entries []AuditEntry `json:"entries"`
+}
+
+// AuditEntry is one entry of the audit log.
+type AuditEntry struct {
+	Time   time.Time `json:"time"`
+	User   string    `json:"user"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// GCResult answers POST /gc: what a garbage collection run did.
+type GCResult struct {
+	BlobsDeleted   int     `json:"blobs_deleted"`
+	BlobsKept      int     `json:"blobs_kept"`
+	BytesFreed     int64   `json:"bytes_freed"`
+	CommitsDeleted int     `json:"commits_deleted"`
+	CommitsKept    int     `json:"commits_kept"`
+	NodesDeleted   int     `json:"nodes_deleted"`
+	NodesKept      int     `json:"nodes_kept"`
+	UploadsExpired int     `json:"uploads_expired"`
+	DryRun         bool    `json:"dry_run,omitempty"`
+	TookSeconds    float64 `json:"took_seconds"`
+}
+
+// PurgeReport answers POST /purge and /repos/{repo}/purge: what a purge
+// did.
+type PurgeReport struct {
+	Content string `json:"content"`
+	Scope   string `json:"scope"` // a repo name, or "*"
+	Block   bool   `json:"block,omitempty"`
+	// Named is the version the caller named, when one was.
+	Named *PurgeNamed `json:"named,omitempty"`
+	// Removed lists the versions removed from branch views; Commits the
+	// commits that removed them (one per branch).
+	Removed     []PurgedVersion `json:"removed"`
+	Commits     []PurgeCommit   `json:"commits"`
+	OpenCommits int             `json:"open_commits,omitempty"`
+	// BytesDeleted: the blob was deleted from the backing store. A purge of
+	// one repo keeps bytes another repo still holds (BytesKept says why).
+	BytesDeleted bool   `json:"bytes_deleted"`
+	BytesKept    string `json:"bytes_kept,omitempty"`
+	// Derived lists the pipeline outputs purged with it (provenance
+	// downstream), each a purge of its own in its output repo.
+	Derived []PurgeReport `json:"derived,omitempty"`
+}
+
+// PurgeNamed is the version a purge was asked for by name.
+type PurgeNamed struct {
+	Repo    string `json:"repo"`
+	Ref     string `json:"ref"`
+	Key     string `json:"key"`
+	Version string `json:"version"`
+	Size    int64  `json:"size"`
+}
+
+// PurgedVersion is a version a purge removed from a branch's view.
+type PurgedVersion struct {
+	Repo    string `json:"repo"`
+	Branch  string `json:"branch"`
+	Key     string `json:"key"`
+	Version string `json:"version"`
+}
+
+// PurgeCommit is the commit a purge made on a branch.
+type PurgeCommit struct {
+	Repo   string `json:"repo"`
+	Branch string `json:"branch"`
+	Commit string `json:"commit"`
 }
 
 // Request bodies (JSON; unknown fields are refused).

@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"context"
@@ -637,3 +637,13 @@ func (a *Auth) Level(ctx context.Context, user, repo string) int {
 	}
 	return lvl
 }
+
+// pipelineUserPrefix names the users that pipelines' workers act as. ':'
+// is not allowed in user names, so no person can take such a name.
+const pipelineUserPrefix = "pipeline:"
+
+// PipelineUser is the user a pipeline's workers authenticate as.
+func PipelineUser(pipeline string) string { return pipelineUserPrefix + pipeline }
+
+// IsPipelineUser reports whether user is a pipeline's worker user.
+func IsPipelineUser(user string) bool { return strings.HasPrefix(user, pipelineUserPrefix) }

@@ -1,0 +1,74 @@
+// Package pipev1 holds the wire types of the admin API's pipeline calls
+// (/api/v1/pipelines, /jobs, /prov; docs/api.md, "Pipelines"). They carry
+// the pipelines package's own records (spec, job, datum, provenance), so
+// this package imports pipelines and nothing else of Tusk; the rest of the
+// admin API's types are in the leaf package apiv1.
+package pipev1
+
+import (
+	"time"
+
+	"github.com/tusk-data/tusk/pipelines"
+)
+
+// PipelineInfo describes a pipeline.
+type PipelineInfo struct {
+	Name      string           `json:"name"`
+	Version   int              `json:"version"`
+	Spec      pipelines.Spec   `json:"spec"`
+	Created   time.Time        `json:"created"`
+	Updated   time.Time        `json:"updated"`
+	CreatedBy string           `json:"created_by,omitempty"`
+	Inputs    []string         `json:"inputs"` // repo@branch
+	Output    string           `json:"output"` // repo@branch
+	State     string           `json:"state"`  // idle | pending | running | failing (last job failed)
+	LastJob   *pipelines.Job   `json:"last_job,omitempty"`
+	Processed *pipelines.State `json:"processed,omitempty"` // what the last successful job processed
+}
+
+// JobList answers GET /jobs.
+type JobList struct {
+	Jobs []*pipelines.Job `json:"jobs"`
+}
+
+// DatumList answers GET /jobs/{id}/datums.
+type DatumList struct {
+	Job    string             `json:"job"`
+	Datums []DatumInfo        `json:"datums"`
+	Stats  pipelines.JobStats `json:"stats"`
+}
+
+// DatumInfo is one datum of a job that needed work.
+type DatumInfo struct {
+	*pipelines.JobDatum
+	Inputs []string `json:"inputs"` // name:path
+}
+
+// IdleInfo answers GET /jobs/wait.
+type IdleInfo struct {
+	Idle bool             `json:"idle"`
+	Jobs []*pipelines.Job `json:"jobs"` // the newest job of each pipeline waited for
+}
+
+// ProvInfo answers GET /repos/{repo}/prov.
+type ProvInfo struct {
+	Direction string              `json:"direction"` // upstream | downstream
+	Root      *pipelines.ProvNode `json:"root"`
+}
+
+// LogInfo answers GET /pipelines/{name}/logs.
+type LogInfo struct {
+	Pipeline  string     `json:"pipeline"`
+	Job       string     `json:"job"`
+	Logs      []DatumLog `json:"logs"`
+	Truncated bool       `json:"truncated,omitempty"` // more than limit datums
+}
+
+// DatumLog is the log of a datum's last try.
+type DatumLog struct {
+	Datum    string   `json:"datum"`
+	Inputs   []string `json:"inputs"`
+	State    string   `json:"state"`
+	ExitCode int      `json:"exit_code"`
+	Log      string   `json:"log"`
+}
