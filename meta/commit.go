@@ -64,7 +64,7 @@ func (w *wtx) moveBranch(repo string, br *Branch, head, kind string) error {
 }
 
 // nodes returns the committer's node sink. It follows w.txn, which flush
-// replaces, so trees larger than one Badger transaction can be written.
+// replaces, so trees larger than one KV transaction can be written.
 func (w *wtx) nodes() wnodes { return wnodes{w} }
 
 // wnodes reads and writes tree nodes in the committer's current txn.

@@ -173,7 +173,7 @@ func (s *Service) Start(ctx context.Context, endpoint string) error {
 }
 
 // Stop stops dispatching and every job loop; running jobs stay "running"
-// in Badger and resume at the next Start. Their workers are killed.
+// in meta's store and resume at the next Start. Their workers are killed.
 func (s *Service) Stop() {
 	s.mu.Lock()
 	if !s.started || s.cancel == nil {
