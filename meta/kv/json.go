@@ -2,7 +2,6 @@ package kv
 
 import (
 	"encoding/json"
-	"errors"
 
 	"github.com/tusk-data/tusk/internal/errs"
 )
@@ -86,6 +85,3 @@ func ScanKeys(r Reader, prefix string, fn func(key string) error) error {
 	}
 	return it.Err()
 }
-
-// IsTxnTooBig reports whether err is (or wraps) ErrTxnTooBig.
-func IsTxnTooBig(err error) bool { return errors.Is(err, ErrTxnTooBig) }
