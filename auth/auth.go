@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,11 +15,10 @@ import (
 	"sync"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/internal/names"
 	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/meta/kv"
 	"github.com/tusk-data/tusk/s3api"
 )
 
@@ -54,15 +52,18 @@ type Key struct {
 	Created time.Time `json:"created"`
 }
 
+// Records in meta's store, in the namespace "gw/" (meta.Records): the
+// prefixes below are relative to it.
 const (
-	pUser = "gw/user/"
-	pKey  = "gw/key/"
+	authNamespace = "gw/"
+	pUser         = "user/"
+	pKey          = "key/"
 )
 
-// Auth stores users and keys in Badger and answers s3api.Auth and
+// Auth stores users and keys in meta's store and answers s3api.Auth and
 // sigv4.Credentials.
 type Auth struct {
-	db    *badger.DB
+	db    *meta.Records
 	meta  *meta.Store
 	aead  cipher.AEAD
 	mu    sync.RWMutex
@@ -97,7 +98,7 @@ func LoadServerKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-// NewAuth returns the auth store over ms's Badger, encrypting secrets with
+// NewAuth returns the auth store over ms's records, encrypting secrets with
 // serverKey (32 bytes).
 func NewAuth(ms *meta.Store, serverKey []byte) (*Auth, error) {
 	block, err := aes.NewCipher(serverKey)
@@ -108,7 +109,7 @@ func NewAuth(ms *meta.Store, serverKey []byte) (*Auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Auth{db: ms.DB(), meta: ms, aead: aead, cache: map[string][2]string{}}, nil
+	return &Auth{db: ms.Records(authNamespace), meta: ms, aead: aead, cache: map[string][2]string{}}, nil
 }
 
 func (a *Auth) seal(id, secret string) string {
@@ -134,37 +135,18 @@ func (a *Auth) open(id, enc string) (string, error) {
 	return string(p), nil
 }
 
-func getRec(txn *badger.Txn, key string, v any) (bool, error) {
-	it, err := txn.Get([]byte(key))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, it.Value(func(b []byte) error { return json.Unmarshal(b, v) })
-}
-
-func setRec(txn *badger.Txn, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return txn.Set([]byte(key), b)
-}
-
-// update runs fn in a Badger transaction and syncs it.
-func (a *Auth) update(fn func(txn *badger.Txn) error) error {
-	return a.meta.Update(context.Background(), fn)
+// update runs fn in meta's committer transaction and syncs it.
+func (a *Auth) update(fn func(txn kv.ReadWriter) error) error {
+	return a.db.Update(context.Background(), fn)
 }
 
 // GetUser returns a user; NotExist if absent.
 func (a *Auth) GetUser(ctx context.Context, name string) (*User, error) {
 	var u User
 	var ok bool
-	err := a.db.View(func(txn *badger.Txn) error {
+	err := a.db.View(ctx, func(txn kv.Reader) error {
 		var err error
-		ok, err = getRec(txn, pUser+name, &u)
+		ok, err = kv.GetJSON(txn, pUser+name, &u)
 		return err
 	})
 	if err != nil {
@@ -178,13 +160,13 @@ func (a *Auth) GetUser(ctx context.Context, name string) (*User, error) {
 
 // PutUser creates or replaces a user record.
 func (a *Auth) PutUser(ctx context.Context, u *User) error {
-	return a.update(func(txn *badger.Txn) error { return setRec(txn, pUser+u.Name, u) })
+	return a.update(func(txn kv.ReadWriter) error { return kv.PutJSON(txn, pUser+u.Name, u) })
 }
 
 // AddKey stores an access key for user with the given secret (encrypted).
 func (a *Auth) AddKey(ctx context.Context, user, id, secret string) error {
 	k := &Key{ID: id, User: user, Secret: a.seal(id, secret), Created: time.Now().UTC()}
-	if err := a.update(func(txn *badger.Txn) error { return setRec(txn, pKey+id, k) }); err != nil {
+	if err := a.update(func(txn kv.ReadWriter) error { return kv.PutJSON(txn, pKey+id, k) }); err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -203,9 +185,9 @@ func (a *Auth) Secret(ctx context.Context, accessKey string) (string, string, er
 	}
 	var k Key
 	var found bool
-	err := a.db.View(func(txn *badger.Txn) error {
+	err := a.db.View(ctx, func(txn kv.Reader) error {
 		var err error
-		found, err = getRec(txn, pKey+accessKey, &k)
+		found, err = kv.GetJSON(txn, pKey+accessKey, &k)
 		return err
 	})
 	if err != nil {
@@ -290,8 +272,8 @@ func (a *Auth) Allow(ctx context.Context, user, repo string, act s3api.Action) e
 // SetCreateRepos sets whether non-admin user may create repos.
 func (a *Auth) SetCreateRepos(ctx context.Context, user string, on bool) (*User, error) {
 	var u User
-	err := a.update(func(txn *badger.Txn) error {
-		ok, err := getRec(txn, pUser+user, &u)
+	err := a.update(func(txn kv.ReadWriter) error {
+		ok, err := kv.GetJSON(txn, pUser+user, &u)
 		if err != nil {
 			return err
 		}
@@ -299,7 +281,7 @@ func (a *Auth) SetCreateRepos(ctx context.Context, user string, on bool) (*User,
 			return noSuchUser(user)
 		}
 		u.CreateRepos = on
-		return setRec(txn, pUser+user, &u)
+		return kv.PutJSON(txn, pUser+user, &u)
 	})
 	if err != nil {
 		return nil, err
@@ -312,9 +294,9 @@ func (a *Auth) Grant(ctx context.Context, user, repo string, level int) error {
 	if level < PermNone || level > PermAdmin {
 		return errs.E("gateway.Grant", errs.Invalid, "permission level %d is out of range", level)
 	}
-	return a.update(func(txn *badger.Txn) error {
+	return a.update(func(txn kv.ReadWriter) error {
 		var u User
-		ok, err := getRec(txn, pUser+user, &u)
+		ok, err := kv.GetJSON(txn, pUser+user, &u)
 		if err != nil {
 			return err
 		}
@@ -332,7 +314,7 @@ func (a *Auth) Grant(ctx context.Context, user, repo string, level int) error {
 		if len(u.Perms) == 0 {
 			u.Perms = nil
 		}
-		return setRec(txn, pUser+user, &u)
+		return kv.PutJSON(txn, pUser+user, &u)
 	})
 }
 
@@ -428,14 +410,14 @@ func (a *Auth) CreateUserWith(ctx context.Context, u *User) (*User, error) {
 		return nil, err
 	}
 	u = &User{Name: name, Admin: u.Admin, CreateRepos: u.CreateRepos, Created: time.Now().UTC()}
-	err := a.update(func(txn *badger.Txn) error {
+	err := a.update(func(txn kv.ReadWriter) error {
 		var old User
-		if ok, err := getRec(txn, pUser+name, &old); err != nil {
+		if ok, err := kv.GetJSON(txn, pUser+name, &old); err != nil {
 			return err
 		} else if ok {
 			return errs.E("gateway.CreateUser", errs.Exist, "user %q already exists", name).Because(errs.User)
 		}
-		return setRec(txn, pUser+name, u)
+		return kv.PutJSON(txn, pUser+name, u)
 	})
 	if err != nil {
 		return nil, err
@@ -443,51 +425,41 @@ func (a *Auth) CreateUserWith(ctx context.Context, u *User) (*User, error) {
 	return u, nil
 }
 
-func listRecs[T any](db *badger.DB, prefix string) ([]T, error) {
+func listRecs[T any](ctx context.Context, db *meta.Records, prefix string) ([]T, error) {
 	var out []T
-	err := db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var v T
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return nil
+	err := db.View(ctx, func(txn kv.Reader) error {
+		var err error
+		out, err = kv.ListJSON[T](txn, prefix)
+		return err
 	})
 	return out, err
 }
 
 // ListUsers lists users by name.
 func (a *Auth) ListUsers(ctx context.Context) ([]User, error) {
-	return listRecs[User](a.db, pUser)
+	return listRecs[User](ctx, a.db, pUser)
 }
 
 // DeleteUser deletes a user and every access key of theirs.
 func (a *Auth) DeleteUser(ctx context.Context, name string) error {
 	var ids []string
-	err := a.update(func(txn *badger.Txn) error {
+	err := a.update(func(txn kv.ReadWriter) error {
 		ids = ids[:0]
 		var u User
-		if ok, err := getRec(txn, pUser+name, &u); err != nil {
+		if ok, err := kv.GetJSON(txn, pUser+name, &u); err != nil {
 			return err
 		} else if !ok {
 			return noSuchUser(name)
 		}
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pKey), PrefetchValues: true})
-		for it.Rewind(); it.Valid(); it.Next() {
-			var k Key
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &k) }); err != nil {
-				it.Close()
-				return err
-			}
+		err := kv.ScanJSON(txn, pKey, func(_ string, k *Key) error {
 			if k.User == name {
 				ids = append(ids, k.ID)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		it.Close()
 		for _, id := range ids {
 			if err := txn.Delete([]byte(pKey + id)); err != nil {
 				return err
@@ -515,14 +487,14 @@ func (a *Auth) forget(ids ...string) {
 func (a *Auth) CreateKey(ctx context.Context, user string) (*Key, string, error) {
 	id, secret := NewKeyPair()
 	k := &Key{ID: id, User: user, Secret: a.seal(id, secret), Created: time.Now().UTC()}
-	err := a.update(func(txn *badger.Txn) error {
+	err := a.update(func(txn kv.ReadWriter) error {
 		var u User
-		if ok, err := getRec(txn, pUser+user, &u); err != nil {
+		if ok, err := kv.GetJSON(txn, pUser+user, &u); err != nil {
 			return err
 		} else if !ok {
 			return noSuchUser(user)
 		}
-		return setRec(txn, pKey+id, k)
+		return kv.PutJSON(txn, pKey+id, k)
 	})
 	if err != nil {
 		return nil, "", err
@@ -536,7 +508,7 @@ func (a *Auth) CreateKey(ctx context.Context, user string) (*Key, string, error)
 // ListKeys lists access keys (of user, or all when user is ""), by id,
 // without their secrets.
 func (a *Auth) ListKeys(ctx context.Context, user string) ([]Key, error) {
-	all, err := listRecs[Key](a.db, pKey)
+	all, err := listRecs[Key](ctx, a.db, pKey)
 	if err != nil {
 		return nil, err
 	}
@@ -555,9 +527,9 @@ func (a *Auth) ListKeys(ctx context.Context, user string) ([]Key, error) {
 func (a *Auth) GetKey(ctx context.Context, id string) (*Key, error) {
 	var k Key
 	var ok bool
-	err := a.db.View(func(txn *badger.Txn) error {
+	err := a.db.View(ctx, func(txn kv.Reader) error {
 		var err error
-		ok, err = getRec(txn, pKey+id, &k)
+		ok, err = kv.GetJSON(txn, pKey+id, &k)
 		return err
 	})
 	if err != nil {
@@ -572,9 +544,9 @@ func (a *Auth) GetKey(ctx context.Context, id string) (*Key, error) {
 
 // DeleteKey revokes an access key: it stops authenticating at once.
 func (a *Auth) DeleteKey(ctx context.Context, id string) error {
-	err := a.update(func(txn *badger.Txn) error {
+	err := a.update(func(txn kv.ReadWriter) error {
 		var k Key
-		if ok, err := getRec(txn, pKey+id, &k); err != nil {
+		if ok, err := kv.GetJSON(txn, pKey+id, &k); err != nil {
 			return err
 		} else if !ok {
 			return noSuchKey(id)
@@ -591,26 +563,23 @@ func (a *Auth) DeleteKey(ctx context.Context, id string) error {
 // DropRepoPerms removes every user's permission on repo (when the repo is
 // deleted, so that a new repo of the same name starts with no grants).
 func (a *Auth) DropRepoPerms(ctx context.Context, repo string) error {
-	return a.update(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pUser), PrefetchValues: true})
+	return a.update(func(txn kv.ReadWriter) error {
 		var changed []User
-		for it.Rewind(); it.Valid(); it.Next() {
-			var u User
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &u) }); err != nil {
-				it.Close()
-				return err
-			}
+		err := kv.ScanJSON(txn, pUser, func(_ string, u *User) error {
 			if _, ok := u.Perms[repo]; ok {
 				delete(u.Perms, repo)
 				if len(u.Perms) == 0 {
 					u.Perms = nil
 				}
-				changed = append(changed, u)
+				changed = append(changed, *u)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		it.Close()
 		for i := range changed {
-			if err := setRec(txn, pUser+changed[i].Name, &changed[i]); err != nil {
+			if err := kv.PutJSON(txn, pUser+changed[i].Name, &changed[i]); err != nil {
 				return err
 			}
 		}

@@ -53,6 +53,9 @@ type Config struct {
 	// Test hooks: called after each metadata sync and each blob fsync.
 	OnMetaSync func()
 	OnBlobSync func(path string, dir bool)
+	// MetaNow, when set, is the metadata engine's clock (tests age records
+	// with it).
+	MetaNow func() time.Time
 	// ShutdownTimeout bounds the drain of in-flight requests (default 30s).
 	ShutdownTimeout time.Duration
 	// GCInterval runs garbage collection periodically while serving
@@ -125,7 +128,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("unknown backend %q: use disk or s3", cfg.Backend)
 	}
-	ms, err := meta.Open(filepath.Join(cfg.DataDir, "meta"), meta.Options{OnSync: cfg.OnMetaSync})
+	ms, err := meta.Open(filepath.Join(cfg.DataDir, "meta"), meta.Options{OnSync: cfg.OnMetaSync, Now: cfg.MetaNow})
 	if err != nil {
 		drv.Close()
 		return nil, err

@@ -8,10 +8,9 @@ import (
 	"sort"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/internal/names"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // op is one queued write: fn runs inside the committer's shared
@@ -28,7 +27,7 @@ type op struct {
 // wtx is the committer's view of one group-commit transaction.
 type wtx struct {
 	s      *Store
-	txn    *badger.Txn
+	txn    kv.Txn
 	now    time.Time
 	events []HeadEvent // branch moves made by the ops that succeeded
 	// nodeBytes estimates the tree-node bytes written into txn.
@@ -58,7 +57,7 @@ func (s *Store) Watch(fn func(HeadEvent)) {
 func (w *wtx) moveBranch(repo string, br *Branch, head, kind string) error {
 	nb := *br
 	nb.Head = head
-	if err := setJSON(w.txn, pBranch+repo+"/"+br.Name, &nb); err != nil {
+	if err := kv.PutJSON(w.txn, pBranch+repo+"/"+br.Name, &nb); err != nil {
 		return err
 	}
 	w.events = append(w.events, HeadEvent{Repo: repo, Branch: br.Name, Commit: head, Kind: kind})
@@ -66,7 +65,7 @@ func (w *wtx) moveBranch(repo string, br *Branch, head, kind string) error {
 }
 
 // nodes returns the committer's node sink. It follows w.txn, which flush
-// replaces, so trees larger than one Badger transaction can be written.
+// replaces, so trees larger than one KV transaction can be written.
 func (w *wtx) nodes() wnodes { return wnodes{w} }
 
 // wnodes reads and writes tree nodes in the committer's current txn.
@@ -80,12 +79,12 @@ func (n wnodes) getNode(h Hash) (*node, error) { return txnNodes{n.w.s, n.w.txn}
 // and every op writes its records (commit, branch) after its nodes, so an
 // op stays atomic. The batch is still answered only after its final sync.
 func (n wnodes) putNode(nd *node) (Hash, error) {
-	h, err := txnNodes{n.w.s, n.w.txn}.putNode(nd)
-	if errors.Is(err, badger.ErrTxnTooBig) {
+	h, err := putNodeIn(n.w.s, n.w.txn, nd)
+	if errors.Is(err, kv.ErrTxnTooBig) {
 		if err := n.w.flush(); err != nil {
 			return h, err
 		}
-		h, err = txnNodes{n.w.s, n.w.txn}.putNode(nd)
+		h, err = putNodeIn(n.w.s, n.w.txn, nd)
 	}
 	n.w.nodeBytes += nd.size + len(pNode) + len(h) + 32
 	return h, err
@@ -97,13 +96,17 @@ func (n wnodes) putNode(nd *node) (Hash, error) {
 func (w *wtx) flush() error {
 	// Records flushed early carry the clock too (a full txn leaves it to
 	// the batch's last transaction, which always writes it).
-	if err := w.stampClock(); err != nil && !errors.Is(err, badger.ErrTxnTooBig) {
+	if err := w.stampClock(); err != nil && !errors.Is(err, kv.ErrTxnTooBig) {
 		return err
 	}
 	if err := w.txn.Commit(); err != nil {
 		return errs.Wrap("meta.flush", errs.Internal, err)
 	}
-	w.txn = w.s.db.NewTransaction(true)
+	txn, err := w.s.db.Begin(true)
+	if err != nil {
+		return errs.Wrap("meta.flush", errs.Internal, err)
+	}
+	w.txn = txn
 	w.nodeBytes = 0
 	return nil
 }
@@ -113,10 +116,11 @@ func (w *wtx) flush() error {
 // one transaction together. Call it after writing nodes and before writing
 // any record.
 func (w *wtx) roomForRecords() error {
-	// Nodes may fill half of Badger's transaction limit (15% of the
-	// memtable: 2.4 MiB by default); the other half stays free for the
-	// records of the ops of one batch, so records never overflow after nodes.
-	if w.nodeBytes > int(w.s.opts.MemTableSize*15/100/2) {
+	// Nodes may fill half of the store's transaction limit (with Badger,
+	// 15% of the memtable: 2.4 MiB by default); the other half stays free
+	// for the records of the ops of one batch, so records never overflow
+	// after nodes.
+	if int64(w.nodeBytes) > w.s.db.Limits().MaxTxnBytes/2 {
 		return w.flush()
 	}
 	return nil
@@ -137,14 +141,6 @@ func (s *Store) update(ctx context.Context, fn func(w *wtx) error) error {
 	// may go away, but the write either happens whole or not at all.
 	<-o.done
 	return o.err
-}
-
-// Update runs fn inside the committer's transaction, so that records of
-// sibling packages (users, keys, pipelines) are written with the same
-// atomicity and durability as commits: fn's writes are synced before Update
-// returns. fn must check before it writes (see op).
-func (s *Store) Update(ctx context.Context, fn func(txn *badger.Txn) error) error {
-	return s.update(ctx, func(w *wtx) error { return fn(w.txn) })
 }
 
 func (s *Store) committer() {
@@ -182,7 +178,15 @@ func (s *Store) committer() {
 // then answers them.
 func (s *Store) runBatch(batch []*op) {
 	for len(batch) > 0 {
-		w := &wtx{s: s, txn: s.db.NewTransaction(true)}
+		txn, err := s.db.Begin(true)
+		if err != nil {
+			for _, o := range batch {
+				o.err = errs.Wrap("meta.commit", errs.Internal, err)
+				close(o.done)
+			}
+			return
+		}
+		w := &wtx{s: s, txn: txn}
 		var applied []*op
 		rest := batch[:0:0]
 		for i, o := range batch {
@@ -192,21 +196,24 @@ func (s *Store) runBatch(batch []*op) {
 			if err != nil {
 				w.events = w.events[:nev]
 			}
-			if errors.Is(err, badger.ErrTxnTooBig) && len(applied) > 0 {
+			if errors.Is(err, kv.ErrTxnTooBig) && len(applied) > 0 {
 				rest = batch[i:]
 				break
 			}
-			if errors.Is(err, badger.ErrTxnTooBig) {
+			if errors.Is(err, kv.ErrTxnTooBig) {
 				err = errs.E("meta.commit", errs.TooLarge, "change too large for one transaction")
 			}
 			o.err = err
 			applied = append(applied, o)
 		}
-		err := w.stampClock()
-		if errors.Is(err, badger.ErrTxnTooBig) {
+		err = w.stampClock()
+		if errors.Is(err, kv.ErrTxnTooBig) {
 			if err = w.txn.Commit(); err == nil {
-				w.txn = s.db.NewTransaction(true)
-				err = w.stampClock()
+				var next kv.Txn
+				if next, err = s.db.Begin(true); err == nil {
+					w.txn = next
+					err = w.stampClock()
+				}
 			}
 		}
 		if err == nil {
@@ -215,7 +222,7 @@ func (s *Store) runBatch(batch []*op) {
 			w.txn.Discard()
 		}
 		if err == nil {
-			err = s.db.Sync()
+			err = s.db.Sync(context.Background())
 			if err == nil && s.opts.OnSync != nil {
 				s.opts.OnSync()
 			}
@@ -253,22 +260,20 @@ func (w *wtx) stampClock() error {
 
 // loadClock sets lastTick from the clock record.
 func (s *Store) loadClock() error {
-	return s.db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get([]byte(clockRecord))
-		if errors.Is(err, badger.ErrKeyNotFound) {
+	return s.view(func(txn kv.Reader) error {
+		b, err := txn.Get([]byte(clockRecord))
+		if errs.Is(err, errs.NotExist) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		return it.Value(func(b []byte) error {
-			if len(b) == 8 {
-				if t := time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC(); t.After(s.lastTick) {
-					s.lastTick = t
-				}
+		if len(b) == 8 {
+			if t := time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC(); t.After(s.lastTick) {
+				s.lastTick = t
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 }
 
@@ -605,7 +610,7 @@ func (w *wtx) commit(head *Commit, br *Branch, id string, sp commitSpec) (*Commi
 	}
 	c := &Commit{ID: id, Repo: head.Repo, Parents: parents, Author: sp.author, Message: sp.msg,
 		Time: w.now, Root: root, VRoot: vroot, Depth: depth, Gen: gen, Meta: sp.meta}
-	if err := setJSON(w.txn, pCommit+head.Repo+"/"+id, c); err != nil {
+	if err := kv.PutJSON(w.txn, pCommit+head.Repo+"/"+id, c); err != nil {
 		return nil, err
 	}
 	if err := w.moveBranch(head.Repo, br, id, "commit"); err != nil {
@@ -655,7 +660,7 @@ func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
 		return nil, err
 	}
 	oc.Root = root
-	if err := setJSON(w.txn, pOpen+req.Repo+"/"+oc.ID, oc); err != nil {
+	if err := kv.PutJSON(w.txn, pOpen+req.Repo+"/"+oc.ID, oc); err != nil {
 		return nil, err
 	}
 	return &WriteResult{Version: oc.ID, Time: w.now, Changed: changed}, nil
@@ -687,10 +692,10 @@ func (s *Store) CreateRepoWith(ctx context.Context, name, author string, opts Re
 		r = &Repo{Name: name, Created: w.now, Owner: owner, Location: opts.Location, Public: opts.Public}
 		id := NewID()
 		c := &Commit{ID: id, Repo: name, Author: author, Message: "create repo " + name, Time: w.now, Gen: 1}
-		if err := setJSON(w.txn, pRepo+name, r); err != nil {
+		if err := kv.PutJSON(w.txn, pRepo+name, r); err != nil {
 			return err
 		}
-		if err := setJSON(w.txn, pCommit+name+"/"+id, c); err != nil {
+		if err := kv.PutJSON(w.txn, pCommit+name+"/"+id, c); err != nil {
 			return err
 		}
 		return w.moveBranch(name, &Branch{Name: "main"}, id, "create")
@@ -731,11 +736,11 @@ func (s *Store) CreateBranch(ctx context.Context, repo, name, from string) (*Bra
 // refuseOutputBranches refuses (Conflict) when branch (or, for "", any
 // branch) of repo is a pipeline's output.
 func (w *wtx) refuseOutputBranches(repo, branch string) error {
-	it := w.txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pBranch + repo + "/" + branch)})
+	it := w.txn.Iter(kv.IterOptions{Prefix: []byte(pBranch + repo + "/" + branch)})
 	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
+	for ; it.Valid(); it.Next() {
 		var br Branch
-		if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &br) }); err != nil {
+		if err := withValue(it, func(b []byte) error { return jsonUnmarshal(b, &br) }); err != nil {
 			return err
 		}
 		if br.Output != "" && (branch == "" || br.Name == branch) {
@@ -769,16 +774,16 @@ func (s *Store) DeleteBranch(ctx context.Context, repo, name string, force bool)
 			}
 		}
 		// Open commits on the branch go with it (they could never finish).
-		it := w.txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pOpen + repo + "/")})
+		it := w.txn.Iter(kv.IterOptions{Prefix: []byte(pOpen + repo + "/")})
 		var opens [][]byte
-		for it.Rewind(); it.Valid(); it.Next() {
+		for ; it.Valid(); it.Next() {
 			var oc OpenCommit
-			if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &oc) }); err != nil {
+			if err := withValue(it, func(b []byte) error { return jsonUnmarshal(b, &oc) }); err != nil {
 				it.Close()
 				return err
 			}
 			if oc.Branch == name {
-				opens = append(opens, it.Item().KeyCopy(nil))
+				opens = append(opens, bytes.Clone(it.Key()))
 			}
 		}
 		it.Close()
@@ -813,7 +818,7 @@ func (s *Store) CreateTag(ctx context.Context, repo, name, ref string) (*Tag, er
 			return errs.E("meta.CreateTag", errs.Invalid, "cannot tag open commit %s; finish it first", ref)
 		}
 		t = &Tag{Name: name, Commit: r.Commit.ID, Created: w.now}
-		return setJSON(w.txn, pTag+repo+"/"+name, t)
+		return kv.PutJSON(w.txn, pTag+repo+"/"+name, t)
 	})
 	return t, err
 }
@@ -848,12 +853,11 @@ func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 		}
 		var keys [][]byte
 		for _, p := range []string{pBranch, pTag, pCommit, pOpen} {
-			it := w.txn.NewIterator(badger.IteratorOptions{Prefix: []byte(p + name + "/")})
-			for it.Rewind(); it.Valid(); it.Next() {
-				item := it.Item()
+			it := w.txn.Iter(kv.IterOptions{Prefix: []byte(p + name + "/")})
+			for ; it.Valid(); it.Next() {
 				if !force && (p == pBranch || p == pTag) {
 					var c string
-					err := item.Value(func(b []byte) error {
+					err := withValue(it, func(b []byte) error {
 						if p == pBranch {
 							var br Branch
 							err := jsonUnmarshal(b, &br)
@@ -874,7 +878,7 @@ func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 						it.Close()
 						return err
 					}
-					ref := string(item.Key()[len(p)+len(name)+1:])
+					ref := string(it.Key()[len(p)+len(name)+1:])
 					if !cm.Root.IsZero() {
 						it.Close()
 						return errs.E("meta.DeleteRepo", errs.Conflict, "repo %q is not empty (ref %s holds keys)", name, ref).Because(errs.NotEmpty)
@@ -893,7 +897,7 @@ func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 						}
 					}
 				}
-				keys = append(keys, item.KeyCopy(nil))
+				keys = append(keys, bytes.Clone(it.Key()))
 			}
 			it.Close()
 		}
@@ -919,7 +923,7 @@ func (s *Store) SetRepoPublic(ctx context.Context, name string, public bool) err
 			return err
 		}
 		r.Public = public
-		return setJSON(w.txn, pRepo+name, r)
+		return kv.PutJSON(w.txn, pRepo+name, r)
 	})
 }
 
@@ -945,7 +949,7 @@ func (s *Store) StartCommit(ctx context.Context, repo, branch, author, msg strin
 		}
 		oc = &OpenCommit{ID: NewID(), Repo: repo, Branch: branch, Base: head.ID, Root: head.Root,
 			Author: author, Message: msg, Started: w.now, Meta: meta, System: system}
-		return setJSON(w.txn, pOpen+repo+"/"+oc.ID, oc)
+		return kv.PutJSON(w.txn, pOpen+repo+"/"+oc.ID, oc)
 	})
 	return oc, err
 }

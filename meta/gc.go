@@ -1,13 +1,14 @@
 package meta
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // GCStats reports a metadata collection.
@@ -98,7 +99,7 @@ func (m *gcMarker) markContent(repo string, h Hash) error {
 // (SPEC §3: bytes are freed once no branch view, tag, open commit or
 // provenance record reaches the version; an ancestor commit alone does
 // not keep a removed version's bytes).
-func (m *gcMarker) markViews(txn *badger.Txn, views []commitRef, openRoots []repoNode) error {
+func (m *gcMarker) markViews(txn kv.Reader, views []commitRef, openRoots []repoNode) error {
 	for _, r := range views {
 		c, err := m.s.commitTx(txn, r.repo, r.id)
 		if err != nil {
@@ -121,7 +122,7 @@ func (m *gcMarker) markViews(txn *badger.Txn, views []commitRef, openRoots []rep
 
 // walk marks every commit reachable from roots that is not marked yet, with
 // its trees. revived, when non-nil, is told of each commit it marks.
-func (m *gcMarker) walk(txn *badger.Txn, roots []commitRef, revived func(commitRef)) error {
+func (m *gcMarker) walk(txn kv.Reader, roots []commitRef, revived func(commitRef)) error {
 	stack := roots
 	for len(stack) > 0 {
 		r := stack[len(stack)-1]
@@ -156,19 +157,19 @@ func (m *gcMarker) walk(txn *badger.Txn, roots []commitRef, revived func(commitR
 // views are the roots whose contents are live: all but the young
 // commits, except the young tips (see below).
 // Contents of multipart parts in flight are added to content.
-func (s *Store) gcRoots(ctx context.Context, txn *badger.Txn, now time.Time, retention time.Duration, content map[string]bool) (roots, views []commitRef, openRoots []repoNode, err error) {
+func (s *Store) gcRoots(ctx context.Context, txn kv.Reader, now time.Time, retention time.Duration, content map[string]bool) (roots, views []commitRef, openRoots []repoNode, err error) {
 	scan := func(prefix string, fn func(key string, val []byte) error) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
+		it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix)})
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
+		for ; it.Valid(); it.Next() {
 			if err := ctxErr(ctx, "meta.GC"); err != nil {
 				return err
 			}
-			v, err := it.Item().ValueCopy(nil)
+			v, err := valueCopy(it)
 			if err != nil {
 				return err
 			}
-			if err := fn(string(it.Item().Key()), v); err != nil {
+			if err := fn(string(it.Key()), v); err != nil {
 				return err
 			}
 		}
@@ -274,13 +275,14 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 	st := &GCStats{}
 	m := &gcMarker{s: s, reach: map[string]bool{}, marked: map[Hash]bool{}, cmarked: map[repoNode]bool{}, content: map[string]bool{}}
 
-	var snap *badger.Txn
+	var snap kv.Txn
 	if err := s.update(ctx, func(w *wtx) error {
 		if err := w.flush(); err != nil {
 			return err
 		}
-		snap = s.db.NewTransaction(false)
-		return nil
+		var err error
+		snap, err = s.db.Begin(false)
+		return err
 	}); err != nil {
 		return nil, nil, err
 	}
@@ -288,7 +290,6 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 	if s.gcAfterSnapshot != nil {
 		s.gcAfterSnapshot()
 	}
-	readTs := snap.ReadTs()
 	m.src = txnNodes{s, snap}
 	roots, views, openRoots, err := s.gcRoots(ctx, snap, now, retention, m.content)
 	if err != nil {
@@ -305,23 +306,23 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 	if err := m.markViews(snap, views, openRoots); err != nil {
 		return nil, nil, err
 	}
-	// Candidates: commits not reached; nodes not marked, written by T.
+	// Candidates: commits not reached; nodes not marked, written by T (the
+	// snapshot holds only those).
 	deadCommits := map[string][]byte{}
-	it := snap.NewIterator(badger.IteratorOptions{Prefix: []byte(pCommit)})
-	for it.Rewind(); it.Valid(); it.Next() {
-		k := it.Item().KeyCopy(nil)
+	it := snap.Iter(kv.IterOptions{Prefix: []byte(pCommit)})
+	for ; it.Valid(); it.Next() {
+		k := bytes.Clone(it.Key())
 		if !m.reach[string(k[len(pCommit):])] {
 			deadCommits[string(k[len(pCommit):])] = k
 		}
 	}
 	it.Close()
 	var deadNodes []Hash
-	it = snap.NewIterator(badger.IteratorOptions{Prefix: []byte(pNode)})
-	for it.Rewind(); it.Valid(); it.Next() {
-		item := it.Item()
+	it = snap.Iter(kv.IterOptions{Prefix: []byte(pNode)})
+	for ; it.Valid(); it.Next() {
 		var h Hash
-		copy(h[:], item.Key()[len(pNode):])
-		if !m.marked[h] && item.Version() <= readTs {
+		copy(h[:], it.Key()[len(pNode):])
+		if !m.marked[h] {
 			deadNodes = append(deadNodes, h)
 		}
 	}
@@ -358,7 +359,7 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 		}
 		del := func(k []byte) error {
 			err := w.txn.Delete(k)
-			if errors.Is(err, badger.ErrTxnTooBig) {
+			if errors.Is(err, kv.ErrTxnTooBig) {
 				if err := w.flush(); err != nil {
 					return err
 				}
@@ -391,9 +392,11 @@ func (s *Store) GC(ctx context.Context, retention time.Duration, dryRun bool) (m
 	return m.content, st, nil
 }
 
-// ValueLogGC runs Badger's value-log garbage collection until it finds
-// nothing worth rewriting.
+// ValueLogGC reclaims the space of deleted records when the KV store can
+// (its kv.Compacter capability: Badger's value-log GC); otherwise it does
+// nothing.
 func (s *Store) ValueLogGC() {
-	for s.db.RunValueLogGC(0.5) == nil {
+	if c, ok := s.db.(kv.Compacter); ok {
+		_ = c.Compact(context.Background())
 	}
 }

@@ -6,9 +6,8 @@ import (
 	"sort"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // Merge strategies for conflicting keys.
@@ -49,7 +48,7 @@ func (h *genHeap) Pop() any {
 // histories newest generation first and stopping at the first commit
 // reached from both sides. Cost: the commits between the heads and the
 // base.
-func (s *Store) mergeBaseTx(txn *badger.Txn, repo string, a, b *Commit) (*Commit, error) {
+func (s *Store) mergeBaseTx(txn kv.Reader, repo string, a, b *Commit) (*Commit, error) {
 	if a.ID == b.ID {
 		return a, nil
 	}
@@ -330,6 +329,6 @@ func (s *Store) SetBranchProtected(ctx context.Context, repo, branch string, pro
 			return err
 		}
 		br.Protected = protected
-		return setJSON(w.txn, pBranch+repo+"/"+branch, br)
+		return kv.PutJSON(w.txn, pBranch+repo+"/"+branch, br)
 	})
 }

@@ -6,10 +6,9 @@ import (
 	"strings"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/internal/names"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // Provenance records (SPEC §8). A pipeline output entry names its record in
@@ -116,11 +115,11 @@ func (s *Store) preIndex(ctx context.Context, recs []*ProvRecord) error {
 }
 
 // putProvTx stores rec and its indexes.
-func putProvTx(txn *badger.Txn, rec *ProvRecord) error {
+func putProvTx(txn kv.ReadWriter, rec *ProvRecord) error {
 	if rec.ID == "" || strings.ContainsAny(rec.ID, "/\x00") {
 		return errs.E("meta.putProv", errs.Invalid, "bad provenance record id %q", rec.ID)
 	}
-	if err := setJSON(txn, pProv+rec.ID, rec); err != nil {
+	if err := kv.PutJSON(txn, pProv+rec.ID, rec); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
@@ -161,12 +160,15 @@ func provKeys(rec *ProvRecord) [][]byte {
 }
 
 // WriteOutputs applies req (a write into an open commit, or a System write
-// to a branch) and stores the provenance records recs, then runs extra
-// (the caller's own records, under its own prefix), all in one durable
+// to a branch) and stores the provenance records recs, all in one durable
 // transaction: either everything is written or nothing. The entries of
-// req.Changes name their record in Entry.Prov. extra must check before it
-// writes (see Update).
-func (s *Store) WriteOutputs(ctx context.Context, req WriteRequest, recs []*ProvRecord, extra func(txn *badger.Txn) error) (*WriteResult, error) {
+// req.Changes name their record in Entry.Prov. Records.WriteOutputs also
+// writes the caller's own records in the same transaction.
+func (s *Store) WriteOutputs(ctx context.Context, req WriteRequest, recs []*ProvRecord) (*WriteResult, error) {
+	return s.writeOutputs(ctx, req, recs, nil)
+}
+
+func (s *Store) writeOutputs(ctx context.Context, req WriteRequest, recs []*ProvRecord, extra func(w *wtx) error) (*WriteResult, error) {
 	for _, c := range req.Changes {
 		if err := names.ValidKey(c.Key); err != nil {
 			return nil, err
@@ -198,7 +200,7 @@ func (s *Store) WriteOutputs(ctx context.Context, req WriteRequest, recs []*Prov
 			}
 		}
 		if extra != nil {
-			return extra(w.txn)
+			return extra(w)
 		}
 		return nil
 	})
@@ -273,7 +275,7 @@ func (s *Store) DeleteProv(ctx context.Context, ids []string) error {
 // GetProv returns a provenance record; NotExist when absent.
 func (s *Store) GetProv(ctx context.Context, id string) (*ProvRecord, error) {
 	var rec ProvRecord
-	err := s.view(func(txn *badger.Txn) error { return getJSON(txn, pProv+id, &rec) })
+	err := s.view(func(txn kv.Reader) error { return getJSON(txn, pProv+id, &rec) })
 	if err != nil {
 		if errs.Is(err, errs.NotExist) {
 			return nil, errs.E("meta.GetProv", errs.NotExist, "provenance record %q does not exist", id)
@@ -288,11 +290,11 @@ func (s *Store) GetProv(ctx context.Context, id string) (*ProvRecord, error) {
 func (s *Store) ProvDownstream(ctx context.Context, repo, key, content string) ([]*ProvRecord, error) {
 	prefix := provDownKey(repo, key, content, "")
 	var ids []string
-	err := s.view(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	err := s.view(func(txn kv.Reader) error {
+		it := txn.Iter(kv.IterOptions{Prefix: prefix})
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			ids = append(ids, string(it.Item().Key()[len(prefix):]))
+		for ; it.Valid(); it.Next() {
+			ids = append(ids, string(it.Key()[len(prefix):]))
 		}
 		return nil
 	})
@@ -318,15 +320,15 @@ func (s *Store) ProvDownstream(ctx context.Context, repo, key, content string) (
 
 // provRoots calls add for every commit that a provenance record names:
 // those commits are GC roots (SPEC §6). O(record-commit pairs), keys only.
-func (s *Store) provRoots(ctx context.Context, txn *badger.Txn, add func(repo, id string)) error {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pProvRoot)})
+func (s *Store) provRoots(ctx context.Context, txn kv.Reader, add func(repo, id string)) error {
+	it := txn.Iter(kv.IterOptions{Prefix: []byte(pProvRoot)})
 	defer it.Close()
 	var last []byte
-	for it.Rewind(); it.Valid(); it.Next() {
+	for ; it.Valid(); it.Next() {
 		if err := ctxErr(ctx, "meta.GC"); err != nil {
 			return err
 		}
-		k := it.Item().Key()[len(pProvRoot):]
+		k := it.Key()[len(pProvRoot):]
 		i := bytes.LastIndexByte(k, '/')
 		if i < 0 {
 			continue
@@ -378,6 +380,6 @@ func (s *Store) SetBranchOutput(ctx context.Context, repo, branch, pipeline stri
 		}
 		nb := *br
 		nb.Output = pipeline
-		return setJSON(w.txn, pBranch+repo+"/"+branch, &nb)
+		return kv.PutJSON(w.txn, pBranch+repo+"/"+branch, &nb)
 	})
 }

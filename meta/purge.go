@@ -8,10 +8,9 @@ import (
 	"strings"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/internal/names"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // Purge (SPEC §3) removes content on purpose, in a scope: one repo or every
@@ -50,12 +49,12 @@ func purgeKey(content, scope, prov string) []byte {
 }
 
 func (s *Store) loadPurged() error {
-	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pPurge)})
+	return s.view(func(txn kv.Reader) error {
+		it := txn.Iter(kv.IterOptions{Prefix: []byte(pPurge)})
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := string(it.Item().Key()[len(pPurge):])
-			v, err := it.Item().ValueCopy(nil)
+		for ; it.Valid(); it.Next() {
+			k := string(it.Key()[len(pPurge):])
+			v, err := valueCopy(it)
 			if err != nil {
 				return err
 			}
@@ -204,7 +203,7 @@ func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, erro
 		res.Removed, res.Commits, res.OpenCommits = []PurgedVersion{}, nil, 0
 		var repos []string
 		if scope == PurgeScopeAll {
-			rs, err := listJSONTx[Repo](w.txn, pRepo)
+			rs, err := kv.ListJSON[Repo](w.txn, pRepo)
 			if err != nil {
 				return err
 			}
@@ -242,7 +241,7 @@ func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, erro
 		} else if !errs.Is(err, errs.NotExist) {
 			return err
 		}
-		if err := setJSON(w.txn, string(purgeKey(req.Content, scope, req.Prov)), durable); err != nil {
+		if err := kv.PutJSON(w.txn, string(purgeKey(req.Content, scope, req.Prov)), durable); err != nil {
 			return err
 		}
 		detail := "content " + req.Content + " in " + scopeName(scope)
@@ -272,7 +271,7 @@ func scopeName(scope string) string {
 // purgeRepo removes req.Content's purged versions from every branch view
 // and open commit of repo.
 func (w *wtx) purgeRepo(repo string, req PurgeRequest, res *PurgeResult) error {
-	branches, err := listJSONTx[Branch](w.txn, pBranch+repo+"/")
+	branches, err := kv.ListJSON[Branch](w.txn, pBranch+repo+"/")
 	if err != nil {
 		return err
 	}
@@ -313,7 +312,7 @@ func (w *wtx) purgeRepo(repo string, req PurgeRequest, res *PurgeResult) error {
 			}
 		}
 	}
-	opens, err := listJSONTx[OpenCommit](w.txn, pOpen+repo+"/")
+	opens, err := kv.ListJSON[OpenCommit](w.txn, pOpen+repo+"/")
 	if err != nil {
 		return err
 	}
@@ -349,7 +348,7 @@ func (w *wtx) purgeRepo(repo string, req PurgeRequest, res *PurgeResult) error {
 			return err
 		}
 		oc.Root = root
-		if err := setJSON(w.txn, pOpen+repo+"/"+oc.ID, oc); err != nil {
+		if err := kv.PutJSON(w.txn, pOpen+repo+"/"+oc.ID, oc); err != nil {
 			return err
 		}
 		res.OpenCommits++
@@ -408,7 +407,7 @@ func findContentNode(src nodeSource, h Hash, content string, memo map[Hash]bool,
 // Cost: O(distinct tree nodes of the views).
 func (s *Store) ContentReferenced(ctx context.Context, content string) (bool, error) {
 	found := false
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(func(txn kv.Reader) error {
 		parts := map[string]bool{}
 		_, views, openRoots, err := s.gcRoots(ctx, txn, s.opts.Now(), 0, parts)
 		if err != nil {
@@ -483,19 +482,4 @@ type PurgeInfo struct {
 	Fence   time.Time `json:"time"`
 	Block   bool      `json:"block,omitempty"`
 	User    string    `json:"user,omitempty"`
-}
-
-// listJSONTx lists the JSON records under prefix in txn.
-func listJSONTx[T any](txn *badger.Txn, prefix string) ([]T, error) {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
-	defer it.Close()
-	var out []T
-	for it.Rewind(); it.Valid(); it.Next() {
-		var v T
-		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
-			return nil, errs.Wrap("meta.list", errs.Internal, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }

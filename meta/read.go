@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"strings"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/internal/names"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
@@ -56,7 +55,7 @@ func (r *Ref) CommitID() string {
 // repo or ref is unknown.
 func (s *Store) Resolve(ctx context.Context, repo, ref string) (*Ref, error) {
 	var r *Ref
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(func(txn kv.Reader) error {
 		var err error
 		r, err = s.resolveTx(txn, repo, ref)
 		return err
@@ -64,13 +63,7 @@ func (s *Store) Resolve(ctx context.Context, repo, ref string) (*Ref, error) {
 	return r, err
 }
 
-// ResolveIn is Resolve inside txn (a transaction of Update, so that a
-// sibling package reads refs in the same serialized order as its writes).
-func (s *Store) ResolveIn(txn *badger.Txn, repo, ref string) (*Ref, error) {
-	return s.resolveTx(txn, repo, ref)
-}
-
-func (s *Store) resolveTx(txn *badger.Txn, repo, ref string) (*Ref, error) {
+func (s *Store) resolveTx(txn kv.Reader, repo, ref string) (*Ref, error) {
 	rp, err := s.repoTx(txn, repo)
 	if err != nil {
 		return nil, err
@@ -110,16 +103,16 @@ func (s *Store) resolveTx(txn *badger.Txn, repo, ref string) (*Ref, error) {
 	return nil, noSuchBucket(errs.Ref, "ref %q of repo %q does not exist", ref, repo)
 }
 
-func (s *Store) findOpenTx(txn *badger.Txn, repo, prefix string) (*OpenCommit, error) {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pOpen + repo + "/" + prefix)})
+func (s *Store) findOpenTx(txn kv.Reader, repo, prefix string) (*OpenCommit, error) {
+	it := txn.Iter(kv.IterOptions{Prefix: []byte(pOpen + repo + "/" + prefix)})
 	defer it.Close()
 	var oc *OpenCommit
-	for it.Rewind(); it.Valid(); it.Next() {
+	for ; it.Valid(); it.Next() {
 		if oc != nil {
 			return nil, errs.E("meta.findOpen", errs.Invalid, "open commit prefix %q is ambiguous", prefix)
 		}
 		oc = &OpenCommit{}
-		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, oc) }); err != nil {
+		if err := withValue(it, func(b []byte) error { return json.Unmarshal(b, oc) }); err != nil {
 			return nil, err
 		}
 	}
@@ -132,7 +125,7 @@ func (s *Store) findOpenTx(txn *badger.Txn, repo, prefix string) (*OpenCommit, e
 // GetCommit returns a commit by id or unique 12+ char prefix.
 func (s *Store) GetCommit(ctx context.Context, repo, id string) (*Commit, error) {
 	var c *Commit
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(func(txn kv.Reader) error {
 		var err error
 		c, err = s.findCommitTx(txn, repo, id)
 		return err
@@ -143,7 +136,7 @@ func (s *Store) GetCommit(ctx context.Context, repo, id string) (*Commit, error)
 // GetRepo returns a repo record; NoSuchBucket if absent.
 func (s *Store) GetRepo(ctx context.Context, name string) (*Repo, error) {
 	var r *Repo
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(func(txn kv.Reader) error {
 		var err error
 		r, err = s.repoTx(txn, name)
 		return err
@@ -151,19 +144,13 @@ func (s *Store) GetRepo(ctx context.Context, name string) (*Repo, error) {
 	return r, err
 }
 
+// listJSON lists the records under prefix in a snapshot.
 func listJSON[T any](s *Store, prefix string) ([]T, error) {
 	var out []T
-	err := s.view(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var v T
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return nil
+	err := s.view(func(txn kv.Reader) error {
+		var err error
+		out, err = kv.ListJSON[T](txn, prefix)
+		return err
 	})
 	return out, err
 }
@@ -196,7 +183,7 @@ func (r readNodes) getNode(h Hash) (*node, error) {
 		return n, nil
 	}
 	var n *node
-	err := r.s.db.View(func(txn *badger.Txn) error {
+	err := r.s.view(func(txn kv.Reader) error {
 		var err error
 		n, err = txnNodes{r.s, txn}.getNode(h)
 		return err

@@ -5,9 +5,8 @@ import (
 	"context"
 	"sort"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // Removal names one version of one key to remove from a branch's view:
@@ -256,13 +255,13 @@ func (s *Store) SetVersioning(ctx context.Context, repo, branch, status string) 
 		}
 		nb := *br
 		nb.Versioning = status
-		return setJSON(w.txn, pBranch+repo+"/"+branch, &nb)
+		return kv.PutJSON(w.txn, pBranch+repo+"/"+branch, &nb)
 	})
 }
 
 // versionDepth returns the version-tree depth of key's version version in
 // vroot (a commit id or prefix, or NullVersion), for paging.
-func (s *Store) versionDepth(txn *badger.Txn, repo string, vroot Hash, key, version string) (int64, bool, error) {
+func (s *Store) versionDepth(txn kv.Reader, repo string, vroot Hash, key, version string) (int64, bool, error) {
 	if version == NullVersion {
 		vk, _, err := nullVersionIn(txnNodes{s, txn}, vroot, key)
 		if err != nil || vk == nil {

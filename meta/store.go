@@ -1,16 +1,18 @@
 package meta
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"github.com/tusk-data/tusk/meta/kv"
+	"github.com/tusk-data/tusk/meta/kv/badgerkv"
+	"github.com/tusk-data/tusk/meta/kv/memkv"
 
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/internal/names"
@@ -20,9 +22,9 @@ import (
 type Options struct {
 	// NodeCacheBytes bounds the decoded-node cache (default 64 MiB).
 	NodeCacheBytes int
-	// Badger memory: memtable size (default 16 MiB, 2 memtables), block
-	// cache (default 32 MiB), index cache (default 16 MiB). These bound the
-	// engine's RSS; see docs/architecture.md.
+	// Badger memory (Open only): memtable size (default 16 MiB, 2
+	// memtables), block cache (default 32 MiB), index cache (default
+	// 16 MiB). These bound the engine's RSS; see docs/architecture.md.
 	MemTableSize   int64
 	BlockCacheSize int64
 	IndexCacheSize int64
@@ -34,13 +36,13 @@ type Options struct {
 	OnSync func()
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// InMemory runs Badger without disk (tests only).
+	// InMemory makes Open use an in-memory store (memkv; tests only).
 	InMemory bool
 }
 
 // Store is the versioned metadata engine. It is safe for concurrent use.
 type Store struct {
-	db      *badger.DB
+	db      kv.Store
 	opts    Options
 	nodes   *nodeCache
 	commits sync.Map // "repo/id" -> *Commit (immutable)
@@ -62,7 +64,9 @@ type Store struct {
 	gcAfterSnapshot func()
 }
 
-// Record keys.
+// Record keys. meta owns every key that starts with an upper-case letter,
+// and the pv/ (provenance) prefix; sibling packages get other namespaces
+// through Records.
 const (
 	pRepo   = "R/"
 	pBranch = "B/"
@@ -74,19 +78,30 @@ const (
 	pAudit  = "L/"
 )
 
-// Open opens (or creates) the store in dir.
+// Open opens (or creates) the store in dir on Badger (in memory when
+// opts.InMemory).
 func Open(dir string, opts Options) (*Store, error) {
+	if opts.InMemory {
+		return OpenStore(memkv.New(kv.Limits{}), opts)
+	}
+	db, err := badgerkv.Open(badgerkv.Options{Dir: dir, MemTableSize: opts.MemTableSize,
+		BlockCacheSize: opts.BlockCacheSize, IndexCacheSize: opts.IndexCacheSize})
+	if err != nil {
+		return nil, errs.Wrap("meta.Open", errs.Internal, err)
+	}
+	s, err := OpenStore(db, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenStore runs the engine on db, which it then owns (Close closes it).
+// On error, db is left open.
+func OpenStore(db kv.Store, opts Options) (*Store, error) {
 	if opts.NodeCacheBytes == 0 {
 		opts.NodeCacheBytes = 64 << 20
-	}
-	if opts.MemTableSize == 0 {
-		opts.MemTableSize = 16 << 20
-	}
-	if opts.BlockCacheSize == 0 {
-		opts.BlockCacheSize = 32 << 20
-	}
-	if opts.IndexCacheSize == 0 {
-		opts.IndexCacheSize = 16 << 20
 	}
 	if opts.MaxBatch == 0 {
 		opts.MaxBatch = 256
@@ -94,31 +109,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	bo := badger.DefaultOptions(dir).
-		WithSyncWrites(false). // the committer syncs once per batch
-		WithMemTableSize(opts.MemTableSize).
-		WithNumMemtables(2).
-		WithBlockCacheSize(opts.BlockCacheSize).
-		WithIndexCacheSize(opts.IndexCacheSize).
-		WithValueLogFileSize(64 << 20).
-		WithNumCompactors(2).
-		WithValueThreshold(64 << 10). // tree nodes (<= ~8 KiB) stay in the LSM: one WAL to sync
-		WithLogger(nil)
-	if opts.InMemory {
-		bo = bo.WithInMemory(true).WithDir("").WithValueDir("")
-	}
-	db, err := badger.Open(bo)
-	if err != nil {
-		return nil, errs.Wrap("meta.Open", errs.Internal, err)
-	}
 	s := &Store{db: db, opts: opts, nodes: newNodeCache(opts.NodeCacheBytes),
 		queue: make(chan *op, 1024), done: make(chan struct{}), purged: map[string][]purgeRec{}}
 	if err := s.loadPurged(); err != nil {
-		db.Close()
 		return nil, err
 	}
 	if err := s.loadClock(); err != nil {
-		db.Close()
 		return nil, errs.Wrap("meta.Open", errs.Internal, err)
 	}
 	s.wg.Add(1)
@@ -126,17 +122,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the committer (after draining queued writes) and closes Badger.
+// Close stops the committer (after draining queued writes) and closes the
+// KV store.
 func (s *Store) Close() error {
 	close(s.done)
 	s.wg.Wait()
 	return s.db.Close()
 }
-
-// DB exposes the Badger handle to sibling packages' records (users, keys,
-// pipelines) that need their own prefixes. Callers must not touch meta's
-// prefixes (single upper-case letter followed by '/').
-func (s *Store) DB() *badger.DB { return s.db }
 
 // Repo is a repository record.
 type Repo struct {
@@ -243,25 +235,30 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ---- low-level record access (inside a Badger txn) ----
+// ---- low-level record access (inside a KV txn) ----
 
-func getJSON(txn *badger.Txn, key string, v any) error {
-	it, err := txn.Get([]byte(key))
-	if err != nil {
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return errs.E("meta.get", errs.NotExist, "%s not found", key)
-		}
-		return errs.Wrap("meta.get", errs.Internal, err)
+// getJSON decodes key's record into v; NotExist when it is absent.
+func getJSON(txn kv.Reader, key string, v any) error {
+	ok, err := kv.GetJSON(txn, key, v)
+	if err == nil && !ok {
+		return errs.E("meta.get", errs.NotExist, "%s not found", key)
 	}
-	return it.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+	return err
 }
 
-func setJSON(txn *badger.Txn, key string, v any) error {
-	b, err := json.Marshal(v)
+// withValue calls fn with the iterator's current value.
+func withValue(it kv.Iterator, fn func(b []byte) error) error {
+	b, err := it.Value()
 	if err != nil {
-		return errs.Wrap("meta.set", errs.Internal, err)
+		return err
 	}
-	return txn.Set([]byte(key), b)
+	return fn(b)
+}
+
+// valueCopy returns a copy of the iterator's current value.
+func valueCopy(it kv.Iterator) ([]byte, error) {
+	b, err := it.Value()
+	return bytes.Clone(b), err
 }
 
 // noSuchBucket is NotExist for a repo or a ref (r: errs.Repo or errs.Ref).
@@ -269,7 +266,7 @@ func noSuchBucket(r errs.Reason, what string, args ...any) error {
 	return errs.E("meta", errs.NotExist, what, args...).Because(r)
 }
 
-func (s *Store) repoTx(txn *badger.Txn, name string) (*Repo, error) {
+func (s *Store) repoTx(txn kv.Reader, name string) (*Repo, error) {
 	var r Repo
 	if err := getJSON(txn, pRepo+name, &r); err != nil {
 		if errs.Is(err, errs.NotExist) {
@@ -280,7 +277,7 @@ func (s *Store) repoTx(txn *badger.Txn, name string) (*Repo, error) {
 	return &r, nil
 }
 
-func (s *Store) branchTx(txn *badger.Txn, repo, name string) (*Branch, error) {
+func (s *Store) branchTx(txn kv.Reader, repo, name string) (*Branch, error) {
 	var b Branch
 	if err := getJSON(txn, pBranch+repo+"/"+name, &b); err != nil {
 		if errs.Is(err, errs.NotExist) {
@@ -291,7 +288,7 @@ func (s *Store) branchTx(txn *badger.Txn, repo, name string) (*Branch, error) {
 	return &b, nil
 }
 
-func (s *Store) commitTx(txn *badger.Txn, repo, id string) (*Commit, error) {
+func (s *Store) commitTx(txn kv.Reader, repo, id string) (*Commit, error) {
 	if c, ok := s.commits.Load(repo + "/" + id); ok {
 		return c.(*Commit), nil
 	}
@@ -307,18 +304,18 @@ func (s *Store) commitTx(txn *badger.Txn, repo, id string) (*Commit, error) {
 }
 
 // findCommitTx resolves a commit id or unique prefix of 12+ hex chars.
-func (s *Store) findCommitTx(txn *badger.Txn, repo, prefix string) (*Commit, error) {
+func (s *Store) findCommitTx(txn kv.Reader, repo, prefix string) (*Commit, error) {
 	if len(prefix) == 32 {
 		return s.commitTx(txn, repo, prefix)
 	}
 	if !names.IsCommitPrefix(prefix) {
 		return nil, errs.E("meta.findCommit", errs.NotExist, "no commit %q in repo %q", prefix, repo).Because(errs.Commit)
 	}
-	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte(pCommit + repo + "/" + prefix)})
+	it := txn.Iter(kv.IterOptions{Prefix: []byte(pCommit + repo + "/" + prefix)})
 	defer it.Close()
 	var found string
-	for it.Rewind(); it.Valid(); it.Next() {
-		k := string(it.Item().Key())
+	for ; it.Valid(); it.Next() {
+		k := string(it.Key())
 		if found != "" {
 			return nil, errs.E("meta.findCommit", errs.Invalid, "commit prefix %q is ambiguous in repo %q", prefix, repo)
 		}
@@ -334,20 +331,16 @@ func (s *Store) findCommitTx(txn *badger.Txn, repo, prefix string) (*Commit, err
 
 type txnNodes struct {
 	s   *Store
-	txn *badger.Txn
+	txn kv.Reader
 }
 
 func (t txnNodes) getNode(h Hash) (*node, error) {
 	if n := t.s.nodes.get(h); n != nil {
 		return n, nil
 	}
-	it, err := t.txn.Get(append([]byte(pNode), h[:]...))
+	b, err := t.txn.Get(append([]byte(pNode), h[:]...))
 	if err != nil {
 		return nil, errs.E("meta.getNode", errs.Internal, "tree node %s missing: %v", h, err)
-	}
-	b, err := it.ValueCopy(nil)
-	if err != nil {
-		return nil, errs.Wrap("meta.getNode", errs.Internal, err)
 	}
 	n, err := decodeNode(b)
 	if err != nil {
@@ -357,21 +350,27 @@ func (t txnNodes) getNode(h Hash) (*node, error) {
 	return n, nil
 }
 
-func (t txnNodes) putNode(n *node) (Hash, error) {
+// putNodeIn stores n in txn (and the node cache).
+func putNodeIn(s *Store, txn kv.ReadWriter, n *node) (Hash, error) {
 	h, b := hashNode(n)
-	if err := t.txn.Set(append([]byte(pNode), h[:]...), b); err != nil {
+	if err := txn.Set(append([]byte(pNode), h[:]...), b); err != nil {
 		return h, err
 	}
 	// Re-decode so the cached node does not alias caller slices.
 	if dn, err := decodeNode(b); err == nil {
-		t.s.nodes.add(h, dn)
+		s.nodes.add(h, dn)
 	}
 	return h, nil
 }
 
-// view runs fn in a read transaction.
-func (s *Store) view(fn func(txn *badger.Txn) error) error {
-	return s.db.View(fn)
+// view runs fn in a read transaction (a snapshot).
+func (s *Store) view(fn func(txn kv.Reader) error) error {
+	txn, err := s.db.Begin(false)
+	if err != nil {
+		return err
+	}
+	defer txn.Discard()
+	return fn(txn)
 }
 
 // ctxErr maps a done context to a Transient error.

@@ -10,11 +10,56 @@ import (
 	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/meta/kv"
+	"github.com/tusk-data/tusk/meta/kv/memkv"
 )
+
+// TestEngineOnMemKV runs the engine's tests that use newTestStore on
+// memkv, the store unit tests of other packages use: the engine must not
+// depend on Badger's behaviour beyond the kv contract.
+func TestEngineOnMemKV(t *testing.T) {
+	onMemKV = true
+	defer func() { onMemKV = false }()
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"RepoBranchTagLifecycle", TestRepoBranchTagLifecycle},
+		{"VersionsFollowFirstParentHistory", TestVersionsFollowFirstParentHistory},
+		{"ListDelimiterAndOddKeys", TestListDelimiterAndOddKeys},
+		{"OpenCommit", TestOpenCommit},
+		{"WatchReportsDurableBranchMoves", TestWatchReportsDurableBranchMoves},
+		{"PurgeScoped", TestPurgeScoped},
+		{"CommitLargerThanOneBadgerTransaction", TestCommitLargerThanOneBadgerTransaction},
+		{"RecordsNeverOverflowAfterNodes", TestRecordsNeverOverflowAfterNodes},
+		{"ProtectionAndOutputRepos", TestProtectionAndOutputRepos},
+		{"DeleteBranchAbortsItsOpenCommits", TestDeleteBranchAbortsItsOpenCommits},
+		{"GCDoesNotDeleteWhatBecameReachableDuringIt", TestGCDoesNotDeleteWhatBecameReachableDuringIt},
+		{"MergeStrategiesAndFastForward", TestMergeStrategiesAndFastForward},
+		{"RevertAndReset", TestRevertAndReset},
+		{"ProvDownstreamAndDelete", TestProvDownstreamAndDelete},
+		{"ProvRootsUnreachable", TestProvRootsUnreachable},
+		{"ProvLargeRecord", TestProvLargeRecord},
+		{"SetBranchOutput", TestSetBranchOutput},
+		{"RemoveVersion", TestRemoveVersion},
+		{"RemoveMiddleAndMixed", TestRemoveMiddleAndMixed},
+		{"NullVersions", TestNullVersions},
+		{"RepoOwnerAndLocation", TestRepoOwnerAndLocation},
+		{"GCKeepsBytesOfRetainedDeletedBranch", TestGCKeepsBytesOfRetainedDeletedBranch},
+		{"UploadLifecycle", TestUploadLifecycle},
+		{"UploadIntoOpenCommit", TestUploadIntoOpenCommit},
+		{"ListUploads", TestListUploads},
+	} {
+		t.Run(tc.name, tc.fn)
+	}
+}
+
+// onMemKV makes newTestStore run the engine on memkv (TestEngineOnMemKV).
+var onMemKV bool
 
 func newTestStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(t.TempDir(), Options{})
+	s, err := Open(t.TempDir(), Options{InMemory: onMemKV})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,6 +539,9 @@ func TestCommitLargerThanOneBadgerTransaction(t *testing.T) {
 func TestRecordsNeverOverflowAfterNodes(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(t.TempDir(), Options{MemTableSize: 1 << 20})
+	if onMemKV { // the same transaction limit as Badger's 1 MiB memtable
+		s, err = OpenStore(memkv.New(kv.Limits{MaxTxnBytes: (1 << 20) * 15 / 100}), Options{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func decodeNode(b []byte) (*node, error) {
 }
 
 // nodeSource reads nodes by hash; nodeSink stores new nodes. The committer
-// implements both over its Badger transaction; readers over a read txn.
+// implements both over its KV transaction; readers over a read txn.
 type nodeSource interface {
 	getNode(h Hash) (*node, error)
 }

@@ -7,17 +7,15 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/internal/names"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // Multipart uploads in flight (S3's CreateMultipartUpload ... Complete).
@@ -184,7 +182,7 @@ func noSuchUpload(id string) error {
 
 // uploadTx reads an upload record; NoSuchUpload when absent or when its
 // repo was deleted (or deleted and created again) since.
-func (s *Store) uploadTx(txn *badger.Txn, repo, id string) (*Upload, error) {
+func (s *Store) uploadTx(txn kv.Reader, repo, id string) (*Upload, error) {
 	if !ValidUploadID(id) {
 		return nil, noSuchUpload(id)
 	}
@@ -209,7 +207,7 @@ func (s *Store) uploadTx(txn *badger.Txn, repo, id string) (*Upload, error) {
 }
 
 // inFlightTx is uploadTx refusing completed uploads.
-func (s *Store) inFlightTx(txn *badger.Txn, repo, id string) (*Upload, error) {
+func (s *Store) inFlightTx(txn kv.Reader, repo, id string) (*Upload, error) {
 	u, err := s.uploadTx(txn, repo, id)
 	if err != nil {
 		return nil, err
@@ -248,7 +246,7 @@ func (s *Store) CreateUpload(ctx context.Context, u Upload) (*Upload, error) {
 		nu.ID = newUploadID(w.now)
 		nu.Initiated = w.now
 		nu.RepoCreated = r.Created
-		if err := setJSON(w.txn, uploadKey(u.Repo, nu.ID), &nu); err != nil {
+		if err := kv.PutJSON(w.txn, uploadKey(u.Repo, nu.ID), &nu); err != nil {
 			return err
 		}
 		out = &nu
@@ -261,7 +259,7 @@ func (s *Store) CreateUpload(ctx context.Context, u Upload) (*Upload, error) {
 // NoSuchUpload when it does not exist.
 func (s *Store) GetUpload(ctx context.Context, repo, id string) (*Upload, error) {
 	var u *Upload
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(func(txn kv.Reader) error {
 		var err error
 		u, err = s.uploadTx(txn, repo, id)
 		return err
@@ -283,7 +281,7 @@ func (s *Store) PutPart(ctx context.Context, repo, id string, p Part) (*Part, er
 		}
 		np := p
 		np.Time = w.now
-		if err := setJSON(w.txn, partKey(repo, id, p.Number), &np); err != nil {
+		if err := kv.PutJSON(w.txn, partKey(repo, id, p.Number), &np); err != nil {
 			return err
 		}
 		out = &np
@@ -298,12 +296,12 @@ func (s *Store) PutPart(ctx context.Context, repo, id string, p Part) (*Part, er
 func (s *Store) ListParts(ctx context.Context, repo, id string, marker, max int) ([]Part, bool, error) {
 	var parts []Part
 	more := false
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(func(txn kv.Reader) error {
 		if _, err := s.inFlightTx(txn, repo, id); err != nil {
 			return err
 		}
 		prefix := []byte(uploadKey(repo, id) + "/")
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+		it := txn.Iter(kv.IterOptions{Prefix: prefix})
 		defer it.Close()
 		start := prefix
 		if marker > 0 {
@@ -315,7 +313,7 @@ func (s *Store) ListParts(ctx context.Context, repo, id string, marker, max int)
 				return nil
 			}
 			var p Part
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &p) }); err != nil {
+			if err := withValue(it, func(b []byte) error { return json.Unmarshal(b, &p) }); err != nil {
 				return errs.Wrap("meta.ListParts", errs.Internal, err)
 			}
 			parts = append(parts, p)
@@ -411,7 +409,7 @@ func (s *Store) CompleteUpload(ctx context.Context, req CompleteRequest) (*Uploa
 		e := req.Entry
 		u.Done = &UploadDone{Version: res.Version, Time: res.Time, ETag: e.ETag, Size: e.Size,
 			Checksums: e.Checksums, ChecksumType: e.ChecksumType, Completed: w.now, Null: res.Null}
-		if err := setJSON(w.txn, uploadKey(req.Repo, req.ID), u); err != nil {
+		if err := kv.PutJSON(w.txn, uploadKey(req.Repo, req.ID), u); err != nil {
 			return err
 		}
 		out, fresh = u, true
@@ -457,7 +455,7 @@ func (s *Store) ListUploads(ctx context.Context, repo string, opts UploadListOpt
 		max = 1000
 	}
 	var all []*Upload
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(func(txn kv.Reader) error {
 		r, err := s.repoTx(txn, repo)
 		if err != nil {
 			return err
@@ -522,23 +520,23 @@ func (s *Store) ListUploads(ctx context.Context, repo string, opts UploadListOpt
 
 // scanUploads calls fn for every upload record under prefix (a "U/" or
 // "U/<repo>/" prefix), skipping part records with a seek past them.
-func (s *Store) scanUploads(ctx context.Context, txn *badger.Txn, prefix string, fn func(*Upload) error) error {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+func (s *Store) scanUploads(ctx context.Context, txn kv.Reader, prefix string, fn func(*Upload) error) error {
+	it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix)})
 	defer it.Close()
 	n := 0
-	for it.Rewind(); it.Valid(); {
+	for it.Valid() {
 		if n++; n%256 == 0 {
 			if err := ctxErr(ctx, "meta.scanUploads"); err != nil {
 				return err
 			}
 		}
-		k := it.Item().Key()
+		k := it.Key()
 		if !isUploadRecord(k) {
 			it.Next()
 			continue
 		}
 		var u Upload
-		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &u) }); err != nil {
+		if err := withValue(it, func(b []byte) error { return json.Unmarshal(b, &u) }); err != nil {
 			return errs.Wrap("meta.scanUploads", errs.Internal, err)
 		}
 		// Past this upload's part records ("<id>/00001"...): ':' sorts
@@ -561,11 +559,11 @@ func isUploadRecord(k []byte) bool {
 func (s *Store) deletePrefix(ctx context.Context, prefix string) error {
 	for {
 		var keys [][]byte
-		err := s.view(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+		err := s.view(func(txn kv.Reader) error {
+			it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix)})
 			defer it.Close()
-			for it.Rewind(); it.Valid() && len(keys) < deleteChunk; it.Next() {
-				keys = append(keys, it.Item().KeyCopy(nil))
+			for ; it.Valid() && len(keys) < deleteChunk; it.Next() {
+				keys = append(keys, bytes.Clone(it.Key()))
 			}
 			return nil
 		})
@@ -583,9 +581,9 @@ func (s *Store) deleteKeys(ctx context.Context, keys [][]byte) error {
 		n := min(len(keys), deleteChunk)
 		batch := keys[:n]
 		keys = keys[n:]
-		if err := s.Update(ctx, func(txn *badger.Txn) error {
+		if err := s.update(ctx, func(w *wtx) error {
 			for _, k := range batch {
-				if err := txn.Delete(k); err != nil {
+				if err := w.txn.Delete(k); err != nil {
 					return err
 				}
 			}
@@ -615,7 +613,7 @@ func (s *Store) ExpireUploads(ctx context.Context, initiatedBefore, doneBefore t
 	st := &ExpireStats{}
 	var expired []*Upload
 	var deadParts [][]byte
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(func(txn kv.Reader) error {
 		repos := map[string]*Repo{}
 		repoOf := func(name string) *Repo {
 			r, ok := repos[name]
@@ -641,16 +639,16 @@ func (s *Store) ExpireUploads(ctx context.Context, initiatedBefore, doneBefore t
 			return err
 		}
 		// Part records of uploads not (or no longer) in flight.
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pUpload)})
+		it := txn.Iter(kv.IterOptions{Prefix: []byte(pUpload)})
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()
+		for ; it.Valid(); it.Next() {
+			k := it.Key()
 			if isUploadRecord(k) {
 				continue
 			}
 			owner := string(k[len(pUpload):bytes.LastIndexByte(k, '/')])
 			if !live[owner] {
-				deadParts = append(deadParts, it.Item().KeyCopy(nil))
+				deadParts = append(deadParts, bytes.Clone(it.Key()))
 			}
 		}
 		return nil
@@ -713,7 +711,7 @@ func (s *Store) ExpireUploads(ctx context.Context, initiatedBefore, doneBefore t
 
 // liveUploadParts adds the content of every part of every upload in flight
 // to live (GC's set of content hashes to keep).
-func (s *Store) liveUploadParts(ctx context.Context, txn *badger.Txn, live map[string]bool) error {
+func (s *Store) liveUploadParts(ctx context.Context, txn kv.Reader, live map[string]bool) error {
 	var inFlight []string
 	if err := s.scanUploads(ctx, txn, pUpload, func(u *Upload) error {
 		if u.Done == nil {
@@ -724,10 +722,10 @@ func (s *Store) liveUploadParts(ctx context.Context, txn *badger.Txn, live map[s
 		return err
 	}
 	for _, prefix := range inFlight {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
-		for it.Rewind(); it.Valid(); it.Next() {
+		it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix)})
+		for ; it.Valid(); it.Next() {
 			var p Part
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &p) }); err != nil {
+			if err := withValue(it, func(b []byte) error { return json.Unmarshal(b, &p) }); err != nil {
 				it.Close()
 				return errs.Wrap("meta.GC", errs.Internal, err)
 			}
@@ -744,24 +742,21 @@ func (s *Store) liveUploadParts(ctx context.Context, txn *badger.Txn, live map[s
 // (blob.Store.SetComposeKey), creating it (32 random bytes) at first use.
 func (s *Store) ComposeKey(ctx context.Context) ([]byte, error) {
 	var key []byte
-	err := s.view(func(txn *badger.Txn) error {
-		it, err := txn.Get([]byte(composeKeyRecord))
-		if err != nil {
-			return err
-		}
-		key, err = it.ValueCopy(nil)
+	err := s.view(func(txn kv.Reader) error {
+		var err error
+		key, err = txn.Get([]byte(composeKeyRecord))
 		return err
 	})
 	if err == nil && len(key) == 32 {
 		return key, nil
 	}
-	if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+	if err != nil && !errs.Is(err, errs.NotExist) {
 		return nil, errs.Wrap("meta.ComposeKey", errs.Internal, err)
 	}
 	err = s.update(ctx, func(w *wtx) error {
-		if it, err := w.txn.Get([]byte(composeKeyRecord)); err == nil {
-			key, err = it.ValueCopy(nil)
-			return err
+		if b, err := w.txn.Get([]byte(composeKeyRecord)); err == nil {
+			key = b
+			return nil
 		}
 		key = make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 func hashOf(i int) string { return fmt.Sprintf("%064x", i) }
@@ -46,10 +45,10 @@ func wantReason(t *testing.T, what string, err error, reason errs.Reason) {
 func records(t *testing.T, s *Store, prefix string) int {
 	t.Helper()
 	n := 0
-	s.view(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+	s.view(func(txn kv.Reader) error {
+		it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix)})
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
+		for ; it.Valid(); it.Next() {
 			n++
 		}
 		return nil
@@ -312,8 +311,8 @@ func TestExpireUploadsAndGC(t *testing.T) {
 	young := mustUpload(t, s, "exp", "main", "young")
 	mustPart(t, s, "exp", young.ID, 1, 103)
 	// A crash leftover: a part record of an upload that no longer exists.
-	if err := s.Update(ctx, func(txn *badger.Txn) error {
-		return setJSON(txn, partKey("exp", strings.Repeat("a", 40), 1), &Part{Number: 1, Content: hashOf(104)})
+	if err := s.update(ctx, func(w *wtx) error {
+		return kv.PutJSON(w.txn, partKey("exp", strings.Repeat("a", 40), 1), &Part{Number: 1, Content: hashOf(104)})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,8 @@ import (
 	"strings"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // Version is one entry of a version listing.
@@ -43,7 +42,7 @@ func (s *Store) ListVersions(ctx context.Context, c *Commit, prefix, delim, keyM
 	case keyMarker != "" && versionMarker != "":
 		var depth int64
 		var ok bool
-		err := s.view(func(txn *badger.Txn) error {
+		err := s.view(func(txn kv.Reader) error {
 			var err error
 			depth, ok, err = s.versionDepth(txn, c.Repo, c.VRoot, keyMarker, versionMarker)
 			return err
@@ -123,7 +122,7 @@ func (s *Store) ListVersions(ctx context.Context, c *Commit, prefix, delim, keyM
 // first, starting at c.
 func (s *Store) Log(ctx context.Context, c *Commit, limit int) ([]*Commit, error) {
 	var out []*Commit
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(func(txn kv.Reader) error {
 		cur := c
 		for cur != nil && (limit <= 0 || len(out) < limit) {
 			if err := ctxErr(ctx, "meta.Log"); err != nil {
@@ -188,7 +187,7 @@ type AuditEntry struct {
 }
 
 func (w *wtx) audit(e AuditEntry) error {
-	return setJSON(w.txn, pAudit+e.Time.Format("20060102T150405.000000000Z")+"/"+NewID()[:8], e)
+	return kv.PutJSON(w.txn, pAudit+e.Time.Format("20060102T150405.000000000Z")+"/"+NewID()[:8], e)
 }
 
 // Audit appends an entry to the audit log.
@@ -216,7 +215,7 @@ func (s *Store) LogPath(ctx context.Context, c *Commit, prefix string, limit int
 		to = prefixEnd([]byte(prefix))
 	}
 	stop := errs.E("meta.LogPath", errs.Other, "found")
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.view(func(txn kv.Reader) error {
 		cur := c
 		for cur != nil && (limit <= 0 || len(out) < limit) {
 			if err := ctxErr(ctx, "meta.LogPath"); err != nil {

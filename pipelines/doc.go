@@ -6,7 +6,7 @@
 // that splits each input commit into datums, how inputs combine (cross,
 // union, join on glob capture groups), the command, and the runner. The
 // Service watches meta for branch moves (meta.Store.Watch) and keeps, per
-// pipeline, a persisted queue of jobs in Badger (records under "pl/"):
+// pipeline, a persisted queue of jobs in meta's store (meta.Records "pl/"):
 // commits that arrive while a job is pending or running coalesce into the
 // next job, which takes the newest heads.
 //

@@ -8,10 +8,9 @@ import (
 	"sync"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // jobRun is one job being run by its pipeline's loop.
@@ -90,7 +89,7 @@ func (s *Service) runJob(ctx context.Context, p *Pipeline, j *Job) error {
 func (jr *jobRun) now() time.Time { return jr.s.cfg.Now().UTC() }
 
 func (jr *jobRun) saveJob() error {
-	return jr.s.ms.Update(context.WithoutCancel(jr.ctx), func(txn *badger.Txn) error { return setRec(txn, pJob+jr.job.ID, jr.job) })
+	return jr.s.rec.Update(context.WithoutCancel(jr.ctx), func(txn kv.ReadWriter) error { return kv.PutJSON(txn, pJob+jr.job.ID, jr.job) })
 }
 
 // start resolves the input heads (the newest: commits that arrived while
@@ -210,9 +209,9 @@ func (s *Service) putRecs(ctx context.Context, recs map[string]any) error {
 		n := min(len(keys), 1000)
 		batch := keys[:n]
 		keys = keys[n:]
-		if err := s.ms.Update(context.WithoutCancel(ctx), func(txn *badger.Txn) error {
+		if err := s.rec.Update(context.WithoutCancel(ctx), func(txn kv.ReadWriter) error {
 			for _, k := range batch {
-				if err := setRec(txn, k, recs[k]); err != nil {
+				if err := kv.PutJSON(txn, k, recs[k]); err != nil {
 					return err
 				}
 			}
@@ -336,8 +335,8 @@ func (jr *jobRun) loadRoots() error {
 
 func (jr *jobRun) loadDatums() error {
 	jr.datums = map[string]*JobDatum{}
-	return jr.s.db.View(func(txn *badger.Txn) error {
-		return scan(txn, pJobDatum+jr.job.ID+"/", func(_ string, v []byte) error {
+	return jr.s.rec.View(jr.ctx, func(txn kv.Reader) error {
+		return kv.Scan(txn, pJobDatum+jr.job.ID+"/", func(_ string, v []byte) error {
 			var d JobDatum
 			if err := jsonUnmarshal(v, &d); err != nil {
 				return err
@@ -366,21 +365,17 @@ func (jr *jobRun) sortedDatums() []*JobDatum {
 }
 
 // owner returns the datum that wrote key in the committed state.
-func (jr *jobRun) owner(txn *badger.Txn, key string) (string, error) {
-	it, err := txn.Get([]byte(pOwner + jr.job.Pipeline + "/" + key))
-	if err != nil {
-		if err == badger.ErrKeyNotFound {
-			return "", nil
-		}
-		return "", err
+func (jr *jobRun) owner(txn kv.Reader, key string) (string, error) {
+	b, err := txn.Get([]byte(pOwner + jr.job.Pipeline + "/" + key))
+	if errs.Is(err, errs.NotExist) {
+		return "", nil
 	}
-	b, err := it.ValueCopy(nil)
 	return string(b), err
 }
 
 // checkClaim reports a collision when key is written by another datum of
 // this job, or by a datum of the committed state that this job keeps.
-func (jr *jobRun) checkClaim(txn *badger.Txn, d *JobDatum, key string) (string, error) {
+func (jr *jobRun) checkClaim(txn kv.Reader, d *JobDatum, key string) (string, error) {
 	if c, ok := jr.claims[key]; ok && c != d.ID {
 		return c, nil
 	}
@@ -402,8 +397,8 @@ func (jr *jobRun) describe(id string) string {
 	}
 	// A datum of the committed state.
 	var td TopDatum
-	_ = jr.s.db.View(func(txn *badger.Txn) error {
-		_, err := getRec(txn, pTop+jr.job.Pipeline+"/"+id, &td)
+	_ = jr.s.rec.View(jr.ctx, func(txn kv.Reader) error {
+		_, err := kv.GetJSON(txn, pTop+jr.job.Pipeline+"/"+id, &td)
 		return err
 	})
 	if len(td.Leaves) > 0 {
@@ -449,7 +444,7 @@ func (jr *jobRun) applyDirect(ds []*JobDatum) ([]*JobDatum, error) {
 		ds = ds[n:]
 		var changes []meta.Change
 		var done []*JobDatum
-		err := jr.s.db.View(func(txn *badger.Txn) error {
+		err := jr.s.rec.View(jr.ctx, func(txn kv.Reader) error {
 			for _, d := range batch {
 				if d.Action == ActRemove {
 					changes = append(changes, jr.deletions(d, nil)...)
@@ -458,7 +453,7 @@ func (jr *jobRun) applyDirect(ds []*JobDatum) ([]*JobDatum, error) {
 					continue
 				}
 				var dd DoneDatum
-				if ok, err := getRec(txn, pDone+jr.job.Pipeline+"/"+d.Hash, &dd); err != nil {
+				if ok, err := kv.GetJSON(txn, pDone+jr.job.Pipeline+"/"+d.Hash, &dd); err != nil {
 					return err
 				} else if !ok {
 					d.Action = ActProcess // the record vanished: process it
@@ -522,7 +517,7 @@ func (jr *jobRun) writeOutputs(changes []meta.Change, recs []*meta.ProvRecord, d
 			Message: "job " + j.ID, Changes: cs, System: true}
 	}
 	for len(changes) > 2000 {
-		if _, err := jr.s.ms.WriteOutputs(ctx, req(changes[:2000]), nil, nil); err != nil {
+		if _, err := jr.s.ms.WriteOutputs(ctx, req(changes[:2000]), nil); err != nil {
 			return err
 		}
 		changes = changes[2000:]
@@ -532,18 +527,18 @@ func (jr *jobRun) writeOutputs(changes []meta.Change, recs []*meta.ProvRecord, d
 		return err
 	}
 	jr.countStats()
-	_, err := jr.s.ms.WriteOutputs(ctx, req(changes), recs, func(txn *badger.Txn) error {
+	_, err := jr.s.rec.WriteOutputs(ctx, req(changes), recs, func(txn kv.ReadWriter) error {
 		for _, d := range ds {
-			if err := setRec(txn, pJobDatum+j.ID+"/"+d.ID, d); err != nil {
+			if err := kv.PutJSON(txn, pJobDatum+j.ID+"/"+d.ID, d); err != nil {
 				return err
 			}
 		}
 		for id, dd := range outs {
-			if err := setRec(txn, pJobOut+j.ID+"/"+id, dd); err != nil {
+			if err := kv.PutJSON(txn, pJobOut+j.ID+"/"+id, dd); err != nil {
 				return err
 			}
 		}
-		return setRec(txn, pJob+j.ID, j)
+		return kv.PutJSON(txn, pJob+j.ID, j)
 	})
 	return err
 }
@@ -563,7 +558,7 @@ func (jr *jobRun) writeLogs(ctx context.Context, logs map[string]string) error {
 		}
 		batch := ids[:n]
 		ids = ids[n:]
-		err := jr.s.ms.Update(ctx, func(txn *badger.Txn) error {
+		err := jr.s.rec.Update(ctx, func(txn kv.ReadWriter) error {
 			for _, id := range batch {
 				if err := txn.Set([]byte(pJobLog+jr.job.ID+"/"+id), []byte(logs[id])); err != nil {
 					return err
@@ -865,7 +860,7 @@ func (jr *jobRun) results(batch []Result, tries int) ([]*JobDatum, error) {
 	var recs []*meta.ProvRecord
 	done := failed
 	outs := map[string]*DoneDatum{}
-	err = jr.s.db.View(func(txn *badger.Txn) error {
+	err = jr.s.rec.View(jr.ctx, func(txn kv.Reader) error {
 		for _, r := range oks {
 			d := jr.datums[r.Datum]
 			prefix := stagingPrefix(d.ID, jr.runID, r.Attempt)
@@ -1050,11 +1045,11 @@ func (jr *jobRun) finish() error {
 	}
 	j.State, j.Finished = JobSuccess, jr.now()
 	st := &State{Version: j.Version, Inputs: roots, Datums: j.Stats.Total, Job: j.ID}
-	err := s.ms.Update(wctx, func(txn *badger.Txn) error {
-		if err := setRec(txn, pState+j.Pipeline, st); err != nil {
+	err := s.rec.Update(wctx, func(txn kv.ReadWriter) error {
+		if err := kv.PutJSON(txn, pState+j.Pipeline, st); err != nil {
 			return err
 		}
-		return setRec(txn, pJob+j.ID, j)
+		return kv.PutJSON(txn, pJob+j.ID, j)
 	})
 	if err != nil {
 		return err
@@ -1073,8 +1068,8 @@ func (jr *jobRun) apply(ctx context.Context) error {
 	var ds []*JobDatum
 	var leafKeys []string
 	var leafVals []LeafDatum
-	err := s.db.View(func(txn *badger.Txn) error {
-		if err := scan(txn, pJobDatum+j.ID+"/", func(_ string, v []byte) error {
+	err := s.rec.View(ctx, func(txn kv.Reader) error {
+		if err := kv.Scan(txn, pJobDatum+j.ID+"/", func(_ string, v []byte) error {
 			var d JobDatum
 			if err := jsonUnmarshal(v, &d); err != nil {
 				return err
@@ -1084,7 +1079,7 @@ func (jr *jobRun) apply(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		return scan(txn, pJobLeaf+j.ID+"/", func(k string, v []byte) error {
+		return kv.Scan(txn, pJobLeaf+j.ID+"/", func(k string, v []byte) error {
 			var ld LeafDatum
 			if err := jsonUnmarshal(v, &ld); err != nil {
 				return err
@@ -1101,7 +1096,7 @@ func (jr *jobRun) apply(ctx context.Context) error {
 		n := min(len(ds), 300)
 		batch := ds[:n]
 		ds = ds[n:]
-		err := s.ms.Update(ctx, func(txn *badger.Txn) error {
+		err := s.rec.Update(ctx, func(txn kv.ReadWriter) error {
 			for _, d := range batch {
 				if d.State != DatumSuccess {
 					continue
@@ -1127,7 +1122,7 @@ func (jr *jobRun) apply(ctx context.Context) error {
 					continue
 				}
 				td := &TopDatum{Hash: d.Hash, Leaves: d.Leaves, Outputs: d.Outputs, Prov: d.Prov}
-				if err := setRec(txn, pTop+pipe+"/"+d.ID, td); err != nil {
+				if err := kv.PutJSON(txn, pTop+pipe+"/"+d.ID, td); err != nil {
 					return err
 				}
 				for _, l := range d.Leaves {
@@ -1142,10 +1137,10 @@ func (jr *jobRun) apply(ctx context.Context) error {
 				}
 				if d.Action == ActProcess {
 					var dd DoneDatum
-					if ok, err := getRec(txn, pJobOut+j.ID+"/"+d.ID, &dd); err != nil {
+					if ok, err := kv.GetJSON(txn, pJobOut+j.ID+"/"+d.ID, &dd); err != nil {
 						return err
 					} else if ok {
-						if err := setRec(txn, pDone+pipe+"/"+d.Hash, &dd); err != nil {
+						if err := kv.PutJSON(txn, pDone+pipe+"/"+d.Hash, &dd); err != nil {
 							return err
 						}
 					}
@@ -1161,14 +1156,14 @@ func (jr *jobRun) apply(ctx context.Context) error {
 		n := min(len(leafKeys), 500)
 		ks, vs := leafKeys[:n], leafVals[:n]
 		leafKeys, leafVals = leafKeys[n:], leafVals[n:]
-		err := s.ms.Update(ctx, func(txn *badger.Txn) error {
+		err := s.rec.Update(ctx, func(txn kv.ReadWriter) error {
 			for i, k := range ks {
 				leaf, path, ok := splitJobLeafKey(k)
 				if !ok {
 					continue
 				}
 				var prev LeafDatum
-				had, err := getRec(txn, leafKey(pipe, leaf, path), &prev)
+				had, err := kv.GetJSON(txn, leafKey(pipe, leaf, path), &prev)
 				if err != nil {
 					return err
 				}
@@ -1183,7 +1178,7 @@ func (jr *jobRun) apply(ctx context.Context) error {
 					}
 					continue
 				}
-				if err := setRec(txn, leafKey(pipe, leaf, path), vs[i]); err != nil {
+				if err := kv.PutJSON(txn, leafKey(pipe, leaf, path), vs[i]); err != nil {
 					return err
 				}
 				if err := txn.Set([]byte(joinKey(pipe, leaf, vs[i].Join, path)), nil); err != nil {

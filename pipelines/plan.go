@@ -5,9 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // planner computes which datums of a job need work, from the diff of each
@@ -17,7 +16,7 @@ import (
 type planner struct {
 	ctx     context.Context
 	ms      *meta.Store
-	db      *badger.DB
+	rec     *meta.Records
 	name    string
 	version int
 	leaves  []*PFSInput
@@ -34,7 +33,7 @@ type planner struct {
 
 func newPlanner(ctx context.Context, ms *meta.Store, p *Pipeline, st *State, version int, newRoot []meta.Hash) (*planner, error) {
 	spec := p.Spec
-	pl := &planner{ctx: ctx, ms: ms, db: ms.DB(), name: spec.Name, version: version, leaves: spec.Leaves(),
+	pl := &planner{ctx: ctx, ms: ms, rec: ms.Records(namespace), name: spec.Name, version: version, leaves: spec.Leaves(),
 		state: st, newRoot: newRoot}
 	next := 0
 	pl.tree = buildTree(&spec.Input, &next)
@@ -93,9 +92,9 @@ func (pl *planner) committed(i int, path string) (*LeafDatum, error) {
 	}
 	var ld LeafDatum
 	var found bool
-	err := pl.db.View(func(txn *badger.Txn) error {
+	err := pl.rec.View(pl.ctx, func(txn kv.Reader) error {
 		var err error
-		found, err = getRec(txn, leafKey(pl.name, i, path), &ld)
+		found, err = kv.GetJSON(txn, leafKey(pl.name, i, path), &ld)
 		return err
 	})
 	if err != nil {
@@ -137,8 +136,8 @@ func (pl *planner) computeDelta() error {
 				d[p] = LeafDatum{Hash: h.sum(), Join: pl.joinFor(i, p), Files: h.n}
 			}
 			// Datums of the committed state that are gone.
-			err = pl.db.View(func(txn *badger.Txn) error {
-				return scanKeys(txn, leafPrefix(pl.name, i), func(p string) error {
+			err = pl.rec.View(pl.ctx, func(txn kv.Reader) error {
+				return kv.ScanKeys(txn, leafPrefix(pl.name, i), func(p string) error {
 					if _, ok := d[p]; !ok {
 						d[p] = LeafDatum{}
 					}
@@ -192,8 +191,8 @@ func (pl *planner) computeDelta() error {
 func (pl *planner) paths(i int, fn func(string) error) error {
 	var ps []string
 	if !pl.full {
-		err := pl.db.View(func(txn *badger.Txn) error {
-			return scanKeys(txn, leafPrefix(pl.name, i), func(p string) error {
+		err := pl.rec.View(pl.ctx, func(txn kv.Reader) error {
+			return kv.ScanKeys(txn, leafPrefix(pl.name, i), func(p string) error {
 				if _, ch := pl.delta[i][p]; !ch {
 					ps = append(ps, p)
 				}
@@ -227,8 +226,8 @@ func (pl *planner) changed(i int) []string {
 func (pl *planner) byJoin(i int, k string) ([]string, error) {
 	var ps []string
 	if !pl.full {
-		err := pl.db.View(func(txn *badger.Txn) error {
-			return scanKeys(txn, joinPrefix(pl.name, i, k), func(p string) error {
+		err := pl.rec.View(pl.ctx, func(txn kv.Reader) error {
+			return kv.ScanKeys(txn, joinPrefix(pl.name, i, k), func(p string) error {
 				if _, ch := pl.delta[i][p]; !ch {
 					ps = append(ps, p)
 				}
@@ -290,13 +289,13 @@ func (pl *planner) plan() ([]*JobDatum, int, error) {
 	}
 	// Committed datums that held a changed leaf datum (all, for a full job).
 	old := map[string]bool{}
-	err = pl.db.View(func(txn *badger.Txn) error {
+	err = pl.rec.View(pl.ctx, func(txn kv.Reader) error {
 		if pl.full {
-			return scanKeys(txn, pTop+pl.name+"/", func(id string) error { old[id] = true; return nil })
+			return kv.ScanKeys(txn, pTop+pl.name+"/", func(id string) error { old[id] = true; return nil })
 		}
 		for i := range pl.leaves {
 			for p := range pl.delta[i] {
-				err := scanKeys(txn, revPrefix(pl.name, LeafRef{Leaf: i, Path: p}), func(id string) error {
+				err := kv.ScanKeys(txn, revPrefix(pl.name, LeafRef{Leaf: i, Path: p}), func(id string) error {
 					old[id] = true
 					return nil
 				})
@@ -320,7 +319,7 @@ func (pl *planner) plan() ([]*JobDatum, int, error) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	err = pl.db.View(func(txn *badger.Txn) error {
+	err = pl.rec.View(pl.ctx, func(txn kv.Reader) error {
 		for _, id := range ids {
 			c := affected[id]
 			h := datumHash(pl.version, pl.leaves, c, pl.leafHash)
@@ -328,7 +327,7 @@ func (pl *planner) plan() ([]*JobDatum, int, error) {
 			had := false
 			if old[id] {
 				var err error
-				if had, err = getRec(txn, pTop+pl.name+"/"+id, &td); err != nil {
+				if had, err = kv.GetJSON(txn, pTop+pl.name+"/"+id, &td); err != nil {
 					return err
 				}
 			}
@@ -343,7 +342,7 @@ func (pl *planner) plan() ([]*JobDatum, int, error) {
 				jd.OldOutputs = td.Outputs
 			}
 			var dd DoneDatum
-			if ok, err := getRec(txn, pDone+pl.name+"/"+h, &dd); err != nil {
+			if ok, err := kv.GetJSON(txn, pDone+pl.name+"/"+h, &dd); err != nil {
 				return err
 			} else if ok {
 				jd.Action = ActCarry
@@ -359,7 +358,7 @@ func (pl *planner) plan() ([]*JobDatum, int, error) {
 		sort.Strings(rm)
 		for _, id := range rm {
 			var td TopDatum
-			ok, err := getRec(txn, pTop+pl.name+"/"+id, &td)
+			ok, err := kv.GetJSON(txn, pTop+pl.name+"/"+id, &td)
 			if err != nil {
 				return err
 			}

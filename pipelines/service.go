@@ -1,17 +1,18 @@
 package pipelines
 
 import (
+	"bytes"
 	"context"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
 	"github.com/rs/zerolog"
 
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta"
+	"github.com/tusk-data/tusk/meta/kv"
 )
 
 // Credentials issues the S3 keys a pipeline's workers use. The gateway
@@ -46,7 +47,7 @@ type Config struct {
 // job queue and runs its jobs one at a time, in order.
 type Service struct {
 	ms  *meta.Store
-	db  *badger.DB
+	rec *meta.Records
 	cfg Config
 
 	evMu     sync.Mutex
@@ -86,7 +87,7 @@ func New(ms *meta.Store, cfg Config) *Service {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	s := &Service{ms: ms, db: ms.DB(), cfg: cfg, evWake: make(chan struct{}, 1),
+	s := &Service{ms: ms, rec: ms.Records(namespace), cfg: cfg, evWake: make(chan struct{}, 1),
 		pipes: map[string]*pipeRun{}, changed: make(chan struct{}), runID: meta.NewID()[:8]}
 	ms.Watch(s.onHead)
 	return s
@@ -131,8 +132,8 @@ func (s *Service) Start(ctx context.Context, endpoint string) error {
 	s.mu.Unlock()
 
 	var pipes []*Pipeline
-	err := s.db.View(func(txn *badger.Txn) error {
-		return scan(txn, pPipe, func(_ string, v []byte) error {
+	err := s.rec.View(ctx, func(txn kv.Reader) error {
+		return kv.Scan(txn, pPipe, func(_ string, v []byte) error {
 			var p Pipeline
 			if err := jsonUnmarshal(v, &p); err != nil {
 				return err
@@ -172,7 +173,7 @@ func (s *Service) Start(ctx context.Context, endpoint string) error {
 }
 
 // Stop stops dispatching and every job loop; running jobs stay "running"
-// in Badger and resume at the next Start. Their workers are killed.
+// in meta's store and resume at the next Start. Their workers are killed.
 func (s *Service) Stop() {
 	s.mu.Lock()
 	if !s.started || s.cancel == nil {
@@ -280,9 +281,9 @@ func (s *Service) dispatch() {
 // read the current heads (the event was for a commit it took in).
 func (s *Service) trigger(ctx context.Context, name string, force bool) error {
 	now := s.cfg.Now().UTC()
-	err := s.ms.Update(ctx, func(txn *badger.Txn) error {
+	err := s.rec.Update(ctx, func(txn kv.ReadWriter) error {
 		var p Pipeline
-		if ok, err := getRec(txn, pPipe+name, &p); err != nil {
+		if ok, err := kv.GetJSON(txn, pPipe+name, &p); err != nil {
 			return err
 		} else if !ok {
 			return errs.E("pipelines.trigger", errs.NotExist, "pipeline %q does not exist", name)
@@ -322,7 +323,7 @@ func (s *Service) trigger(ctx context.Context, name string, force bool) error {
 		}
 		j := &Job{ID: meta.NewID(), Pipeline: name, Version: p.Version, Seq: seq, State: JobPending,
 			Created: now, OutputRepo: name, OutputBranch: p.Spec.OutBranch()}
-		if err := setRec(txn, pJob+j.ID, j); err != nil {
+		if err := kv.PutJSON(txn, pJob+j.ID, j); err != nil {
 			return err
 		}
 		return txn.Set([]byte(jobQueueKey(name, seq)), []byte(j.ID))
@@ -348,20 +349,19 @@ func (s *Service) trigger(ctx context.Context, name string, force bool) error {
 }
 
 // lastJobTx returns the pipeline's newest job (nil if none).
-func lastJobTx(txn *badger.Txn, name string) (*Job, error) {
+func lastJobTx(txn kv.Reader, name string) (*Job, error) {
 	prefix := pJobQueue + name + "/"
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), Reverse: true})
+	it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix), Reverse: true})
 	defer it.Close()
-	it.Seek(append([]byte(prefix), 0xff))
 	if !it.Valid() {
-		return nil, nil
+		return nil, it.Err()
 	}
-	id, err := it.Item().ValueCopy(nil)
+	id, err := it.Value()
 	if err != nil {
 		return nil, err
 	}
 	var j Job
-	if ok, err := getRec(txn, pJob+string(id), &j); err != nil || !ok {
+	if ok, err := kv.GetJSON(txn, pJob+string(id), &j); err != nil || !ok {
 		return nil, err
 	}
 	return &j, nil
@@ -371,17 +371,17 @@ func lastJobTx(txn *badger.Txn, name string) (*Job, error) {
 // running one and a pending one exist), or nil.
 func (s *Service) nextJob(name string) (*Job, error) {
 	var out *Job
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.rec.View(context.Background(), func(txn kv.Reader) error {
 		prefix := pJobQueue + name + "/"
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), Reverse: true})
+		it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix), Reverse: true})
 		defer it.Close()
-		for it.Seek(append([]byte(prefix), 0xff)); it.Valid(); it.Next() {
-			id, err := it.Item().ValueCopy(nil)
+		for ; it.Valid(); it.Next() {
+			id, err := it.Value()
 			if err != nil {
 				return err
 			}
 			var j Job
-			if ok, err := getRec(txn, pJob+string(id), &j); err != nil {
+			if ok, err := kv.GetJSON(txn, pJob+string(id), &j); err != nil {
 				return err
 			} else if !ok {
 				continue
@@ -491,7 +491,7 @@ func (s *Service) sleep(d time.Duration) bool {
 // of the pipeline's newest job (or no job ran yet).
 func (s *Service) inputsMoved(ctx context.Context, p *Pipeline) (bool, error) {
 	var last *Job
-	if err := s.db.View(func(txn *badger.Txn) error {
+	if err := s.rec.View(ctx, func(txn kv.Reader) error {
 		var err error
 		last, err = lastJobTx(txn, p.Name())
 		return err
@@ -527,7 +527,7 @@ func (s *Service) cleanOrphans(ctx context.Context, p *Pipeline) error {
 		return err
 	}
 	owned := map[string]bool{}
-	if err := s.db.View(func(txn *badger.Txn) error {
+	if err := s.rec.View(ctx, func(txn kv.Reader) error {
 		last, err := lastJobTx(txn, p.Name())
 		if err != nil || last == nil {
 			return err
@@ -538,10 +538,9 @@ func (s *Service) cleanOrphans(ctx context.Context, p *Pipeline) error {
 			owned[j.StagingCommit] = !j.Done() && j.StagingCommit != ""
 		}
 		if last.Seq > 1 {
-			if id, err := txn.Get([]byte(jobQueueKey(p.Name(), last.Seq-1))); err == nil {
-				b, _ := id.ValueCopy(nil)
+			if b, err := txn.Get([]byte(jobQueueKey(p.Name(), last.Seq-1))); err == nil {
 				var j Job
-				if ok, _ := getRec(txn, pJob+string(b), &j); ok && !j.Done() {
+				if ok, _ := kv.GetJSON(txn, pJob+string(b), &j); ok && !j.Done() {
 					owned[j.OutputCommit] = true
 					owned[j.StagingCommit] = true
 				}
@@ -678,13 +677,13 @@ func (s *Service) Create(ctx context.Context, spec *Spec, opts CreateOptions) (*
 	}
 	now := s.cfg.Now().UTC()
 	p := &Pipeline{Spec: *spec, Version: 1, Created: now, Updated: now, CreatedBy: opts.User}
-	err := s.ms.Update(ctx, func(txn *badger.Txn) error {
-		if ok, err := getRec(txn, pPipe+name, &Pipeline{}); err != nil {
+	err := s.rec.Update(ctx, func(txn kv.ReadWriter) error {
+		if ok, err := kv.GetJSON(txn, pPipe+name, &Pipeline{}); err != nil {
 			return err
 		} else if ok {
 			return errs.E("pipelines.Create", errs.Exist, "pipeline %q already exists; use update to change it", name)
 		}
-		return setRec(txn, pPipe+name, p)
+		return kv.PutJSON(txn, pPipe+name, p)
 	})
 	if err != nil {
 		return nil, err
@@ -718,15 +717,15 @@ func (s *Service) Update(ctx context.Context, spec *Spec) (*Pipeline, error) {
 		return nil, err
 	}
 	var p *Pipeline
-	err = s.ms.Update(ctx, func(txn *badger.Txn) error {
+	err = s.rec.Update(ctx, func(txn kv.ReadWriter) error {
 		var cur Pipeline
-		if ok, err := getRec(txn, pPipe+spec.Name, &cur); err != nil {
+		if ok, err := kv.GetJSON(txn, pPipe+spec.Name, &cur); err != nil {
 			return err
 		} else if !ok {
 			return errs.E("pipelines.Update", errs.NotExist, "pipeline %q does not exist", spec.Name)
 		}
 		p = &Pipeline{Spec: *spec, Version: cur.Version + 1, Created: cur.Created, Updated: s.cfg.Now().UTC(), CreatedBy: cur.CreatedBy}
-		return setRec(txn, pPipe+spec.Name, p)
+		return kv.PutJSON(txn, pPipe+spec.Name, p)
 	})
 	if err != nil {
 		return nil, err
@@ -866,7 +865,7 @@ func (s *Service) Delete(ctx context.Context, name string, opts DeleteOptions) e
 		jobIDs = append(jobIDs, j.ID)
 		prefixes = append(prefixes, pJobDatum+j.ID+"/", pJobLog+j.ID+"/", pJobLeaf+j.ID+"/", pJobOut+j.ID+"/")
 	}
-	if err := s.ms.Update(ctx, func(txn *badger.Txn) error {
+	if err := s.rec.Update(ctx, func(txn kv.ReadWriter) error {
 		if err := txn.Delete([]byte(pState + name)); err != nil { // exact key: "res" must not take "res-b"'s state
 			return err
 		}
@@ -880,7 +879,7 @@ func (s *Service) Delete(ctx context.Context, name string, opts DeleteOptions) e
 		}
 	}
 	for _, id := range jobIDs {
-		if err := s.ms.Update(ctx, func(txn *badger.Txn) error { return txn.Delete([]byte(pJob + id)) }); err != nil {
+		if err := s.rec.Update(ctx, func(txn kv.ReadWriter) error { return txn.Delete([]byte(pJob + id)) }); err != nil {
 			return err
 		}
 	}
@@ -919,11 +918,11 @@ func (s *Service) Delete(ctx context.Context, name string, opts DeleteOptions) e
 func (s *Service) deletePrefix(ctx context.Context, prefix string) error {
 	for {
 		var keys [][]byte
-		err := s.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+		err := s.rec.View(ctx, func(txn kv.Reader) error {
+			it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix), KeysOnly: true})
 			defer it.Close()
-			for it.Rewind(); it.Valid() && len(keys) < 2000; it.Next() {
-				keys = append(keys, it.Item().KeyCopy(nil))
+			for ; it.Valid() && len(keys) < 2000; it.Next() {
+				keys = append(keys, bytes.Clone(it.Key()))
 			}
 			return nil
 		})
@@ -933,7 +932,7 @@ func (s *Service) deletePrefix(ctx context.Context, prefix string) error {
 		if len(keys) == 0 {
 			return nil
 		}
-		if err := s.ms.Update(ctx, func(txn *badger.Txn) error {
+		if err := s.rec.Update(ctx, func(txn kv.ReadWriter) error {
 			for _, k := range keys {
 				if err := txn.Delete(k); err != nil {
 					return err
@@ -950,9 +949,9 @@ func (s *Service) deletePrefix(ctx context.Context, prefix string) error {
 func (s *Service) Get(ctx context.Context, name string) (*Pipeline, error) {
 	var p Pipeline
 	var ok bool
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.rec.View(ctx, func(txn kv.Reader) error {
 		var err error
-		ok, err = getRec(txn, pPipe+name, &p)
+		ok, err = kv.GetJSON(txn, pPipe+name, &p)
 		return err
 	})
 	if err != nil {
@@ -967,8 +966,8 @@ func (s *Service) Get(ctx context.Context, name string) (*Pipeline, error) {
 // List lists pipelines by name.
 func (s *Service) List(ctx context.Context) ([]*Pipeline, error) {
 	var out []*Pipeline
-	err := s.db.View(func(txn *badger.Txn) error {
-		return scan(txn, pPipe, func(_ string, v []byte) error {
+	err := s.rec.View(ctx, func(txn kv.Reader) error {
+		return kv.Scan(txn, pPipe, func(_ string, v []byte) error {
 			var p Pipeline
 			if err := jsonUnmarshal(v, &p); err != nil {
 				return err
@@ -985,9 +984,9 @@ func (s *Service) List(ctx context.Context) ([]*Pipeline, error) {
 func (s *Service) GetState(ctx context.Context, name string) (*State, error) {
 	var st State
 	var ok bool
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.rec.View(ctx, func(txn kv.Reader) error {
 		var err error
-		ok, err = getRec(txn, pState+name, &st)
+		ok, err = kv.GetJSON(txn, pState+name, &st)
 		return err
 	})
 	if err != nil || !ok {
@@ -1000,9 +999,9 @@ func (s *Service) GetState(ctx context.Context, name string) (*State, error) {
 func (s *Service) GetJob(ctx context.Context, id string) (*Job, error) {
 	var j Job
 	var found int
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.rec.View(ctx, func(txn kv.Reader) error {
 		if len(id) == 32 {
-			ok, err := getRec(txn, pJob+id, &j)
+			ok, err := kv.GetJSON(txn, pJob+id, &j)
 			if ok {
 				found = 1
 			}
@@ -1011,7 +1010,7 @@ func (s *Service) GetJob(ctx context.Context, id string) (*Job, error) {
 		if len(id) < 8 {
 			return nil
 		}
-		return scan(txn, pJob+id, func(_ string, v []byte) error {
+		return kv.Scan(txn, pJob+id, func(_ string, v []byte) error {
 			found++
 			return jsonUnmarshal(v, &j)
 		})
@@ -1036,16 +1035,16 @@ func (s *Service) ListJobs(ctx context.Context, name string, limit int) ([]*Job,
 	if name != "" {
 		prefix += name + "/"
 	}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), Reverse: true})
+	err := s.rec.View(ctx, func(txn kv.Reader) error {
+		it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix), Reverse: true})
 		defer it.Close()
-		for it.Seek(append([]byte(prefix), 0xff)); it.Valid(); it.Next() {
-			id, err := it.Item().ValueCopy(nil)
+		for ; it.Valid(); it.Next() {
+			id, err := it.Value()
 			if err != nil {
 				return err
 			}
 			var j Job
-			if ok, err := getRec(txn, pJob+string(id), &j); err != nil {
+			if ok, err := kv.GetJSON(txn, pJob+string(id), &j); err != nil {
 				return err
 			} else if ok {
 				out = append(out, &j)
@@ -1076,8 +1075,8 @@ func (s *Service) ListDatums(ctx context.Context, job string, failedOnly bool) (
 		return nil, err
 	}
 	var out []*JobDatum
-	err = s.db.View(func(txn *badger.Txn) error {
-		return scan(txn, pJobDatum+j.ID+"/", func(_ string, v []byte) error {
+	err = s.rec.View(ctx, func(txn kv.Reader) error {
+		return kv.Scan(txn, pJobDatum+j.ID+"/", func(_ string, v []byte) error {
 			var d JobDatum
 			if err := jsonUnmarshal(v, &d); err != nil {
 				return err
@@ -1099,15 +1098,14 @@ func (s *Service) DatumLog(ctx context.Context, job, datum string) (string, erro
 	}
 	var logText string
 	var found bool
-	err = s.db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get([]byte(pJobLog + j.ID + "/" + datum))
+	err = s.rec.View(ctx, func(txn kv.Reader) error {
+		b, err := txn.Get([]byte(pJobLog + j.ID + "/" + datum))
 		if err != nil {
 			return nil
 		}
 		found = true
-		b, err := it.ValueCopy(nil)
 		logText = string(b)
-		return err
+		return nil
 	})
 	if err != nil {
 		return "", err

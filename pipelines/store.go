@@ -2,17 +2,14 @@ package pipelines
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
-	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta"
 )
 
-// Records in Badger (prefix "pl/"):
+// Records in meta's store, in the namespace "pl/" (meta.Records; the
+// constants below are relative to it):
 //
 //	pl/p/<pipeline>                          Pipeline
 //	pl/s/<pipeline>                          State: what the last successful job processed
@@ -28,21 +25,25 @@ import (
 //	pl/jl/<job>/<datum>                      the datum's log (its last try)
 //	pl/jx/<job>/<leaf %02d>/<path>           the job's new LeafDatum (tombstone: Hash "")
 //	pl/jo/<job>/<datum>                      DoneDatum of a datum the job processed (to pl/dh/ on success)
+//
+// namespace is the pipelines' meta.Records namespace.
+const namespace = "pl/"
+
 const (
-	pPipe     = "pl/p/"
-	pState    = "pl/s/"
-	pLeaf     = "pl/ds/"
-	pJoinIdx  = "pl/dj/"
-	pTop      = "pl/td/"
-	pRev      = "pl/tr/"
-	pOwner    = "pl/ok/"
-	pDone     = "pl/dh/"
-	pJobQueue = "pl/jq/"
-	pJob      = "pl/j/"
-	pJobDatum = "pl/jd/"
-	pJobLog   = "pl/jl/"
-	pJobLeaf  = "pl/jx/"
-	pJobOut   = "pl/jo/"
+	pPipe     = "p/"
+	pState    = "s/"
+	pLeaf     = "ds/"
+	pJoinIdx  = "dj/"
+	pTop      = "td/"
+	pRev      = "tr/"
+	pOwner    = "ok/"
+	pDone     = "dh/"
+	pJobQueue = "jq/"
+	pJob      = "j/"
+	pJobDatum = "jd/"
+	pJobLog   = "jl/"
+	pJobLeaf  = "jx/"
+	pJobOut   = "jo/"
 )
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
@@ -246,52 +247,4 @@ func jobLeafKey(job string, leaf int, path string) string {
 
 func jobQueueKey(pipe string, seq int64) string {
 	return fmt.Sprintf("%s%s/%016d", pJobQueue, pipe, seq)
-}
-
-func getRec(txn *badger.Txn, key string, v any) (bool, error) {
-	it, err := txn.Get([]byte(key))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, errs.Wrap("pipelines.get", errs.Internal, err)
-	}
-	return true, it.Value(func(b []byte) error { return json.Unmarshal(b, v) })
-}
-
-func setRec(txn *badger.Txn, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return errs.Wrap("pipelines.set", errs.Internal, err)
-	}
-	return txn.Set([]byte(key), b)
-}
-
-// scan calls fn for each record under prefix (key without prefix, value).
-func scan(txn *badger.Txn, prefix string, fn func(k string, v []byte) error) error {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true, PrefetchSize: 64})
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		item := it.Item()
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		if err := fn(string(item.Key()[len(prefix):]), v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// scanKeys calls fn for each key under prefix (without the prefix).
-func scanKeys(txn *badger.Txn, prefix string, fn func(k string) error) error {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		if err := fn(string(it.Item().Key()[len(prefix):])); err != nil {
-			return err
-		}
-	}
-	return nil
 }
