@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tusk-data/tusk/pipelines"
 )
@@ -24,17 +23,9 @@ func TestReviewCommitLostAcrossRestart(t *testing.T) {
 		return copyFn(ctx, d)
 	})
 	h.create(globSpec)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		j := h.lastJob("out")
-		if j.State == pipelines.JobRunning && j.Stats.Processed == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %+v", j)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	h.waitJob("out", "running with 1 datum processed", func(j *pipelines.Job) bool {
+		return j.State == pipelines.JobRunning && j.Stats.Processed == 1
+	})
 	h.svc.Stop()             // gateway stopping / crashing: dispatch is gone
 	h.put("inp", "new", "9") // durable commit whose event is never dispatched
 	h.svc = nil

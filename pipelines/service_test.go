@@ -185,6 +185,25 @@ func (h *harness) wait() *pipelines.Job {
 	return h.lastJob("")
 }
 
+// waitJob waits until pipe's last job satisfies cond (described by what)
+// and returns it; it fails the test after 20 s, showing the job. The service
+// announces no event when a job's stats change (results are saved by its job
+// loop), so this polls, with that deadline.
+func (h *harness) waitJob(pipe, what string, cond func(*pipelines.Job) bool) *pipelines.Job {
+	h.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		j := h.lastJob(pipe)
+		if cond(j) {
+			return j
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("pipeline %s: no job %s within 20s; last job %+v", pipe, what, j)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (h *harness) lastJob(pipe string) *pipelines.Job {
 	h.t.Helper()
 	jobs, err := h.svc.ListJobs(context.Background(), pipe, 1)
@@ -476,17 +495,9 @@ func TestJobResumesAfterRestart(t *testing.T) {
 	})
 	h.create(globSpec + "parallelism: 3\n")
 	// Wait until a and b are done and slow runs.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		j := h.lastJob("out")
-		if j.State == pipelines.JobRunning && j.Stats.Processed == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %+v", j)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	h.waitJob("out", "running with 2 datums processed", func(j *pipelines.Job) bool {
+		return j.State == pipelines.JobRunning && j.Stats.Processed == 2
+	})
 	before := h.head("out")
 	h.close() // the "crash": the job is left running
 	h2 := newHarness(t, dir)

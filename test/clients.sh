@@ -8,7 +8,9 @@
 #   KEEP_TMP=1 bash test/clients.sh # keep the temp dir (server log, configs)
 #
 # Prints "ok - ..." / "not ok - ..." per check and ends with "N passed, M failed";
-# exits non-zero when any check failed. Clients: scripts/install-test-deps.sh.
+# exits non-zero when any check failed. Every client is required: a missing
+# one is a failed check, not a skip (test/lib/clients.sh says where each comes
+# from; scripts/install-test-deps.sh installs or checks them).
 # Traps (docs: /work/shared/notes/s3-clients.md): AWS_CA_BUNDLE breaks rclone,
 # the pyenv aws v1 shadows /usr/bin/aws (v2), boto3 needs 127.0.0.1 (not
 # localhost) for path-style, and Debian's awscrt breaks botocore 1.43 uploads.
@@ -23,6 +25,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/test/lib/gateway.sh"
 # shellcheck source=/dev/null
 source "$ROOT/test/lib/tap.sh"
+# shellcheck source=lib/clients.sh
+source "$ROOT/test/lib/clients.sh"
 TUSK_BIN=${TUSK_BIN:-bin/tusk}
 if [[ $TUSK_BIN != /* ]]; then
 	if [[ -x $TUSK_BIN ]]; then TUSK_BIN=$(pwd)/$TUSK_BIN; else TUSK_BIN=$ROOT/$TUSK_BIN; fi
@@ -170,7 +174,11 @@ check() {
 		log_tail "$l0"
 	fi
 }
-skip() { echo "# SKIP $*"; }
+# missing WHAT: a client that is not here counts as a failed check.
+missing() {
+	FAIL=$((FAIL + 1))
+	echo "not ok - $* (run bash scripts/install-test-deps.sh)"
+}
 # run_tap LABEL CMD...: runs a command that prints its own ok/not ok lines
 # (the boto3 checks) and counts them; a crash counts as one failure.
 run_tap() {
@@ -466,8 +474,8 @@ t_odd() {
 check "awscli v2: odd keys a, a/, a/b, a//b, x/../y round-trip through put/get/list" t_odd
 
 # ================================================================ aws CLI v1 (pyenv)
-V1=$(type -P aws || true)
-if [[ -n $V1 && $(realpath "$V1") != $(realpath /usr/bin/aws) ]] && V1VER=$("$V1" --version 2>&1); then
+V1=$(second_tool aws)
+if [[ -n $V1 ]] && V1VER=$("$V1" --version 2>&1); then
 	echo "# aws CLI (PATH, $V1): $V1VER"
 	aws1() { timeout -k 5 120 "$V1" --endpoint-url "$EP" --cli-read-timeout 20 --cli-connect-timeout 5 "$@"; }
 	t_v1() {
@@ -487,16 +495,16 @@ if [[ -n $V1 && $(realpath "$V1") != $(realpath /usr/bin/aws) ]] && V1VER=$("$V1
 	}
 	check "aws CLI v1 (${V1VER%% *}): s3 mb, cp up/down (1 KiB, 20 MiB), ls" t_v1
 else
-	skip "aws CLI v1: no other aws than /usr/bin/aws on PATH"
+	missing "aws CLI v1: no aws but /usr/bin/aws (v2) on PATH or in $PYENV_SHIMS, or it does not run: ${V1VER:-}"
 fi
 
 # ================================================================ boto3
 run_tap "boto3 (/usr/bin/python3)" timeout -k 5 150 /usr/bin/python3 "$HERE/boto3_check.py" "$EP" boto3-deb "boto3 /usr/bin/python3"
-PY=$(type -P python3 || true)
-if [[ -n $PY && $(realpath "$PY") != $(realpath /usr/bin/python3) ]] && "$PY" -c 'import boto3' 2>/dev/null; then
+PY=$(second_tool python3)
+if [[ -n $PY ]] && has_boto3 "$PY"; then
 	run_tap "boto3 ($PY)" timeout -k 5 150 "$PY" "$HERE/boto3_check.py" "$EP" boto3-pyenv "boto3 $PY"
 else
-	skip "boto3 with a second python3: none on PATH with boto3 importable"
+	missing "boto3 with a second python3 (pyenv): ${PY:-no python3 but /usr/bin/python3 on PATH or in $PYENV_SHIMS} cannot import boto3"
 fi
 
 # ================================================================ s3cmd

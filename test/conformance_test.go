@@ -199,7 +199,7 @@ func cfThree(t *testing.T, c *s3.Client, bucket string) ([]string, []*s3.HeadObj
 	var heads []*s3.HeadObjectOutput
 	for i := 0; i < 3; i++ {
 		if i > 0 {
-			time.Sleep(1100 * time.Millisecond)
+			time.Sleep(1100 * time.Millisecond) // distinct Last-Modified: time passing is the point
 		}
 		out, err := c.PutObject(ctx(t), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("k"),
 			Body: bytes.NewReader(cfBody(t, fmt.Sprintf("body %d", i))), Metadata: map[string]string{"n": fmt.Sprint(i)},
@@ -232,6 +232,8 @@ func TestConformanceRemoveLatest(t *testing.T) {
 	c := e.sdk(pathHTTP)
 	b := cfBucket(t, c, "rmlatest")
 	vids, heads := cfThree(t, c, b)
+	// The removal's commit must be a Last-Modified second later than the
+	// versions', so that HEAD showing the old time is meaningful.
 	time.Sleep(1100 * time.Millisecond)
 	cfWant204(t, "DeleteObject ?versionId=<latest>", e.cfDelete(t, b, "k", vids[2]), vids[2], "")
 	cfSameHead(t, "HEAD k", cfHead(t, c, b, "k", ""), heads[1])
@@ -265,6 +267,8 @@ func TestConformanceDeleteMarker(t *testing.T) {
 	b := cfBucket(t, c, "dmark")
 	v1 := aws.ToString(put(t, c, b, "k", cfBody(t, "one"), func(in *s3.PutObjectInput) { in.Metadata = map[string]string{"m": "1"} }).VersionId)
 	h1 := cfHead(t, c, b, "k", "")
+	// The marker's Last-Modified must differ from the version's (1 s
+	// resolution): time passing is the point, not a wait for an event.
 	time.Sleep(1100 * time.Millisecond)
 	r := e.cfDelete(t, b, "k", "")
 	cfWant204(t, "DeleteObject (no versionId)", r, "", "true")

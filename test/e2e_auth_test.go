@@ -169,6 +169,8 @@ func TestAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Not a wait for an event: the URLs must outlive their 1 s expiry,
+		// which is what is tested.
 		time.Sleep(2 * time.Second)
 		for _, r := range []struct {
 			method, url string

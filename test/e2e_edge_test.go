@@ -134,7 +134,8 @@ func TestInterruptedWrite(t *testing.T) {
 			conn.Write(full[:sent])
 			conn.(*net.TCPConn).CloseWrite()
 			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
 			if err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
@@ -142,9 +143,13 @@ func TestInterruptedWrite(t *testing.T) {
 					t.Fatalf("a PUT with %d of %d bytes succeeded", sent, len(full))
 				}
 			}
+			// The server closes the connection (the client sent all it
+			// will) once its handler returned: after that EOF nothing of
+			// the request can still be committed.
+			if _, err := io.Copy(io.Discard, br); err != nil {
+				t.Fatalf("waiting for the server to close the connection: %v", err)
+			}
 			conn.Close()
-			// The server may still be unwinding the request.
-			time.Sleep(50 * time.Millisecond)
 			sameVersions(t, "interrupted PUT", e.versions(t, repo), before)
 			_, err = c.HeadObject(ctx(t), &s3.HeadObjectInput{Bucket: aws.String(repo), Key: aws.String("partial")})
 			wantErr(t, err, 404, "")

@@ -317,6 +317,8 @@ func TestLastModified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Not a wait for an event: Last-Modified has 1 s resolution, so time
+	// must pass for the next commit's time to differ (the thing tested).
 	time.Sleep(1100 * time.Millisecond)
 	put(t, c, repo, "b", []byte("b"))
 	ha2, err := c.HeadObject(ctx(t), &s3.HeadObjectInput{Bucket: aws.String(repo), Key: aws.String("a")})

@@ -898,11 +898,15 @@ func TestConcurrentPutDelete(t *testing.T) {
 
 // botoList runs boto3's list_objects and list_objects_v2 (which add
 // encoding-type=url and decode the answer) with a newline prefix, as ceph
-// s3-tests' test_bucket_list_prefix_unreadable does; skipped without boto3.
+// s3-tests' test_bucket_list_prefix_unreadable does; it fails without boto3
+// (scripts/install-test-deps.sh).
 func botoList(t *testing.T, e *env, bucket string) {
 	py, err := exec.LookPath("python3")
-	if err != nil || exec.Command(py, "-c", "import boto3").Run() != nil {
-		t.Skip("python3 with boto3 not available")
+	if err != nil {
+		t.Fatalf("no python3 for boto3: %v (run scripts/install-test-deps.sh)", err)
+	}
+	if out, err := exec.Command(py, "-c", "import boto3").CombinedOutput(); err != nil {
+		t.Fatalf("%s cannot import boto3: %v: %s (run scripts/install-test-deps.sh)", py, err, out)
 	}
 	const script = `
 import sys, boto3

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -443,25 +444,62 @@ func testSizeMismatch(t *testing.T, d blob.Driver) {
 	}
 }
 
-// cancelReader cancels its context after the first n bytes.
+// cancelReader cancels its context after the first n bytes of r and then
+// streams on without end, so that a Put can only finish by noticing the
+// cancellation (no timing decides the outcome). After maxAfterCancel bytes
+// more it gives up with errCancelIgnored and records it: a driver that never
+// looks at its context fails the test instead of hanging it.
 type cancelReader struct {
-	r      io.Reader
-	n      int
-	cancel context.CancelFunc
+	r       io.Reader
+	n       int
+	cancel  context.CancelFunc
+	after   int64
+	ignored atomic.Bool
 }
 
+// maxAfterCancel is far more than any driver buffers before it looks at its
+// context again (a few parts).
+const maxAfterCancel = 256 << 20
+
+var errCancelIgnored = errors.New("blobtest: the Put read 256 MiB after its context was cancelled")
+
 func (c *cancelReader) Read(p []byte) (int, error) {
-	if c.n <= 0 {
-		c.cancel()
-		// Let the cancellation reach transports that watch ctx.
-		time.Sleep(10 * time.Millisecond)
-	}
 	if len(p) > 64<<10 {
 		p = p[:64<<10]
 	}
-	n, err := c.r.Read(p)
-	c.n -= n
-	return n, err
+	if c.n > 0 {
+		n, err := c.r.Read(p[:min(len(p), c.n)])
+		c.n -= n
+		if c.n <= 0 {
+			c.cancel()
+		}
+		if err == io.EOF {
+			err = nil // the endless tail follows
+		}
+		return n, err
+	}
+	if c.after >= maxAfterCancel {
+		c.ignored.Store(true)
+		return 0, errCancelIgnored
+	}
+	clear(p)
+	c.after += int64(len(p))
+	return len(p), nil
+}
+
+// putCancelledMidway puts from a cancelReader that cancels ctx after n
+// bytes: the Put must fail, by noticing the cancellation.
+func putCancelledMidway(t *testing.T, seed byte, n int, put func(ctx context.Context, r io.Reader) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctxFor(t))
+	defer cancel()
+	r := &cancelReader{r: newGen(seed, 8<<20), n: n, cancel: cancel}
+	if err := put(ctx, r); err == nil {
+		t.Errorf("Put cancelled midway succeeded")
+	}
+	if r.ignored.Load() {
+		t.Errorf("Put cancelled midway read %d bytes after the cancellation without stopping", maxAfterCancel)
+	}
 }
 
 func testCancelled(t *testing.T, d blob.Driver) {
@@ -472,12 +510,7 @@ func testCancelled(t *testing.T, d blob.Driver) {
 	}
 	wantAbsent(t, d, "c")
 
-	ctx, cancel = context.WithCancel(ctxFor(t))
-	defer cancel()
-	r := &cancelReader{r: newGen(5, 8<<20), n: 1 << 20, cancel: cancel}
-	if err := d.Put(ctx, "c", r, -1); err == nil {
-		t.Errorf("Put cancelled midway succeeded")
-	}
+	putCancelledMidway(t, 5, 1<<20, func(ctx context.Context, r io.Reader) error { return d.Put(ctx, "c", r, -1) })
 	wantAbsent(t, d, "c")
 }
 
@@ -880,12 +913,10 @@ func testStoreCancelled(t *testing.T, d blob.Driver) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Put with cancelled ctx = %v, want context.Canceled", err)
 	}
-	ctx, cancel = context.WithCancel(ctxFor(t))
-	defer cancel()
-	r := &cancelReader{r: newGen(15, 8<<20), n: 2 << 20, cancel: cancel}
-	if _, err = s.Put(ctx, r, blob.PutOptions{Size: -1}); err == nil {
-		t.Errorf("Put cancelled midway succeeded")
-	}
+	putCancelledMidway(t, 15, 2<<20, func(ctx context.Context, r io.Reader) error {
+		_, err := s.Put(ctx, r, blob.PutOptions{Size: -1})
+		return err
+	})
 	wantClean(t, d)
 }
 

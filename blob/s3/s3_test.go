@@ -97,6 +97,8 @@ func startGateway(t testing.TB, dir string) (*gateway, error) {
 	return nil, lastErr
 }
 
+// waitReady polls the external process until it answers HTTP: it tells of
+// being ready no other way.
 func (g *gateway) waitReady(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	client := &http.Client{Timeout: time.Second}

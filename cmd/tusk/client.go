@@ -15,20 +15,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/signer"
 
 	"github.com/tusk-data/tusk/adminapi/apiv1"
 )
 
 // client speaks the admin API (/api/v1), signing every request with SigV4.
 type client struct {
-	cfg    *config
-	base   string // endpoint without trailing slash
-	http   *http.Client
-	signer *v4.Signer
+	cfg  *config
+	base string // endpoint without trailing slash
+	http *http.Client
 }
 
 type whoami = apiv1.WhoAmI
@@ -41,7 +39,7 @@ func newClient(c *config) (*client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	tr.ResponseHeaderTimeout = 10 * time.Minute
-	return &client{cfg: c, base: base, http: &http.Client{Transport: tr}, signer: v4.NewSigner()}, nil
+	return &client{cfg: c, base: base, http: &http.Client{Transport: tr}}, nil
 }
 
 // client returns the CLI's admin API client, built from the settings once.
@@ -93,10 +91,9 @@ func (c *client) request(ctx context.Context, method, path string, q url.Values,
 			hash = hex.EncodeToString(s[:])
 		}
 		req.Header.Set("X-Amz-Content-Sha256", hash)
-		creds := aws.Credentials{AccessKeyID: c.cfg.AccessKey, SecretAccessKey: c.cfg.SecretKey}
-		if err := c.signer.SignHTTP(ctx, creds, req, hash, "s3", c.cfg.Region, time.Now()); err != nil {
-			return nil, err
-		}
+		// SignV4 signs the hash above and sets X-Amz-Date and
+		// Authorization (service "s3", the gateway's only scope).
+		req = signer.SignV4(*req, c.cfg.AccessKey, c.cfg.SecretKey, "", c.cfg.Region)
 	}
 	return req, nil
 }
@@ -167,13 +164,27 @@ func (c *client) do(ctx context.Context, method, path string, q url.Values, body
 // p escapes one path segment.
 func p(s string) string { return url.PathEscape(s) }
 
-// s3 returns an S3 client for the same gateway and keys (path-style).
-func (c *client) s3() *s3.Client {
-	return s3.New(s3.Options{
+// s3 returns an S3 client for the same gateway, keys and HTTP transport
+// (path-style, since Tusk's bucket names hold dots). It fails only for an
+// endpoint that minio-go cannot address (one with a path after the host).
+func (c *client) s3() (*minio.Core, error) {
+	u, err := url.Parse(c.base)
+	if err != nil {
+		return nil, err
+	}
+	if u.Path != "" && u.Path != "/" {
+		return nil, usagef("endpoint %s has a path: the S3 API is served at the root of host:port", c.base)
+	}
+	return minio.NewCore(u.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(c.cfg.AccessKey, c.cfg.SecretKey, ""),
+		Secure:       u.Scheme == "https",
+		Transport:    c.http.Transport,
 		Region:       c.cfg.Region,
-		BaseEndpoint: aws.String(c.base),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(c.cfg.AccessKey, c.cfg.SecretKey, ""),
-		HTTPClient:   c.http,
+		BucketLookup: minio.BucketLookupPath,
+		MaxRetries:   s3Attempts,
 	})
 }
+
+// s3Attempts bounds the tries of one S3 request, as the aws SDK's standard
+// retryer did before (three attempts).
+const s3Attempts = 3

@@ -18,10 +18,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/mattn/go-isatty"
+	"github.com/minio/minio-go/v7"
 	"github.com/spf13/cobra"
 
 	"github.com/tusk-data/tusk/adminapi/apiv1"
@@ -378,9 +376,12 @@ func runPut(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command,
 
 // uploadAll uploads files with jobs workers; the first failure stops the rest.
 func uploadAll(ctx context.Context, cl *client, bucket string, files []localFile, po *putOptions, prog *progress) error {
+	s3c, err := cl.s3()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	s3c := cl.s3()
 	work := make(chan localFile)
 	var wg sync.WaitGroup
 	for range min(po.jobs, len(files)) {
@@ -390,7 +391,7 @@ func uploadAll(ctx context.Context, cl *client, bucket string, files []localFile
 			for f := range work {
 				up := uploadOne
 				if f.size > po.partSize {
-					up = func(ctx context.Context, s3c *s3.Client, bucket string, f localFile, prog *progress) error {
+					up = func(ctx context.Context, s3c *minio.Core, bucket string, f localFile, prog *progress) error {
 						return uploadMultipart(ctx, s3c, bucket, f, po.partSize, prog)
 					}
 				}
@@ -415,18 +416,20 @@ feed:
 	return context.Cause(ctx)
 }
 
-func uploadOne(ctx context.Context, s3c *s3.Client, bucket string, f localFile, prog *progress) error {
+// putOpts are the options of a file's upload: its content type, guessed
+// from the key's extension ("" leaves it to the gateway).
+func putOpts(key string) minio.PutObjectOptions {
+	return minio.PutObjectOptions{ContentType: mime.TypeByExtension(path.Ext(key))}
+}
+
+// uploadOne sends a file with one PutObject.
+func uploadOne(ctx context.Context, s3c *minio.Core, bucket string, f localFile, prog *progress) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return err
 	}
 	defer fh.Close()
-	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(f.key),
-		Body: &countingReadSeeker{rs: fh, p: prog}, ContentLength: aws.Int64(f.size)}
-	if ct := mime.TypeByExtension(path.Ext(f.key)); ct != "" {
-		in.ContentType = aws.String(ct)
-	}
-	_, err = s3c.PutObject(ctx, in)
+	_, err = s3c.PutObject(ctx, bucket, f.key, &countingReadSeeker{rs: fh, p: prog}, f.size, "", "", putOpts(f.key))
 	if err != nil {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
@@ -438,58 +441,47 @@ func uploadOne(ctx context.Context, s3c *s3.Client, bucket string, f localFile, 
 
 // uploadMultipart sends a large file as a multipart upload of partSize
 // parts (aborted on failure, so that no parts are left behind).
-func uploadMultipart(ctx context.Context, s3c *s3.Client, bucket string, f localFile, partSize int64, prog *progress) error {
+func uploadMultipart(ctx context.Context, s3c *minio.Core, bucket string, f localFile, partSize int64, prog *progress) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return err
 	}
 	defer fh.Close()
-	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(f.key)}
-	if ct := mime.TypeByExtension(path.Ext(f.key)); ct != "" {
-		in.ContentType = aws.String(ct)
-	}
-	mu, err := s3c.CreateMultipartUpload(ctx, in)
+	id, err := s3c.NewMultipartUpload(ctx, bucket, f.key, putOpts(f.key))
 	if err != nil {
 		return s3Error(err)
 	}
 	abort := func(err error) error {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30e9)
 		defer cancel()
-		s3c.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(f.key), UploadId: mu.UploadId})
+		s3c.AbortMultipartUpload(actx, bucket, f.key, id)
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
 		return s3Error(err)
 	}
-	var parts []types.CompletedPart
-	for n, off := int32(1), int64(0); off < f.size; n, off = n+1, off+partSize {
+	var parts []minio.CompletePart
+	for n, off := 1, int64(0); off < f.size; n, off = n+1, off+partSize {
 		size := min(partSize, f.size-off)
 		body := &countingReadSeeker{rs: io.NewSectionReader(fh, off, size), p: prog}
-		out, err := s3c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String(f.key),
-			UploadId: mu.UploadId, PartNumber: aws.Int32(n), Body: body, ContentLength: aws.Int64(size)})
+		pt, err := s3c.PutObjectPart(ctx, bucket, f.key, id, n, body, size, minio.PutObjectPartOptions{})
 		if err != nil {
 			return abort(err)
 		}
-		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag,
-			ChecksumCRC32: out.ChecksumCRC32, ChecksumCRC32C: out.ChecksumCRC32C, ChecksumSHA1: out.ChecksumSHA1,
-			ChecksumSHA256: out.ChecksumSHA256, ChecksumCRC64NVME: out.ChecksumCRC64NVME})
+		parts = append(parts, minio.CompletePart{PartNumber: n, ETag: pt.ETag,
+			ChecksumCRC32: pt.ChecksumCRC32, ChecksumCRC32C: pt.ChecksumCRC32C, ChecksumSHA1: pt.ChecksumSHA1,
+			ChecksumSHA256: pt.ChecksumSHA256, ChecksumCRC64NVME: pt.ChecksumCRC64NVME})
 	}
-	_, err = s3c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(f.key),
-		UploadId: mu.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
-	if err != nil {
+	if _, err := s3c.CompleteMultipartUpload(ctx, bucket, f.key, id, parts, minio.PutObjectOptions{}); err != nil {
 		return abort(err)
 	}
 	return nil
 }
 
-// s3Error keeps the server's message of an S3 error.
+// s3Error keeps the server's code and message of an S3 error.
 func s3Error(err error) error {
-	var ae interface {
-		ErrorCode() string
-		ErrorMessage() string
-	}
-	if errors.As(err, &ae) {
-		return fmt.Errorf("%s: %s", ae.ErrorCode(), ae.ErrorMessage())
+	if er := minio.ToErrorResponse(err); er.Code != "" {
+		return fmt.Errorf("%s: %s", er.Code, er.Message)
 	}
 	return err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -260,13 +262,46 @@ func Run(t *testing.T, newRunner func(t *testing.T) pipelines.Runner) {
 
 	t.Run("Cancel", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
-		task := e.Task(`sleep 30`, []string{"a.txt"}, []string{"b.txt"})
+		defer cancel()
+		// The command says it started through a FIFO: opening it to read
+		// returns once the command opened it to write, so the cancel below
+		// lands while the command runs.
+		started := filepath.Join(t.TempDir(), "started")
+		if out, err := exec.Command("mkfifo", started).CombinedOutput(); err != nil {
+			t.Fatalf("mkfifo: %v: %s", err, out)
+		}
+		task := e.Task(`echo started > "$STARTED"; sleep 30`, []string{"a.txt"}, []string{"b.txt"})
+		task.Env["STARTED"] = started
 		done := make(chan error, 1)
 		go func() {
 			_, err := RunTask(t, cctx, r, task)
 			done <- err
 		}()
-		time.Sleep(500 * time.Millisecond)
+		opened := make(chan error, 1)
+		go func() {
+			f, err := os.Open(started)
+			if err == nil {
+				_, err = io.Copy(io.Discard, f)
+				f.Close()
+			}
+			opened <- err
+		}()
+		// Unblocks the open above when the command never came.
+		defer func() {
+			if f, err := os.OpenFile(started, os.O_RDWR, 0); err == nil {
+				f.Close()
+			}
+		}()
+		select {
+		case err := <-opened:
+			if err != nil {
+				t.Fatalf("reading the command's start signal: %v", err)
+			}
+		case err := <-done:
+			t.Fatalf("Run returned (%v) before the command started", err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("the command did not start within 20s")
+		}
 		cancel()
 		select {
 		case <-done:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"mime"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
@@ -17,9 +18,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/tusk-data/tusk/pipelines"
 )
@@ -37,14 +37,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return 2
 	}
 	w := &worker{t: &t, stderr: stderr}
-	w.s3 = s3.New(s3.Options{
-		Region:                     orDefault(t.Region, "us-east-1"),
-		BaseEndpoint:               aws.String(t.Endpoint),
-		UsePathStyle:               true,
-		Credentials:                credentials.NewStaticCredentialsProvider(t.AccessKey, t.SecretKey, ""),
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
+	s3c, err := newS3(&t)
+	if err != nil {
+		fmt.Fprintf(stderr, "tusk worker: %v\n", err)
+		return 2
+	}
+	w.s3 = s3c
 	enc := json.NewEncoder(stdout)
 	for _, d := range t.Datums {
 		if ctx.Err() != nil {
@@ -62,6 +60,26 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	return 0
 }
 
+// s3Attempts bounds the tries of one S3 request to the gateway.
+const s3Attempts = 3
+
+// newS3 returns the S3 client of the task's gateway: path-style (commit
+// buckets hold a dot) with the task's keys. Errors: an endpoint that is not
+// http(s)://host:port.
+func newS3(t *pipelines.Task) (*minio.Core, error) {
+	u, err := url.Parse(t.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("the task's endpoint %q is not http(s)://host:port", t.Endpoint)
+	}
+	return minio.NewCore(u.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(t.AccessKey, t.SecretKey, ""),
+		Secure:       u.Scheme == "https",
+		Region:       orDefault(t.Region, "us-east-1"),
+		BucketLookup: minio.BucketLookupPath,
+		MaxRetries:   s3Attempts,
+	})
+}
+
 func orDefault(s, d string) string {
 	if s == "" {
 		return d
@@ -71,7 +89,7 @@ func orDefault(s, d string) string {
 
 type worker struct {
 	t      *pipelines.Task
-	s3     *s3.Client
+	s3     *minio.Core
 	stderr io.Writer
 }
 
@@ -203,16 +221,16 @@ func (w *worker) download(ctx context.Context, bucket, key, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	out, err := w.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	body, _, _, err := w.s3.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return err
 	}
-	defer out.Body.Close()
+	defer body.Close()
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, out.Body); err != nil {
+	if _, err := io.Copy(f, body); err != nil {
 		f.Close()
 		return err
 	}
@@ -350,12 +368,8 @@ func (w *worker) upload(ctx context.Context, out, prefix string) (int, error) {
 		if err != nil {
 			return err
 		}
-		in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + rel), Body: f,
-			ContentLength: aws.Int64(st.Size())}
-		if ct := mime.TypeByExtension(path.Ext(rel)); ct != "" {
-			in.ContentType = aws.String(ct)
-		}
-		if _, err := w.s3.PutObject(ctx, in); err != nil {
+		opts := minio.PutObjectOptions{ContentType: mime.TypeByExtension(path.Ext(rel))}
+		if _, err := w.s3.PutObject(ctx, bucket, prefix+rel, f, st.Size(), "", "", opts); err != nil {
 			return fmt.Errorf("uploading output %s: %v", rel, err)
 		}
 		n++

@@ -44,9 +44,10 @@ urllib.request.urlopen(url).read()
 print("ok")
 `
 
-// TestPythonClients drives the verifier with boto3 and the AWS CLI v2 when
-// they are installed (they are on the project's machines; elsewhere the test
-// skips). Their signers differ from the Go SDKs' in path and query encoding.
+// TestPythonClients drives the verifier with boto3 and the AWS CLI v2
+// (scripts/install-test-deps.sh installs them; the test fails without them,
+// and only -short leaves it out). Their signers differ from the Go SDKs' in
+// path and query encoding.
 func TestPythonClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -66,8 +67,11 @@ func TestPythonClients(t *testing.T) {
 
 	t.Run("boto3", func(t *testing.T) {
 		py, err := exec.LookPath("python3")
-		if err != nil || exec.Command(py, "-c", "import boto3").Run() != nil {
-			t.Skip("python3 with boto3 not available")
+		if err != nil {
+			t.Fatalf("no python3 for boto3: %v (run scripts/install-test-deps.sh)", err)
+		}
+		if out, err := exec.Command(py, "-c", "import boto3").CombinedOutput(); err != nil {
+			t.Fatalf("%s cannot import boto3: %v: %s (run scripts/install-test-deps.sh)", py, err, out)
 		}
 		cmd := exec.Command(py, "-c", botoScript, endpoint)
 		cmd.Env = pyEnv(dir)
@@ -92,7 +96,7 @@ func TestPythonClients(t *testing.T) {
 	t.Run("aws cli v2", func(t *testing.T) {
 		const aws = "/usr/bin/aws"
 		if _, err := os.Stat(aws); err != nil {
-			t.Skip("no " + aws)
+			t.Fatalf("no %s (the aws CLI v2, Debian's awscli): %v (run scripts/install-test-deps.sh)", aws, err)
 		}
 		file := filepath.Join(dir, "payload")
 		data := bytes.Repeat([]byte("cli "), 10000)

@@ -90,6 +90,7 @@ func mpStart(b *testing.B, bin string) *mpServer {
 	s := &mpServer{cmd: cmd, url: "http://" + addr, data: data, done: make(chan struct{})}
 	go func() { cmd.Wait(); logf.Close(); close(s.done) }()
 	b.Cleanup(s.stop)
+	// The server process tells of being ready only by answering: poll it.
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
 		case <-s.done:

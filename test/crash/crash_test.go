@@ -317,6 +317,8 @@ func runWriters(ctx context.Context, t *testing.T, c *s3.Client, st *state, roun
 			writer(ctx, t, c, st, round, rand.New(rand.NewPCG(seed, uint64(w))), &stop)
 		}()
 	}
+	// Not a wait for an event: the kill lands at a random moment of the
+	// writes, which is what the crash test is about.
 	time.Sleep(killAfter)
 	stop.Store(true) // no new requests; those in flight are cut by the kill
 	p.kill()

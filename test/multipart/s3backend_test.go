@@ -63,6 +63,7 @@ func startVersitygw(t *testing.T, access, secret string) (string, func()) {
 	go func() { cmd.Wait(); close(done) }()
 	kill := func() { cmd.Process.Kill(); <-done }
 	t.Cleanup(kill)
+	// versitygw tells of being ready only by answering: poll it, with a deadline.
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
 		case <-done:

@@ -185,20 +185,9 @@ transform:
 	for i := 0; i < 8; i++ {
 		e.put("slow", fmt.Sprintf("f%d", i), []byte(fmt.Sprint(i)))
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		jobs := e.jobs("slowed")
-		if j := jobs[0]; j.State == pipelines.JobRunning && j.Stats.Processed >= 2 {
-			break
-		}
-		if len(jobs) > 1 && jobs[1].State == pipelines.JobRunning && jobs[1].Stats.Processed >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no job got going: %+v", jobs[0])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	e.waitJob("slowed", "running with 2 datums processed", time.Minute, func(j *pipelines.Job) bool {
+		return j.State == pipelines.JobRunning && j.Stats.Processed >= 2
+	})
 	base := e.head("slowed")
 	e.restart()
 	if e.head("slowed") != base {
@@ -326,18 +315,9 @@ transform:
 	// While a job runs, its open commits take no user's writes.
 	e.wait() // the job of copy.txt
 	e.put("src", "hold", []byte("wait"))
-	var j *pipelines.Job
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		j = e.jobs("res")[0]
-		if j.State == pipelines.JobRunning && j.StagingCommit != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %+v", j)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	j := e.waitJob("res", "running with a staging commit", 30*time.Second, func(j *pipelines.Job) bool {
+		return j.State == pipelines.JobRunning && j.StagingCommit != ""
+	})
 	for _, c := range []string{j.OutputCommit, j.StagingCommit} {
 		_, err = e.s3.PutObject(ctxT(t), &s3.PutObjectInput{Bucket: aws.String(c[:16] + ".res"), Key: aws.String("forged"), Body: strings.NewReader("x")})
 		wantCode(err, "AccessDenied", "pipeline res")
