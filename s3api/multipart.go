@@ -52,6 +52,10 @@ var (
 	keepaliveEvery = 10 * time.Second
 )
 
+// keepaliveSent, when set (tests), is called after each keepalive space is
+// flushed, so that tests wait for the event instead of racing a timer.
+var keepaliveSent func()
+
 // uploadIDParam returns ?uploadId (an empty one is NoSuchUpload).
 func uploadIDParam(q url.Values) (string, error) {
 	id := q.Get("uploadId")
@@ -621,6 +625,9 @@ func startKeepalive(w http.ResponseWriter) *keepalive {
 			case <-tick.C:
 				_, _ = io.WriteString(w, " ")
 				_ = rc.Flush()
+				if keepaliveSent != nil {
+					keepaliveSent()
+				}
 			}
 		}
 	}()

@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
 )
@@ -36,8 +35,9 @@ type fakeMPPart struct {
 type fakeMP struct {
 	uploads map[string]*fakeMPUpload
 	seq     int
-	// slow delays completions after Slow is called (keepalive tests).
-	slow time.Duration
+	// hold, when set, blocks completions (after Slow is called) until it
+	// is closed (keepalive tests).
+	hold chan struct{}
 }
 
 var fakeMPs sync.Map // *fakeBackend -> *fakeMP
@@ -160,9 +160,11 @@ func (f *fakeBackend) CompleteMultipartUpload(ctx context.Context, c Caller, b B
 		opts.Slow()
 	}
 	f.mu.Lock()
-	slow := f.mp().slow
+	hold := f.mp().hold
 	f.mu.Unlock()
-	time.Sleep(slow)
+	if hold != nil {
+		<-hold
+	}
 
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -525,13 +526,21 @@ func TestUploadPartCopy(t *testing.T) {
 
 func TestCompleteKeepalive(t *testing.T) {
 	after, every := keepaliveAfter, keepaliveEvery
-	keepaliveAfter, keepaliveEvery = 30*time.Millisecond, 20*time.Millisecond
-	defer func() { keepaliveAfter, keepaliveEvery = after, every }()
+	keepaliveAfter, keepaliveEvery = time.Millisecond, time.Millisecond
+	defer func() { keepaliveAfter, keepaliveEvery, keepaliveSent = after, every, nil }()
 	e := newEnv(t)
 	e.mkRepo("slow")
-	e.be.mu.Lock()
-	e.be.mp().slow = 200 * time.Millisecond
-	e.be.mu.Unlock()
+	// Each completion is held until the keepalive has sent its 200 and a
+	// first space: the event, not a timer race, makes it "slow".
+	hold := func() {
+		spaced := make(chan struct{})
+		var once sync.Once
+		keepaliveSent = func() { once.Do(func() { close(spaced) }) }
+		e.be.mu.Lock()
+		e.be.mp().hold = spaced
+		e.be.mu.Unlock()
+	}
+	hold()
 	id := e.mpCreate("slow", "k")
 	et := e.mustPart("slow", "k", id, 1, "body")
 	w := e.mpComplete("slow", "k", id, completeDoc("1:"+et))
@@ -544,6 +553,7 @@ func TestCompleteKeepalive(t *testing.T) {
 		t.Fatalf("slow completion body %q: %v", body, err)
 	}
 	// A failure after the 200: an <Error> document in the body.
+	hold()
 	e.put("slow", "taken", "x")
 	id = e.mpCreate("slow", "taken")
 	et = e.mustPart("slow", "taken", id, 1, "body")
