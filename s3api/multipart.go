@@ -65,13 +65,15 @@ func uploadIDParam(q url.Values) (string, error) {
 	return id, nil
 }
 
-// partNumberParam returns ?partNumber, 1-10000, else InvalidArgument.
-func partNumberParam(q url.Values) (int, error) {
+// partParams returns ?partNumber, 1-10000, else InvalidArgument, and
+// ?uploadId (uploadIDParam).
+func partParams(q url.Values) (int, string, error) {
 	n, err := strconv.Atoi(q.Get("partNumber"))
 	if err != nil || n < 1 || n > MaxParts {
-		return 0, s3err("InvalidArgument", "part number must be an integer between 1 and %d, inclusive", MaxParts)
+		return 0, "", s3err("InvalidArgument", "part number must be an integer between 1 and %d, inclusive", MaxParts)
 	}
-	return n, nil
+	id, err := uploadIDParam(q)
+	return n, id, err
 }
 
 // intParam reads a non-negative integer query parameter (def when absent).
@@ -88,11 +90,7 @@ func intParam(q url.Values, name string, def int) (int, error) {
 
 func (s *server) createMultipartUpload(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	key := rc.addr.Key
-	if err := ValidKey(key); err != nil {
-		return err
-	}
-	b, err := s.bucket(ctx, rc, ActWrite)
+	key, b, err := s.objectBucket(ctx, rc, ActWrite)
 	if err != nil {
 		return err
 	}
@@ -160,20 +158,11 @@ func (s *server) uploadPart(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return s.uploadPartCopy(w, r, rc)
 	}
 	ctx := r.Context()
-	key := rc.addr.Key
-	if err := ValidKey(key); err != nil {
-		return err
-	}
-	b, err := s.bucket(ctx, rc, ActWrite)
+	key, b, err := s.objectBucket(ctx, rc, ActWrite)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	n, err := partNumberParam(q)
-	if err != nil {
-		return err
-	}
-	id, err := uploadIDParam(q)
+	n, id, err := partParams(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -192,11 +181,7 @@ func (s *server) uploadPart(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	var trailers func() http.Header
-	if rc.auth != nil {
-		trailers = rc.auth.Trailer
-	}
-	cs, err := partChecksummer(r.Header, trailers, u.ChecksumAlgorithm)
+	cs, err := partChecksummer(r.Header, rc.trailers(), u.ChecksumAlgorithm)
 	if err != nil {
 		return err
 	}
@@ -246,20 +231,11 @@ func parseCopyRange(v string, size int64) (off, length int64, err error) {
 // stored as the part's own blob.
 func (s *server) uploadPartCopy(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	key := rc.addr.Key
-	if err := ValidKey(key); err != nil {
-		return err
-	}
-	b, err := s.bucket(ctx, rc, ActWrite)
+	key, b, err := s.objectBucket(ctx, rc, ActWrite)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	n, err := partNumberParam(q)
-	if err != nil {
-		return err
-	}
-	id, err := uploadIDParam(q)
+	n, id, err := partParams(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -313,11 +289,7 @@ func (s *server) uploadPartCopy(w http.ResponseWriter, r *http.Request, rc *reqC
 // (SPEC §3).
 func (s *server) completeMultipartUpload(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	key := rc.addr.Key
-	if err := ValidKey(key); err != nil {
-		return err
-	}
-	b, err := s.bucket(ctx, rc, ActWrite)
+	key, b, err := s.objectBucket(ctx, rc, ActWrite)
 	if err != nil {
 		return err
 	}
@@ -478,11 +450,7 @@ func checkCompletion(h http.Header, doc completeMultipartUpload, etags []string,
 
 func (s *server) abortMultipartUpload(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	key := rc.addr.Key
-	if err := ValidKey(key); err != nil {
-		return err
-	}
-	b, err := s.bucket(ctx, rc, ActWrite)
+	key, b, err := s.objectBucket(ctx, rc, ActWrite)
 	if err != nil {
 		return err
 	}
@@ -506,11 +474,7 @@ func ownerOf(user string) ownerXML {
 
 func (s *server) listParts(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	key := rc.addr.Key
-	if err := ValidKey(key); err != nil {
-		return err
-	}
-	b, err := s.bucket(ctx, rc, ActRead)
+	key, b, err := s.objectBucket(ctx, rc, ActRead)
 	if err != nil {
 		return err
 	}

@@ -86,11 +86,7 @@ var responseOverrides = map[string]string{
 // checksums on request (x-amz-checksum-mode: ENABLED).
 func (s *server) getObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	key := rc.addr.Key
-	if err := ValidKey(key); err != nil {
-		return err
-	}
-	b, err := s.bucket(ctx, rc, ActRead)
+	key, b, err := s.objectBucket(ctx, rc, ActRead)
 	if err != nil {
 		return err
 	}
@@ -418,11 +414,7 @@ func (s *server) putOrCopyObject(w http.ResponseWriter, r *http.Request, rc *req
 // verifies before anything becomes durable.
 func (s *server) putObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	key := rc.addr.Key
-	if err := ValidKey(key); err != nil {
-		return err
-	}
-	b, err := s.bucket(ctx, rc, ActWrite)
+	key, b, err := s.objectBucket(ctx, rc, ActWrite)
 	if err != nil {
 		return err
 	}
@@ -444,11 +436,7 @@ func (s *server) putObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
-	var trailers func() http.Header
-	if rc.auth != nil {
-		trailers = rc.auth.Trailer
-	}
-	cs, err := newChecksummer(r.Header, trailers)
+	cs, err := newChecksummer(r.Header, rc.trailers())
 	if err != nil {
 		return err
 	}
@@ -535,11 +523,7 @@ func parseCopySource(v string) (bucket, key, versionID string, err error) {
 // repos and refs; no bytes move (content is shared).
 func (s *server) copyObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	key := rc.addr.Key
-	if err := ValidKey(key); err != nil {
-		return err
-	}
-	dst, err := s.bucket(ctx, rc, ActWrite)
+	key, dst, err := s.objectBucket(ctx, rc, ActWrite)
 	if err != nil {
 		return err
 	}
@@ -627,11 +611,7 @@ func (s *server) copyObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 // decides which and checks admin permission for a purge (SPEC §3).
 func (s *server) deleteObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	key := rc.addr.Key
-	if err := ValidKey(key); err != nil {
-		return err
-	}
-	b, err := s.bucket(ctx, rc, ActWrite)
+	key, b, err := s.objectBucket(ctx, rc, ActWrite)
 	if err != nil {
 		return err
 	}
@@ -686,11 +666,7 @@ func (s *server) deleteObjects(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err != nil {
 		return err
 	}
-	var trailers func() http.Header
-	if rc.auth != nil {
-		trailers = rc.auth.Trailer
-	}
-	cs, err := newChecksummer(r.Header, trailers)
+	cs, err := newChecksummer(r.Header, rc.trailers())
 	if err != nil {
 		return err
 	}
@@ -781,10 +757,7 @@ func (s *server) getObjectTagging(w http.ResponseWriter, r *http.Request, rc *re
 }
 
 func (s *server) objectForSub(w http.ResponseWriter, r *http.Request, rc *reqCtx) (Object, error) {
-	if err := ValidKey(rc.addr.Key); err != nil {
-		return Object{}, err
-	}
-	b, err := s.bucket(r.Context(), rc, ActRead)
+	key, b, err := s.objectBucket(r.Context(), rc, ActRead)
 	if err != nil {
 		return Object{}, err
 	}
@@ -792,7 +765,7 @@ func (s *server) objectForSub(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return Object{}, err
 	}
-	return s.headForRead(r, w, rc, b, rc.addr.Key, versionID)
+	return s.headForRead(r, w, rc, b, key, versionID)
 }
 
 // checksumAlgorithmsOf lists an object's checksum algorithms, sorted.

@@ -107,6 +107,15 @@ type reqCtx struct {
 
 func (rc *reqCtx) anonymous() bool { return rc.auth == nil || rc.auth.Anonymous }
 
+// trailers is the source of the request's trailing headers for a
+// checksummer: the verifier's, nil without one.
+func (rc *reqCtx) trailers() func() http.Header {
+	if rc.auth == nil {
+		return nil
+	}
+	return rc.auth.Trailer
+}
+
 // owner is the Owner shown in listings and ACLs: the requesting user.
 func (rc *reqCtx) owner() ownerXML {
 	u := rc.user
@@ -411,6 +420,17 @@ func (s *server) allow(ctx context.Context, rc *reqCtx, repo string, act Action)
 		return err
 	}
 	return nil
+}
+
+// objectBucket is an object request's preamble: its key, checked, and
+// its bucket (s.bucket with act).
+func (s *server) objectBucket(ctx context.Context, rc *reqCtx, act Action) (string, Bucket, error) {
+	key := rc.addr.Key
+	if err := ValidKey(key); err != nil {
+		return "", Bucket{}, err
+	}
+	b, err := s.bucket(ctx, rc, act)
+	return key, b, err
 }
 
 // bucket resolves the request's bucket and checks act on its repo. For
