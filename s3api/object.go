@@ -582,21 +582,8 @@ func (s *server) copyObject(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if srcObj.VersionID != "" {
 		h.Set("X-Amz-Copy-Source-Version-Id", srcObj.VersionID)
 	}
-	res := copyObjectResult{NS: s3NS, LastModified: isoTime(obj.LastModified), ETag: quoteETag(obj.ETag)}
-	for algo, v := range obj.Checksums {
-		switch algo {
-		case "CRC32":
-			res.ChecksumCRC32 = v
-		case "CRC32C":
-			res.ChecksumCRC32C = v
-		case "CRC64NVME":
-			res.ChecksumCRC64NVME = v
-		case "SHA1":
-			res.ChecksumSHA1 = v
-		case "SHA256":
-			res.ChecksumSHA256 = v
-		}
-	}
+	res := copyObjectResult{NS: s3NS, LastModified: isoTime(obj.LastModified), ETag: quoteETag(obj.ETag),
+		checksumFields: checksumFieldsOf(obj.Checksums)}
 	if len(obj.Checksums) > 0 {
 		res.ChecksumType = obj.ChecksumType
 		if res.ChecksumType == "" {

@@ -211,14 +211,10 @@ type deleteErrorXML struct {
 }
 
 type copyObjectResult struct {
-	XMLName           xml.Name `xml:"CopyObjectResult"`
-	NS                string   `xml:"xmlns,attr"`
-	LastModified      string   `xml:"LastModified"`
-	ETag              string   `xml:"ETag"`
-	ChecksumType      string   `xml:"ChecksumType,omitempty"`
-	ChecksumCRC32     string   `xml:"ChecksumCRC32,omitempty"`
-	ChecksumCRC32C    string   `xml:"ChecksumCRC32C,omitempty"`
-	ChecksumCRC64NVME string   `xml:"ChecksumCRC64NVME,omitempty"`
-	ChecksumSHA1      string   `xml:"ChecksumSHA1,omitempty"`
-	ChecksumSHA256    string   `xml:"ChecksumSHA256,omitempty"`
+	XMLName      xml.Name `xml:"CopyObjectResult"`
+	NS           string   `xml:"xmlns,attr"`
+	LastModified string   `xml:"LastModified"`
+	ETag         string   `xml:"ETag"`
+	ChecksumType string   `xml:"ChecksumType,omitempty"`
+	checksumFields
 }
