@@ -67,6 +67,27 @@ func urlEncodeKey(s string) string {
 	return b.String()
 }
 
+// listQuery is what ListObjects and ListObjectVersions read alike:
+// encoding-type (encoder), max-keys (parseMaxKeys), prefix and delimiter.
+type listQuery struct {
+	enc           func(string) string
+	encType       string
+	maxKeys       int
+	prefix, delim string
+}
+
+func parseListQuery(q url.Values) (listQuery, error) {
+	enc, encType, err := encoder(q)
+	if err != nil {
+		return listQuery{}, err
+	}
+	maxKeys, err := parseMaxKeys(q)
+	if err != nil {
+		return listQuery{}, err
+	}
+	return listQuery{enc: enc, encType: encType, maxKeys: maxKeys, prefix: q.Get("prefix"), delim: q.Get("delimiter")}, nil
+}
+
 // continuation tokens are opaque to clients: base64url of the key after
 // which the next page starts.
 func encodeToken(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
@@ -95,18 +116,14 @@ func (s *server) listObjects(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	default:
 		return s3err("InvalidArgument", "invalid list-type %q", lt)
 	}
-	enc, encType, err := encoder(q)
+	lq, err := parseListQuery(q)
 	if err != nil {
 		return err
 	}
-	maxKeys, err := parseMaxKeys(q)
-	if err != nil {
-		return err
-	}
-	prefix, delim := q.Get("prefix"), q.Get("delimiter")
+	enc, maxKeys, prefix, delim := lq.enc, lq.maxKeys, lq.prefix, lq.delim
 	res := listBucketResult{
 		NS: s3NS, Name: rc.addr.Bucket, Prefix: enc(prefix), Delimiter: enc(delim),
-		MaxKeys: maxKeys, EncodingType: encType,
+		MaxKeys: maxKeys, EncodingType: lq.encType,
 		Contents: []objectXML{}, CommonPrefixes: []commonPrefixXML{},
 	}
 	var start string
@@ -203,15 +220,11 @@ func (s *server) listObjectVersions(w http.ResponseWriter, r *http.Request, rc *
 		return err
 	}
 	q := r.URL.Query()
-	enc, encType, err := encoder(q)
+	lq, err := parseListQuery(q)
 	if err != nil {
 		return err
 	}
-	maxKeys, err := parseMaxKeys(q)
-	if err != nil {
-		return err
-	}
-	prefix, delim := q.Get("prefix"), q.Get("delimiter")
+	enc, maxKeys, prefix, delim := lq.enc, lq.maxKeys, lq.prefix, lq.delim
 	keyMarker, vidMarker := q.Get("key-marker"), q.Get("version-id-marker")
 	if vidMarker != "" && keyMarker == "" {
 		return s3err("InvalidArgument", "a version-id marker cannot be specified without a key marker")
@@ -219,7 +232,7 @@ func (s *server) listObjectVersions(w http.ResponseWriter, r *http.Request, rc *
 	res := listVersionsResult{
 		NS: s3NS, Name: rc.addr.Bucket, Prefix: enc(prefix), Delimiter: enc(delim),
 		KeyMarker: enc(keyMarker), VersionIDMarker: vidMarker,
-		MaxKeys: maxKeys, EncodingType: encType,
+		MaxKeys: maxKeys, EncodingType: lq.encType,
 		Entries: []versionEntryXML{}, CommonPrefixes: []commonPrefixXML{},
 	}
 	if maxKeys > 0 {
