@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/tusk-data/tusk/blob"
 	"github.com/tusk-data/tusk/internal/errs"
@@ -64,50 +63,17 @@ func (d *Driver) Compose(ctx context.Context, dst string, srcs []string) (err er
 	if err := d.checkFree(op, total); err != nil {
 		return err
 	}
-	out, err := os.CreateTemp(d.tmp, "compose-*")
-	if err != nil {
-		return classify(op, err)
-	}
-	name := out.Name()
-	defer func() {
-		if out != nil {
-			out.Close()
+	return d.install(ctx, op, "compose-*", p, true, func(out *os.File) error {
+		for _, f := range files {
+			if err := ctx.Err(); err != nil {
+				return classify(op, err)
+			}
+			// *os.File to *os.File: io.Copy uses copy_file_range(2) on Linux
+			// and falls back to a 32 KiB buffer elsewhere.
+			if _, err := io.Copy(out, f); err != nil {
+				return classify(op, err)
+			}
 		}
-		if err != nil {
-			os.Remove(name)
-		}
-	}()
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return classify(op, err)
-		}
-		// *os.File to *os.File: io.Copy uses copy_file_range(2) on Linux
-		// and falls back to a 32 KiB buffer elsewhere.
-		if _, err := io.Copy(out, f); err != nil {
-			return classify(op, err)
-		}
-	}
-	if err := out.Sync(); err != nil {
-		return classify(op, err)
-	}
-	d.synced(name, false)
-	cerr := out.Close()
-	out = nil
-	if cerr != nil {
-		return classify(op, cerr)
-	}
-	if err := ctx.Err(); err != nil {
-		return classify(op, err)
-	}
-	dir := filepath.Dir(p)
-	if err := d.mkdirs(dir); err != nil {
-		return classifyWrite(op, err)
-	}
-	if err := os.Rename(name, p); err != nil {
-		return classifyWrite(op, err)
-	}
-	if err := d.syncDir(dir); err != nil {
-		return classify(op, err)
-	}
-	return nil
+		return nil
+	})
 }

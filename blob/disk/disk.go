@@ -223,7 +223,40 @@ func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) (
 	if err := d.checkFree(op, size); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(d.tmp, "put-*")
+	// Scratch keys (the Store's tmp/) are only ever renamed to their
+	// content address by Move, which fsyncs the destination directory:
+	// their bytes are durable (fsynced by install) and their own name need
+	// not be. This saves one directory fsync per upload.
+	syncDir := !strings.HasPrefix(key, blob.TempPrefix)
+	return d.install(ctx, op, "put-*", p, syncDir, func(f *os.File) error {
+		w := &fileWriter{ctx: ctx, f: f, limit: size}
+		bp := copyBufs.Get().(*[]byte)
+		_, cerr := io.CopyBuffer(w, r, *bp)
+		copyBufs.Put(bp)
+		switch {
+		case cerr == nil:
+		case w.err == errTooLong:
+			return errs.E(op, errs.Invalid, "body is longer than its declared size %d", size).Because(errs.IncompleteBody)
+		case w.err != nil && cerr == w.err:
+			return classify(op, cerr)
+		default:
+			return &errs.Error{Op: op, Msg: "reading body", Err: cerr}
+		}
+		if size >= 0 && w.n != size {
+			return errs.E(op, errs.Invalid, "body is %d bytes, shorter than its declared size %d", w.n, size).Because(errs.IncompleteBody)
+		}
+		return nil
+	})
+}
+
+// install writes a new file in root/.tmp (named after pattern) with fill,
+// fsyncs and closes it, makes p's directories, renames the file to p and,
+// with syncDir, fsyncs p's directory (a failure there leaves p visible but
+// maybe not durable, and is reported). fill's error is returned as is. In
+// every error case before the rename p is left as it was; in every error
+// case no temporary file remains.
+func (d *Driver) install(ctx context.Context, op, pattern, p string, syncDir bool, fill func(*os.File) error) (err error) {
+	f, err := os.CreateTemp(d.tmp, pattern)
 	if err != nil {
 		return classify(op, err)
 	}
@@ -236,28 +269,14 @@ func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) (
 			os.Remove(name)
 		}
 	}()
-
-	w := &fileWriter{ctx: ctx, f: f, limit: size}
-	bp := copyBufs.Get().(*[]byte)
-	_, cerr := io.CopyBuffer(w, r, *bp)
-	copyBufs.Put(bp)
-	switch {
-	case cerr == nil:
-	case w.err == errTooLong:
-		return errs.E(op, errs.Invalid, "body is longer than its declared size %d", size).Because(errs.IncompleteBody)
-	case w.err != nil && cerr == w.err:
-		return classify(op, cerr)
-	default:
-		return &errs.Error{Op: op, Msg: "reading body", Err: cerr}
-	}
-	if size >= 0 && w.n != size {
-		return errs.E(op, errs.Invalid, "body is %d bytes, shorter than its declared size %d", w.n, size).Because(errs.IncompleteBody)
+	if err := fill(f); err != nil {
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		return classify(op, err)
 	}
 	d.synced(name, false)
-	cerr = f.Close()
+	cerr := f.Close()
 	f = nil
 	if cerr != nil {
 		return classify(op, cerr)
@@ -272,15 +291,10 @@ func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) (
 	if err := os.Rename(name, p); err != nil {
 		return classifyWrite(op, err)
 	}
-	if strings.HasPrefix(key, blob.TempPrefix) {
-		// Scratch keys (the Store's tmp/) are only ever renamed to their
-		// content address by Move, which fsyncs the destination directory:
-		// their bytes are durable (fsynced above) and their own name need
-		// not be. This saves one directory fsync per upload.
+	if !syncDir {
 		return nil
 	}
 	if err := d.syncDir(dir); err != nil {
-		// The key is visible but may not survive a crash: report failure.
 		return classify(op, err)
 	}
 	return nil
