@@ -372,29 +372,35 @@ func lastJobTx(txn kv.Reader, name string) (*Job, error) {
 func (s *Service) nextJob(name string) (*Job, error) {
 	var out *Job
 	err := s.rec.View(context.Background(), func(txn kv.Reader) error {
-		prefix := pJobQueue + name + "/"
-		it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix), Reverse: true})
-		defer it.Close()
-		for ; it.Valid(); it.Next() {
-			id, err := it.Value()
-			if err != nil {
-				return err
-			}
-			var j Job
-			if ok, err := kv.GetJSON(txn, pJob+string(id), &j); err != nil {
-				return err
-			} else if !ok {
-				continue
-			}
+		return queuedJobs(txn, pJobQueue+name+"/", func(j *Job) bool {
 			if j.Done() {
-				return nil
+				return false
 			}
-			jj := j
-			out = &jj
-		}
-		return nil
+			out = j
+			return true
+		})
 	})
 	return out, err
+}
+
+// queuedJobs calls fn with the jobs queued under prefix, newest first
+// (an id whose record is missing is skipped), until fn returns false.
+func queuedJobs(txn kv.Reader, prefix string, fn func(*Job) bool) error {
+	it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix), Reverse: true})
+	defer it.Close()
+	for ; it.Valid(); it.Next() {
+		id, err := it.Value()
+		if err != nil {
+			return err
+		}
+		j := new(Job)
+		if ok, err := kv.GetJSON(txn, pJob+string(id), j); err != nil {
+			return err
+		} else if ok && !fn(j) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // maxJobErrors is how many times in a row a job may fail to make progress
@@ -1036,24 +1042,10 @@ func (s *Service) ListJobs(ctx context.Context, name string, limit int) ([]*Job,
 		prefix += name + "/"
 	}
 	err := s.rec.View(ctx, func(txn kv.Reader) error {
-		it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix), Reverse: true})
-		defer it.Close()
-		for ; it.Valid(); it.Next() {
-			id, err := it.Value()
-			if err != nil {
-				return err
-			}
-			var j Job
-			if ok, err := kv.GetJSON(txn, pJob+string(id), &j); err != nil {
-				return err
-			} else if ok {
-				out = append(out, &j)
-			}
-			if name != "" && limit > 0 && len(out) >= limit {
-				return nil
-			}
-		}
-		return nil
+		return queuedJobs(txn, prefix, func(j *Job) bool {
+			out = append(out, j)
+			return name == "" || limit <= 0 || len(out) < limit
+		})
 	})
 	if err != nil {
 		return nil, err
