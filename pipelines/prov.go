@@ -108,21 +108,31 @@ type ReadCheck func(repo string) bool
 // Upstream returns what made the object key of repo at ref, transitively
 // to raw inputs (objects no pipeline wrote).
 func Upstream(ctx context.Context, ms *meta.Store, repo, ref, key string, canRead ReadCheck) (*ProvNode, error) {
-	r, err := ms.Resolve(ctx, repo, ref)
+	w, n, e, err := startProv(ctx, ms, repo, ref, key, canRead)
 	if err != nil {
 		return nil, err
 	}
-	e, err := ms.Get(ctx, r.Root(), key)
-	if err != nil {
-		return nil, err
-	}
-	w := &provWalk{ctx: ctx, ms: ms, seen: map[string]bool{}, canRead: canRead}
-	n := &ProvNode{Repo: repo, Commit: r.CommitID(), Key: key}
-	w.fill(n, e)
 	if err := w.up(n, e, 0); err != nil {
 		return nil, err
 	}
 	return n, nil
+}
+
+// startProv starts a walk from the object key of repo at ref: the walk,
+// its root node (filled from the object's entry) and that entry.
+func startProv(ctx context.Context, ms *meta.Store, repo, ref, key string, canRead ReadCheck) (*provWalk, *ProvNode, *meta.Entry, error) {
+	r, err := ms.Resolve(ctx, repo, ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	e, err := ms.Get(ctx, r.Root(), key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	w := &provWalk{ctx: ctx, ms: ms, seen: map[string]bool{}, canRead: canRead}
+	n := &ProvNode{Repo: repo, Commit: r.CommitID(), Key: key}
+	w.fill(n, e)
+	return w, n, e, nil
 }
 
 type provWalk struct {
@@ -192,17 +202,10 @@ func (w *provWalk) up(n *ProvNode, e *meta.Entry, depth int) error {
 // key of repo at ref: the outputs of every datum that read it, and theirs,
 // transitively.
 func Downstream(ctx context.Context, ms *meta.Store, repo, ref, key string, canRead ReadCheck) (*ProvNode, error) {
-	r, err := ms.Resolve(ctx, repo, ref)
+	w, n, e, err := startProv(ctx, ms, repo, ref, key, canRead)
 	if err != nil {
 		return nil, err
 	}
-	e, err := ms.Get(ctx, r.Root(), key)
-	if err != nil {
-		return nil, err
-	}
-	w := &provWalk{ctx: ctx, ms: ms, seen: map[string]bool{}, canRead: canRead}
-	n := &ProvNode{Repo: repo, Commit: r.CommitID(), Key: key}
-	w.fill(n, e)
 	if e.Prov != "" {
 		if rec, err := ms.GetProv(ctx, e.Prov); err == nil {
 			n.Pipeline, n.Job, n.Datum = rec.Pipeline+"@"+strconv.Itoa(rec.Version), rec.Job, rec.Datum
