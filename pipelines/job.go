@@ -981,10 +981,7 @@ func (jr *jobRun) fail(reason string, failed []FailedDatum) error {
 	if err := s.ms.DeleteProv(ctx, provs); err != nil {
 		return err
 	}
-	if err := s.deletePrefix(ctx, pJobLeaf+j.ID+"/"); err != nil {
-		return err
-	}
-	if err := s.deletePrefix(ctx, pJobOut+j.ID+"/"); err != nil {
+	if err := jr.dropScratch(ctx); err != nil {
 		return err
 	}
 	if jr.datums != nil {
@@ -995,6 +992,17 @@ func (jr *jobRun) fail(reason string, failed []FailedDatum) error {
 		return err
 	}
 	s.cfg.Log.Warn().Str("pipeline", j.Pipeline).Str("job", j.ID).Str("reason", reason).Msg("pipelines: job failed")
+	return nil
+}
+
+// dropScratch deletes the job's leaf and output records (pJobLeaf,
+// pJobOut), which only a running job reads.
+func (jr *jobRun) dropScratch(ctx context.Context) error {
+	for _, pf := range []string{pJobLeaf, pJobOut} {
+		if err := jr.s.deletePrefix(ctx, pf+jr.job.ID+"/"); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -1037,10 +1045,7 @@ func (jr *jobRun) finish() error {
 	if err := s.ms.PutProv(wctx, rec); err != nil {
 		return err
 	}
-	if err := s.deletePrefix(wctx, pJobLeaf+j.ID+"/"); err != nil {
-		return err
-	}
-	if err := s.deletePrefix(wctx, pJobOut+j.ID+"/"); err != nil {
+	if err := jr.dropScratch(wctx); err != nil {
 		return err
 	}
 	j.State, j.Finished = JobSuccess, jr.now()
