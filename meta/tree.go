@@ -567,16 +567,14 @@ func treeDiff(src nodeSource, a, b Hash, from, to []byte, fn func(k, va, vb []by
 		if !av && !bv {
 			return nil
 		}
+		// k is the smaller of the two keys: at or past to, so is all
+		// that is left of both trees.
 		var k []byte
 		switch {
 		case av && (!bv || bytes.Compare(ca.key(), cb.key()) < 0):
 			k = ca.key()
 			if to != nil && bytes.Compare(k, to) >= 0 {
-				if !bv || bytes.Compare(cb.key(), to) >= 0 {
-					return nil
-				}
-				ca.stack = nil
-				continue
+				return nil
 			}
 			if err := fn(k, ca.val(), nil); err != nil {
 				return err
@@ -585,11 +583,7 @@ func treeDiff(src nodeSource, a, b Hash, from, to []byte, fn func(k, va, vb []by
 		case bv && (!av || bytes.Compare(cb.key(), ca.key()) < 0):
 			k = cb.key()
 			if to != nil && bytes.Compare(k, to) >= 0 {
-				if !av || bytes.Compare(ca.key(), to) >= 0 {
-					return nil
-				}
-				cb.stack = nil
-				continue
+				return nil
 			}
 			if err := fn(k, nil, cb.val()); err != nil {
 				return err
