@@ -674,12 +674,9 @@ func (a *API) startCommit(c *adminCall) (any, error) {
 	return openInfo(oc), nil
 }
 
-func (a *API) finishCommit(c *adminCall) (any, error) {
-	repo := c.path("repo")
-	var req apiv1.FinishCommitRequest
-	if err := c.decode(&req); err != nil {
-		return nil, err
-	}
+// userOpenCommit is the open commit {id} of repo, to finish or abort: the
+// caller may write to repo, and no pipeline owns the commit.
+func (a *API) userOpenCommit(c *adminCall, repo string) (*meta.OpenCommit, error) {
 	if _, err := a.repo(c, repo, auth.PermWrite, "write to it"); err != nil {
 		return nil, err
 	}
@@ -688,6 +685,19 @@ func (a *API) finishCommit(c *adminCall) (any, error) {
 		return nil, err
 	}
 	if err := pipelineOwned(oc); err != nil {
+		return nil, err
+	}
+	return oc, nil
+}
+
+func (a *API) finishCommit(c *adminCall) (any, error) {
+	repo := c.path("repo")
+	var req apiv1.FinishCommitRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	oc, err := a.userOpenCommit(c, repo)
+	if err != nil {
 		return nil, err
 	}
 	cm, err := a.meta.FinishCommit(c.ctx, repo, oc.ID, req.Message)
@@ -699,14 +709,8 @@ func (a *API) finishCommit(c *adminCall) (any, error) {
 
 func (a *API) abortCommit(c *adminCall) (any, error) {
 	repo := c.path("repo")
-	if _, err := a.repo(c, repo, auth.PermWrite, "write to it"); err != nil {
-		return nil, err
-	}
-	oc, err := a.openCommit(c, repo, c.path("id"))
+	oc, err := a.userOpenCommit(c, repo)
 	if err != nil {
-		return nil, err
-	}
-	if err := pipelineOwned(oc); err != nil {
 		return nil, err
 	}
 	if err := a.meta.AbortCommit(c.ctx, repo, oc.ID); err != nil {
