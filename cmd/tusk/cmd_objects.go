@@ -69,6 +69,20 @@ func headObject(ctx context.Context, cl *client, repo, commit, key string) (*api
 		Version: resp.Header.Get("X-Tusk-Version"), ContentType: resp.Header.Get("Content-Type")}, nil
 }
 
+// keyOrPrefix tells what the path name stands for at commit: a key (its
+// object, and name), or a folder when no object is there or name ends in
+// '/' (nil, and name as a listing prefix: ending in '/' unless empty).
+func keyOrPrefix(ctx context.Context, cl *client, repo, commit, name string) (*apiv1.ObjectInfo, string, error) {
+	if name == "" || strings.HasSuffix(name, "/") {
+		return nil, name, nil
+	}
+	obj, err := headObject(ctx, cl, repo, commit, name)
+	if err != nil || obj != nil {
+		return obj, name, err
+	}
+	return nil, name + "/", nil
+}
+
 // listAll lists every key (and prefix, with delim) under prefix at commit.
 func listAll(ctx context.Context, cl *client, repo, commit, prefix, delim string, fn func(*apiv1.ListResult) error) error {
 	after := ""
@@ -105,29 +119,24 @@ func runLs(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, 
 	}
 	res := apiv1.ListResult{Repo: t.Repo, Ref: t.refOrMain(), Commit: ri.Commit, Prefix: t.Path,
 		Objects: []apiv1.ObjectInfo{}, Prefixes: []string{}}
-	prefix := t.Path
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		obj, err := headObject(ctx, cl, t.Repo, ri.Commit, prefix)
-		if err != nil {
+	obj, prefix, err := keyOrPrefix(ctx, cl, t.Repo, ri.Commit, t.Path)
+	if err != nil {
+		return err
+	}
+	if obj != nil {
+		// The listing gives the key's time; ask for it there.
+		err := listAll(ctx, cl, t.Repo, ri.Commit, prefix, "/", func(pg *apiv1.ListResult) error {
+			for _, ob := range pg.Objects {
+				if ob.Key == prefix {
+					res.Objects = append(res.Objects, ob)
+				}
+			}
+			return errStopList
+		})
+		if err != nil && err != errStopList {
 			return err
 		}
-		if obj != nil {
-			// The listing gives the key's time; ask for it there.
-			err := listAll(ctx, cl, t.Repo, ri.Commit, prefix, "/", func(pg *apiv1.ListResult) error {
-				for _, ob := range pg.Objects {
-					if ob.Key == prefix {
-						res.Objects = append(res.Objects, ob)
-					}
-				}
-				return errStopList
-			})
-			if err != nil && err != errStopList {
-				return err
-			}
-			prefix = ""
-		} else {
-			prefix += "/"
-		}
+		prefix = ""
 	}
 	if len(res.Objects) == 0 {
 		delim := "/"
@@ -560,24 +569,19 @@ func runGet(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command,
 	}
 	res := getResult{Repo: t.Repo, Ref: t.refOrMain(), Commit: ri.Commit, Local: local}
 	var files []remoteFile
-	prefix := t.Path
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		obj, err := headObject(ctx, cl, t.Repo, ri.Commit, prefix)
-		if err != nil {
-			return err
+	obj, prefix, err := keyOrPrefix(ctx, cl, t.Repo, ri.Commit, t.Path)
+	if err != nil {
+		return err
+	}
+	if obj != nil {
+		dest := local
+		if local == "-" {
+			return getToStdout(ctx, cl, cmd, t.Repo, ri.Commit, prefix)
 		}
-		if obj != nil {
-			dest := local
-			if local == "-" {
-				return getToStdout(ctx, cl, cmd, t.Repo, ri.Commit, prefix)
-			}
-			if st, err := os.Stat(local); (err == nil && st.IsDir()) || strings.HasSuffix(local, string(filepath.Separator)) {
-				dest = filepath.Join(local, path.Base(prefix))
-			}
-			files = append(files, remoteFile{key: prefix, local: dest, size: obj.Size})
-		} else {
-			prefix += "/"
+		if st, err := os.Stat(local); (err == nil && st.IsDir()) || strings.HasSuffix(local, string(filepath.Separator)) {
+			dest = filepath.Join(local, path.Base(prefix))
 		}
+		files = append(files, remoteFile{key: prefix, local: dest, size: obj.Size})
 	}
 	var skipped []string
 	if files == nil {
