@@ -94,21 +94,17 @@ func decodeNode(b []byte) (*node, error) {
 	p += l
 	n.keys = make([][]byte, 0, cnt)
 	for i := uint64(0); i < cnt; i++ {
-		kl, l := binary.Uvarint(b[p:])
-		if l <= 0 || uint64(len(b)-p-l) < kl {
+		var k, v []byte
+		var ok bool
+		if k, p, ok = lenPrefixed(b, p); !ok {
 			return nil, bad("key")
 		}
-		p += l
-		n.keys = append(n.keys, b[p:p+int(kl)])
-		p += int(kl)
+		n.keys = append(n.keys, k)
 		if n.leaf {
-			vl, l := binary.Uvarint(b[p:])
-			if l <= 0 || uint64(len(b)-p-l) < vl {
+			if v, p, ok = lenPrefixed(b, p); !ok {
 				return nil, bad("value")
 			}
-			p += l
-			n.vals = append(n.vals, b[p:p+int(vl)])
-			p += int(vl)
+			n.vals = append(n.vals, v)
 		} else {
 			if len(b)-p < 32 {
 				return nil, bad("child")
@@ -123,6 +119,17 @@ func decodeNode(b []byte) (*node, error) {
 		return nil, bad("trailing bytes")
 	}
 	return n, nil
+}
+
+// lenPrefixed reads a uvarint length at b[p:] and that many bytes after
+// it: the bytes and the position past them; ok false when b is too short.
+func lenPrefixed(b []byte, p int) (v []byte, next int, ok bool) {
+	n, l := binary.Uvarint(b[p:])
+	if l <= 0 || uint64(len(b)-p-l) < n {
+		return nil, p, false
+	}
+	p += l
+	return b[p : p+int(n)], p + int(n), true
 }
 
 // nodeSource reads nodes by hash; nodeSink stores new nodes. The committer
