@@ -5,8 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/tusk-data/tusk/s3api/sigv4"
 )
 
 // maxListKeys is S3's default and cap of max-keys.
@@ -50,22 +51,7 @@ func encoder(q url.Values) (func(string) string, string, error) {
 // and '/'. A space becomes %20 and '+' %2B, so both plain and "plus"
 // URL decoders (botocore's unquote_plus, minio-go's QueryUnescape, the
 // AWS SDKs) recover the key exactly.
-func urlEncodeKey(s string) string {
-	const hexd = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == '~' || c == '/' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexd[c>>4])
-		b.WriteByte(hexd[c&15])
-	}
-	return b.String()
-}
+func urlEncodeKey(s string) string { return sigv4.URIEncode(s) }
 
 // listQuery is what ListObjects and ListObjectVersions read alike:
 // encoding-type (encoder), max-keys (parseMaxKeys), prefix and delimiter.

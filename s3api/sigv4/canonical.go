@@ -91,6 +91,17 @@ func unreserved(c byte) bool {
 		c == '-' || c == '_' || c == '.' || c == '~'
 }
 
+// escapeByte writes c as %XX, with uppercase hex.
+func escapeByte(b *strings.Builder, c byte) {
+	b.WriteByte('%')
+	b.WriteByte(upperHex[c>>4])
+	b.WriteByte(upperHex[c&15])
+}
+
+// URIEncode is uriEncode keeping '/': AWS's URI encoding of an object key,
+// which S3 also uses for encoding-type=url in listings.
+func URIEncode(s string) string { return uriEncode(s, false) }
+
 // uriEncode percent-encodes every byte of s but the unreserved ones (and '/'
 // unless encodeSlash), with uppercase hex.
 func uriEncode(s string, encodeSlash bool) string {
@@ -102,9 +113,7 @@ func uriEncode(s string, encodeSlash bool) string {
 			b.WriteByte(c)
 			continue
 		}
-		b.WriteByte('%')
-		b.WriteByte(upperHex[c>>4])
-		b.WriteByte(upperHex[c&15])
+		escapeByte(&b, c)
 	}
 	return b.String()
 }
@@ -147,9 +156,7 @@ func canonicalPath(raw string) string {
 			b.WriteByte(c)
 			continue
 		}
-		b.WriteByte('%')
-		b.WriteByte(upperHex[c>>4])
-		b.WriteByte(upperHex[c&15])
+		escapeByte(&b, c)
 	}
 	return b.String()
 }
