@@ -269,13 +269,7 @@ func (v *Verifier) parseHeader(r *http.Request, h string) (*auth, error) {
 	if !haveCred || !haveSigned || !haveSig {
 		return nil, a.malformed("the authorization header is malformed; it needs Credential, SignedHeaders and Signature")
 	}
-	if err := v.parseCredential(a, cred); err != nil {
-		return nil, err
-	}
-	if err := a.setSignedHeaders(signed); err != nil {
-		return nil, err
-	}
-	if err := a.setSignature(sig); err != nil {
+	if err := v.setFields(a, cred, signed, sig); err != nil {
 		return nil, err
 	}
 
@@ -356,13 +350,7 @@ func (v *Verifier) parsePresigned(q queryParams) (*auth, error) {
 			return nil, err
 		}
 	}
-	if err := v.parseCredential(a, cred); err != nil {
-		return nil, err
-	}
-	if err := a.setSignedHeaders(signed); err != nil {
-		return nil, err
-	}
-	if err := a.setSignature(sig); err != nil {
+	if err := v.setFields(a, cred, signed, sig); err != nil {
 		return nil, err
 	}
 	t, err := time.Parse(amzDateFormat, date)
@@ -399,6 +387,18 @@ func (v *Verifier) parsePresigned(q queryParams) (*auth, error) {
 		return nil, a.malformed("the X-Amz-Content-Sha256 parameter is given more than once")
 	}
 	return a, nil
+}
+
+// setFields sets a's credential, signed headers and signature, as sent in
+// the Authorization header or the presigned query alike.
+func (v *Verifier) setFields(a *auth, cred, signed, sig string) error {
+	if err := v.parseCredential(a, cred); err != nil {
+		return err
+	}
+	if err := a.setSignedHeaders(signed); err != nil {
+		return err
+	}
+	return a.setSignature(sig)
 }
 
 // parseCredential parses "AKID/yyyymmdd/region/s3/aws4_request".
