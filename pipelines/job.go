@@ -3,6 +3,8 @@ package pipelines
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -200,11 +202,7 @@ func (jr *jobRun) plan() error {
 
 // putRecs writes records in bounded transactions.
 func (s *Service) putRecs(ctx context.Context, recs map[string]any) error {
-	keys := make([]string, 0, len(recs))
-	for k := range recs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(recs))
 	for len(keys) > 0 {
 		n := min(len(keys), 1000)
 		batch := keys[:n]
@@ -545,11 +543,7 @@ func (jr *jobRun) writeOutputs(changes []meta.Change, recs []*meta.ProvRecord, d
 
 // writeLogs stores datum logs in bounded transactions.
 func (jr *jobRun) writeLogs(ctx context.Context, logs map[string]string) error {
-	ids := make([]string, 0, len(logs))
-	for id := range logs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(logs))
 	for len(ids) > 0 {
 		n, size := 0, 0
 		for n < len(ids) && (n == 0 || size+len(logs[ids[n]]) <= 1<<20) {
