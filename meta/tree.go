@@ -491,13 +491,9 @@ func (c *cursor) settle() {
 			if top.n.leaf || c.lazy {
 				return
 			}
-			n, err := c.src.getNode(top.n.kids[top.i])
-			if err != nil {
-				c.err = err
-				c.stack = nil
+			if !c.push() {
 				return
 			}
-			c.stack = append(c.stack, frame{n, 0})
 			continue
 		}
 		c.stack = c.stack[:len(c.stack)-1]
@@ -514,15 +510,23 @@ func (c *cursor) resting() bool { return len(c.stack) > 0 && !c.stack[len(c.stac
 
 // descend loads the subtree a lazy cursor rests at, one level.
 func (c *cursor) descend() {
+	if c.push() {
+		c.settle()
+	}
+}
+
+// push loads the child the top frame stands at onto the stack; false,
+// with c.err set and the cursor ended, when it cannot be read.
+func (c *cursor) push() bool {
 	top := c.stack[len(c.stack)-1]
 	n, err := c.src.getNode(top.n.kids[top.i])
 	if err != nil {
 		c.err = err
 		c.stack = nil
-		return
+		return false
 	}
 	c.stack = append(c.stack, frame{n, 0})
-	c.settle()
+	return true
 }
 
 func (c *cursor) key() []byte {
