@@ -7,10 +7,17 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 NORACE   := $(foreach d,large crash multipart pipelines,$(if $(wildcard test/$(d)),./test/$(d)/...))
 RACEPKGS  = $(shell $(GO) list ./... | grep -v -e /test/large -e /test/crash -e /test/bench -e /test/multipart -e /test/pipelines)
 
-.PHONY: build run test test-deps test-go test-clients bench vet clean
+.PHONY: build run test test-deps test-go test-clients bench vet clean image
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/tusk
+
+# image: Tusk's container image, built offline (no Docker engine) as an OCI
+# layout tarball: a static binary on an empty base, user 65532 (cmd/tusk-image).
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/tusk-static ./cmd/tusk
+	$(GO) run ./cmd/tusk-image -binary bin/tusk-static -out bin/tusk-image.tar
+	@echo "bin/tusk-image.tar: load it with skopeo copy oci-archive:bin/tusk-image.tar ... or podman load -i bin/tusk-image.tar"
 
 run: build
 	./$(BIN) serve

@@ -81,6 +81,7 @@ func (a *API) routes() {
 	a.handle("GET", "/audit", a.auditLog)
 	a.handle("POST", "/gc", a.gc)
 	a.pipelineRoutes() // pipelines.go
+	a.taskRoutes()     // tasks.go
 }
 
 // ---- service ----

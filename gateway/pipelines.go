@@ -12,7 +12,11 @@ import (
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/pipelines"
+	k8srunner "github.com/tusk-data/tusk/pipelines/kubernetes"
 	"github.com/tusk-data/tusk/s3api"
+	kclient "k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // PipelineConfig configures the pipelines the gateway runs (SPEC §7).
@@ -31,12 +35,37 @@ type PipelineConfig struct {
 	Endpoint string
 	// Runner replaces the local runner (tests).
 	Runner pipelines.Runner
+	// Kubernetes configures the kubernetes runner; nil (or an empty
+	// Namespace) refuses pipelines with runner kubernetes.
+	Kubernetes *KubernetesConfig
+}
+
+// KubernetesConfig configures the kubernetes runner (docs/kubernetes.md).
+type KubernetesConfig struct {
+	// REST is the API server's client config; nil: Kubeconfig, or the
+	// in-cluster config when Kubeconfig is "" too.
+	REST       *rest.Config
+	Kubeconfig string
+	// Namespace, Image (the Tusk image), Gateway (the URL pods reach this
+	// gateway at) are required; the rest are optional.
+	Namespace        string
+	Image            string
+	Gateway          string
+	ServiceAccount   string
+	ImagePullSecrets []string
+	Labels           map[string]string
+	Requests         pipelines.Resources
+	Limits           pipelines.Resources
+	NodeSelector     map[string]string
+	Tolerations      []pipelines.Toleration
+	TTL              time.Duration
+	AdoptGrace       time.Duration
 }
 
 // pipelineCreds implements pipelines.Credentials over Auth: each pipeline
 // has its own user, with read on its input repos and write on its output
-// repo, and a key made at each start of the gateway (the secret lives in
-// memory only; at rest only its encrypted form).
+// repo, and one key, kept across restarts (pods of the kubernetes runner
+// outlive the gateway; the secret is at rest only in its encrypted form).
 type pipelineCreds struct {
 	auth *auth.Auth
 	mu   sync.Mutex
@@ -74,6 +103,19 @@ func (c *pipelineCreds) Key(ctx context.Context, p string, inputs []string, outp
 	if ok {
 		if _, owner, err := c.auth.Secret(ctx, k[0]); err == nil && owner == user {
 			return k[0], k[1], nil
+		}
+	}
+	// The key of an earlier run is kept when there is exactly one: workers
+	// that outlive a restart (pods of the kubernetes runner) hold it.
+	if keys, err := c.auth.ListKeys(ctx, user); err == nil && len(keys) == 1 {
+		if sec, owner, err := c.auth.Secret(ctx, keys[0].ID); err == nil && owner == user {
+			c.mu.Lock()
+			if c.keys == nil {
+				c.keys = map[string][2]string{}
+			}
+			c.keys[p] = [2]string{keys[0].ID, sec}
+			c.mu.Unlock()
+			return keys[0].ID, sec, nil
 		}
 	}
 	// A new key; the ones of earlier runs are revoked.
@@ -139,9 +181,45 @@ func (s *Server) initPipelines() {
 	if runner == nil {
 		runner = pipelines.NewLocal(pipelines.LocalConfig{Command: pc.WorkerCommand, Env: pc.WorkerEnv})
 	}
+	var kube pipelines.Runner
+	if s.kube != nil {
+		kube = s.kube
+	}
 	s.Pipelines = pipelines.New(s.Meta, pipelines.Config{Endpoint: pc.Endpoint, Region: s.cfg.Region,
-		Runner: runner, Creds: &pipelineCreds{auth: s.Auth}, WorkDir: pc.WorkDir,
+		Runner: runner, Kubernetes: kube, Tasks: s.board, Creds: &pipelineCreds{auth: s.Auth}, WorkDir: pc.WorkDir,
 		Log: s.cfg.Log.With().Str("component", "pipelines").Logger()})
+}
+
+// initKubernetes builds the kubernetes runner when configured (it starts
+// with Serve).
+func (s *Server) initKubernetes() error {
+	kc := s.cfg.Pipelines.Kubernetes
+	if s.cfg.Pipelines.Disabled || kc == nil || kc.Namespace == "" {
+		return nil
+	}
+	rc := kc.REST
+	if rc == nil {
+		var err error
+		if kc.Kubeconfig != "" {
+			rc, err = clientcmd.BuildConfigFromFlags("", kc.Kubeconfig)
+		} else {
+			rc, err = rest.InClusterConfig()
+		}
+		if err != nil {
+			return fmt.Errorf("kubernetes runner: the API server's config: %w", err)
+		}
+	}
+	cl, err := kclient.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("kubernetes runner: %w", err)
+	}
+	s.board = pipelines.NewTaskBoard()
+	s.kube, err = k8srunner.New(k8srunner.Config{Client: cl, Namespace: kc.Namespace, Image: kc.Image, Gateway: kc.Gateway,
+		Region: s.cfg.Region, ServiceAccount: kc.ServiceAccount, ImagePullSecrets: kc.ImagePullSecrets, Labels: kc.Labels,
+		Requests: kc.Requests, Limits: kc.Limits, NodeSelector: kc.NodeSelector, Tolerations: kc.Tolerations,
+		TTL: kc.TTL, AdoptGrace: kc.AdoptGrace, Board: s.board,
+		Log: s.cfg.Log.With().Str("component", "kubernetes").Logger()})
+	return err
 }
 
 // startPipelines starts the pipeline service for a gateway listening on
@@ -151,6 +229,12 @@ func (s *Server) startPipelines(ctx context.Context, addr net.Addr) func() {
 		return func() {}
 	}
 	endpoint := "http://" + loopbackAddr(addr.String())
+	if s.kube != nil {
+		if err := s.kube.Start(ctx); err != nil {
+			s.cfg.Log.Error().Err(err).Msg("the kubernetes runner did not start: pipelines did not start")
+			return func() {}
+		}
+	}
 	if err := s.Pipelines.Start(ctx, endpoint); err != nil {
 		s.cfg.Log.Error().Err(err).Msg("pipelines did not start")
 	}

@@ -27,6 +27,7 @@ import (
 	blobs3 "github.com/tusk-data/tusk/blob/s3"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/pipelines"
+	k8srunner "github.com/tusk-data/tusk/pipelines/kubernetes"
 	"github.com/tusk-data/tusk/s3api"
 	"github.com/tusk-data/tusk/s3api/sigv4"
 )
@@ -86,6 +87,8 @@ type Server struct {
 
 	// Pipelines runs pipelines (nil when disabled); it starts with Serve.
 	Pipelines *pipelines.Service
+	kube      *k8srunner.Runner // the kubernetes runner (nil: none)
+	board     *pipelines.TaskBoard
 }
 
 // New opens the stores and builds the handler. Close releases them.
@@ -156,6 +159,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.AdminKeyID, s.AdminSecret = id, sec
 	}
 	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: au}
+	if err := s.initKubernetes(); err != nil {
+		ms.Close()
+		drv.Close()
+		return nil, err
+	}
 	s.initPipelines()
 	s.handler = s.buildHandler()
 	s.ready.Store(true)

@@ -724,7 +724,7 @@ func (jr *jobRun) runChunk(ctx context.Context, chunk []try, events chan<- chunk
 	var mu sync.Mutex
 	reported := map[string]bool{}
 	if err == nil {
-		err = jr.s.runner().Run(ctx, t, func(r Result) {
+		err = jr.s.runnerFor(jr.spec.Runner).Run(ctx, t, func(r Result) {
 			mu.Lock()
 			if reported[r.Datum] {
 				mu.Unlock()
@@ -759,7 +759,8 @@ func (jr *jobRun) task(chunk []try) (*Task, error) {
 	t := &Task{Job: j.ID, Pipeline: j.Pipeline, Version: j.Version, Endpoint: jr.s.cfg.Endpoint, Region: jr.s.cfg.Region,
 		AccessKey: jr.ak, SecretKey: jr.sk, OutputRepo: j.OutputRepo, OutputCommit: j.OutputCommit,
 		StagingCommit: j.StagingCommit, Cmd: sp.Transform.Cmd, Stdin: sp.Transform.Stdin, Env: sp.Transform.Env,
-		Image: sp.Transform.Image, Timeout: time.Duration(sp.DatumTimeout), WorkDir: jr.s.cfg.WorkDir}
+		Image: sp.Transform.Image, Timeout: time.Duration(sp.DatumTimeout), WorkDir: jr.s.cfg.WorkDir,
+		Requests: sp.ResourceRequests, Limits: sp.ResourceLimits, NodeSelector: sp.NodeSelector, Tolerations: sp.Tolerations}
 	for _, it := range chunk {
 		ins, err := jr.inputsOf(it.d)
 		if err != nil {

@@ -48,7 +48,23 @@ type Task struct {
 	// system's temp dir).
 	WorkDir string `json:"work_dir,omitempty"`
 
+	// Pod settings of the kubernetes runner (the spec's; ignored by the
+	// local runner).
+	Requests     *Resources        `json:"requests,omitempty"`
+	Limits       *Resources        `json:"limits,omitempty"`
+	NodeSelector map[string]string `json:"node_selector,omitempty"`
+	Tolerations  []Toleration      `json:"tolerations,omitempty"`
+
 	Datums []DatumTask `json:"datums"`
+}
+
+// Detacher is a Runner whose workers can outlive the gateway (pods).
+// Service.Stop calls Detach before it cancels the contexts of the running
+// Run calls: a Run cancelled after Detach leaves its workers running, so
+// that the next gateway re-attaches to them; a Run cancelled otherwise (the
+// pipeline was deleted, the job stopped) stops and removes them.
+type Detacher interface {
+	Detach()
 }
 
 // DatumTask is one try of one datum.

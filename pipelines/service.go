@@ -32,9 +32,16 @@ type Config struct {
 	// Start sets it when empty.
 	Endpoint string
 	Region   string
-	// Runner runs datums (default: the local runner, NewLocal(LocalConfig{})).
+	// Runner runs the datums of pipelines with runner local (default: the
+	// local runner, NewLocal(LocalConfig{})).
 	Runner Runner
-	Creds  Credentials
+	// Kubernetes runs the datums of pipelines with runner kubernetes; nil
+	// refuses such pipelines.
+	Kubernetes Runner
+	// Tasks is where runners whose workers fetch their work from the
+	// gateway post it (the admin API serves it); nil: none.
+	Tasks *TaskBoard
+	Creds Credentials
 	// WorkDir holds datum directories of the local runner (default: the
 	// system's temp dir).
 	WorkDir string
@@ -104,11 +111,28 @@ func (s *Service) onHead(ev meta.HeadEvent) {
 	}
 }
 
-func (s *Service) runner() Runner {
+// runnerFor is the runner of a spec's runner name (validated: a kubernetes
+// pipeline exists only when s has a kubernetes runner).
+func (s *Service) runnerFor(name string) Runner {
+	if name == RunnerKubernetes && s.cfg.Kubernetes != nil {
+		return s.cfg.Kubernetes
+	}
 	if s.cfg.Runner != nil {
 		return s.cfg.Runner
 	}
 	return defaultLocal
+}
+
+// Tasks returns the task board workers of remote runners fetch their work
+// from (nil when the service has none).
+func (s *Service) Tasks() *TaskBoard { return s.cfg.Tasks }
+
+// checkRunner refuses a spec whose runner this service does not have.
+func (s *Service) checkRunner(spec *Spec) error {
+	if spec.Runner == RunnerKubernetes && s.cfg.Kubernetes == nil {
+		return specErr("runner", "this gateway has no kubernetes runner: start it with --k8s-namespace and the other --k8s-* settings (docs/kubernetes.md), or use local (the default)")
+	}
+	return nil
 }
 
 var defaultLocal = NewLocal(LocalConfig{})
@@ -173,12 +197,18 @@ func (s *Service) Start(ctx context.Context, endpoint string) error {
 }
 
 // Stop stops dispatching and every job loop; running jobs stay "running"
-// in meta's store and resume at the next Start. Their workers are killed.
+// in meta's store and resume at the next Start. Their workers are killed,
+// but those of a Detacher runner (pods), which the next Start re-attaches.
 func (s *Service) Stop() {
 	s.mu.Lock()
 	if !s.started || s.cancel == nil {
 		s.mu.Unlock()
 		return
+	}
+	for _, r := range []Runner{s.cfg.Runner, s.cfg.Kubernetes} {
+		if d, ok := r.(Detacher); ok {
+			d.Detach()
+		}
 	}
 	s.cancel()
 	s.mu.Unlock()
@@ -661,6 +691,9 @@ func (s *Service) Create(ctx context.Context, spec *Spec, opts CreateOptions) (*
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	if err := s.checkRunner(spec); err != nil {
+		return nil, err
+	}
 	name := spec.Name
 	if p, _ := s.Get(ctx, name); p != nil {
 		return nil, errs.E("pipelines.Create", errs.Exist, "pipeline %q already exists; use update to change it", name)
@@ -710,6 +743,9 @@ func (s *Service) Create(ctx context.Context, spec *Spec, opts CreateOptions) (*
 // version are never reused). A running job finishes with its version.
 func (s *Service) Update(ctx context.Context, spec *Spec) (*Pipeline, error) {
 	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.checkRunner(spec); err != nil {
 		return nil, err
 	}
 	old, err := s.Get(ctx, spec.Name)

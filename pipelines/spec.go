@@ -37,6 +37,34 @@ type Spec struct {
 	// OutputBranch is the output repo's branch (default: the inputs'
 	// branch, which must then be the same for every input).
 	OutputBranch string `json:"output_branch,omitempty"`
+
+	// The kubernetes runner's pod settings (ignored by the local runner;
+	// names as Pachyderm's). Server config supplies the defaults.
+	ResourceRequests *Resources        `json:"resource_requests,omitempty"`
+	ResourceLimits   *Resources        `json:"resource_limits,omitempty"`
+	NodeSelector     map[string]string `json:"node_selector,omitempty"`
+	Tolerations      []Toleration      `json:"tolerations,omitempty"`
+}
+
+// Resources are Kubernetes resource quantities of a worker pod ("500m",
+// "1Gi"); "" leaves one unset.
+type Resources struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+	// Disk is the pod's ephemeral-storage.
+	Disk string `json:"disk,omitempty"`
+	// GPU is a count of nvidia.com/gpu.
+	GPU string `json:"gpu,omitempty"`
+}
+
+// Toleration is a Kubernetes toleration of a worker pod.
+type Toleration struct {
+	Key      string `json:"key,omitempty"`
+	Operator string `json:"operator,omitempty"` // Exists or Equal (default)
+	Value    string `json:"value,omitempty"`
+	Effect   string `json:"effect,omitempty"` // NoSchedule, PreferNoSchedule, NoExecute or "" (all)
+	// TolerationSeconds bounds a NoExecute toleration.
+	TolerationSeconds *int64 `json:"toleration_seconds,omitempty"`
 }
 
 // Input is one node of the input tree: exactly one field is set.
@@ -312,6 +340,15 @@ func describe(v any) string {
 	return fmt.Sprint(v)
 }
 
+// Runner names (Spec.Runner).
+const (
+	RunnerLocal      = "local"
+	RunnerKubernetes = "kubernetes"
+)
+
+// quantityRe matches the Kubernetes quantities a spec may use.
+var quantityRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`)
+
 var inputNameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$`)
 
 // Validate checks the spec alone (the repos it names are checked when it
@@ -346,11 +383,47 @@ func (s *Spec) Validate() error {
 		return specErr("datum_timeout", "must not be negative")
 	}
 	switch s.Runner {
-	case "", "local":
-	case "kubernetes":
-		return specErr("runner", "the kubernetes runner is not available in this build; use local (the default)")
+	case "", RunnerLocal, RunnerKubernetes:
 	default:
 		return specErr("runner", "unknown runner %q: use local or kubernetes", s.Runner)
+	}
+	for _, r := range []struct {
+		field string
+		res   *Resources
+	}{{"resource_requests", s.ResourceRequests}, {"resource_limits", s.ResourceLimits}} {
+		if r.res == nil {
+			continue
+		}
+		for name, q := range map[string]string{"cpu": r.res.CPU, "memory": r.res.Memory, "disk": r.res.Disk, "gpu": r.res.GPU} {
+			if q != "" && !quantityRe.MatchString(q) {
+				return specErr(r.field+"."+name, "%q is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 1Gi)", q)
+			}
+		}
+	}
+	for k, v := range s.NodeSelector {
+		if k == "" || len(k) > 316 || len(v) > 63 {
+			return specErr("node_selector."+k, "bad node label (a Kubernetes label key and a value of at most 63 characters)")
+		}
+	}
+	for i, t := range s.Tolerations {
+		f := fmt.Sprintf("tolerations[%d]", i)
+		switch t.Operator {
+		case "", "Equal":
+		case "Exists":
+			if t.Value != "" {
+				return specErr(f+".value", "must be empty with operator Exists")
+			}
+		default:
+			return specErr(f+".operator", "%q: use Equal or Exists", t.Operator)
+		}
+		switch t.Effect {
+		case "", "NoSchedule", "PreferNoSchedule", "NoExecute":
+		default:
+			return specErr(f+".effect", "%q: use NoSchedule, PreferNoSchedule or NoExecute", t.Effect)
+		}
+		if t.TolerationSeconds != nil && t.Effect != "NoExecute" {
+			return specErr(f+".toleration_seconds", "only a NoExecute toleration has toleration_seconds")
+		}
 	}
 	if s.OutputBranch != "" {
 		if err := names.ValidRef(s.OutputBranch); err != nil {

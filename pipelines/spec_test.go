@@ -77,7 +77,10 @@ func TestSpecErrorsNameTheField(t *testing.T) {
 		{"join_on outside join", "name: e1x\ninput: {pfs: {repo: abc, glob: '/(*)', join_on: $1}}\n" + tr, "input.pfs.join_on", "only the inputs of a join"},
 		{"wrong type", "name: e1x\ninput: {pfs: {repo: abc, glob: /*}}\n" + tr + "parallelism: many\n", "parallelism", "want a number"},
 		{"bad timeout", "name: e1x\ninput: {pfs: {repo: abc, glob: /*}}\n" + tr + "datum_timeout: soon\n", "", "bad duration"},
-		{"kubernetes", "name: e1x\ninput: {pfs: {repo: abc, glob: /*}}\n" + tr + "runner: kubernetes\n", "runner", "not available"},
+		{"unknown runner", "name: e1x\ninput: {pfs: {repo: abc, glob: /*}}\n" + tr + "runner: nomad\n", "runner", "unknown runner"},
+		{"bad quantity", "name: e1x\ninput: {pfs: {repo: abc, glob: /*}}\n" + tr + "runner: kubernetes\nresource_requests: {cpu: lots}\n", "resource_requests.cpu", "not a Kubernetes quantity"},
+		{"unknown resource", "name: e1x\ninput: {pfs: {repo: abc, glob: /*}}\n" + tr + "resource_limits: {cpus: 1}\n", "resource_limits.cpus", "unknown field"},
+		{"bad toleration", "name: e1x\ninput: {pfs: {repo: abc, glob: /*}}\n" + tr + "tolerations: [{key: k, operator: Maybe}]\n", "tolerations[0].operator", "Equal or Exists"},
 		{"branches differ", "name: e1x\ninput: {cross: [{pfs: {repo: abc, glob: /*}}, {pfs: {repo: abd, branch: dev, glob: /}}]}\n" + tr, "output_branch", "different branches"},
 		{"not yaml", "name: [unclosed\n", "", "neither valid YAML nor JSON"},
 	} {

@@ -72,3 +72,23 @@ type DatumLog struct {
 	ExitCode int      `json:"exit_code"`
 	Log      string   `json:"log"`
 }
+
+// TaskClaimRequest is the body of POST /tasks/{id}/claim.
+type TaskClaimRequest struct {
+	// Worker names the claiming worker (its pod's name): the runner gives
+	// up on the datums a worker claimed when the worker fails.
+	Worker string `json:"worker"`
+}
+
+// TaskClaim answers POST /tasks/{id}/claim: the datum to run and the token
+// its result carries; Datum is nil when the task has no datum left.
+type TaskClaim struct {
+	Token string               `json:"token,omitempty"`
+	Datum *pipelines.DatumTask `json:"datum,omitempty"`
+}
+
+// TaskResult is the body of POST /tasks/{id}/results.
+type TaskResult struct {
+	Token  string           `json:"token"`
+	Result pipelines.Result `json:"result"`
+}

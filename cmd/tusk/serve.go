@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -13,10 +14,54 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tusk-data/tusk/gateway"
+	"github.com/tusk-data/tusk/pipelines"
 )
 
 type serveOptions struct {
 	cfg gateway.Config
+	k8s gateway.KubernetesConfig
+	// k8s settings as flags give them
+	k8sLabels, k8sRequests, k8sLimits, k8sNodes map[string]string
+	k8sTolerations                              string
+}
+
+// kubernetes turns the --k8s-* flags into the runner's config (nil when
+// --k8s-namespace is unset).
+func (o *serveOptions) kubernetes() (*gateway.KubernetesConfig, error) {
+	if o.k8s.Namespace == "" {
+		return nil, nil
+	}
+	if o.k8s.Image == "" || o.k8s.Gateway == "" {
+		return nil, fmt.Errorf("--k8s-namespace needs --k8s-image (the Tusk image) and --k8s-gateway (the URL pods reach this gateway at)")
+	}
+	k := o.k8s
+	k.Labels, k.NodeSelector = o.k8sLabels, o.k8sNodes
+	for _, r := range []struct {
+		flag string
+		in   map[string]string
+		out  *pipelines.Resources
+	}{{"--k8s-requests", o.k8sRequests, &k.Requests}, {"--k8s-limits", o.k8sLimits, &k.Limits}} {
+		for name, v := range r.in {
+			switch name {
+			case "cpu":
+				r.out.CPU = v
+			case "memory":
+				r.out.Memory = v
+			case "disk":
+				r.out.Disk = v
+			case "gpu":
+				r.out.GPU = v
+			default:
+				return nil, fmt.Errorf("%s: unknown resource %q (use cpu, memory, disk, gpu)", r.flag, name)
+			}
+		}
+	}
+	if o.k8sTolerations != "" {
+		if err := json.Unmarshal([]byte(o.k8sTolerations), &k.Tolerations); err != nil {
+			return nil, fmt.Errorf("--k8s-tolerations: want a JSON list of {key, operator, value, effect}: %v", err)
+		}
+	}
+	return &k, nil
 }
 
 func newServeCmd(root *rootOptions) *cobra.Command {
@@ -41,6 +86,11 @@ and printed once.`,
 			if o.cfg.S3.SecretKey == "" {
 				o.cfg.S3.SecretKey = os.Getenv("TUSK_S3_SECRET_KEY")
 			}
+			kc, err := o.kubernetes()
+			if err != nil {
+				return usageError{err}
+			}
+			o.cfg.Pipelines.Kubernetes = kc
 			log, err := newLogger(root, cmd.ErrOrStderr())
 			if err != nil {
 				return usageError{err}
@@ -70,6 +120,18 @@ and printed once.`,
 	f.BoolVar(&o.cfg.Pipelines.Disabled, "no-pipelines", false, "run no pipelines on this gateway")
 	f.StringVar(&o.cfg.Pipelines.WorkDir, "pipeline-work-dir", "", "where workers stage datums (default: the system temp dir)")
 	f.StringVar(&o.cfg.Pipelines.Endpoint, "pipeline-endpoint", "", "S3 endpoint workers use (default: this gateway's address)")
+	f.StringVar(&o.k8s.Namespace, "k8s-namespace", "", "run pipelines with runner kubernetes as Jobs in this namespace (docs/kubernetes.md)")
+	f.StringVar(&o.k8s.Kubeconfig, "k8s-kubeconfig", "", "kubeconfig of the API server (default: the in-cluster config)")
+	f.StringVar(&o.k8s.Image, "k8s-image", "", "the Tusk image, whose /tusk the worker pods copy in")
+	f.StringVar(&o.k8s.Gateway, "k8s-gateway", "", "the URL worker pods reach this gateway at (e.g. http://tusk.tusk.svc:9000)")
+	f.StringVar(&o.k8s.ServiceAccount, "k8s-service-account", "", "service account of the worker pods")
+	f.StringSliceVar(&o.k8s.ImagePullSecrets, "k8s-image-pull-secret", nil, "image pull secret of the worker pods (repeatable)")
+	f.StringToStringVar(&o.k8sLabels, "k8s-labels", nil, "labels added to the Jobs and pods (k=v,...)")
+	f.StringToStringVar(&o.k8sRequests, "k8s-requests", nil, "default resource requests of worker pods (cpu=100m,memory=128Mi,disk=,gpu=)")
+	f.StringToStringVar(&o.k8sLimits, "k8s-limits", nil, "default resource limits of worker pods")
+	f.StringToStringVar(&o.k8sNodes, "k8s-node-selector", nil, "node selector of worker pods (k=v,...)")
+	f.StringVar(&o.k8sTolerations, "k8s-tolerations", "", `tolerations of worker pods, JSON ([{"key":"gpu","operator":"Exists","effect":"NoSchedule"}])`)
+	f.DurationVar(&o.k8s.TTL, "k8s-job-ttl", 10*time.Minute, "how long finished Jobs stay")
 	f.DurationVar(&o.cfg.UploadTTL, "upload-ttl", 7*24*time.Hour, "abort multipart uploads left in flight this long")
 	f.DurationVar(&o.cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	return cmd

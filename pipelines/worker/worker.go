@@ -25,11 +25,12 @@ import (
 )
 
 // Main runs the worker with args (what follows `tusk worker`): no args
-// runs the task read from stdin. It returns the process exit code.
+// runs the task read from stdin and writes one Result per line on stdout;
+// --gateway URL --task ID takes the task from the gateway (Remote). It
+// returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "tusk worker: unknown arguments %q (the worker reads its task on stdin)\n", args)
-		return 2
+		return remoteMain(ctx, args, stderr)
 	}
 	var t pipelines.Task
 	if err := json.NewDecoder(stdin).Decode(&t); err != nil {

@@ -1,0 +1,71 @@
+package adminapi
+
+import (
+	"github.com/tusk-data/tusk/adminapi/pipev1"
+	"github.com/tusk-data/tusk/internal/errs"
+	"github.com/tusk-data/tusk/pipelines"
+)
+
+// taskRoutes registers the calls of remote workers (pods of the kubernetes
+// runner): they read their task, claim its datums one at a time and report
+// each try, authenticated with the task's own key, the pipeline's
+// (pipelines.TaskBoard).
+func (a *API) taskRoutes() {
+	a.handle("GET", "/tasks/{id}", a.getTask)
+	a.handle("POST", "/tasks/{id}/claim", a.claimDatum)
+	a.handle("POST", "/tasks/{id}/results", a.reportDatum)
+}
+
+func (a *API) board(c *adminCall) (*pipelines.TaskBoard, error) {
+	ps, err := a.pipes()
+	if err != nil {
+		return nil, err
+	}
+	if c.user == "" {
+		return nil, unauthenticated()
+	}
+	b := ps.Tasks()
+	if b == nil {
+		return nil, fail(errs.NotImplemented, "NotImplemented", "this gateway runs no remote workers (no kubernetes runner)")
+	}
+	return b, nil
+}
+
+func (a *API) getTask(c *adminCall) (any, error) {
+	b, err := a.board(c)
+	if err != nil {
+		return nil, err
+	}
+	return b.Get(c.path("id"), c.key)
+}
+
+func (a *API) claimDatum(c *adminCall) (any, error) {
+	b, err := a.board(c)
+	if err != nil {
+		return nil, err
+	}
+	var req pipev1.TaskClaimRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	tok, d, err := b.Claim(c.path("id"), c.key, req.Worker)
+	if err != nil {
+		return nil, err
+	}
+	return pipev1.TaskClaim{Token: tok, Datum: d}, nil
+}
+
+func (a *API) reportDatum(c *adminCall) (any, error) {
+	b, err := a.board(c)
+	if err != nil {
+		return nil, err
+	}
+	var req pipev1.TaskResult
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if err := b.Report(c.path("id"), c.key, req.Token, req.Result); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
