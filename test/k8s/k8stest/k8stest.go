@@ -54,6 +54,7 @@ type Cluster struct {
 	kine       *proc
 	apiserver  *proc
 	cm         *proc
+	reported   bool // a start-up failure already showed the log tails
 }
 
 // binaries are the paths of the three control-plane commands.
@@ -123,12 +124,15 @@ func Start(t testing.TB) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*startTimeout)
 	defer cancel()
 	if err := c.startKine(ctx, bins.kine); err != nil {
+		c.reported = true
 		t.Fatalf("k8stest: kine: %v\n%s", err, c.logTails())
 	}
 	if err := c.startAPIServer(ctx, bins.apiserver); err != nil {
+		c.reported = true
 		t.Fatalf("k8stest: kube-apiserver: %v\n%s", err, c.logTails())
 	}
 	if err := c.startControllerManager(ctx, bins.cm); err != nil {
+		c.reported = true
 		t.Fatalf("k8stest: kube-controller-manager: %v\n%s", err, c.logTails())
 	}
 	return c
@@ -413,7 +417,7 @@ func (c *Cluster) startControllerManager(ctx context.Context, bin string) error 
 // kine last: the apiserver hangs on SIGTERM when kine has gone first. It
 // fails the test for any process that exited on its own.
 func (c *Cluster) stop(t testing.TB) {
-	if t.Failed() {
+	if t.Failed() && !c.reported {
 		t.Logf("k8stest: logs of the control plane in %s:\n%s", c.dir, c.logTails())
 	}
 	for _, s := range []struct {
