@@ -136,6 +136,22 @@ func nextJob(t *testing.T, w watch.Interface, typ watch.EventType) *batchv1.Job 
 	}
 }
 
+// ownedSecret waits (watching) for Secret name to carry one owner reference.
+func ownedSecret(t *testing.T, w watch.Interface, name string) *corev1.Secret {
+	t.Helper()
+	for {
+		select {
+		case ev := <-w.ResultChan():
+			sec, ok := ev.Object.(*corev1.Secret)
+			if ok && sec.Name == name && len(sec.OwnerReferences) == 1 {
+				return sec
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("Secret %s got no owner reference within 20s", name)
+		}
+	}
+}
+
 func TestPodFailureAndJobEnd(t *testing.T) {
 	cl := fake.NewClientset()
 	board := pipelines.NewTaskBoard()
@@ -149,10 +165,17 @@ func TestPodFailureAndJobEnd(t *testing.T) {
 	res := newResults()
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, task("a", "b", "c"), res.report) }()
+	// The Secret exists before its Job and is then patched to be owned by
+	// it: watch it until the owner reference is there.
+	sw, err := cl.CoreV1().Secrets(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Stop()
 	j := nextJob(t, w, watch.Added)
-	sec, err := cl.CoreV1().Secrets(ns).Get(ctx, j.Name, metav1.GetOptions{})
-	if err != nil || string(sec.Data["secret_key"]) != "SK" || len(sec.OwnerReferences) != 1 || sec.OwnerReferences[0].Name != j.Name {
-		t.Fatalf("secret %+v %v", sec, err)
+	sec := ownedSecret(t, sw, j.Name)
+	if string(sec.Data["secret_key"]) != "SK" || sec.OwnerReferences[0].Name != j.Name {
+		t.Fatalf("secret %+v", sec)
 	}
 	// A pod claims a and reports it; claims b; then fails.
 	tok, d, err := board.Claim(j.Name, "AK", "pod-1")
