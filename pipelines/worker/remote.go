@@ -168,10 +168,16 @@ func retryable(err error) bool {
 func (r *Remote) call(ctx context.Context, method, sub string, body, out any) error {
 	deadline := time.Now().Add(r.Wait)
 	delay := 200 * time.Millisecond
+	last := ""
 	for {
 		err := r.once(ctx, method, sub, body, out)
 		if err == nil || !retryable(err) || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
+		}
+		// Say why the worker waits (its log is the pod's), once per cause.
+		if msg := err.Error(); msg != last {
+			last = msg
+			fmt.Fprintf(r.Stderr, "tusk worker: %s %s: %v; retrying for up to %v\n", method, "/api/v1/tasks/"+r.Task+sub, err, time.Until(deadline).Round(time.Second))
 		}
 		select {
 		case <-ctx.Done():
