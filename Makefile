@@ -4,8 +4,8 @@ GO       ?= go
 BIN      := bin/tusk
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # Packages whose tests move large objects or kill processes run without -race.
-NORACE   := $(foreach d,large crash multipart pipelines,$(if $(wildcard test/$(d)),./test/$(d)/...))
-RACEPKGS  = $(shell $(GO) list ./... | grep -v -e /test/large -e /test/crash -e /test/bench -e /test/multipart -e /test/pipelines)
+NORACE   := $(foreach d,large crash multipart pipelines k8s,$(if $(wildcard test/$(d)),./test/$(d)/...))
+RACEPKGS  = $(shell $(GO) list ./... | grep -v -e /test/large -e /test/crash -e /test/bench -e /test/multipart -e /test/pipelines -e /test/k8s)
 
 .PHONY: build run test test-deps test-go test-clients bench vet clean image
 
