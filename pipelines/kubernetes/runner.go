@@ -116,6 +116,10 @@ type run struct {
 	post   *pipelines.Posting
 	kick   chan struct{}
 	failed map[string]bool // pods whose failure was handled
+	// lastFailure is why the last failed pod failed: the datums left
+	// when the Job ends failed for it too (a pod evicted before it
+	// claimed anything).
+	lastFailure string
 }
 
 func (r *run) wake() {
@@ -339,7 +343,7 @@ func (r *Runner) Run(ctx context.Context, t *pipelines.Task, report func(pipelin
 
 // sync handles what changed for rn: pods that failed have their claimed
 // datums failed with their reason; a Job that ended has the rest failed
-// with its own. It reports whether the Job ended.
+// with its own and that of its last failed pod. It reports whether the Job ended.
 func (r *Runner) sync(ctx context.Context, rn *run) bool {
 	sel := labels.Set{LabelTask: rn.id}.AsSelector()
 	pods, _ := r.pods.Pods(r.cfg.Namespace).List(sel)
@@ -369,6 +373,7 @@ func (r *Runner) sync(ctx context.Context, rn *run) bool {
 			continue
 		}
 		rn.failed[p.Name] = true
+		rn.lastFailure = reason
 		if tail := r.logTail(ctx, p.Name); tail != "" {
 			reason += "; the pod's log ends with:\n" + tail
 		}
@@ -377,7 +382,11 @@ func (r *Runner) sync(ctx context.Context, rn *run) bool {
 		}
 	}
 	if done {
-		rn.post.FailAll(why + " before the datum was reported")
+		why += " before the datum was reported"
+		if rn.lastFailure != "" {
+			why = rn.lastFailure + "; " + why
+		}
+		rn.post.FailAll(why)
 	}
 	return done
 }
