@@ -3,6 +3,8 @@ package runner
 import (
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -201,10 +202,11 @@ tolerations: [{key: dedicated, operator: Equal, value: tusk, effect: NoSchedule}
 	e.waitSecretGone(job.Name)
 }
 
-// TestFailingPodRetried: a pod whose worker dies (its command kills it:
-// exit 137, as the kubelet reports a SIGKILL) fails its claimed datum with
-// the pod's reason; the datum is retried in a new Job within datum_tries,
-// and the Tusk job then fails with that reason.
+// TestFailingPodRetried: a pod that fails gets its datum retried in a new
+// Job within datum_tries, and the Tusk job then fails with the last pod's
+// reason. The first try's pod is evicted before it runs (the kubelet
+// reports Failed/Evicted); the second's worker dies (its command kills it:
+// exit 137, as the kubelet reports a SIGKILL) after claiming the datum.
 func TestFailingPodRetried(t *testing.T) {
 	e := setup(t)
 	e.mkRepo("inbox")
@@ -219,20 +221,19 @@ transform:
   stdin: ['kill -9 $PPID']
 `)
 	seen := map[string]bool{}
-	var tuskJob string
-	var jobs []*batchv1.Job
-	for try := 1; try <= 2; try++ {
-		job := e.nextJob("crash", seen)
-		jobs = append(jobs, job)
-		if tuskJob == "" {
-			tuskJob = job.Labels[k8srunner.LabelJob]
-		} else if job.Labels[k8srunner.LabelJob] != tuskJob {
-			t.Fatalf("try %d runs in Job %s of Tusk job %s, want %s", try, job.Name, job.Labels[k8srunner.LabelJob], tuskJob)
-		}
-		ran := e.execPod(e.podOf(job))
-		if ran.init != 0 || ran.main != 137 {
-			t.Fatalf("try %d: init exited %d, worker %d; want 0 and 137 (killed)\n%s", try, ran.init, ran.main, ran.log)
-		}
+	evicted := e.nextJob("crash", seen)
+	tuskJob := evicted.Labels[k8srunner.LabelJob]
+	now := metav1.Now()
+	e.kubelet(e.podOf(evicted), corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted",
+		Message: "The node was low on resource: memory.", StartTime: &now})
+
+	killed := e.nextJob("crash", seen)
+	if killed.Labels[k8srunner.LabelJob] != tuskJob {
+		t.Fatalf("try 2 runs in Job %s of Tusk job %s, want %s", killed.Name, killed.Labels[k8srunner.LabelJob], tuskJob)
+	}
+	ran := e.execPod(e.podOf(killed))
+	if ran.init != 0 || ran.main != 137 {
+		t.Fatalf("try 2: init exited %d, worker %d; want 0 and 137 (killed)\n%s", ran.init, ran.main, ran.log)
 	}
 	j, err := e.gw.Pipelines.WaitJob(ctxT(t), tuskJob)
 	if err != nil {
@@ -242,40 +243,63 @@ transform:
 		t.Fatalf("job %s: %s (%s) failed datums %+v; want failure with one failed datum", j.ID, j.State, j.Reason, j.FailedDatums)
 	}
 	fd := j.FailedDatums[0]
-	if fd.Attempts != 2 || !strings.Contains(fd.Error, "exited with code 137") || !strings.Contains(fd.Error, jobs[1].Name) {
-		t.Fatalf("failed datum %+v: want 2 attempts and the reason of the last pod of Job %s (exited with code 137)", fd, jobs[1].Name)
+	if fd.Attempts != 2 || !strings.Contains(fd.Error, "container worker exited with code 137") || !strings.Contains(fd.Error, killed.Name) {
+		t.Fatalf("failed datum %+v: want 2 attempts and the reason of the pod of Job %s (exited with code 137)", fd, killed.Name)
 	}
-	if more := e.jobNames("crash"); len(more) > 2 {
-		t.Fatalf("Jobs of crash: %v, want at most the 2 tries", more)
+	if names := e.jobNames("crash"); len(names) > 2 {
+		t.Fatalf("Jobs of crash: %v, want at most the 2 tries", names)
 	}
-	for _, job := range jobs {
+	for _, job := range []*batchv1.Job{evicted, killed} {
 		e.waitJobState(job.Name, "fails", func(j *batchv1.Job) bool { return j == nil || jobCondition(j, batchv1.JobFailed) })
 	}
 }
 
-// TestDeletePipelineDeletesJobs: deleting a pipeline deletes its running
-// Job, and through it (garbage collector) the Job's pods and Secret.
-func TestDeletePipelineDeletesJobs(t *testing.T) {
+// TestUpdateAndDeleteDeleteJobs: updating a pipeline deletes the running
+// Job of its old version (the old Tusk job ends killed) and a Job of the
+// new version runs; deleting the pipeline deletes that one. The garbage
+// collector then removes each Job's pods and Secret.
+func TestUpdateAndDeleteDeleteJobs(t *testing.T) {
 	e := setup(t)
 	e.mkRepo("inbox")
 	e.put("inbox", "x.txt", "x\n")
-	e.createPipeline(`name: doomed
+	spec := `name: doomed
 runner: kubernetes
 input: {pfs: {repo: inbox, glob: "/*"}}
 transform:
   image: ` + workImage + `
   cmd: [sh]
   stdin: ['cp -r "$TUSK_PFS/inbox/." "$TUSK_PFS/out/"']
-`)
-	job := e.nextJob("doomed", map[string]bool{})
-	pod := e.podOf(job) // left Pending: no kubelet runs it
-	e.tusk("pipeline", "delete", "doomed")
-	e.waitJobState(job.Name, "is deleted", func(j *batchv1.Job) bool { return j == nil })
-	e.waitPodsGone(labels.Set{batchv1.JobNameLabel: job.Name}.String())
-	e.waitSecretGone(job.Name)
-	if _, err := e.admin.CoreV1().Pods(namespace).Get(ctxT(t), pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Fatalf("pod %s after its pipeline was deleted: %v, want NotFound", pod.Name, err)
+`
+	e.createPipeline(spec)
+	seen := map[string]bool{}
+	v1 := e.nextJob("doomed", seen)
+	e.podOf(v1) // left Pending: no kubelet runs it
+
+	p := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(p, []byte(spec+"  env: {V: \"2\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	e.tusk("pipeline", "update", "-f", p)
+	e.waitJobState(v1.Name, "is deleted (its pipeline was updated)", func(j *batchv1.Job) bool { return j == nil })
+	e.waitPodsGone(labels.Set{batchv1.JobNameLabel: v1.Name}.String())
+	e.waitSecretGone(v1.Name)
+	old, err := e.gw.Pipelines.WaitJob(ctxT(t), v1.Labels[k8srunner.LabelJob])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.State != pipelines.JobKilled {
+		t.Fatalf("Tusk job of version 1: %s (%s), want killed", old.State, old.Reason)
+	}
+	v2 := e.nextJob("doomed", seen)
+	if v2.Labels[k8srunner.LabelVersion] != "2" {
+		t.Fatalf("Job %s after the update has labels %v, want tusk.version 2", v2.Name, v2.Labels)
+	}
+	e.podOf(v2)
+
+	e.tusk("pipeline", "delete", "doomed")
+	e.waitJobState(v2.Name, "is deleted (its pipeline was deleted)", func(j *batchv1.Job) bool { return j == nil })
+	e.waitPodsGone(labels.Set{batchv1.JobNameLabel: v2.Name}.String())
+	e.waitSecretGone(v2.Name)
 }
 
 // jobNames lists the Jobs of pipeline pipe.
