@@ -47,6 +47,10 @@ const (
 	Container     = "worker"
 	BinVolume     = "tusk-bin"
 	BinDir        = "/tusk-bin"
+	// PFSVolume is an emptyDir at PFSDir in the worker container: each
+	// datum is staged there (SPEC §7: /pfs/<input name>/, /pfs/out/).
+	PFSVolume = "tusk-pfs"
+	PFSDir    = "/pfs"
 	// SecretAccessKey and SecretSecretKey are the keys of the Secret.
 	SecretAccessKey = "access_key"
 	SecretSecretKey = "secret_key"
@@ -582,7 +586,10 @@ func (r *Runner) Job(id string, t *pipelines.Task) (*batchv1.Job, error) {
 					ImagePullSecrets:             pulls,
 					NodeSelector:                 sel,
 					Tolerations:                  tols,
-					Volumes:                      []corev1.Volume{{Name: BinVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+					Volumes: []corev1.Volume{
+						{Name: BinVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						{Name: PFSVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					},
 					InitContainers: []corev1.Container{{
 						Name:         InitContainer,
 						Image:        r.cfg.Image,
@@ -590,13 +597,14 @@ func (r *Runner) Job(id string, t *pipelines.Task) (*batchv1.Job, error) {
 						VolumeMounts: []corev1.VolumeMount{{Name: BinVolume, MountPath: BinDir}},
 					}},
 					Containers: []corev1.Container{{
-						Name:         Container,
-						Image:        t.Image,
-						Command:      []string{BinDir + "/tusk", "worker"},
-						Args:         []string{"--gateway", r.cfg.Gateway, "--task", id},
-						Env:          env,
-						Resources:    res,
-						VolumeMounts: []corev1.VolumeMount{{Name: BinVolume, MountPath: BinDir, ReadOnly: true}},
+						Name:      Container,
+						Image:     t.Image,
+						Command:   []string{BinDir + "/tusk", "worker"},
+						Args:      []string{"--gateway", r.cfg.Gateway, "--task", id, "--pfs", PFSDir},
+						Env:       env,
+						Resources: res,
+						VolumeMounts: []corev1.VolumeMount{{Name: BinVolume, MountPath: BinDir, ReadOnly: true},
+							{Name: PFSVolume, MountPath: PFSDir}},
 					}},
 				},
 			},

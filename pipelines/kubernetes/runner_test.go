@@ -76,7 +76,8 @@ func TestJobSpec(t *testing.T) {
 	}
 	c := p.Containers[0]
 	if c.Image != "python:3.12" || strings.Join(c.Command, " ") != "/tusk-bin/tusk worker" ||
-		strings.Join(c.Args, " ") != "--gateway http://tusk.tusk.svc:9000 --task tusk-edges-1" {
+		strings.Join(c.Args, " ") != "--gateway http://tusk.tusk.svc:9000 --task tusk-edges-1 --pfs /pfs" ||
+		len(c.VolumeMounts) != 2 || c.VolumeMounts[1].MountPath != "/pfs" || len(p.Volumes) != 2 || p.Volumes[1].EmptyDir == nil {
 		t.Errorf("container: %s %q %q", c.Image, c.Command, c.Args)
 	}
 	if c.Resources.Requests.Cpu().String() != "2" || c.Resources.Requests.Memory().String() != "64Mi" || c.Resources.Limits.Memory().String() != "1Gi" {

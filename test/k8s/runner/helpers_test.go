@@ -406,6 +406,7 @@ func jobCondition(j *batchv1.Job, typ batchv1.JobConditionType) bool {
 type ranPod struct {
 	init, main int32 // exit codes (main is -1 when an init container failed)
 	log        string
+	vols       map[string]string // volume name -> the directory standing for it
 }
 
 // execPod runs pod as a kubelet would, on this host: each emptyDir volume
@@ -429,7 +430,7 @@ func (e *env) execPod(pod *corev1.Pod) ranPod {
 		e.t.Fatalf("pod %s has %d containers, want the worker alone", pod.Name, len(pod.Spec.Containers))
 	}
 	started := metav1.Now()
-	res := ranPod{main: -1}
+	res := ranPod{main: -1, vols: vols}
 	var logs strings.Builder
 	var initStatus []corev1.ContainerStatus
 	failed := false

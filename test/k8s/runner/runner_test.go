@@ -45,6 +45,7 @@ transform:
   stdin:
     - 'for f in "$TUSK_PFS"/raw/*; do tr a-z A-Z < "$f" > "$TUSK_PFS/out/$(basename "$f")"; done'
     - 'printf %s "$GREETING" > "$TUSK_PFS/out/greeting"'
+    - 'printf %s "$TUSK_PFS" > "$TUSK_PFS/out/pfs"'
   env: {GREETING: hello}
 resource_requests: {memory: 128Mi}
 resource_limits: {cpu: "1"}
@@ -68,14 +69,17 @@ tolerations: [{key: dedicated, operator: Equal, value: tusk, effect: NoSchedule}
 		t.Errorf("pod spec: serviceAccountName %q automount %v imagePullSecrets %v nodeSelector %v tolerations %v",
 			ps.ServiceAccountName, ps.AutomountServiceAccountToken, ps.ImagePullSecrets, ps.NodeSelector, ps.Tolerations)
 	}
-	if len(ps.Volumes) != 1 || ps.Volumes[0].EmptyDir == nil || len(ps.InitContainers) != 1 || len(ps.Containers) != 1 {
-		t.Fatalf("pod spec: volumes %+v, %d init containers, %d containers; want one emptyDir, one init container, one container",
+	if len(ps.Volumes) != 2 || ps.Volumes[0].EmptyDir == nil || ps.Volumes[1].EmptyDir == nil || len(ps.InitContainers) != 1 || len(ps.Containers) != 1 {
+		t.Fatalf("pod spec: volumes %+v, %d init containers, %d containers; want two emptyDirs (tusk, /pfs), one init container, one container",
 			ps.Volumes, len(ps.InitContainers), len(ps.Containers))
 	}
 	ic, mc := ps.InitContainers[0], ps.Containers[0]
 	bin := ps.Volumes[0].Name
 	if ic.Image != tuskImage || len(ic.VolumeMounts) != 1 || ic.VolumeMounts[0].Name != bin || ic.VolumeMounts[0].MountPath != k8srunner.BinDir {
 		t.Errorf("init container: image %q mounts %+v; want %s with the emptyDir at %s", ic.Image, ic.VolumeMounts, tuskImage, k8srunner.BinDir)
+	}
+	if len(mc.VolumeMounts) != 2 || mc.VolumeMounts[1].Name != ps.Volumes[1].Name || mc.VolumeMounts[1].MountPath != "/pfs" {
+		t.Errorf("container mounts %+v: want the tusk binary's volume and an emptyDir at /pfs", mc.VolumeMounts)
 	}
 	if mc.Image != workImage || len(mc.Command) == 0 || mc.Command[0] != k8srunner.BinDir+"/tusk" ||
 		!slices.Contains(mc.Args, "--task") || !slices.Contains(mc.Args, job.Name) || !slices.Contains(mc.Args, e.url) {
@@ -141,7 +145,9 @@ tolerations: [{key: dedicated, operator: Equal, value: tusk, effect: NoSchedule}
 	if j.State != pipelines.JobSuccess || j.Stats.Processed != 1 {
 		t.Fatalf("job %s: %s (%s) %+v; want success with 1 datum processed", j.ID, j.State, j.Reason, j.Stats)
 	}
-	for key, body := range map[string]string{"a.txt": "APPLE\n", "b.txt": "BANANA\n", "greeting": "hello"} {
+	// The datum was staged in the pod's /pfs volume (here the directory
+	// standing for it).
+	for key, body := range map[string]string{"a.txt": "APPLE\n", "b.txt": "BANANA\n", "greeting": "hello", "pfs": ran.vols[ps.Volumes[1].Name]} {
 		out, err := e.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("upper"), Key: aws.String(key)})
 		if err != nil {
 			t.Fatalf("get upper/%s: %v", key, err)
