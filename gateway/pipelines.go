@@ -223,22 +223,55 @@ func (s *Server) initKubernetes() error {
 }
 
 // startPipelines starts the pipeline service for a gateway listening on
-// addr; the returned func stops it (running jobs resume at the next start).
+// addr; it stops when ctx ends or the returned func is called (running
+// jobs resume at the next start).
+//
+// The service and the kubernetes runner run under a context of their own
+// that only Service.Stop ends, not ctx itself: Stop detaches the kubernetes
+// runner before it cancels the running jobs, so that their Jobs keep
+// running for the next gateway to re-attach (a Run cancelled without
+// Detach deletes its Job, as when a pipeline is deleted).
 func (s *Server) startPipelines(ctx context.Context, addr net.Addr) func() {
 	if s.Pipelines == nil {
 		return func() {}
 	}
 	endpoint := "http://" + loopbackAddr(addr.String())
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// While starting (the runner waits for its informers, the service
+	// resumes jobs), ctx ending ends everything at once, the kubernetes
+	// runner detached first.
+	starting := context.AfterFunc(ctx, func() {
+		if s.kube != nil {
+			s.kube.Detach()
+		}
+		cancel()
+	})
 	if s.kube != nil {
-		if err := s.kube.Start(ctx); err != nil {
+		if err := s.kube.Start(sctx); err != nil {
+			cancel()
 			s.cfg.Log.Error().Err(err).Msg("the kubernetes runner did not start: pipelines did not start")
 			return func() {}
 		}
 	}
-	if err := s.Pipelines.Start(ctx, endpoint); err != nil {
+	if err := s.Pipelines.Start(sctx, endpoint); err != nil {
 		s.cfg.Log.Error().Err(err).Msg("pipelines did not start")
 	}
-	return s.Pipelines.Stop
+	if !starting() { // ctx ended while starting
+		s.Pipelines.Stop()
+		return func() {}
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			s.Pipelines.Stop()
+			cancel()
+		})
+	}
+	unhook := context.AfterFunc(ctx, stop)
+	return func() {
+		unhook()
+		stop()
+	}
 }
 
 // loopbackAddr turns a wildcard listen address into a loopback one.

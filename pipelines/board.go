@@ -38,7 +38,8 @@ type Posting struct {
 	reported map[string]bool     // datum id -> reported
 	left     int                 // datums not reported yet
 	done     chan struct{}       // closed when left reaches 0
-	closed   bool                // taken off the board
+	closed   bool                // Close was called
+	finished time.Time           // when Close kept it as finished (every datum reported)
 	workers  map[string][]*claim // worker -> its claims
 }
 
@@ -54,6 +55,11 @@ type claim struct {
 func (b *TaskBoard) Post(id string, t *Task, report func(Result)) (*Posting, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for oid, o := range b.tasks {
+		if !o.finished.IsZero() && time.Since(o.finished) > keepFinished {
+			delete(b.tasks, oid)
+		}
+	}
 	if _, ok := b.tasks[id]; ok {
 		return nil, errs.E("pipelines.TaskBoard.Post", errs.Exist, "task %s is already on the board", id)
 	}
@@ -124,15 +130,29 @@ func (p *Posting) FailAll(why string) {
 	}
 }
 
-// Close takes the task off the board: workers' later calls answer
-// NotExist, and report is not called any more.
+// keepFinished is how long a finished task stays on the board: workers
+// that were still starting or between claims when its last datum was
+// reported are told there is no datum left (and exit 0) instead of
+// NotExist, which they retry as a gateway restarting.
+const keepFinished = time.Hour
+
+// Close ends the posting: report is not called any more. A task whose
+// every datum was reported stays on the board for keepFinished, without
+// its datums, so that its other workers' claims answer "no datum left";
+// any other is taken off, and workers' later calls answer NotExist.
 func (p *Posting) Close() {
 	p.b.mu.Lock()
 	defer p.b.mu.Unlock()
 	p.closed = true
-	if p.b.tasks[p.id] == p {
-		delete(p.b.tasks, p.id)
+	if p.b.tasks[p.id] != p {
+		return
 	}
+	if p.left == 0 {
+		p.finished = time.Now()
+		p.t.Datums, p.next, p.claims, p.workers = nil, 0, nil, nil
+		return
+	}
+	delete(p.b.tasks, p.id)
 }
 
 // posting returns the task id for a worker holding accessKey. Errors:

@@ -954,10 +954,38 @@ func (s *Service) failStuck(ctx context.Context, p *Pipeline, j *Job, cause erro
 	return jr.fail("the job could not make progress: "+cause.Error(), jr.failedList())
 }
 
+// killJob ends job id killed, saying why (its pipeline was updated while
+// it ran), unless it ended meanwhile or is finishing (its outputs are
+// being committed: it completes).
+func (s *Service) killJob(ctx context.Context, p *Pipeline, id, why string) error {
+	j, err := s.GetJob(ctx, id)
+	if err != nil || j.Done() || j.State == JobFinishing {
+		return err
+	}
+	jr := &jobRun{s: s, ctx: ctx, job: j, claims: map[string]string{}}
+	if j.Spec != nil {
+		jr.leaves = j.Spec.Leaves()
+	} else {
+		jr.leaves = p.Spec.Leaves()
+	}
+	if j.State == JobRunning {
+		if err := jr.loadDatums(); err != nil {
+			return err
+		}
+	}
+	return jr.end(JobKilled, why, nil)
+}
+
 // fail ends the job without an output commit: its commits are aborted and
 // the provenance records it made are deleted. The pipeline's state stays at
 // the last successful job, so the next job processes these datums again.
 func (jr *jobRun) fail(reason string, failed []FailedDatum) error {
+	return jr.end(JobFailure, reason, failed)
+}
+
+// end ends the job in state (JobFailure or JobKilled) without an output
+// commit, as fail says.
+func (jr *jobRun) end(state, reason string, failed []FailedDatum) error {
 	ctx, j, s := context.WithoutCancel(jr.ctx), jr.job, jr.s
 	for _, c := range []string{j.OutputCommit, j.StagingCommit} {
 		if c == "" {
@@ -982,11 +1010,11 @@ func (jr *jobRun) fail(reason string, failed []FailedDatum) error {
 	if jr.datums != nil {
 		jr.countStats()
 	}
-	j.State, j.Reason, j.FailedDatums, j.Finished = JobFailure, reason, failed, jr.now()
+	j.State, j.Reason, j.FailedDatums, j.Finished = state, reason, failed, jr.now()
 	if err := jr.saveJob(); err != nil {
 		return err
 	}
-	s.cfg.Log.Warn().Str("pipeline", j.Pipeline).Str("job", j.ID).Str("reason", reason).Msg("pipelines: job failed")
+	s.cfg.Log.Warn().Str("pipeline", j.Pipeline).Str("job", j.ID).Str("reason", reason).Msg("pipelines: job " + state)
 	return nil
 }
 

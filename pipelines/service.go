@@ -3,6 +3,7 @@ package pipelines
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -81,6 +82,7 @@ type pipeRun struct {
 	gen     int  // bumped on every trigger
 	busy    bool // a job is pending or running
 	cancel  context.CancelFunc
+	kill    string // why the running job is cancelled, to end killed (Update)
 	deleted bool
 	done    chan struct{}
 }
@@ -487,7 +489,16 @@ func (s *Service) loop(pr *pipeRun) {
 		cancel()
 		s.mu.Lock()
 		pr.cancel = nil
+		kill := pr.kill
+		pr.kill = ""
 		s.mu.Unlock()
+		if kill != "" && s.ctx.Err() == nil {
+			if kerr := s.killJob(s.ctx, p, j.ID, kill); kerr != nil {
+				s.cfg.Log.Error().Err(kerr).Str("pipeline", pr.name).Str("job", j.ID).Msg("pipelines: killing a job of an older version")
+			} else {
+				err = nil
+			}
+		}
 		s.notify()
 		if err != nil && s.ctx.Err() == nil {
 			s.mu.Lock()
@@ -773,6 +784,15 @@ func (s *Service) Update(ctx context.Context, spec *Spec) (*Pipeline, error) {
 		return nil, err
 	}
 	pr := s.load(p)
+	// The running job (of an older version) is killed: its workers stop
+	// (the kubernetes runner deletes its Jobs) and it ends killed; the job
+	// queued below processes the inputs with the new version.
+	s.mu.Lock()
+	if pr.cancel != nil {
+		pr.kill = fmt.Sprintf("pipeline %s was updated to version %d", spec.Name, p.Version)
+		pr.cancel()
+	}
+	s.mu.Unlock()
 	if err := s.trigger(ctx, spec.Name, true); err != nil {
 		return nil, err
 	}

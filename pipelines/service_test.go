@@ -530,6 +530,46 @@ func mustCommit(t *testing.T, ms *meta.Store, repo, id string) *meta.Commit {
 	return c
 }
 
+// TestUpdateKillsRunningJob: updating a pipeline cancels its running job's
+// Run (the kubernetes runner then deletes its Jobs) and ends that job
+// killed; a job of the new version processes the inputs.
+func TestUpdateKillsRunningJob(t *testing.T) {
+	h := newHarness(t, "")
+	h.repo("inp")
+	h.put("inp", "a", "1")
+	running := make(chan struct{})
+	var once sync.Once
+	h.fr.setFn(func(ctx context.Context, d pipelines.DatumTask) (map[string]string, int, string) {
+		once.Do(func() { close(running) })
+		<-ctx.Done() // runs until cancelled
+		return nil, 1, "cancelled\n"
+	})
+	p := h.create(globSpec)
+	<-running
+	old := h.lastJob("")
+	h.fr.setFn(copyFn)
+	sp := p.Spec
+	sp.Transform.Env = map[string]string{"V": "2"}
+	if _, err := h.svc.Update(context.Background(), &sp); err != nil {
+		t.Fatal(err)
+	}
+	j := h.wait()
+	wantStats(t, j, 1, 1, 0, 0)
+	if j.ID == old.ID || j.Version != 2 || j.State != pipelines.JobSuccess {
+		t.Fatalf("last job %s v%d %s, want a new job of version 2 succeeding", j.ID, j.Version, j.State)
+	}
+	killed, err := h.svc.GetJob(context.Background(), old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if killed.State != pipelines.JobKilled || !strings.Contains(killed.Reason, "updated to version 2") {
+		t.Fatalf("job of version 1: %s (%s), want killed because the pipeline was updated", killed.State, killed.Reason)
+	}
+	if ocs, _ := h.ms.ListOpenCommits(context.Background(), "out"); len(ocs) != 0 {
+		t.Errorf("open commits left: %+v", ocs)
+	}
+}
+
 func TestUpdateReprocessesAndDelete(t *testing.T) {
 	h := newHarness(t, "")
 	h.repo("inp")

@@ -47,6 +47,10 @@ const (
 	Container     = "worker"
 	BinVolume     = "tusk-bin"
 	BinDir        = "/tusk-bin"
+	// PFSVolume is an emptyDir at PFSDir in the worker container: each
+	// datum is staged there (SPEC §7: /pfs/<input name>/, /pfs/out/).
+	PFSVolume = "tusk-pfs"
+	PFSDir    = "/pfs"
 	// SecretAccessKey and SecretSecretKey are the keys of the Secret.
 	SecretAccessKey = "access_key"
 	SecretSecretKey = "secret_key"
@@ -116,6 +120,10 @@ type run struct {
 	post   *pipelines.Posting
 	kick   chan struct{}
 	failed map[string]bool // pods whose failure was handled
+	// lastFailure is why the last failed pod failed: the datums left
+	// when the Job ends failed for it too (a pod evicted before it
+	// claimed anything).
+	lastFailure string
 }
 
 func (r *run) wake() {
@@ -339,7 +347,7 @@ func (r *Runner) Run(ctx context.Context, t *pipelines.Task, report func(pipelin
 
 // sync handles what changed for rn: pods that failed have their claimed
 // datums failed with their reason; a Job that ended has the rest failed
-// with its own. It reports whether the Job ended.
+// with its own and that of its last failed pod. It reports whether the Job ended.
 func (r *Runner) sync(ctx context.Context, rn *run) bool {
 	sel := labels.Set{LabelTask: rn.id}.AsSelector()
 	pods, _ := r.pods.Pods(r.cfg.Namespace).List(sel)
@@ -369,6 +377,7 @@ func (r *Runner) sync(ctx context.Context, rn *run) bool {
 			continue
 		}
 		rn.failed[p.Name] = true
+		rn.lastFailure = reason
 		if tail := r.logTail(ctx, p.Name); tail != "" {
 			reason += "; the pod's log ends with:\n" + tail
 		}
@@ -377,7 +386,11 @@ func (r *Runner) sync(ctx context.Context, rn *run) bool {
 		}
 	}
 	if done {
-		rn.post.FailAll(why + " before the datum was reported")
+		why += " before the datum was reported"
+		if rn.lastFailure != "" {
+			why = rn.lastFailure + "; " + why
+		}
+		rn.post.FailAll(why)
 	}
 	return done
 }
@@ -573,7 +586,10 @@ func (r *Runner) Job(id string, t *pipelines.Task) (*batchv1.Job, error) {
 					ImagePullSecrets:             pulls,
 					NodeSelector:                 sel,
 					Tolerations:                  tols,
-					Volumes:                      []corev1.Volume{{Name: BinVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+					Volumes: []corev1.Volume{
+						{Name: BinVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						{Name: PFSVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					},
 					InitContainers: []corev1.Container{{
 						Name:         InitContainer,
 						Image:        r.cfg.Image,
@@ -581,13 +597,14 @@ func (r *Runner) Job(id string, t *pipelines.Task) (*batchv1.Job, error) {
 						VolumeMounts: []corev1.VolumeMount{{Name: BinVolume, MountPath: BinDir}},
 					}},
 					Containers: []corev1.Container{{
-						Name:         Container,
-						Image:        t.Image,
-						Command:      []string{BinDir + "/tusk", "worker"},
-						Args:         []string{"--gateway", r.cfg.Gateway, "--task", id},
-						Env:          env,
-						Resources:    res,
-						VolumeMounts: []corev1.VolumeMount{{Name: BinVolume, MountPath: BinDir, ReadOnly: true}},
+						Name:      Container,
+						Image:     t.Image,
+						Command:   []string{BinDir + "/tusk", "worker"},
+						Args:      []string{"--gateway", r.cfg.Gateway, "--task", id, "--pfs", PFSDir},
+						Env:       env,
+						Resources: res,
+						VolumeMounts: []corev1.VolumeMount{{Name: BinVolume, MountPath: BinDir, ReadOnly: true},
+							{Name: PFSVolume, MountPath: PFSDir}},
 					}},
 				},
 			},

@@ -76,7 +76,8 @@ func TestJobSpec(t *testing.T) {
 	}
 	c := p.Containers[0]
 	if c.Image != "python:3.12" || strings.Join(c.Command, " ") != "/tusk-bin/tusk worker" ||
-		strings.Join(c.Args, " ") != "--gateway http://tusk.tusk.svc:9000 --task tusk-edges-1" {
+		strings.Join(c.Args, " ") != "--gateway http://tusk.tusk.svc:9000 --task tusk-edges-1 --pfs /pfs" ||
+		len(c.VolumeMounts) != 2 || c.VolumeMounts[1].MountPath != "/pfs" || len(p.Volumes) != 2 || p.Volumes[1].EmptyDir == nil {
 		t.Errorf("container: %s %q %q", c.Image, c.Command, c.Args)
 	}
 	if c.Resources.Requests.Cpu().String() != "2" || c.Resources.Requests.Memory().String() != "64Mi" || c.Resources.Limits.Memory().String() != "1Gi" {
@@ -208,7 +209,9 @@ func TestPodFailureAndJobEnd(t *testing.T) {
 	if _, err := cl.BatchV1().Jobs(ns).UpdateStatus(ctx, j, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := <-res.ch; got.Datum != "c" || !strings.Contains(got.Error, "BackoffLimitExceeded") {
+	// c was never claimed: it fails with the Job's reason and its failed
+	// pod's (a pod evicted before it claims fails the datums so).
+	if got := <-res.ch; got.Datum != "c" || !strings.Contains(got.Error, "BackoffLimitExceeded") || !strings.Contains(got.Error, "pod pod-1 failed") {
 		t.Fatalf("c: %+v", got)
 	}
 	if err := <-done; err != nil {

@@ -9,8 +9,6 @@ import (
 	"syscall"
 )
 
-const pfsMount = "/pfs"
-
 var (
 	nsMu       sync.Mutex
 	nsDisabled bool // a namespace could not be made here (no CAP_SYS_ADMIN)

@@ -49,6 +49,10 @@ type Remote struct {
 	// reached or does not know the task yet (it restarted and has not
 	// resumed the job): the runner re-attaches to running workers.
 	Wait time.Duration
+	// PFS, when set, is the directory each datum is staged in, emptied
+	// between datums (a pod's /pfs volume); "" stages each in a fresh
+	// directory under the system's temp dir.
+	PFS string
 	// HTTP is the client (default: http.DefaultClient's transport).
 	HTTP   *http.Client
 	Stderr io.Writer
@@ -63,6 +67,7 @@ func remoteMain(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar(&r.Task, "task", "", "the id of the task to run")
 	fs.StringVar(&r.Worker, "worker", orDefault(os.Getenv(EnvWorker), host), "this worker's name in its claims (default $"+EnvWorker+" or the host name)")
 	fs.DurationVar(&r.Wait, "wait", 5*time.Minute, "how long to retry a gateway that is unreachable or does not know the task yet")
+	fs.StringVar(&r.PFS, "pfs", "", "stage each datum in this directory, emptied between datums (a pod's /pfs volume)")
 	install := fs.String("install", "", "copy this binary to this path (mode 0755) and exit: the init container of a worker pod")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -115,7 +120,7 @@ func (r *Remote) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w := &worker{t: &t, s3: s3c, stderr: r.Stderr}
+	w := &worker{t: &t, s3: s3c, stderr: r.Stderr, pfs: r.PFS}
 	for ctx.Err() == nil {
 		var c pipev1.TaskClaim
 		if err := r.call(ctx, "POST", "/claim", pipev1.TaskClaimRequest{Worker: r.Worker}, &c); err != nil {
@@ -168,10 +173,16 @@ func retryable(err error) bool {
 func (r *Remote) call(ctx context.Context, method, sub string, body, out any) error {
 	deadline := time.Now().Add(r.Wait)
 	delay := 200 * time.Millisecond
+	last := ""
 	for {
 		err := r.once(ctx, method, sub, body, out)
 		if err == nil || !retryable(err) || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
+		}
+		// Say why the worker waits (its log is the pod's), once per cause.
+		if msg := err.Error(); msg != last {
+			last = msg
+			fmt.Fprintf(r.Stderr, "tusk worker: %s %s: %v; retrying for up to %v\n", method, "/api/v1/tasks/"+r.Task+sub, err, time.Until(deadline).Round(time.Second))
 		}
 		select {
 		case <-ctx.Done():

@@ -92,6 +92,10 @@ type worker struct {
 	t      *pipelines.Task
 	s3     *minio.Core
 	stderr io.Writer
+	// pfs, when set, is where each datum's tree is staged, emptied before
+	// and after each datum (a pod's /pfs volume: the worker runs one
+	// datum at a time), instead of a fresh directory under WorkDir.
+	pfs string
 }
 
 // runDatum runs one try of one datum.
@@ -103,13 +107,22 @@ func (w *worker) runDatum(ctx context.Context, d pipelines.DatumTask) (r pipelin
 		r.Log, r.LogBytes = log.String(), log.total
 	}()
 	note := func(format string, args ...any) { fmt.Fprintf(log, "[tusk] "+format+"\n", args...) }
-	dir, err := os.MkdirTemp(w.t.WorkDir, "tusk-datum-")
-	if err != nil {
-		r.Error = "making the datum directory: " + err.Error()
-		return r
+	pfs := w.pfs
+	if pfs == "" {
+		dir, err := os.MkdirTemp(w.t.WorkDir, "tusk-datum-")
+		if err != nil {
+			r.Error = "making the datum directory: " + err.Error()
+			return r
+		}
+		defer os.RemoveAll(dir)
+		pfs = filepath.Join(dir, "pfs")
+	} else {
+		if err := emptyDir(pfs); err != nil {
+			r.Error = "emptying the datum directory: " + err.Error()
+			return r
+		}
+		defer emptyDir(pfs)
 	}
-	defer os.RemoveAll(dir)
-	pfs := filepath.Join(dir, "pfs")
 	if err := os.MkdirAll(filepath.Join(pfs, "out"), 0o755); err != nil {
 		r.Error = "making the datum directory: " + err.Error()
 		return r
@@ -141,6 +154,25 @@ func (w *worker) runDatum(ctx context.Context, d pipelines.DatumTask) (r pipelin
 	}
 	note("uploaded %d output files", outs)
 	return r
+}
+
+// pfsMount is where a datum's tree appears to its command in a private
+// mount namespace (Linux, root), and where the kubernetes runner mounts a
+// pod's datum volume.
+const pfsMount = "/pfs"
+
+// emptyDir removes what dir holds, keeping dir (a mount point).
+func emptyDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stagePaths checks every key of the datum and returns where each goes:
@@ -308,7 +340,7 @@ func (w *worker) exec(ctx context.Context, pfs string, d pipelines.DatumTask, lo
 	}
 	var err error
 	ran := false
-	if useMountNS() {
+	if useMountNS() && pfs != pfsMount {
 		cmd := newCmd()
 		if ran, err = inMountNS(pfs, func() error { return run(cmd) }); !ran {
 			fmt.Fprintf(log, "[tusk] no private mount namespace here (%v): the datum is at $TUSK_PFS only\n", err)
