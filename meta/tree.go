@@ -57,25 +57,52 @@ func uvarintLen(x int) int {
 	return n
 }
 
+// encodedSize is the length of n's encoding.
+func (n *node) encodedSize() int {
+	size := 1 + uvarintLen(len(n.keys))
+	for i := range n.keys {
+		size += n.entrySize(i)
+	}
+	return size
+}
+
 func (n *node) encode() []byte {
-	buf := make([]byte, 0, n.size+16)
+	b, _ := n.encodeDecoded()
+	return b
+}
+
+// encodeDecoded returns n's encoding, allocated once at its exact size,
+// and the node as decodeNode would return it from that encoding (its keys
+// and values are slices of the encoding, not of n's), without parsing it
+// again.
+func (n *node) encodeDecoded() ([]byte, *node) {
+	size := n.encodedSize()
+	buf := make([]byte, 0, size)
+	d := &node{leaf: n.leaf, size: size, keys: make([][]byte, len(n.keys))}
 	if n.leaf {
 		buf = append(buf, 0)
+		d.vals = make([][]byte, len(n.keys))
 	} else {
 		buf = append(buf, 1)
+		d.kids = append([]Hash(nil), n.kids...)
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(n.keys)))
 	for i, k := range n.keys {
 		buf = binary.AppendUvarint(buf, uint64(len(k)))
+		p := len(buf)
 		buf = append(buf, k...)
+		d.keys[i] = buf[p:len(buf):len(buf)]
 		if n.leaf {
-			buf = binary.AppendUvarint(buf, uint64(len(n.vals[i])))
-			buf = append(buf, n.vals[i]...)
+			v := n.vals[i]
+			buf = binary.AppendUvarint(buf, uint64(len(v)))
+			p = len(buf)
+			buf = append(buf, v...)
+			d.vals[i] = buf[p:len(buf):len(buf)]
 		} else {
 			buf = append(buf, n.kids[i][:]...)
 		}
 	}
-	return buf
+	return buf, d
 }
 
 func decodeNode(b []byte) (*node, error) {
@@ -425,6 +452,14 @@ func hashNode(n *node) (Hash, []byte) {
 	b := n.encode()
 	n.size = len(b)
 	return sha256.Sum256(b), b
+}
+
+// hashNodeDecoded is hashNode that also returns the node decoded from its
+// encoding (see encodeDecoded), for the node cache.
+func hashNodeDecoded(n *node) (Hash, []byte, *node) {
+	b, d := n.encodeDecoded()
+	n.size = len(b)
+	return sha256.Sum256(b), b, d
 }
 
 // cursor iterates a tree in key order.
