@@ -275,7 +275,7 @@ func applyNode(dst nodeSink, n *node, muts []Mut) ([]child, error) {
 		return applyLeaf(dst, n, muts)
 	}
 	// Partition muts among children.
-	var out []child
+	out := make([]child, 0, len(n.kids)+1)
 	mi := 0
 	for ci := range n.kids {
 		j := mi
@@ -364,7 +364,7 @@ func mergeUnderfull(dst nodeSink, kids []child) ([]child, error) {
 }
 
 func applyLeaf(dst nodeSink, n *node, muts []Mut) ([]child, error) {
-	m := &node{leaf: true}
+	m := &node{leaf: true, keys: make([][]byte, 0, len(n.keys)+len(muts)), vals: make([][]byte, 0, len(n.keys)+len(muts))}
 	i, j := 0, 0
 	for i < len(n.keys) || j < len(muts) {
 		switch {
@@ -394,7 +394,7 @@ func applyLeaf(dst nodeSink, n *node, muts []Mut) ([]child, error) {
 }
 
 func chunkInternal(dst nodeSink, kids []child) ([]child, error) {
-	m := &node{leaf: false}
+	m := &node{leaf: false, keys: make([][]byte, 0, len(kids)), kids: make([]Hash, 0, len(kids))}
 	for _, k := range kids {
 		m.keys = append(m.keys, k.first)
 		m.kids = append(m.kids, k.hash)
