@@ -45,8 +45,9 @@ type HeadEvent struct {
 }
 
 // Watch registers fn to be called, in commit order, for every branch move
-// once it is durable. fn runs on the committer goroutine: it must not block
-// or call back into the Store's write methods (queue the event instead).
+// once it is durable. fn runs on the committer's syncer goroutine: it must
+// not block or call back into the Store's write methods (queue the event
+// instead).
 func (s *Store) Watch(fn func(HeadEvent)) {
 	s.watchMu.Lock()
 	s.watchers = append(s.watchers, fn)
@@ -143,107 +144,207 @@ func (s *Store) update(ctx context.Context, fn func(w *wtx) error) error {
 	return o.err
 }
 
-func (s *Store) committer() {
-	defer s.wg.Done()
-	for {
-		var batch []*op
-		select {
-		case o := <-s.queue:
-			batch = append(batch, o)
-		case <-s.done:
-			// Drain what was queued before closing.
-			for {
-				select {
-				case o := <-s.queue:
-					s.runBatch([]*op{o})
-				default:
-					return
-				}
-			}
-		}
-	fill:
-		for len(batch) < s.opts.MaxBatch {
-			select {
-			case o := <-s.queue:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
-		s.runBatch(batch)
-	}
+// The committer is a pipeline of two goroutines, so that the CPU work of
+// a batch and the fsync of the one before it overlap:
+//
+//   - the committer applies queued ops, in order, each as its own commit,
+//     into a KV transaction, and commits that transaction (Commit, not yet
+//     durable). It keeps applying ops into the open transaction while the
+//     syncer is busy, and seals it (commits it) when the syncer is free,
+//     when it holds MaxBatch ops, or when it is full (ErrTxnTooBig). A
+//     sealed transaction is visible to every later one, so batch N+1 is
+//     applied on top of batch N's committed state.
+//   - the syncer takes every transaction sealed since its last turn, calls
+//     Sync once for them, calls OnSync, delivers their branch moves to the
+//     watchers in commit order, and only then answers their ops.
+//
+// So an op is answered only after a Sync that started after its
+// transaction was committed; a failed Sync fails the ops of the
+// transactions it covered, never later ones (they wait for their own
+// Sync). Ops are applied, made durable and answered in queue order.
+
+// sealed is one committed KV transaction on its way to durability.
+type sealed struct {
+	ops    []*op
+	events []HeadEvent
+	// err: the transaction could not begin or commit; its ops fail with it
+	// (no Sync is needed for them).
+	err error
 }
 
-// runBatch applies ops in order in as few transactions as possible, syncs,
-// then answers them.
-func (s *Store) runBatch(batch []*op) {
-	for len(batch) > 0 {
-		txn, err := s.db.Begin(true)
-		if err != nil {
-			for _, o := range batch {
-				o.err = errs.Wrap("meta.commit", errs.Internal, err)
-				close(o.done)
+// pipe is the committer goroutine's state.
+type pipe struct {
+	s   *Store
+	w   *wtx  // the open transaction (nil: none)
+	ops []*op // the ops applied in w
+	// done holds the transactions sealed since the syncer's last turn.
+	done    []*sealed
+	doneOps int
+}
+
+func (s *Store) committer() {
+	defer s.wg.Done()
+	syncq := make(chan []*sealed, 1)
+	synced := make(chan struct{}, 1)
+	s.wg.Add(1)
+	go s.syncer(syncq, synced)
+	defer close(syncq)
+	p := &pipe{s: s}
+	busy := false // the syncer is working on a turn
+	for {
+		if !busy && (p.w != nil || len(p.done) > 0) {
+			// The syncer is free: take what is queued already (so that the
+			// batch holds every op that waited), seal, hand over.
+			p.drain(false)
+			p.seal()
+			syncq <- p.done
+			p.done, p.doneOps = nil, 0
+			busy = true
+			continue
+		}
+		// While the syncer is busy, apply what arrives; stop taking ops
+		// when a few batches wait for it (the queue then pushes back).
+		queue := s.queue
+		if p.doneOps >= 4*s.opts.MaxBatch {
+			queue = nil
+		}
+		select {
+		case o := <-queue:
+			p.apply(o)
+		case <-synced:
+			busy = false
+		case <-s.done:
+			// Apply what was queued before closing, then hand the rest to
+			// the syncer and let it finish.
+			p.drain(true)
+			p.seal()
+			if busy {
+				<-synced
+			}
+			if len(p.done) > 0 {
+				syncq <- p.done
 			}
 			return
 		}
-		w := &wtx{s: s, txn: txn}
-		var applied []*op
-		rest := batch[:0:0]
-		for i, o := range batch {
-			w.now = s.tick()
-			nev := len(w.events)
-			err := o.fn(w)
-			if err != nil {
-				w.events = w.events[:nev]
-			}
-			if errors.Is(err, kv.ErrTxnTooBig) && len(applied) > 0 {
-				rest = batch[i:]
-				break
-			}
-			if errors.Is(err, kv.ErrTxnTooBig) {
-				err = errs.E("meta.commit", errs.TooLarge, "change too large for one transaction")
-			}
-			o.err = err
-			applied = append(applied, o)
+	}
+}
+
+// drain applies the ops queued now, without waiting for more: at most
+// MaxBatch of them, or all when all.
+func (p *pipe) drain(all bool) {
+	for i := 0; all || i < p.s.opts.MaxBatch; i++ {
+		select {
+		case o := <-p.s.queue:
+			p.apply(o)
+		default:
+			return
 		}
-		err = w.stampClock()
-		if errors.Is(err, kv.ErrTxnTooBig) {
-			if err = w.txn.Commit(); err == nil {
-				var next kv.Txn
-				if next, err = s.db.Begin(true); err == nil {
-					w.txn = next
-					err = w.stampClock()
-				}
+	}
+}
+
+// apply runs o in the open transaction (beginning one if needed).
+func (p *pipe) apply(o *op) {
+	s := p.s
+	if p.w == nil {
+		txn, err := s.db.Begin(true)
+		if err != nil {
+			p.done = append(p.done, &sealed{ops: []*op{o}, err: err})
+			p.doneOps++
+			return
+		}
+		p.w = &wtx{s: s, txn: txn}
+	}
+	w := p.w
+	w.now = s.tick()
+	nev := len(w.events)
+	err := o.fn(w)
+	if err != nil {
+		w.events = w.events[:nev]
+	}
+	if errors.Is(err, kv.ErrTxnTooBig) && len(p.ops) > 0 {
+		// The transaction is full: seal the ops before o and run o again
+		// in a new one.
+		p.seal()
+		p.apply(o)
+		return
+	}
+	if errors.Is(err, kv.ErrTxnTooBig) {
+		err = errs.E("meta.commit", errs.TooLarge, "change too large for one transaction")
+	}
+	o.err = err
+	p.ops = append(p.ops, o)
+	if len(p.ops) >= s.opts.MaxBatch {
+		p.seal()
+	}
+}
+
+// seal stamps the clock into the open transaction and commits it (not yet
+// durably): it joins the transactions the syncer takes next.
+func (p *pipe) seal() {
+	w := p.w
+	if w == nil {
+		return
+	}
+	err := w.stampClock()
+	if errors.Is(err, kv.ErrTxnTooBig) {
+		if err = w.txn.Commit(); err == nil {
+			var next kv.Txn
+			if next, err = p.s.db.Begin(true); err == nil {
+				w.txn = next
+				err = w.stampClock()
 			}
 		}
-		if err == nil {
-			err = w.txn.Commit()
-		} else {
-			w.txn.Discard()
+	}
+	if err == nil {
+		err = w.txn.Commit()
+	} else {
+		w.txn.Discard()
+	}
+	p.done = append(p.done, &sealed{ops: p.ops, events: w.events, err: err})
+	p.doneOps += len(p.ops)
+	p.w, p.ops = nil, nil
+}
+
+// syncer makes each turn's sealed transactions durable with one Sync, then
+// reports their branch moves and answers their ops, in order. It signals
+// synced after every turn and ends when turns is closed.
+func (s *Store) syncer(turns <-chan []*sealed, synced chan<- struct{}) {
+	defer s.wg.Done()
+	for turn := range turns {
+		var err error
+		need := false
+		for _, t := range turn {
+			need = need || t.err == nil
 		}
-		if err == nil {
+		if need {
 			err = s.db.Sync(context.Background())
 			if err == nil && s.opts.OnSync != nil {
 				s.opts.OnSync()
 			}
 		}
-		if err == nil && len(w.events) > 0 {
-			s.watchMu.Lock()
-			ws := s.watchers
-			s.watchMu.Unlock()
-			for _, ev := range w.events {
-				for _, fn := range ws {
-					fn(ev)
+		s.watchMu.Lock()
+		ws := s.watchers
+		s.watchMu.Unlock()
+		for _, t := range turn {
+			terr := t.err
+			if terr == nil {
+				terr = err
+			}
+			if terr == nil {
+				for _, ev := range t.events {
+					for _, fn := range ws {
+						fn(ev)
+					}
 				}
 			}
-		}
-		for _, o := range applied {
-			if err != nil && o.err == nil {
-				o.err = errs.Wrap("meta.commit", errs.Internal, err)
+			for _, o := range t.ops {
+				if terr != nil && o.err == nil {
+					o.err = errs.Wrap("meta.commit", errs.Internal, terr)
+				}
+				close(o.done)
 			}
-			close(o.done)
 		}
-		batch = rest
+		synced <- struct{}{}
 	}
 }
 

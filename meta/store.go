@@ -352,14 +352,13 @@ func (t txnNodes) getNode(h Hash) (*node, error) {
 
 // putNodeIn stores n in txn (and the node cache).
 func putNodeIn(s *Store, txn kv.ReadWriter, n *node) (Hash, error) {
-	h, b := hashNode(n)
+	// The cached node is built with the encoding, not re-parsed from it;
+	// it aliases the encoding, never the caller's slices.
+	h, b, dn := hashNodeDecoded(n)
 	if err := txn.Set(append([]byte(pNode), h[:]...), b); err != nil {
 		return h, err
 	}
-	// Re-decode so the cached node does not alias caller slices.
-	if dn, err := decodeNode(b); err == nil {
-		s.nodes.add(h, dn)
-	}
+	s.nodes.add(h, dn)
 	return h, nil
 }
 

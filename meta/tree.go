@@ -22,10 +22,13 @@ func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
 // Node size bounds (bytes of encoding). A node is split when it grows past
 // maxNodeSize and merged with a sibling when it shrinks below minNodeSize.
+// A one-key commit rewrites one node per level of its two trees, so these
+// bound its metadata bytes: about 12 KiB at 1M keys
+// (TestOneKeyCommitWritesOnePath; 8 KiB nodes wrote 26 KiB).
 const (
-	maxNodeSize    = 8 << 10
-	targetNodeSize = 4 << 10
-	minNodeSize    = 1 << 10
+	maxNodeSize    = 2 << 10
+	targetNodeSize = 1 << 10
+	minNodeSize    = 256
 )
 
 // node is a decoded B+-tree node. In a leaf, vals[i] is the value of
@@ -57,25 +60,52 @@ func uvarintLen(x int) int {
 	return n
 }
 
+// encodedSize is the length of n's encoding.
+func (n *node) encodedSize() int {
+	size := 1 + uvarintLen(len(n.keys))
+	for i := range n.keys {
+		size += n.entrySize(i)
+	}
+	return size
+}
+
 func (n *node) encode() []byte {
-	buf := make([]byte, 0, n.size+16)
+	b, _ := n.encodeDecoded()
+	return b
+}
+
+// encodeDecoded returns n's encoding, allocated once at its exact size,
+// and the node as decodeNode would return it from that encoding (its keys
+// and values are slices of the encoding, not of n's), without parsing it
+// again.
+func (n *node) encodeDecoded() ([]byte, *node) {
+	size := n.encodedSize()
+	buf := make([]byte, 0, size)
+	d := &node{leaf: n.leaf, size: size, keys: make([][]byte, len(n.keys))}
 	if n.leaf {
 		buf = append(buf, 0)
+		d.vals = make([][]byte, len(n.keys))
 	} else {
 		buf = append(buf, 1)
+		d.kids = append([]Hash(nil), n.kids...)
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(n.keys)))
 	for i, k := range n.keys {
 		buf = binary.AppendUvarint(buf, uint64(len(k)))
+		p := len(buf)
 		buf = append(buf, k...)
+		d.keys[i] = buf[p:len(buf):len(buf)]
 		if n.leaf {
-			buf = binary.AppendUvarint(buf, uint64(len(n.vals[i])))
-			buf = append(buf, n.vals[i]...)
+			v := n.vals[i]
+			buf = binary.AppendUvarint(buf, uint64(len(v)))
+			p = len(buf)
+			buf = append(buf, v...)
+			d.vals[i] = buf[p:len(buf):len(buf)]
 		} else {
 			buf = append(buf, n.kids[i][:]...)
 		}
 	}
-	return buf
+	return buf, d
 }
 
 func decodeNode(b []byte) (*node, error) {
@@ -245,7 +275,7 @@ func applyNode(dst nodeSink, n *node, muts []Mut) ([]child, error) {
 		return applyLeaf(dst, n, muts)
 	}
 	// Partition muts among children.
-	var out []child
+	out := make([]child, 0, len(n.kids)+1)
 	mi := 0
 	for ci := range n.kids {
 		j := mi
@@ -334,7 +364,7 @@ func mergeUnderfull(dst nodeSink, kids []child) ([]child, error) {
 }
 
 func applyLeaf(dst nodeSink, n *node, muts []Mut) ([]child, error) {
-	m := &node{leaf: true}
+	m := &node{leaf: true, keys: make([][]byte, 0, len(n.keys)+len(muts)), vals: make([][]byte, 0, len(n.keys)+len(muts))}
 	i, j := 0, 0
 	for i < len(n.keys) || j < len(muts) {
 		switch {
@@ -364,7 +394,7 @@ func applyLeaf(dst nodeSink, n *node, muts []Mut) ([]child, error) {
 }
 
 func chunkInternal(dst nodeSink, kids []child) ([]child, error) {
-	m := &node{leaf: false}
+	m := &node{leaf: false, keys: make([][]byte, 0, len(kids)), kids: make([]Hash, 0, len(kids))}
 	for _, k := range kids {
 		m.keys = append(m.keys, k.first)
 		m.kids = append(m.kids, k.hash)
@@ -425,6 +455,14 @@ func hashNode(n *node) (Hash, []byte) {
 	b := n.encode()
 	n.size = len(b)
 	return sha256.Sum256(b), b
+}
+
+// hashNodeDecoded is hashNode that also returns the node decoded from its
+// encoding (see encodeDecoded), for the node cache.
+func hashNodeDecoded(n *node) (Hash, []byte, *node) {
+	b, d := n.encodeDecoded()
+	n.size = len(b)
+	return sha256.Sum256(b), b, d
 }
 
 // cursor iterates a tree in key order.

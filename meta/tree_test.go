@@ -196,3 +196,30 @@ func TestTreeCommitCostIsLogarithmic(t *testing.T) {
 		t.Fatalf("a one-key change on 100k keys wrote %d nodes", s.puts)
 	}
 }
+
+// TestEncodeDecodedMatchesDecodeNode: the node the cache gets from
+// encodeDecoded is the one decodeNode reads from the same encoding.
+func TestEncodeDecodedMatchesDecodeNode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    *node
+	}{
+		{"leaf", &node{leaf: true, keys: [][]byte{[]byte("a"), []byte("b\x00c")}, vals: [][]byte{{}, []byte("value")}}},
+		{"internal", &node{keys: [][]byte{[]byte("a"), []byte("m")}, kids: []Hash{{1}, {2}}}},
+		{"long key", &node{leaf: true, keys: [][]byte{bytes.Repeat([]byte("k"), 300)}, vals: [][]byte{bytes.Repeat([]byte("v"), 200)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, d := tc.n.encodeDecoded()
+			if len(b) != cap(b) || len(b) != tc.n.encodedSize() {
+				t.Fatalf("encoding: len %d cap %d, size %d", len(b), cap(b), tc.n.encodedSize())
+			}
+			want, err := decodeNode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(d) != fmt.Sprint(want) {
+				t.Fatalf("encodeDecoded gave %v, decodeNode %v", d, want)
+			}
+		})
+	}
+}

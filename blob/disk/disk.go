@@ -35,6 +35,8 @@ type Driver struct {
 	root string // absolute and clean
 	tmp  string // root/.tmp: files being written by Put
 	opts Options
+	// dirSyncs shares directory fsyncs among concurrent writers.
+	dirSyncs dirSyncs
 }
 
 var _ blob.Driver = (*Driver)(nil)
@@ -307,11 +309,18 @@ func (d *Driver) synced(path string, dir bool) {
 	}
 }
 
-// syncDir fsyncs a directory so the entries in it survive a crash.
+// syncDir makes the entries made in dir before the call survive a crash:
+// it returns after an fsync of dir that started after the call, shared
+// with concurrent callers syncing dir (see dirSyncs).
 func (d *Driver) syncDir(dir string) error {
 	if !syncDirSupported {
 		return nil
 	}
+	return d.dirSyncs.sync(dir, func() error { return d.fsyncDir(dir) })
+}
+
+// fsyncDir fsyncs a directory.
+func (d *Driver) fsyncDir(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
