@@ -77,6 +77,7 @@ func TestMain(m *testing.M) {
 		}
 		fmt.Print(sb.String())
 	}
+	sidePrint(table.rows)
 	table.mu.Unlock()
 	os.Exit(code)
 }
