@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/tusk-data/tusk/gateway/gatewaytest"
 )
@@ -67,6 +68,11 @@ type sideFigures struct {
 	bigPut, bigGet          float64 // 256 MiB, MB/s
 }
 
+// sideVersioned: TUSK_BENCH_VGW_VERSIONING=1 runs versitygw with a
+// versioning directory and versioning enabled on the bucket (default: its
+// plain posix defaults, unversioned).
+func sideVersioned() bool { return os.Getenv("TUSK_BENCH_VGW_VERSIONING") == "1" }
+
 // sideVersitygw starts versitygw (scripts/install-versitygw.sh) with a posix
 // backend on a fresh temporary directory (the same file system as Tusk's
 // data directory) and the same root keys as the Tusk gateway. The returned
@@ -94,8 +100,16 @@ func sideVersitygw(b *testing.B) (string, func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--access", gatewaytest.AccessKey, "--secret", gatewaytest.SecretKey,
-		"--port", addr, "--quiet", "posix", dir)
+	args := []string{"--access", gatewaytest.AccessKey, "--secret", gatewaytest.SecretKey,
+		"--port", addr, "--quiet", "posix"}
+	if sideVersioned() {
+		vdir := filepath.Join(b.TempDir(), "vgw-versions")
+		if err := os.MkdirAll(vdir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		args = append(args, "--versioning-dir", vdir)
+	}
+	cmd := exec.Command(bin, append(args, dir)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -180,6 +194,12 @@ func sideRun(b *testing.B, name, url string, versioned bool, small [][]byte, big
 	bucket := "side-bench"
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		b.Fatalf("%s: CreateBucket: %v", name, err)
+	}
+	if name == "versitygw" && versioned {
+		if _, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+			b.Fatalf("%s: PutBucketVersioning: %v", name, err)
+		}
 	}
 	var f sideFigures
 
@@ -274,7 +294,7 @@ func BenchmarkSideBySide(b *testing.B) {
 		tusk := sideRun(b, "tusk", srv.url, true, small, big, 1000*run)
 		srv.stop()
 		url, stop := sideVersitygw(b)
-		vgw := sideRun(b, "versitygw", url, false, small, big, 1000*run+500)
+		vgw := sideRun(b, "versitygw", url, sideVersioned(), small, big, 1000*run+500)
 		stop()
 		b.StopTimer()
 		sideReport(b, tusk, vgw)
@@ -316,9 +336,14 @@ func sideReport(b *testing.B, t, v sideFigures) {
 	sideResult.mu.Lock()
 	defer sideResult.mu.Unlock()
 	sideResult.rows = rows
+	vmode := "its defaults: no --versioning-dir, so unversioned (TUSK_BENCH_VGW_VERSIONING=1 enables versioning)"
+	if sideVersioned() {
+		vmode = "--versioning-dir and bucket versioning enabled (TUSK_BENCH_VGW_VERSIONING=1)"
+	}
 	sideResult.notes = []string{
 		"ratio = Tusk / versitygw; for the ms rows lower is better, so a ratio below 1 favours Tusk",
-		"Tusk: `tusk serve` subprocess (versioning, durable commits); versitygw v1.8.0: `versitygw posix` subprocess, its defaults (no --versioning-dir, so unversioned)",
+		"Tusk: `tusk serve` subprocess (every PUT a versioned, durable commit); versitygw v1.8.0: `versitygw posix` subprocess, " + vmode,
+		"versitygw posix does not fsync/fdatasync on PutObject (O_TMPFILE + linkat; seen with strace on v1.8.0): its PUT figures are not durable ones",
 		"both on fresh directories under the same temporary directory (same disk), one after the other, never at once",
 		fmt.Sprintf("load generator in the test process: aws-sdk-go-v2, GOMAXPROCS=%d, %d CPUs", runtime.GOMAXPROCS(0), runtime.NumCPU()),
 		"goals are reported, not asserted",
