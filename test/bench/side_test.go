@@ -397,10 +397,14 @@ func sidePrint(other []row) {
 	if path == "" {
 		path = filepath.Join(sideModuleRoot(), "bin", "bench.json")
 	}
-	data, err := json.MarshalIndent(doc, "", "  ")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep the goals' ">=" readable
+	enc.SetIndent("", "  ")
+	err := enc.Encode(doc)
 	if err == nil {
 		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-			err = os.WriteFile(path, append(data, '\n'), 0o644)
+			err = os.WriteFile(path, buf.Bytes(), 0o644)
 		}
 	}
 	if err != nil {
