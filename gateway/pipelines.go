@@ -40,26 +40,16 @@ type PipelineConfig struct {
 	Kubernetes *KubernetesConfig
 }
 
-// KubernetesConfig configures the kubernetes runner (docs/kubernetes.md).
+// KubernetesConfig configures the kubernetes runner (docs/kubernetes.md):
+// how to reach the API server, and the runner's own settings (Namespace,
+// Image, Gateway required; Client, Region, Board and Log are set by the
+// gateway).
 type KubernetesConfig struct {
 	// REST is the API server's client config; nil: Kubeconfig, or the
 	// in-cluster config when Kubeconfig is "" too.
 	REST       *rest.Config
 	Kubeconfig string
-	// Namespace, Image (the Tusk image), Gateway (the URL pods reach this
-	// gateway at) are required; the rest are optional.
-	Namespace        string
-	Image            string
-	Gateway          string
-	ServiceAccount   string
-	ImagePullSecrets []string
-	Labels           map[string]string
-	Requests         pipelines.Resources
-	Limits           pipelines.Resources
-	NodeSelector     map[string]string
-	Tolerations      []pipelines.Toleration
-	TTL              time.Duration
-	AdoptGrace       time.Duration
+	k8srunner.Config
 }
 
 // pipelineCreds implements pipelines.Credentials over Auth: each pipeline
@@ -214,11 +204,10 @@ func (s *Server) initKubernetes() error {
 		return fmt.Errorf("kubernetes runner: %w", err)
 	}
 	s.board = pipelines.NewTaskBoard()
-	s.kube, err = k8srunner.New(k8srunner.Config{Client: cl, Namespace: kc.Namespace, Image: kc.Image, Gateway: kc.Gateway,
-		Region: s.cfg.Region, ServiceAccount: kc.ServiceAccount, ImagePullSecrets: kc.ImagePullSecrets, Labels: kc.Labels,
-		Requests: kc.Requests, Limits: kc.Limits, NodeSelector: kc.NodeSelector, Tolerations: kc.Tolerations,
-		TTL: kc.TTL, AdoptGrace: kc.AdoptGrace, Board: s.board,
-		Log: s.cfg.Log.With().Str("component", "kubernetes").Logger()})
+	rcfg := kc.Config
+	rcfg.Client, rcfg.Region, rcfg.Board = cl, s.cfg.Region, s.board
+	rcfg.Log = s.cfg.Log.With().Str("component", "kubernetes").Logger()
+	s.kube, err = k8srunner.New(rcfg)
 	return err
 }
 

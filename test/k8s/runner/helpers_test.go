@@ -36,6 +36,7 @@ import (
 
 	"github.com/tusk-data/tusk/gateway"
 	"github.com/tusk-data/tusk/pipelines"
+	k8srunner "github.com/tusk-data/tusk/pipelines/kubernetes"
 	"github.com/tusk-data/tusk/test/k8s/k8stest"
 )
 
@@ -119,16 +120,16 @@ func setup(t *testing.T) *env {
 
 	e.cfg = gateway.Config{DataDir: t.TempDir(), AccessKey: adminKey, SecretKey: adminSecret, MinFree: 1 << 20, GCInterval: -1,
 		Pipelines: gateway.PipelineConfig{Kubernetes: &gateway.KubernetesConfig{
-			REST: rc, Namespace: namespace, Image: tuskImage,
-			ServiceAccount: workerAccount, ImagePullSecrets: []string{"regcred"},
-			Labels:       map[string]string{"team": "data"},
-			Requests:     pipelines.Resources{CPU: "100m", Memory: "64Mi"},
-			Limits:       pipelines.Resources{Memory: "512Mi"},
-			NodeSelector: map[string]string{"kubernetes.io/os": "linux"},
-			// Finished Jobs go at once: the tests see the TTL controller
-			// delete them, and the garbage collector their Secrets.
-			TTL: time.Second,
-		}}}
+			REST: rc, Config: k8srunner.Config{Namespace: namespace, Image: tuskImage,
+				ServiceAccount: workerAccount, ImagePullSecrets: []string{"regcred"},
+				Labels:       map[string]string{"team": "data"},
+				Requests:     pipelines.Resources{CPU: "100m", Memory: "64Mi"},
+				Limits:       pipelines.Resources{Memory: "512Mi"},
+				NodeSelector: map[string]string{"kubernetes.io/os": "linux"},
+				// Finished Jobs go at once: the tests see the TTL controller
+				// delete them, and the garbage collector their Secrets.
+				TTL: time.Second,
+			}}}}
 	lw := &logWriter{t: t}
 	t.Cleanup(lw.close) // registered first: runs after the gateway stopped
 	e.cfg.Log = zerolog.New(lw).With().Timestamp().Logger()
