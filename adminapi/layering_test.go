@@ -1,57 +1,21 @@
 package adminapi_test
 
 import (
-	"encoding/json"
 	"go/parser"
 	"go/token"
-	"io"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/tusk-data/tusk/internal/golist"
 )
 
-const module = "github.com/tusk-data/tusk"
-
-// listed is what go list says of a package.
-type listed struct {
-	ImportPath string
-	Imports    []string // direct imports
-	Deps       []string // every package it depends on, transitively
-}
-
-// goList runs go list -deps=false -json on patterns.
-func goList(t *testing.T, patterns ...string) map[string]listed {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the layering test needs the go tool on PATH: %v", err)
-	}
-	cmd := exec.Command(gobin, append([]string{"list", "-json"}, patterns...)...)
-	cmd.Dir = ".."
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list %v: %v", patterns, err)
-	}
-	pkgs := map[string]listed{}
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	for {
-		var p listed
-		if err := dec.Decode(&p); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		pkgs[p.ImportPath] = p
-	}
-	return pkgs
-}
+const module = golist.Module
 
 func tusk(paths []string) []string {
 	var out []string
 	for _, p := range paths {
-		if p == module || strings.HasPrefix(p, module+"/") {
+		if golist.InModule(p) {
 			out = append(out, p)
 		}
 	}
@@ -62,7 +26,7 @@ func tusk(paths []string) []string {
 // a leaf the CLI can import without the server; the admin API and auth do
 // not reach back into gateway, which only wires them.
 func TestLayering(t *testing.T) {
-	pkgs := goList(t, "./adminapi/...", "./auth/...", "./gateway/...")
+	pkgs := golist.Map(t, nil, "./adminapi/...", "./auth/...", "./gateway/...")
 	tests := []struct {
 		pkg string
 		// allowed lists the only Tusk packages pkg may depend on
