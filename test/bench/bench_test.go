@@ -157,37 +157,14 @@ func BenchmarkPut4KiB32Clients(b *testing.B) {
 	ctx := context.Background()
 	bodies := smallBodies(concurrentPuts)
 	for run := 0; run < b.N; run++ {
-		var next atomic.Int64
-		lat := make([]time.Duration, concurrentPuts)
-		var failed atomic.Int64
 		s0 := syncs.Load()
 		b.ResetTimer()
-		start := time.Now()
-		var wg sync.WaitGroup
-		for w := 0; w < concurrentConns; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1) - 1)
-					if i >= concurrentPuts {
-						return
-					}
-					t0 := time.Now()
-					if err := put(ctx, c, bucket, fmt.Sprintf("run%d/%05d", run, i), bodies[i]); err != nil {
-						if failed.Add(1) == 1 {
-							b.Errorf("PutObject: %v", err)
-						}
-					}
-					lat[i] = time.Since(t0)
-				}
-			}()
-		}
-		wg.Wait()
-		el := time.Since(start)
+		el, lat, err := parallel(concurrentPuts, concurrentConns, func(i int) error {
+			return put(ctx, c, bucket, fmt.Sprintf("run%d/%05d", run, i), bodies[i])
+		})
 		b.StopTimer()
-		if failed.Load() > 0 {
-			b.Fatalf("%d of %d PUTs failed", failed.Load(), concurrentPuts)
+		if err != nil {
+			b.Fatalf("PutObject: %v", err)
 		}
 		n := syncs.Load() - s0
 		how := fmt.Sprintf("%d PUTs, 32 clients, SigV4 signed payload + CRC32", concurrentPuts)

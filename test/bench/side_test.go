@@ -157,9 +157,9 @@ func sidePut(ctx context.Context, c *s3.Client, bucket, key string, body []byte,
 	return err
 }
 
-// sideParallel runs op(i) for i in [0, n) on conns workers and returns the
+// parallel runs op(i) for i in [0, n) on conns workers and returns the
 // wall time and each op's latency.
-func sideParallel(n, conns int, op func(i int) error) (time.Duration, []time.Duration, error) {
+func parallel(n, conns int, op func(i int) error) (time.Duration, []time.Duration, error) {
 	var next atomic.Int64
 	lat := make([]time.Duration, n)
 	var first error
@@ -205,7 +205,7 @@ func sideRun(b *testing.B, name, url string, versioned bool, small [][]byte, big
 
 	// PUT 4 KiB x32.
 	key := func(i int) string { return fmt.Sprintf("small/%05d", i) }
-	el, lat, err := sideParallel(sideSmallPuts, concurrentConns, func(i int) error {
+	el, lat, err := parallel(sideSmallPuts, concurrentConns, func(i int) error {
 		return sidePut(ctx, c, bucket, key(i), small[i], versioned)
 	})
 	if err != nil {
@@ -215,7 +215,7 @@ func sideRun(b *testing.B, name, url string, versioned bool, small [][]byte, big
 	f.putP50, f.putP99 = ms(percentile(lat, 0.50)), ms(percentile(lat, 0.99))
 
 	// PUT 4 KiB, 1 client (bodies not used by the x32 phase).
-	el, lat, err = sideParallel(sideSerial, 1, func(i int) error {
+	el, lat, err = parallel(sideSerial, 1, func(i int) error {
 		return sidePut(ctx, c, bucket, fmt.Sprintf("serial/%05d", i), small[sideSmallPuts+i], versioned)
 	})
 	if err != nil {
@@ -227,7 +227,7 @@ func sideRun(b *testing.B, name, url string, versioned bool, small [][]byte, big
 	// GET 4 KiB x32: the x32 phase's objects (latest version), each
 	// sideGetRounds times, bodies checked.
 	n := sideSmallPuts * sideGetRounds
-	el, _, err = sideParallel(n, concurrentConns, func(i int) error {
+	el, _, err = parallel(n, concurrentConns, func(i int) error {
 		i %= sideSmallPuts
 		g, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key(i))})
 		if err != nil {
