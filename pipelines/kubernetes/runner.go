@@ -26,6 +26,7 @@ import (
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/pipelines"
@@ -491,7 +492,17 @@ func (r *Runner) create(ctx context.Context, id string, t *pipelines.Task) error
 	}
 	owner, _ := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{{
 		APIVersion: "batch/v1", Kind: "Job", Name: job.Name, UID: job.UID}}}})
-	if _, err := secrets.Patch(ctx, id, types.MergePatchType, owner, metav1.PatchOptions{}); err != nil {
+	// The Job exists from here on: handing it the Secret must not fail
+	// because the run is being cancelled or detached (a gateway stopping
+	// right after the create), nor on one transient API error, or the Job
+	// would be deleted under a gateway that meant to leave it running.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err = retry.OnError(retry.DefaultBackoff, func(err error) bool { return !apierrors.IsNotFound(err) }, func() error {
+		_, err := secrets.Patch(pctx, id, types.MergePatchType, owner, metav1.PatchOptions{})
+		return err
+	})
+	if err != nil {
 		r.deleteJob(id)
 		_ = secrets.Delete(context.Background(), id, metav1.DeleteOptions{})
 		return fmt.Errorf("kubernetes runner: handing Secret %s to its Job: %w", id, err)
