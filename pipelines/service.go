@@ -829,7 +829,7 @@ func (s *Service) checkGraph(ctx context.Context, spec *Spec) error {
 		for _, f := range []struct {
 			name string
 			l    []Input
-		}{{"cross", in.Cross}, {"union", in.Union}, {"join", in.Join}} {
+		}{{"cross", in.Cross}, {"union", in.Union}, {"join", in.Join}, {"group", in.Group}} {
 			for i := range f.l {
 				if err := walk(&f.l[i], path+"."+f.name+"["+itoa(i)+"]"); err != nil {
 					return err

@@ -73,6 +73,9 @@ type Input struct {
 	Cross []Input   `json:"cross,omitempty"`
 	Union []Input   `json:"union,omitempty"`
 	Join  []Input   `json:"join,omitempty"`
+	// Group makes one datum of all the datums of its pfs inputs whose
+	// group_by keys are equal (see group.go).
+	Group []Input `json:"group,omitempty"`
 }
 
 // PFSInput subscribes to a branch of a repo.
@@ -87,6 +90,12 @@ type PFSInput struct {
 	// JoinOn ("$1", "$1-$2") is the join key of a join's input, made of
 	// the glob's capture groups.
 	JoinOn string `json:"join_on,omitempty"`
+	// OuterJoin makes this join input's datums that match no datum of
+	// some other input still datums (with the inputs that do match).
+	OuterJoin bool `json:"outer_join,omitempty"`
+	// GroupBy ("$1") is the group key of a group's input, made of the
+	// glob's capture groups.
+	GroupBy string `json:"group_by,omitempty"`
 }
 
 // Transform is what runs on a datum.
@@ -362,7 +371,7 @@ func (s *Spec) Validate() error {
 	}
 	inputNames := map[string]string{}
 	var branches []string
-	if err := s.Input.validate("input", false, inputNames, &branches, s.Name); err != nil {
+	if err := s.Input.validate("input", "", inputNames, &branches, s.Name); err != nil {
 		return err
 	}
 	if len(s.Transform.Cmd) == 0 {
@@ -438,24 +447,27 @@ func (s *Spec) Validate() error {
 	return nil
 }
 
-func (in *Input) validate(path string, inJoin bool, inputNames map[string]string, branches *[]string, output string) error {
+func (in *Input) validate(path, parent string, inputNames map[string]string, branches *[]string, output string) error {
 	set := 0
 	if in.PFS != nil {
 		set++
 	}
-	for _, l := range [][]Input{in.Cross, in.Union, in.Join} {
+	for _, l := range [][]Input{in.Cross, in.Union, in.Join, in.Group} {
 		if l != nil {
 			set++
 		}
 	}
 	if set != 1 {
-		return specErr(path, "set exactly one of pfs, cross, union, join")
+		return specErr(path, "set exactly one of pfs, cross, union, join, group")
 	}
 	if in.PFS != nil {
-		return in.PFS.validate(path+".pfs", inJoin, inputNames, branches, output)
+		return in.PFS.validate(path+".pfs", parent, inputNames, branches, output)
 	}
-	if inJoin {
+	switch parent {
+	case "join":
 		return specErr(path, "the inputs of a join must be pfs inputs with join_on")
+	case "group":
+		return specErr(path, "the inputs of a group must be pfs inputs with group_by")
 	}
 	list, field, min := in.Cross, "cross", 1
 	if in.Union != nil {
@@ -464,18 +476,25 @@ func (in *Input) validate(path string, inJoin bool, inputNames map[string]string
 	if in.Join != nil {
 		list, field, min = in.Join, "join", 2
 	}
+	if in.Group != nil {
+		list, field = in.Group, "group"
+	}
 	if len(list) < min {
 		return specErr(path+"."+field, "needs at least %d input(s)", min)
 	}
 	for i := range list {
-		if err := list[i].validate(fmt.Sprintf("%s.%s[%d]", path, field, i), field == "join", inputNames, branches, output); err != nil {
+		kind := ""
+		if field == "join" || field == "group" {
+			kind = field
+		}
+		if err := list[i].validate(fmt.Sprintf("%s.%s[%d]", path, field, i), kind, inputNames, branches, output); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *PFSInput) validate(path string, inJoin bool, inputNames map[string]string, branches *[]string, output string) error {
+func (p *PFSInput) validate(path, parent string, inputNames map[string]string, branches *[]string, output string) error {
 	if p.Repo == "" {
 		return specErr(path+".repo", "required: the input repo")
 	}
@@ -512,18 +531,40 @@ func (p *PFSInput) validate(path string, inJoin bool, inputNames map[string]stri
 	if err != nil {
 		return specErr(path+".glob", "%v", err)
 	}
-	if p.JoinOn != "" && !inJoin {
-		return specErr(path+".join_on", "only the inputs of a join take join_on")
+	if p.JoinOn != "" && parent != "join" {
+		return specErr(path+".join_on", "only the inputs of a join take join_on%s", groupHint(parent, "group_by"))
 	}
-	if inJoin {
+	if p.OuterJoin && parent != "join" {
+		return specErr(path+".outer_join", "only the inputs of a join take outer_join")
+	}
+	if p.GroupBy != "" && parent != "group" {
+		return specErr(path+".group_by", "only the inputs of a group take group_by%s", groupHint(parent, "join_on"))
+	}
+	switch parent {
+	case "join":
 		if p.JoinOn == "" {
 			return specErr(path+".join_on", "required in a join: the join key, made of the glob's capture groups, e.g. \"$1\"")
 		}
 		if err := g.checkTemplate(p.JoinOn); err != nil {
 			return specErr(path+".join_on", "%v", err)
 		}
+	case "group":
+		if p.GroupBy == "" {
+			return specErr(path+".group_by", "required in a group: the group key, made of the glob's capture groups, e.g. \"$1\"")
+		}
+		if err := g.checkTemplate(p.GroupBy); err != nil {
+			return specErr(path+".group_by", "%v", err)
+		}
 	}
 	return nil
+}
+
+// groupHint suggests the key field of the input's actual parent.
+func groupHint(parent, field string) string {
+	if parent == "join" || parent == "group" {
+		return " (this input is in a " + parent + ": use " + field + ")"
+	}
+	return ""
 }
 
 // Leaves returns the spec's pfs inputs in order (their index is their
@@ -535,7 +576,7 @@ func (s *Spec) Leaves() []*PFSInput {
 		if in.PFS != nil {
 			out = append(out, in.PFS)
 		}
-		for _, l := range [][]Input{in.Cross, in.Union, in.Join} {
+		for _, l := range [][]Input{in.Cross, in.Union, in.Join, in.Group} {
 			for i := range l {
 				walk(&l[i])
 			}

@@ -43,6 +43,14 @@ datum_timeout: 90s
 				t.Errorf("parsed %+v", s)
 			}
 		}},
+		{"group and outer join", `{"name":"grp","input":{"cross":[{"group":[{"pfs":{"repo":"logs","glob":"/(*)/*","group_by":"$1"}},
+{"pfs":{"repo":"meta","glob":"/(*).json","group_by":"$1"}}]},{"join":[{"pfs":{"repo":"aa1","glob":"/(*)","join_on":"$1","outer_join":true}},
+{"pfs":{"repo":"bb1","glob":"/(*)","join_on":"$1"}}]}]},"transform":{"cmd":["sh"]}}`, func(t *testing.T, s *pipelines.Spec) {
+			l := s.Leaves()
+			if len(l) != 4 || l[0].Repo != "logs" || l[0].GroupBy != "$1" || l[1].Name != "meta" || !l[2].OuterJoin || l[3].OuterJoin || l[3].JoinOn != "$1" {
+				t.Errorf("parsed %+v", s)
+			}
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, err := pipelines.Parse([]byte(c.src))
@@ -75,6 +83,17 @@ func TestSpecErrorsNameTheField(t *testing.T) {
 		{"join without join_on", "name: e1x\ninput: {join: [{pfs: {repo: abc, glob: '/(*)'}}, {pfs: {repo: abd, glob: '/(*)', join_on: $1}}]}\n" + tr, "input.join[0].pfs.join_on", "required"},
 		{"join_on past groups", "name: e1x\ninput: {join: [{pfs: {repo: abc, glob: '/(*)', join_on: $2}}, {pfs: {repo: abd, glob: '/(*)', join_on: $1}}]}\n" + tr, "input.join[0].pfs.join_on", "capture group 2"},
 		{"join_on outside join", "name: e1x\ninput: {pfs: {repo: abc, glob: '/(*)', join_on: $1}}\n" + tr, "input.pfs.join_on", "only the inputs of a join"},
+		{"group_by outside group", "name: e1x\ninput: {pfs: {repo: abc, glob: '/(*)', group_by: $1}}\n" + tr, "input.pfs.group_by", "only the inputs of a group"},
+		{"group_by in a join", "name: e1x\ninput: {join: [{pfs: {repo: abc, glob: '/(*)', join_on: $1, group_by: $1}}, {pfs: {repo: abd, glob: '/(*)', join_on: $1}}]}\n" + tr, "input.join[0].pfs.group_by", "use join_on"},
+		{"join_on in a group", "name: e1x\ninput: {group: [{pfs: {repo: abc, glob: '/(*)', join_on: $1}}]}\n" + tr, "input.group[0].pfs.join_on", "use group_by"},
+		{"group without group_by", "name: e1x\ninput: {group: [{pfs: {repo: abc, glob: '/(*)'}}]}\n" + tr, "input.group[0].pfs.group_by", "required in a group"},
+		{"group_by past groups", "name: e1x\ninput: {group: [{pfs: {repo: abc, glob: '/*', group_by: $1}}]}\n" + tr, "input.group[0].pfs.group_by", "no capture groups"},
+		{"empty group", "name: e1x\ninput: {group: []}\n" + tr, "input.group", "at least 1"},
+		{"cross in a group", "name: e1x\ninput: {group: [{cross: [{pfs: {repo: abc, glob: /*}}]}]}\n" + tr, "input.group[0]", "pfs inputs with group_by"},
+		{"group in a join", "name: e1x\ninput: {join: [{group: [{pfs: {repo: abc, glob: '/(*)', group_by: $1}}]}, {pfs: {repo: abd, glob: '/(*)', join_on: $1}}]}\n" + tr, "input.join[0]", "pfs inputs with join_on"},
+		{"outer_join outside join", "name: e1x\ninput: {pfs: {repo: abc, glob: /*, outer_join: true}}\n" + tr, "input.pfs.outer_join", "only the inputs of a join"},
+		{"outer_join in a group", "name: e1x\ninput: {group: [{pfs: {repo: abc, glob: '/(*)', group_by: $1, outer_join: true}}]}\n" + tr, "input.group[0].pfs.outer_join", "only the inputs of a join"},
+		{"group and union both set", "name: e1x\ninput: {group: [{pfs: {repo: abc, glob: '/(*)', group_by: $1}}], union: []}\n" + tr, "input", "exactly one"},
 		{"wrong type", "name: e1x\ninput: {pfs: {repo: abc, glob: /*}}\n" + tr + "parallelism: many\n", "parallelism", "want a number"},
 		{"bad timeout", "name: e1x\ninput: {pfs: {repo: abc, glob: /*}}\n" + tr + "datum_timeout: soon\n", "", "bad duration"},
 		{"unknown runner", "name: e1x\ninput: {pfs: {repo: abc, glob: /*}}\n" + tr + "runner: nomad\n", "runner", "unknown runner"},
