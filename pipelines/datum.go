@@ -104,11 +104,14 @@ type node struct {
 	leaf int // pfs: index into leaves; -1 otherwise
 	kind string
 	kids []*node
+	// outer marks a join's pfs input with outer_join; outerJoin a join
+	// with at least one such input (group.go).
+	outer, outerJoin bool
 }
 
 func buildTree(in *Input, next *int) *node {
 	if in.PFS != nil {
-		n := &node{leaf: *next, kind: "pfs"}
+		n := &node{leaf: *next, kind: "pfs", outer: in.PFS.OuterJoin}
 		*next++
 		return n
 	}
@@ -121,8 +124,13 @@ func buildTree(in *Input, next *int) *node {
 	if in.Join != nil {
 		list, n.kind = in.Join, "join"
 	}
+	if in.Group != nil {
+		list, n.kind = in.Group, "group"
+	}
 	for i := range list {
-		n.kids = append(n.kids, buildTree(&list[i], next))
+		kid := buildTree(&list[i], next)
+		n.outerJoin = n.outerJoin || kid.outer
+		n.kids = append(n.kids, kid)
 	}
 	return n
 }
@@ -139,6 +147,12 @@ type leafView interface {
 	changed(i int) []string
 	// joinOf returns the join key of an existing leaf datum.
 	joinOf(i int, path string) (string, bool, error)
+	// deltaKeys returns the sorted distinct join (or group) keys of the
+	// leaf datums of leaf i changed by the job, removed ones included.
+	deltaKeys(i int) []string
+	// touch marks a leaf datum whose committed datums must be checked
+	// again: any of them that the job does not produce is removed.
+	touch(r LeafRef)
 }
 
 type combo []LeafRef
@@ -147,8 +161,19 @@ func mergeCombos(a, b combo) combo {
 	out := make(combo, 0, len(a)+len(b))
 	out = append(out, a...)
 	out = append(out, b...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Leaf < out[j].Leaf })
+	sortCombo(out)
 	return out
+}
+
+// sortCombo orders a datum's leaf datums by leaf, then path (a group's
+// datum holds several of one leaf).
+func sortCombo(c combo) {
+	sort.Slice(c, func(i, j int) bool {
+		if c[i].Leaf != c[j].Leaf {
+			return c[i].Leaf < c[j].Leaf
+		}
+		return c[i].Path < c[j].Path
+	})
 }
 
 // all enumerates every datum of n.
@@ -165,7 +190,12 @@ func (n *node) all(v leafView, fn func(combo) error) error {
 		return nil
 	case "cross":
 		return n.crossFrom(v, -1, nil, fn)
+	case "group":
+		return n.eachKey(v, func(k string) error { return n.groupKey(v, k, false, fn) })
 	case "join":
+		if n.outerJoin {
+			return n.eachKey(v, func(k string) error { return n.outerJoinKey(v, k, false, fn) })
+		}
 		// Every join key of the first input, then the matching datums of
 		// the others.
 		seen := map[string]bool{}
@@ -273,7 +303,12 @@ func (n *node) involving(v leafView, fn func(combo) error) error {
 			}
 		}
 		return nil
+	case "group":
+		return n.keyedInvolving(v, fn)
 	case "join":
+		if n.outerJoin {
+			return n.keyedInvolving(v, fn)
+		}
 		keys := map[string]bool{}
 		for _, kid := range n.kids {
 			for _, p := range v.changed(kid.leaf) {

@@ -29,6 +29,9 @@ type planner struct {
 	// LeafDatum (Hash "" when the datum vanished).
 	delta []map[string]LeafDatum
 	cache []map[string]*LeafDatum // committed leaf datums read so far
+	// touched holds leaf datums whose committed datums plan re-examines
+	// (groups and outer joins: group.go).
+	touched map[LeafRef]bool
 }
 
 func newPlanner(ctx context.Context, ms *meta.Store, p *Pipeline, st *State, version int, newRoot []meta.Hash) (*planner, error) {
@@ -60,11 +63,17 @@ func newPlanner(ctx context.Context, ms *meta.Store, p *Pipeline, st *State, ver
 	return pl, nil
 }
 
+// joinFor is the join key (or a group's input: the group key) of a leaf
+// datum: a function of its path.
 func (pl *planner) joinFor(i int, path string) string {
-	if pl.leaves[i].JoinOn == "" {
+	t := pl.leaves[i].JoinOn
+	if t == "" {
+		t = pl.leaves[i].GroupBy
+	}
+	if t == "" {
 		return ""
 	}
-	return Expand(pl.leaves[i].JoinOn, pl.globs[i].Captures(path))
+	return Expand(t, pl.globs[i].Captures(path))
 }
 
 // computeLeaf hashes the datum at path of leaf i at its new root; false
@@ -257,6 +266,32 @@ func (pl *planner) joinOf(i int, path string) (string, bool, error) {
 	return ld.Join, true, nil
 }
 
+func (pl *planner) deltaKeys(i int) []string {
+	seen := map[string]bool{}
+	var ks []string
+	for p, ld := range pl.delta[i] {
+		k := ld.Join
+		if ld.Hash == "" {
+			// A removed leaf datum's key, from its path (an incremental
+			// job runs the committed state's spec version).
+			k = pl.joinFor(i, p)
+		}
+		if !seen[k] {
+			seen[k] = true
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func (pl *planner) touch(r LeafRef) {
+	if pl.touched == nil {
+		pl.touched = map[LeafRef]bool{}
+	}
+	pl.touched[r] = true
+}
+
 func (pl *planner) leafHash(r LeafRef) string {
 	if ld, ok := pl.delta[r.Leaf][r.Path]; ok {
 		return ld.Hash
@@ -302,6 +337,18 @@ func (pl *planner) plan() ([]*JobDatum, int, error) {
 				if err != nil {
 					return err
 				}
+			}
+		}
+		for r := range pl.touched {
+			if _, ok := pl.delta[r.Leaf][r.Path]; ok {
+				continue
+			}
+			err := kv.ScanKeys(txn, revPrefix(pl.name, r), func(id string) error {
+				old[id] = true
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 		return nil
