@@ -673,7 +673,8 @@ const (
 // ---- waiting ----
 
 // Idle reports whether the named pipelines (all when none) have no queued
-// event, no pending and no running job (false until Start).
+// event, no pending and no running job (false until Start). A pipeline
+// waiting for a failed job's automatic retry is idle (Retrying tells).
 func (s *Service) Idle(names ...string) bool {
 	s.evMu.Lock()
 	busyEv := len(s.events) > 0 || s.inFlight > 0

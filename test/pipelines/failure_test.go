@@ -42,8 +42,9 @@ datum_tries: 1
 
 // TestFailedJobRetriedAndRestarted: through the gateway and the CLI, a job
 // whose command fails while a marker file is absent is retried by itself
-// once the marker exists (the pipeline shows retrying meanwhile; job list
-// shows the attempts); with job_retries 0 `tusk job restart` re-runs it.
+// until the marker exists (job list shows the attempts); with job_retries
+// 0 nothing is retried (the pipeline is failing) and `tusk job restart`
+// re-runs it.
 func TestFailedJobRetriedAndRestarted(t *testing.T) {
 	e := startBackoff(t, 300*time.Millisecond)
 	e.mkRepo("inbox")
