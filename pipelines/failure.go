@@ -59,6 +59,8 @@ const (
 // join_on, names, the tree; output_branch; and any field added later
 // unless it is listed here) makes the next job reprocess every datum.
 //
+// datum_tries and datum_timeout decide whether a try counts, not what a
+// successful try writes (a failed datum is processed again anyway).
 // runner is in place: the transform (image, cmd, env) is the contract of
 // what a datum computes; a change of runner alone that changes outputs
 // calls for `tusk pipeline update --reprocess`.

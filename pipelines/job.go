@@ -161,8 +161,12 @@ func (jr *jobRun) commitMeta(role string) map[string]string {
 func (jr *jobRun) message() string {
 	j := jr.job
 	st := j.Stats
-	return fmt.Sprintf("pipeline %s@%d, job %s: %d datums, %d processed, %d skipped, %d removed",
+	m := fmt.Sprintf("pipeline %s@%d, job %s: %d datums, %d processed, %d skipped, %d removed",
 		j.Pipeline, j.Version, j.ID, st.Total, st.Processed, st.Skipped, st.Removed)
+	if st.Failed > 0 {
+		m += fmt.Sprintf(", %d failed (on_failure: commit_partial)", st.Failed)
+	}
+	return m
 }
 
 // plan computes and records the job's datums.

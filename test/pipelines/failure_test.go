@@ -92,6 +92,18 @@ func TestFailedJobRetriedAndRestarted(t *testing.T) {
 	if err := os.WriteFile(manual, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Restarting takes admin on the pipeline (as updating it does).
+	var ro struct {
+		Key struct {
+			AccessKey string `json:"access_key"`
+			SecretKey string `json:"secret_key"`
+		} `json:"key"`
+	}
+	e.tuskJSON(&ro, "user", "create", "ro")
+	e.tusk(0, "perm", "grant", "ro", "restarted", "read")
+	if out, code := e.tuskAs(ro.Key.AccessKey, ro.Key.SecretKey, "job", "restart", failed[0].ID); code != 1 || !strings.Contains(strings.ToLower(out), "access denied") {
+		t.Errorf("a reader restarts a job: exit %d\n%s", code, out)
+	}
 	out = e.tusk(0, "job", "restart", failed[0].ID[:12])
 	if !strings.Contains(out, "Restarted job "+failed[0].ID) || !strings.Contains(out, "attempt 2") {
 		t.Errorf("tusk job restart:\n%s", out)
