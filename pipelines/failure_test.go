@@ -17,14 +17,20 @@ import (
 // newRetryHarness is newHarness (in memory) whose failed jobs are retried
 // after backoff (doubling per attempt).
 func newRetryHarness(t *testing.T, backoff time.Duration) *harness {
+	return newClockHarness(t, "", backoff, nil)
+}
+
+// newClockHarness is newRetryHarness on dir ("": in memory) with the
+// service's clock now (nil: time.Now).
+func newClockHarness(t *testing.T, dir string, backoff time.Duration, now func() time.Time) *harness {
 	t.Helper()
-	ms, err := meta.Open("", meta.Options{InMemory: true})
+	ms, err := meta.Open(dir, meta.Options{InMemory: dir == ""})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fr := &fakeRunner{ms: ms, fn: copyFn, runs: map[string]int{}}
-	h := &harness{t: t, ms: ms, fr: fr}
-	h.svc = pipelines.New(ms, pipelines.Config{Runner: fr, Log: zerolog.Nop(), RetryBackoff: backoff})
+	h := &harness{t: t, ms: ms, fr: fr, dir: dir}
+	h.svc = pipelines.New(ms, pipelines.Config{Runner: fr, Log: zerolog.Nop(), RetryBackoff: backoff, Now: now})
 	if err := h.svc.Start(context.Background(), "http://127.0.0.1:1"); err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +177,30 @@ func TestPendingRetrySupersededAndRestart(t *testing.T) {
 	}
 	if _, err := h.svc.RestartJob(context.Background(), "nosuchjob0000000000000000000000000"[:32]); !errs.Is(err, errs.NotExist) {
 		t.Errorf("restart of no job: %v, want NotExist", err)
+	}
+}
+
+// TestRetrySurvivesRestart: a pending retry is kept in the store; a
+// restarted service runs it when it is due (its clock is past retry_at).
+func TestRetrySurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	h := newClockHarness(t, dir, time.Hour, nil)
+	h.repo("inp")
+	h.put("inp", "a", "1")
+	var broken atomic.Bool
+	broken.Store(true)
+	h.failWhile("inp:a", &broken)
+	h.create(globSpec + "datum_tries: 1\n")
+	failed := h.wait()
+	if failed.State != pipelines.JobFailure || failed.RetryAt == nil {
+		t.Fatalf("job %s retry_at %v", failed.State, failed.RetryAt)
+	}
+	h.close()
+	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+	h2 := newClockHarness(t, dir, time.Hour, later)
+	j := h2.waitJob("out", "retried and succeeding", func(j *pipelines.Job) bool { return j.State == pipelines.JobSuccess })
+	if j.Attempt != 2 || j.Cause != pipelines.CauseRetry || j.RetryOf != failed.ID {
+		t.Errorf("job attempt %d cause %q of %s; want the retry of %s", j.Attempt, j.Cause, j.RetryOf, failed.ID)
 	}
 }
 
@@ -412,5 +442,98 @@ func TestFailureSpecFields(t *testing.T) {
 	}
 	if sp, _ := pipelines.Parse([]byte(globSpec)); sp.Retries() != pipelines.DefaultJobRetries || sp.CommitsPartial() {
 		t.Errorf("defaults: retries %d partial %v", sp.Retries(), sp.CommitsPartial())
+	}
+}
+
+// TestCommitPartialKeepsOldOutputs: a datum that succeeded before and
+// fails on its new content keeps its earlier outputs in the partial
+// commit; it is counted once, and the next job processes it again.
+func TestCommitPartialKeepsOldOutputs(t *testing.T) {
+	h := newRetryHarness(t, time.Hour)
+	h.repo("inp")
+	h.put("inp", "a", "1", "b", "2")
+	h.create(globSpec + "datum_tries: 1\non_failure: commit_partial\n")
+	wantStats(t, h.wait(), 2, 2, 0, 0)
+	old := h.keys("out")["b.out"]
+	var broken atomic.Bool
+	broken.Store(true)
+	h.fr.setFn(func(ctx context.Context, d pipelines.DatumTask) (map[string]string, int, string) {
+		if firstKey(d) == "inp:b" && broken.Load() {
+			return nil, 1, "bad\n"
+		}
+		return copyFn(ctx, d)
+	})
+	h.put("inp", "b", "22", "c", "3")
+	j := h.wait()
+	if j.State != pipelines.JobPartial || j.Stats.Total != 3 || j.Stats.Processed != 1 || j.Stats.Failed != 1 || j.Stats.Skipped != 1 {
+		t.Fatalf("job %s stats %+v; want partial: 3 datums, 1 processed, 1 failed, 1 skipped", j.State, j.Stats)
+	}
+	if e := h.keys("out")["b.out"]; e == nil || e.Content != old.Content {
+		t.Errorf("b.out after its datum failed: %+v, want the earlier output", e)
+	}
+	if st, _ := h.svc.GetState(context.Background(), "out"); st == nil || st.Datums != 3 {
+		t.Errorf("state %+v, want 3 datums", st)
+	}
+	// Only b's content failing: a commit_partial job with no success fails.
+	h.put("inp", "b", "222")
+	if j := h.wait(); j.State != pipelines.JobFailure {
+		t.Errorf("job with only a failing datum: %s, want failure", j.State)
+	}
+	broken.Store(false)
+	h.put("inp", "d", "4")
+	wantStats(t, h.wait(), 4, 2, 2, 0)
+	if e := h.keys("out")["b.out"]; e == nil || e.Content != sum("from "+sum("222")) {
+		t.Errorf("b.out = %+v, want the output of b's newest content", e)
+	}
+}
+
+// TestCommitPartialCross: in a cross, the next job re-runs exactly the
+// failed combination.
+func TestCommitPartialCross(t *testing.T) {
+	h := newRetryHarness(t, time.Hour)
+	h.repo("inp", "cfg")
+	h.put("inp", "a", "1", "b", "2")
+	h.put("cfg", "x", "X", "y", "Y")
+	var broken atomic.Bool
+	broken.Store(true)
+	h.fr.setFn(func(ctx context.Context, d pipelines.DatumTask) (map[string]string, int, string) {
+		if firstKey(d) == "cfg:y+inp:b" && broken.Load() {
+			return nil, 1, "bad pair\n"
+		}
+		outs := map[string]string{}
+		for _, in := range d.Inputs {
+			for _, f := range in.Files {
+				outs[firstKey(d)+"/"+in.Name+"-"+f.Key] = f.Content
+			}
+		}
+		return outs, 0, ""
+	})
+	h.create(`name: out
+input: {cross: [{pfs: {repo: inp, glob: "/*"}}, {pfs: {repo: cfg, glob: "/*"}}]}
+transform: {cmd: [pair]}
+datum_tries: 1
+on_failure: commit_partial`)
+	j := h.wait()
+	if j.State != pipelines.JobPartial || j.Stats.Total != 4 || j.Stats.Processed != 3 || j.Stats.Failed != 1 {
+		t.Fatalf("job %s stats %+v; want partial 4/3/1", j.State, j.Stats)
+	}
+	if f := j.FailedDatums; len(f) != 1 || strings.Join(f[0].Inputs, ",") != "inp:b,cfg:y" {
+		t.Fatalf("failed datums %+v", f)
+	}
+	broken.Store(false)
+	nj, err := h.svc.RestartJob(context.Background(), j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = h.wait()
+	if j.ID != nj.ID {
+		t.Fatalf("newest job %s, want %s", j.ID, nj.ID)
+	}
+	wantStats(t, j, 4, 1, 3, 0)
+	if n := h.fr.count("cfg:x+inp:a"); n != 1 {
+		t.Errorf("a good pair ran %d times, want 1", n)
+	}
+	if n := len(h.keys("out")); n != 8 {
+		t.Errorf("%d outputs, want 8 (2 per pair)", n)
 	}
 }
