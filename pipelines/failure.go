@@ -24,6 +24,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -318,7 +319,7 @@ func (s *Service) retryWait(ctx context.Context, name string) (*Job, error) {
 // superseded it).
 func (s *Service) retry(ctx context.Context, j *Job) error {
 	_, err := s.enqueue(ctx, j.Pipeline, true, &origin{of: j, cause: CauseRetry})
-	if err == errSuperseded {
+	if errors.Is(err, errSuperseded) {
 		return nil
 	}
 	if err == nil {
