@@ -30,6 +30,7 @@ func (a *API) pipelineRoutes() {
 	a.handle("GET", "/jobs/wait", a.waitIdle) // before /jobs/{id}: the first route that matches wins
 	a.handle("GET", "/jobs/{id}", a.getJob)
 	a.handle("GET", "/jobs/{id}/wait", a.waitJob)
+	a.handle("POST", "/jobs/{id}/restart", a.restartJob)
 	a.handle("GET", "/jobs/{id}/datums", a.listDatums)
 	a.handle("GET", "/jobs/{id}/datums/{datum}/log", a.datumLog)
 	a.handle("GET", "/repos/{repo}/prov", a.prov)
@@ -90,10 +91,16 @@ func (a *API) pipelineInfo(ctx context.Context, p *pipelines.Pipeline) pipev1.Pi
 			if jobs[0].State == pipelines.JobPending && len(jobs) > 1 && !jobs[1].Done() {
 				info.State = pipelines.JobRunning
 			}
-		case jobs[0].State == pipelines.JobFailure:
+		case jobs[0].State == pipelines.JobFailure || jobs[0].State == pipelines.JobPartial:
 			info.State = "failing"
 		}
 	}
+	if info.State == "failing" {
+		if r, err := ps.Retrying(ctx, p.Name()); err == nil && r != nil {
+			info.State, info.Retry = "retrying", r
+		}
+	}
+	info.DatumVersion = p.DatumVer()
 	info.Processed, _ = ps.GetState(ctx, p.Name())
 	return info
 }
@@ -215,11 +222,19 @@ func (a *API) updatePipeline(c *adminCall) (any, error) {
 	if err := a.checkSpecAccess(c, sp); err != nil {
 		return nil, err
 	}
-	p, err := ps.Update(c.ctx, sp)
+	reprocess, err := c.qbool("reprocess")
+	if err != nil {
+		return nil, err
+	}
+	p, err := ps.UpdateWith(c.ctx, sp, pipelines.UpdateOptions{Reprocess: reprocess})
 	if err != nil {
 		return nil, pipelineErr(err)
 	}
-	c.audit(a, "pipeline.update", name, "version "+strconv.Itoa(p.Version))
+	detail := "version " + strconv.Itoa(p.Version)
+	if p.DatumVer() == p.Version {
+		detail += ", reprocessing every datum"
+	}
+	c.audit(a, "pipeline.update", name, detail)
 	return a.pipelineInfo(c.ctx, p), nil
 }
 
@@ -397,6 +412,31 @@ func (a *API) waitJob(c *adminCall) (any, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, t)
 	defer cancel()
 	return a.pl.WaitJob(ctx, j.ID)
+}
+
+// restartJob re-runs a failed, partial or killed job now (the pipeline's
+// newest): admin on the pipeline's output repo, like an update.
+func (a *API) restartJob(c *adminCall) (any, error) {
+	j, err := a.jobFor(c, c.path("id"))
+	if err != nil {
+		return nil, err
+	}
+	if auth.IsPipelineUser(c.user) {
+		return nil, fail(errs.Permission, "AccessDenied", "access denied: a pipeline's key cannot manage pipelines")
+	}
+	if _, err := a.pipeline(c, j.Pipeline, auth.PermAdmin, "restart its pipeline's jobs"); err != nil {
+		return nil, err
+	}
+	nj, err := a.pl.RestartJob(c.ctx, j.ID)
+	if err != nil {
+		if errs.Is(err, errs.Conflict) {
+			return nil, fail(errs.Conflict, "Conflict", "%s", message(err))
+		}
+		return nil, pipelineErr(err)
+	}
+	c.audit(a, "job.restart", j.Pipeline, "job "+j.ID+" as job "+nj.ID)
+	c.status = http.StatusCreated
+	return pipev1.JobRestart{Restarted: j.ID, Job: nj}, nil
 }
 
 func (a *API) waitIdle(c *adminCall) (any, error) {

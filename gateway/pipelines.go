@@ -38,6 +38,9 @@ type PipelineConfig struct {
 	// Kubernetes configures the kubernetes runner; nil (or an empty
 	// Namespace) refuses pipelines with runner kubernetes.
 	Kubernetes *KubernetesConfig
+	// RetryBackoff is the wait before a failed job's first automatic retry
+	// (default pipelines.DefaultRetryBackoff; it doubles per attempt).
+	RetryBackoff time.Duration
 }
 
 // KubernetesConfig configures the kubernetes runner (docs/kubernetes.md):
@@ -177,7 +180,7 @@ func (s *Server) initPipelines() {
 	}
 	s.Pipelines = pipelines.New(s.Meta, pipelines.Config{Endpoint: pc.Endpoint, Region: s.cfg.Region,
 		Runner: runner, Kubernetes: kube, Tasks: s.board, Creds: &pipelineCreds{auth: s.Auth}, WorkDir: pc.WorkDir,
-		Log: s.cfg.Log.With().Str("component", "pipelines").Logger()})
+		Log: s.cfg.Log.With().Str("component", "pipelines").Logger(), RetryBackoff: pc.RetryBackoff})
 }
 
 // initKubernetes builds the kubernetes runner when configured (it starts

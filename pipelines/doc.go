@@ -20,6 +20,13 @@
 // one output commit, or none when a datum fails all its tries or two datums
 // write the same key.
 //
+// Failures (failure.go): with on_failure commit_partial a job whose datums
+// failed commits the others' outputs and ends partial, and the next job
+// processes the failed datums again; a failed or partial job is retried by
+// itself with backoff (job_retries); RestartJob re-runs one now. An update
+// reprocesses datums only when it changes what they depend on (the datum
+// version follows Spec.Fingerprint), or when asked to.
+//
 // Runners execute datums: the local runner (NewLocal) starts `tusk worker`
 // subprocesses (package pipelines/worker), which stage a datum's inputs
 // under $TUSK_PFS/<input>/ (and at /pfs in a private mount namespace when

@@ -51,6 +51,7 @@ func (s *Service) runJob(ctx context.Context, p *Pipeline, j *Job) error {
 		sp := cur.Spec
 		j.Spec = &sp
 		j.Version = cur.Version
+		j.DatumVersion = cur.DatumVer()
 	}
 	if j.Spec == nil {
 		sp := p.Spec
@@ -160,8 +161,12 @@ func (jr *jobRun) commitMeta(role string) map[string]string {
 func (jr *jobRun) message() string {
 	j := jr.job
 	st := j.Stats
-	return fmt.Sprintf("pipeline %s@%d, job %s: %d datums, %d processed, %d skipped, %d removed",
+	m := fmt.Sprintf("pipeline %s@%d, job %s: %d datums, %d processed, %d skipped, %d removed",
 		j.Pipeline, j.Version, j.ID, st.Total, st.Processed, st.Skipped, st.Removed)
+	if st.Failed > 0 {
+		m += fmt.Sprintf(", %d failed (on_failure: commit_partial)", st.Failed)
+	}
+	return m
 }
 
 // plan computes and records the job's datums.
@@ -177,7 +182,7 @@ func (jr *jobRun) plan() error {
 	if err != nil {
 		return err
 	}
-	pl, err := newPlanner(ctx, s.ms, &Pipeline{Spec: *jr.spec}, st, j.Version, jr.roots)
+	pl, err := newPlanner(ctx, s.ms, &Pipeline{Spec: *jr.spec}, st, j.DatumVer(), jr.roots)
 	if err != nil {
 		return err
 	}
@@ -304,7 +309,15 @@ func (jr *jobRun) execute() error {
 		return jr.fail(jr.collide, jr.failedList())
 	}
 	if jr.failed > 0 {
-		return jr.fail(fmt.Sprintf("%s failed after %d tries", plural(jr.failed, "datum"), jr.spec.Tries()), jr.failedList())
+		reason := fmt.Sprintf("%s failed after %d tries", plural(jr.failed, "datum"), jr.spec.Tries())
+		if jr.spec.CommitsPartial() && jr.anySucceeded() {
+			// on_failure: commit_partial (failure.go): finish commits the
+			// others' outputs and ends the job partial.
+			jr.job.Reason = reason + "; the other datums' outputs are committed (on_failure: commit_partial)"
+			jr.job.FailedDatums = jr.failedList()
+			return jr.finish()
+		}
+		return jr.fail(reason, jr.failedList())
 	}
 	return jr.finish()
 }
@@ -1011,6 +1024,7 @@ func (jr *jobRun) end(state, reason string, failed []FailedDatum) error {
 		jr.countStats()
 	}
 	j.State, j.Reason, j.FailedDatums, j.Finished = state, reason, failed, jr.now()
+	jr.scheduleRetry()
 	if err := jr.saveJob(); err != nil {
 		return err
 	}
@@ -1071,9 +1085,20 @@ func (jr *jobRun) finish() error {
 	if err := jr.dropScratch(wctx); err != nil {
 		return err
 	}
+	// A partial job's failed datums (on_failure: commit_partial) become the
+	// pipeline's failed set, processed again by the next job; those never
+	// committed do not count in the state's datums.
+	uncommitted, err := jr.saveFailed(wctx)
+	if err != nil {
+		return err
+	}
 	j.State, j.Finished = JobSuccess, jr.now()
-	st := &State{Version: j.Version, Inputs: roots, Datums: j.Stats.Total, Job: j.ID}
-	err := s.rec.Update(wctx, func(txn kv.ReadWriter) error {
+	if j.Stats.Failed > 0 {
+		j.State = JobPartial
+	}
+	jr.scheduleRetry()
+	st := &State{Version: j.Version, Inputs: roots, Datums: j.Stats.Total - uncommitted, Job: j.ID, DatumVersion: j.DatumVer()}
+	err = s.rec.Update(wctx, func(txn kv.ReadWriter) error {
 		if err := kv.PutJSON(txn, pState+j.Pipeline, st); err != nil {
 			return err
 		}
@@ -1084,7 +1109,7 @@ func (jr *jobRun) finish() error {
 	}
 	s.cfg.Log.Info().Str("pipeline", j.Pipeline).Str("job", j.ID).Int("datums", j.Stats.Total).
 		Int("processed", j.Stats.Processed).Int("skipped", j.Stats.Skipped).Int("removed", j.Stats.Removed).
-		Msg("pipelines: job succeeded")
+		Int("failed", j.Stats.Failed).Msg("pipelines: job " + j.State)
 	return nil
 }
 

@@ -47,7 +47,7 @@ func newPlanner(ctx context.Context, ms *meta.Store, p *Pipeline, st *State, ver
 		}
 		pl.globs = append(pl.globs, g)
 	}
-	pl.full = st == nil || st.Version != version || len(st.Inputs) != len(pl.leaves)
+	pl.full = st == nil || st.DatumVer() != version || len(st.Inputs) != len(pl.leaves)
 	if !pl.full {
 		for i, l := range pl.leaves {
 			if st.Inputs[i].Repo != l.Repo || st.Inputs[i].Branch != l.Branch {
@@ -306,6 +306,9 @@ func (pl *planner) leafHash(r LeafRef) string {
 // in the new input commits.
 func (pl *planner) plan() ([]*JobDatum, int, error) {
 	if err := pl.computeDelta(); err != nil {
+		return nil, 0, err
+	}
+	if err := pl.touchFailed(); err != nil {
 		return nil, 0, err
 	}
 	affected := map[string]combo{}

@@ -49,6 +49,12 @@ type Config struct {
 	Log     zerolog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// RetryBackoff is the wait before a failed job's first automatic retry
+	// (default DefaultRetryBackoff); it doubles for each further attempt,
+	// up to RetryBackoffMax (default DefaultRetryBackoffMax).
+	RetryBackoff    time.Duration
+	RetryBackoffMax time.Duration
 }
 
 // Service runs pipelines: it watches branch moves, keeps each pipeline's
@@ -312,7 +318,16 @@ func (s *Service) dispatch() {
 // Unless force, no job is queued when the newest job that started already
 // read the current heads (the event was for a commit it took in).
 func (s *Service) trigger(ctx context.Context, name string, force bool) error {
+	_, err := s.enqueue(ctx, name, force, nil)
+	return err
+}
+
+// enqueue is trigger; with orig (force must be true) the job queued re-runs
+// orig's job, and is queued only if orig.check accepts the newest job. It
+// returns the job queued (nil if none).
+func (s *Service) enqueue(ctx context.Context, name string, force bool, orig *origin) (*Job, error) {
 	now := s.cfg.Now().UTC()
+	var queued *Job
 	err := s.rec.Update(ctx, func(txn kv.ReadWriter) error {
 		var p Pipeline
 		if ok, err := kv.GetJSON(txn, pPipe+name, &p); err != nil {
@@ -337,12 +352,17 @@ func (s *Service) trigger(ctx context.Context, name string, force bool) error {
 		if err != nil {
 			return err
 		}
+		if orig != nil {
+			if err := orig.check(last); err != nil {
+				return err
+			}
+		}
 		seq := int64(1)
 		if last != nil {
 			if last.State == JobPending {
 				return nil
 			}
-			if len(heads) > 0 && len(last.Inputs) == len(heads) && last.Version == p.Version {
+			if len(heads) > 0 && len(last.Inputs) == len(heads) && last.DatumVer() == p.DatumVer() {
 				same := true
 				for i, in := range last.Inputs {
 					same = same && in.Commit == heads[i]
@@ -354,14 +374,25 @@ func (s *Service) trigger(ctx context.Context, name string, force bool) error {
 			seq = last.Seq + 1
 		}
 		j := &Job{ID: meta.NewID(), Pipeline: name, Version: p.Version, Seq: seq, State: JobPending,
-			Created: now, OutputRepo: name, OutputBranch: p.Spec.OutBranch()}
+			Created: now, OutputRepo: name, OutputBranch: p.Spec.OutBranch(), Attempt: 1}
+		if orig != nil {
+			j.Attempt, j.RetryOf, j.Cause = orig.of.attempt()+1, orig.of.ID, orig.cause
+		}
+		if last != nil && last.RetryAt != nil {
+			// The new job supersedes last's pending retry.
+			last.RetryAt = nil
+			if err := kv.PutJSON(txn, pJob+last.ID, last); err != nil {
+				return err
+			}
+		}
 		if err := kv.PutJSON(txn, pJob+j.ID, j); err != nil {
 			return err
 		}
+		queued = j
 		return txn.Set([]byte(jobQueueKey(name, seq)), []byte(j.ID))
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.mu.Lock()
 	pr := s.pipes[name]
@@ -377,7 +408,7 @@ func (s *Service) trigger(ctx context.Context, name string, force bool) error {
 		}
 	}
 	s.notify()
-	return nil
+	return queued, nil
 }
 
 // lastJobTx returns the pipeline's newest job (nil if none).
@@ -471,10 +502,31 @@ func (s *Service) loop(pr *pipeRun) {
 			s.mu.Unlock()
 			if idle {
 				s.notify()
+				// A failed job waiting for its automatic retry (failure.go):
+				// the pipeline is idle meanwhile.
+				var due <-chan time.Time
+				var timer *time.Timer
+				rj, err := s.retryWait(s.ctx, pr.name)
+				if err != nil {
+					s.cfg.Log.Error().Err(err).Str("pipeline", pr.name).Msg("pipelines: reading the job queue")
+				} else if rj != nil {
+					timer = time.NewTimer(max(0, rj.RetryAt.Sub(s.cfg.Now())))
+					due = timer.C
+				}
 				select {
 				case <-s.ctx.Done():
 					return
 				case <-pr.wake:
+				case <-due:
+					if err := s.retry(s.ctx, rj); err != nil && s.ctx.Err() == nil {
+						s.cfg.Log.Error().Err(err).Str("pipeline", pr.name).Msg("pipelines: queueing a retry")
+						if !s.sleep(time.Second) {
+							return
+						}
+					}
+				}
+				if timer != nil {
+					timer.Stop()
 				}
 			}
 			continue
@@ -621,7 +673,8 @@ const (
 // ---- waiting ----
 
 // Idle reports whether the named pipelines (all when none) have no queued
-// event, no pending and no running job (false until Start).
+// event, no pending and no running job (false until Start). A pipeline
+// waiting for a failed job's automatic retry is idle (Retrying tells).
 func (s *Service) Idle(names ...string) bool {
 	s.evMu.Lock()
 	busyEv := len(s.events) > 0 || s.inFlight > 0
@@ -749,10 +802,30 @@ func (s *Service) Create(ctx context.Context, spec *Spec, opts CreateOptions) (*
 	return p, nil
 }
 
-// Update replaces a pipeline's spec: its version goes up by one and the
-// next job (queued now) re-examines every datum (outputs of an older
-// version are never reused). A running job finishes with its version.
+// UpdateOptions tune UpdateWith.
+type UpdateOptions struct {
+	// Reprocess makes the next job process every datum again, even when
+	// the update changes nothing the datums depend on.
+	Reprocess bool
+}
+
+// Update is UpdateWith without options.
 func (s *Service) Update(ctx context.Context, spec *Spec) (*Pipeline, error) {
+	return s.UpdateWith(ctx, spec, UpdateOptions{})
+}
+
+// UpdateWith replaces a pipeline's spec: its version goes up by one.
+//
+// When the update changes what datums depend on (Spec.Fingerprint: the
+// transform, the inputs, ...) or opts.Reprocess, the datum version becomes
+// the new version: the running job is killed and the next job (queued now)
+// processes every datum again (outputs of an older datum version are never
+// reused). Otherwise (description, parallelism, datum_tries, resources...:
+// InPlaceFields) the spec is updated in place: a running or pending job
+// goes on (a pending one starts with the new spec), nothing is reprocessed,
+// and a job is queued only when the newest one ended failed, partial or
+// killed (it supersedes a pending retry).
+func (s *Service) UpdateWith(ctx context.Context, spec *Spec, opts UpdateOptions) (*Pipeline, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -778,12 +851,19 @@ func (s *Service) Update(ctx context.Context, spec *Spec) (*Pipeline, error) {
 			return errs.E("pipelines.Update", errs.NotExist, "pipeline %q does not exist", spec.Name)
 		}
 		p = &Pipeline{Spec: *spec, Version: cur.Version + 1, Created: cur.Created, Updated: s.cfg.Now().UTC(), CreatedBy: cur.CreatedBy}
+		p.DatumVersion = cur.DatumVer()
+		if opts.Reprocess || spec.Fingerprint() != cur.Spec.Fingerprint() {
+			p.DatumVersion = p.Version
+		}
 		return kv.PutJSON(txn, pPipe+spec.Name, p)
 	})
 	if err != nil {
 		return nil, err
 	}
 	pr := s.load(p)
+	if p.DatumVersion != p.Version {
+		return p, s.updatedInPlace(ctx, pr)
+	}
 	// The running job (of an older version) is killed: its workers stop
 	// (the kubernetes runner deletes its Jobs) and it ends killed; the job
 	// queued below processes the inputs with the new version.
@@ -921,7 +1001,7 @@ func (s *Service) Delete(ctx context.Context, name string, opts DeleteOptions) e
 	}
 	// Records: the pipeline, its state and indexes, its jobs.
 	prefixes := []string{pLeaf + name + "/", pJoinIdx + name + "/", pTop + name + "/",
-		pRev + name + "/", pOwner + name + "/", pDone + name + "/"}
+		pRev + name + "/", pOwner + name + "/", pDone + name + "/", pFailed + name + "/"}
 	var jobIDs []string
 	for _, j := range jobs {
 		jobIDs = append(jobIDs, j.ID)

@@ -44,6 +44,14 @@ type Spec struct {
 	ResourceLimits   *Resources        `json:"resource_limits,omitempty"`
 	NodeSelector     map[string]string `json:"node_selector,omitempty"`
 	Tolerations      []Toleration      `json:"tolerations,omitempty"`
+
+	// OnFailure is what a job whose datums failed (after datum_tries)
+	// does: "fail" (default) commits nothing; "commit_partial" commits the
+	// other datums' outputs and ends "partial" (failure.go).
+	OnFailure string `json:"on_failure,omitempty"`
+	// JobRetries is how many times a failed or partial job is retried by
+	// itself, with backoff (nil: DefaultJobRetries; 0: never).
+	JobRetries *int `json:"job_retries,omitempty"`
 }
 
 // Resources are Kubernetes resource quantities of a worker pod ("500m",
@@ -390,6 +398,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.DatumTimeout < 0 {
 		return specErr("datum_timeout", "must not be negative")
+	}
+	if err := s.validateFailure(); err != nil {
+		return err
 	}
 	switch s.Runner {
 	case "", RunnerLocal, RunnerKubernetes:

@@ -25,6 +25,7 @@ import (
 //	pl/jl/<job>/<datum>                      the datum's log (its last try)
 //	pl/jx/<job>/<leaf %02d>/<path>           the job's new LeafDatum (tombstone: Hash "")
 //	pl/jo/<job>/<datum>                      DoneDatum of a datum the job processed (to pl/dh/ on success)
+//	pl/fd/<pipeline>/<datum>                 FailedRef: a datum that failed in the committed state (partial job)
 //
 // namespace is the pipelines' meta.Records namespace.
 const namespace = "pl/"
@@ -44,6 +45,7 @@ const (
 	pJobLog   = "jl/"
 	pJobLeaf  = "jx/"
 	pJobOut   = "jo/"
+	pFailed   = "fd/"
 )
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
@@ -55,6 +57,12 @@ type Pipeline struct {
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"`
 	CreatedBy string    `json:"created_by,omitempty"`
+
+	// DatumVersion is the version whose transform and inputs the datums'
+	// outputs depend on: an update that changes none of them (failure.go,
+	// Spec.Fingerprint) keeps it, so no datum is reprocessed. 0 (records
+	// written before it existed) means Version.
+	DatumVersion int `json:"datum_version,omitempty"`
 }
 
 // Name is the pipeline's name.
@@ -67,6 +75,9 @@ type State struct {
 	Inputs []StateInput `json:"inputs"`
 	Datums int          `json:"datums"` // datums in that commit
 	Job    string       `json:"job,omitempty"`
+
+	// DatumVersion is that job's datum version (0: Version).
+	DatumVersion int `json:"datum_version,omitempty"`
 }
 
 // StateInput is one leaf input's processed commit.
@@ -121,6 +132,10 @@ const (
 	JobSuccess   = "success"
 	JobFailure   = "failure"
 	JobKilled    = "killed"
+
+	// JobPartial: some datums failed and the spec's on_failure is
+	// commit_partial: the other datums' outputs were committed.
+	JobPartial = "partial"
 )
 
 // Job is one run of a pipeline over one set of input commits.
@@ -151,11 +166,23 @@ type Job struct {
 
 	Stats        JobStats      `json:"stats"`
 	FailedDatums []FailedDatum `json:"failed_datums,omitempty"`
+
+	// DatumVersion is the pipeline's datum version the job ran (0: Version).
+	DatumVersion int `json:"datum_version,omitempty"`
+	// Attempt counts the runs of the same work: 1 (0 in older records) for
+	// a job queued by a commit or an update, one more for each automatic
+	// retry or restart (RetryOf names the job it re-runs; Cause says which).
+	Attempt int    `json:"attempt,omitempty"`
+	RetryOf string `json:"retry_of,omitempty"`
+	Cause   string `json:"cause,omitempty"` // "" | retry | restart
+	// RetryAt is when a failed (or partial) job is retried by itself, while
+	// it is its pipeline's newest job (nil: no retry left, or superseded).
+	RetryAt *time.Time `json:"retry_at,omitempty"`
 }
 
 // Done reports whether the job ended.
 func (j *Job) Done() bool {
-	return j.State == JobSuccess || j.State == JobFailure || j.State == JobKilled
+	return j.State == JobSuccess || j.State == JobFailure || j.State == JobKilled || j.State == JobPartial
 }
 
 // JobStats counts a job's datums. Total is the number of datums in the

@@ -21,9 +21,22 @@ type PipelineInfo struct {
 	CreatedBy string           `json:"created_by,omitempty"`
 	Inputs    []string         `json:"inputs"` // repo@branch
 	Output    string           `json:"output"` // repo@branch
-	State     string           `json:"state"`  // idle | pending | running | failing (last job failed)
+	State     string           `json:"state"`  // idle | pending | running | failing (last job failed or partial) | retrying (as failing, with Retry pending)
 	LastJob   *pipelines.Job   `json:"last_job,omitempty"`
 	Processed *pipelines.State `json:"processed,omitempty"` // what the last successful job processed
+
+	// DatumVersion is the version whose transform and inputs the datums'
+	// outputs depend on (Version after an update that reprocesses).
+	DatumVersion int `json:"datum_version,omitempty"`
+	// Retry is the automatic retry the pipeline waits for (state retrying).
+	Retry *pipelines.RetryState `json:"retry,omitempty"`
+}
+
+// JobRestart answers POST /jobs/{id}/restart: the job queued to re-run
+// job Restarted.
+type JobRestart struct {
+	Restarted string         `json:"restarted"`
+	Job       *pipelines.Job `json:"job"`
 }
 
 // JobList answers GET /jobs.

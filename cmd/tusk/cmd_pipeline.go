@@ -27,6 +27,7 @@ func newPipelineCmds(o *rootOptions) []*cobra.Command {
 
 func newPipelineCmd(o *rootOptions) *cobra.Command {
 	var file string
+	var reprocess bool
 	specCmd := func(use, short string, update bool) *cobra.Command {
 		c := &cobra.Command{
 			Use:   use + " -f SPEC",
@@ -43,10 +44,15 @@ func newPipelineCmd(o *rootOptions) *cobra.Command {
 				if f == "" {
 					return usagef("%s needs a spec: -f FILE (YAML or JSON; - reads stdin)", cmd.CommandPath())
 				}
-				return o.run(cmd, func(ctx context.Context, cl *client) error { return runPipelinePut(ctx, o, cl, cmd, f, update) })
+				return o.run(cmd, func(ctx context.Context, cl *client) error {
+					return runPipelinePut(ctx, o, cl, cmd, f, update, reprocess)
+				})
 			},
 		}
 		c.Flags().StringVarP(&file, "file", "f", "", "the pipeline spec, YAML or JSON (- reads stdin)")
+		if update {
+			c.Flags().BoolVar(&reprocess, "reprocess", false, "process every datum again even if the update changes nothing they depend on")
+		}
 		return c
 	}
 	var keepRepo bool
@@ -78,7 +84,7 @@ func newPipelineCmd(o *rootOptions) *cobra.Command {
 	logs.Flags().BoolVar(&logFailed, "failed", false, "only failed datums")
 	return newGroup("pipeline", "Create, update, list, inspect and delete pipelines; read their logs",
 		specCmd("create", "Create a pipeline from a spec (its output repo is created; a first job runs over what its inputs hold)", false),
-		specCmd("update", "Update a pipeline's spec (a new version: the next job re-examines every datum)", true),
+		specCmd("update", "Update a pipeline's spec (a new version; every datum is reprocessed only if the transform or inputs change, or --reprocess)", true),
 		&cobra.Command{
 			Use:     "list",
 			Aliases: []string{"ls"},
@@ -124,14 +130,18 @@ func readSpecFile(cmd *cobra.Command, f string) (*pipelines.Spec, error) {
 	return sp, nil
 }
 
-func runPipelinePut(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, f string, update bool) error {
+func runPipelinePut(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, f string, update, reprocess bool) error {
 	sp, err := readSpecFile(cmd, f)
 	if err != nil {
 		return err
 	}
 	var info pipev1.PipelineInfo
 	if update {
-		err = cl.do(ctx, "PUT", "/pipelines/"+p(sp.Name), nil, sp, &info)
+		var q url.Values
+		if reprocess {
+			q = url.Values{"reprocess": {"true"}}
+		}
+		err = cl.do(ctx, "PUT", "/pipelines/"+p(sp.Name), q, sp, &info)
 	} else {
 		err = cl.do(ctx, "POST", "/pipelines", nil, sp, &info)
 	}
@@ -144,6 +154,13 @@ func runPipelinePut(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.
 			verb = "Updated"
 		}
 		pr.line("%s pipeline %s (version %d): %s -> %s", verb, info.Name, info.Version, strings.Join(info.Inputs, ", "), info.Output)
+		if update {
+			if info.DatumVersion == info.Version {
+				pr.line("The next job reprocesses every datum (the transform or inputs changed, or --reprocess).")
+			} else {
+				pr.line("Updated in place: no datum is reprocessed (datums' outputs are those of version %d).", info.DatumVersion)
+			}
+		}
 		pr.line("Its jobs: tusk job list --pipeline %s; wait for them: tusk job wait --pipeline %s", info.Name, info.Name)
 	})
 }
@@ -177,11 +194,15 @@ func runPipelineInspect(ctx context.Context, o *rootOptions, cl *client, cmd *co
 	return o.printer(stdout(cmd)).print(pi, func(pr *printer) {
 		pr.line("Pipeline %s, version %d (created %s by %s, updated %s)", pi.Name, pi.Version, ftime(pi.Created), orDash(pi.CreatedBy), ftime(pi.Updated))
 		pr.line("State:   %s", pi.State)
+		if pi.Retry != nil {
+			pr.line("Retry:   job %s is retried at %s (attempt %d)", short(pi.Retry.Job), ftime(pi.Retry.At), pi.Retry.Attempt)
+		}
 		pr.line("Inputs:  %s", strings.Join(pi.Inputs, ", "))
 		pr.line("Output:  %s", pi.Output)
 		pr.line("Command: %s", strings.Join(pi.Spec.Transform.Cmd, " "))
 		pr.line("Runner:  %s, parallelism %d, datum_tries %d, datum_timeout %s", orDefault(pi.Spec.Runner, "local"),
 			pi.Spec.Workers(), pi.Spec.Tries(), durOrNone(time.Duration(pi.Spec.DatumTimeout)))
+		pr.line("Failure: on_failure %s, job_retries %d", orDefault(pi.Spec.OnFailure, pipelines.OnFailureFail), pi.Spec.Retries())
 		if pi.LastJob != nil {
 			pr.line("Newest job:")
 			printJob(pr, pi.LastJob, "  ")
@@ -293,8 +314,17 @@ running, and print each one's newest job. Exits 1 when a job waited for failed.`
 	}
 	wait.Flags().StringSliceVarP(&waitPipes, "pipeline", "p", nil, "wait for these pipelines (repeat, or a comma-separated list)")
 	wait.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "give up after this long")
-	return newGroup("job", "List, inspect and wait for pipeline jobs",
+	restart := &cobra.Command{
+		Use:   "restart JOB",
+		Short: "Re-run a failed, partial or killed job now (its pipeline's newest), as a new job",
+		Args:  nargs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, func(ctx context.Context, cl *client) error { return runJobRestart(ctx, o, cl, cmd, args[0]) })
+		},
+	}
+	return newGroup("job", "List, inspect, wait for and restart pipeline jobs",
 		list,
+		restart,
 		&cobra.Command{
 			Use:   "inspect JOB",
 			Short: "Show a job: inputs, output commit, datum counts, failed datums with their logs",
@@ -348,17 +378,32 @@ func runJobList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comm
 			pr.line("No jobs.")
 			return
 		}
-		pr.row("JOB", "PIPELINE", "STATE", "STARTED", "DURATION", "DATUMS")
+		pr.row("JOB", "PIPELINE", "STATE", "ATTEMPT", "STARTED", "DURATION", "DATUMS")
 		for _, j := range jl.Jobs {
-			pr.row(short(j.ID), fmt.Sprintf("%s@%d", j.Pipeline, j.Version), j.State, ftime(j.Started), jobDuration(j), jobCounts(j))
+			pr.row(short(j.ID), fmt.Sprintf("%s@%d", j.Pipeline, j.Version), j.State, jobAttempt(j), ftime(j.Started), jobDuration(j), jobCounts(j))
 		}
 	})
+}
+
+// jobAttempt renders a job's attempt: "1", "2 (retry)", "3 (restart)".
+func jobAttempt(j *pipelines.Job) string {
+	s := strconv.Itoa(max(1, j.Attempt))
+	if j.Cause != "" {
+		s += " (" + j.Cause + ")"
+	}
+	return s
 }
 
 func printJob(pr *printer, j *pipelines.Job, ind string) {
 	pr.line("%sJob %s of pipeline %s@%d: %s", ind, j.ID, j.Pipeline, j.Version, j.State)
 	if j.Reason != "" {
 		pr.line("%s  Reason:  %s", ind, j.Reason)
+	}
+	if j.Attempt > 1 {
+		pr.line("%s  Attempt: %s of job %s", ind, jobAttempt(j), j.RetryOf)
+	}
+	if j.RetryAt != nil {
+		pr.line("%s  Retry:   at %s, as attempt %d (a new input commit or spec update supersedes it)", ind, ftime(*j.RetryAt), max(1, j.Attempt)+1)
 	}
 	for _, in := range j.Inputs {
 		pr.line("%s  Input:   %s (%s@%s) at commit %s", ind, in.Name, in.Repo, in.Branch, in.Commit)
@@ -367,7 +412,7 @@ func printJob(pr *printer, j *pipelines.Job, ind string) {
 		what := "output commit"
 		if !j.Done() {
 			what = "open commit"
-		} else if j.State != pipelines.JobSuccess {
+		} else if j.State != pipelines.JobSuccess && j.State != pipelines.JobPartial {
 			what = "aborted commit"
 		}
 		pr.line("%s  Output:  %s@%s, %s %s", ind, j.OutputRepo, j.OutputBranch, what, j.OutputCommit)
@@ -420,6 +465,17 @@ func runJobWait(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comm
 	return nil
 }
 
+func runJobRestart(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, id string) error {
+	var res pipev1.JobRestart
+	if err := cl.do(ctx, "POST", "/jobs/"+p(id)+"/restart", nil, nil, &res); err != nil {
+		return err
+	}
+	return o.printer(stdout(cmd)).print(res, func(pr *printer) {
+		pr.line("Restarted job %s as job %s (attempt %d) of pipeline %s", res.Restarted, res.Job.ID, res.Job.Attempt, res.Job.Pipeline)
+		pr.line("Wait for it: tusk job wait %s", res.Job.ID)
+	})
+}
+
 func runJobWaitIdle(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, pipes []string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var res pipev1.IdleInfo
@@ -453,7 +509,7 @@ func runJobWaitIdle(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.
 	}
 	var failed []string
 	for _, j := range res.Jobs {
-		if j.State == pipelines.JobFailure || j.State == pipelines.JobKilled {
+		if j.State == pipelines.JobFailure || j.State == pipelines.JobKilled || j.State == pipelines.JobPartial {
 			failed = append(failed, fmt.Sprintf("%s (job %s: %s)", j.Pipeline, short(j.ID), j.Reason))
 		}
 	}

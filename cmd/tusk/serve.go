@@ -120,6 +120,7 @@ and printed once.`,
 	f.BoolVar(&o.cfg.Pipelines.Disabled, "no-pipelines", false, "run no pipelines on this gateway")
 	f.StringVar(&o.cfg.Pipelines.WorkDir, "pipeline-work-dir", "", "where workers stage datums (default: the system temp dir)")
 	f.StringVar(&o.cfg.Pipelines.Endpoint, "pipeline-endpoint", "", "S3 endpoint workers use (default: this gateway's address)")
+	f.DurationVar(&o.cfg.Pipelines.RetryBackoff, "pipeline-retry-backoff", pipelines.DefaultRetryBackoff, "wait before a failed job's first automatic retry (doubles per attempt, up to 5m)")
 	f.StringVar(&o.k8s.Namespace, "k8s-namespace", "", "run pipelines with runner kubernetes as Jobs in this namespace (docs/kubernetes.md)")
 	f.StringVar(&o.k8s.Kubeconfig, "k8s-kubeconfig", "", "kubeconfig of the API server (default: the in-cluster config)")
 	f.StringVar(&o.k8s.Image, "k8s-image", "", "the Tusk image, whose /tusk the worker pods copy in")

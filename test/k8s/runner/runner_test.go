@@ -220,6 +220,7 @@ func TestFailingPodRetried(t *testing.T) {
 	e.createPipeline(`name: crash
 runner: kubernetes
 datum_tries: 2
+job_retries: 0
 input: {pfs: {repo: inbox, glob: "/*"}}
 transform:
   image: ` + workImage + `
