@@ -148,8 +148,8 @@ func (s *server) createBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	}
 	var cfg createBucketConfiguration
 	if len(bytes.TrimSpace(data)) > 0 {
-		if err := xml.Unmarshal(data, &cfg); err != nil {
-			return s3err("MalformedXML", "the CreateBucketConfiguration is not well-formed: %v", err)
+		if err := decodeBody(data, &cfg, "MalformedXML", "CreateBucketConfiguration"); err != nil {
+			return err
 		}
 	}
 	if err := s.checkLocation(cfg.LocationConstraint); err != nil {
@@ -425,8 +425,8 @@ type aclPolicyIn struct {
 // NotImplemented, a body that does not parse MalformedACLError.
 func policyPublic(data []byte) (bool, error) {
 	var p aclPolicyIn
-	if err := xml.Unmarshal(data, &p); err != nil {
-		return false, s3err("MalformedACLError", "the AccessControlPolicy is not well-formed: %v", err)
+	if err := decodeBody(data, &p, "MalformedACLError", "AccessControlPolicy"); err != nil {
+		return false, err
 	}
 	public := false
 	for _, g := range p.Grants {

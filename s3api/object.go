@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -673,8 +672,8 @@ func (s *server) deleteObjects(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return err
 	}
 	var req deleteRequest
-	if err := xml.Unmarshal(data, &req); err != nil {
-		return s3err("MalformedXML", "the Delete document is not well-formed: %v", err)
+	if err := decodeBody(data, &req, "MalformedXML", "Delete document"); err != nil {
+		return err
 	}
 	if len(req.Objects) == 0 {
 		return s3err("MalformedXML", "the Delete document names no Object")
