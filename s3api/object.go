@@ -772,11 +772,8 @@ func checksumAlgorithmsOf(o Object) []string {
 // x-amz-copy-source-if-* conditions. A delete marker is NoSuchKey, or
 // InvalidRequest when named by version id.
 func (s *server) copySource(ctx context.Context, rc *reqCtx, r *http.Request, bucket, key, version string) (Bucket, Object, error) {
-	src, err := s.resolve(ctx, bucket)
+	src, err := s.authorize(ctx, rc, bucket, ActRead)
 	if err != nil {
-		return Bucket{}, Object{}, err
-	}
-	if err := s.allow(ctx, rc, src.Repo, ActRead); err != nil {
 		return Bucket{}, Object{}, err
 	}
 	obj, err := s.cfg.Backend.Head(ctx, rc.caller(), src, key, version)
