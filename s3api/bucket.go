@@ -111,10 +111,12 @@ func (s *server) checkLocation(loc string) error {
 // public-read makes the new repo public-read.
 //
 // An existing bucket is answered as AWS does: 409 BucketAlreadyExists when
-// someone else owns it; when the requester owns it (its creator, or a global
-// admin), 200 in us-east-1 (AWS's legacy answer, which also resets the
-// bucket's ACL to the one sent: private unless x-amz-acl says otherwise) and
-// 409 BucketAlreadyOwnedByYou in other regions. Nothing else changes.
+// someone else owns it (a global admin or a repo admin who is not the
+// repo's owner included: they may act on it, but it is not theirs); when
+// the requester owns the repo, 200 in us-east-1 (AWS's legacy answer, which
+// also resets the bucket's ACL to the one sent: private unless x-amz-acl
+// says otherwise) and 409 BucketAlreadyOwnedByYou in other regions. Nothing
+// else changes.
 func (s *server) createBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
 	ref, repo, err := splitBucket(rc.addr.Bucket, true)
@@ -148,8 +150,8 @@ func (s *server) createBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	}
 	var cfg createBucketConfiguration
 	if len(bytes.TrimSpace(data)) > 0 {
-		if err := xml.Unmarshal(data, &cfg); err != nil {
-			return s3err("MalformedXML", "the CreateBucketConfiguration is not well-formed: %v", err)
+		if err := decodeBody(data, &cfg, "MalformedXML", "CreateBucketConfiguration"); err != nil {
+			return err
 		}
 	}
 	if err := s.checkLocation(cfg.LocationConstraint); err != nil {
@@ -184,22 +186,24 @@ func (s *server) createBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx
 }
 
 // bucketExists answers CreateBucket of an existing bucket: nil (200) when
-// the requester owns it and the server is in us-east-1, after resetting a
-// repo's ACL to public; an error otherwise.
+// the requester is the repo's owner and the server is in us-east-1, after
+// resetting a repo's ACL to public; an error otherwise. Ownership is the
+// repo's recorded owner, not a permission: a global admin may do anything
+// to another user's repo, but does not own it.
 func (s *server) bucketExists(ctx context.Context, rc *reqCtx, ref, repo string, public bool) error {
 	const op = "s3api.createBucket"
 	name := rc.addr.Bucket
-	if s.allow(ctx, rc, repo, ActOwn) != nil {
+	b, err := s.resolve(ctx, repo)
+	if err != nil {
+		return err
+	}
+	if rc.anonymous() || b.Owner != rc.user {
 		return s3code.New(op, errs.Exist, "BucketAlreadyExists", "bucket %s already exists and belongs to another user; choose another name", name)
 	}
 	if s.cfg.Region != "us-east-1" {
 		return s3code.New(op, errs.Exist, "BucketAlreadyOwnedByYou", "you already own bucket %s", name)
 	}
 	if ref == "" {
-		b, err := s.resolve(ctx, repo)
-		if err != nil {
-			return err
-		}
 		if b.Public == public {
 			return nil
 		}
@@ -237,11 +241,7 @@ func (s *server) headBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 // the backend refuses with BucketNotEmpty while keys remain.
 func (s *server) deleteBucket(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	b, err := s.resolve(ctx, rc.addr.Bucket)
-	if err != nil {
-		return err
-	}
-	if err := s.allow(ctx, rc, b.Repo, ActAdmin); err != nil {
+	if _, err := s.authorize(ctx, rc, rc.addr.Bucket, ActAdmin); err != nil {
 		return err
 	}
 	ref, repo, err := splitBucket(rc.addr.Bucket, false)
@@ -425,8 +425,8 @@ type aclPolicyIn struct {
 // NotImplemented, a body that does not parse MalformedACLError.
 func policyPublic(data []byte) (bool, error) {
 	var p aclPolicyIn
-	if err := xml.Unmarshal(data, &p); err != nil {
-		return false, s3err("MalformedACLError", "the AccessControlPolicy is not well-formed: %v", err)
+	if err := decodeBody(data, &p, "MalformedACLError", "AccessControlPolicy"); err != nil {
+		return false, err
 	}
 	public := false
 	for _, g := range p.Grants {

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -108,10 +109,14 @@ func parseHTTPDate(s string) (time.Time, bool) {
 // byteRange is a resolved, satisfiable single range.
 type byteRange struct{ off, length int64 }
 
-// parseRange resolves a Range header against size. ok is false when the
-// header is absent or must be ignored (not "bytes=", several ranges, or
-// syntactically invalid: RFC 7233 says to serve the whole representation).
-// An unsatisfiable range is InvalidRange (416).
+// parseRange resolves a Range header against size as S3 does. ok is false
+// when the header is absent or must be ignored (not "bytes=", several
+// ranges, or syntactically invalid: RFC 9110 says to serve the whole
+// representation). A last byte past the end, or a suffix longer than the
+// object, is clamped to the object, however many digits it has (a range is
+// satisfiable when its first byte is). A first byte at or past the end, or
+// a zero-length suffix, is InvalidRange (416); an empty object answers a
+// suffix range whole (200), as AWS does.
 func parseRange(h string, size int64) (br byteRange, ok bool, err error) {
 	spec, found := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
 	if !found || strings.Contains(spec, ",") {
@@ -124,8 +129,8 @@ func parseRange(h string, size int64) (br byteRange, ok bool, err error) {
 	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
 	unsatisfiable := s3err("InvalidRange", "the requested range %q is not satisfiable for an object of %d bytes", h, size)
 	if first == "" {
-		n, perr := strconv.ParseInt(last, 10, 64)
-		if perr != nil || n < 0 {
+		n, valid := rangeNumber(last)
+		if !valid {
 			return byteRange{}, false, nil
 		}
 		if size == 0 {
@@ -136,27 +141,42 @@ func parseRange(h string, size int64) (br byteRange, ok bool, err error) {
 		if n == 0 {
 			return byteRange{}, false, unsatisfiable
 		}
-		if n > size {
-			n = size
-		}
+		n = min(n, size)
 		return byteRange{off: size - n, length: n}, true, nil
 	}
-	a, perr := strconv.ParseInt(first, 10, 64)
-	if perr != nil || a < 0 {
+	a, valid := rangeNumber(first)
+	if !valid {
 		return byteRange{}, false, nil
 	}
 	end := size - 1
 	if last != "" {
-		b, perr := strconv.ParseInt(last, 10, 64)
-		if perr != nil || b < a {
+		b, valid := rangeNumber(last)
+		if !valid || b < a {
 			return byteRange{}, false, nil
 		}
-		if b < end {
-			end = b
-		}
+		end = min(end, b)
 	}
 	if a >= size {
 		return byteRange{}, false, unsatisfiable
 	}
 	return byteRange{off: a, length: end - a + 1}, true, nil
+}
+
+// rangeNumber reads a Range position: one or more ASCII digits (no sign,
+// no blanks). A value beyond int64 is math.MaxInt64, which compares as
+// "past the end" of any object; valid is false for anything but digits.
+func rangeNumber(s string) (n int64, valid bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return math.MaxInt64, true // only digits: out of range
+	}
+	return n, true
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -673,8 +672,8 @@ func (s *server) deleteObjects(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return err
 	}
 	var req deleteRequest
-	if err := xml.Unmarshal(data, &req); err != nil {
-		return s3err("MalformedXML", "the Delete document is not well-formed: %v", err)
+	if err := decodeBody(data, &req, "MalformedXML", "Delete document"); err != nil {
+		return err
 	}
 	if len(req.Objects) == 0 {
 		return s3err("MalformedXML", "the Delete document names no Object")
@@ -773,11 +772,8 @@ func checksumAlgorithmsOf(o Object) []string {
 // x-amz-copy-source-if-* conditions. A delete marker is NoSuchKey, or
 // InvalidRequest when named by version id.
 func (s *server) copySource(ctx context.Context, rc *reqCtx, r *http.Request, bucket, key, version string) (Bucket, Object, error) {
-	src, err := s.resolve(ctx, bucket)
+	src, err := s.authorize(ctx, rc, bucket, ActRead)
 	if err != nil {
-		return Bucket{}, Object{}, err
-	}
-	if err := s.allow(ctx, rc, src.Repo, ActRead); err != nil {
 		return Bucket{}, Object{}, err
 	}
 	obj, err := s.cfg.Backend.Head(ctx, rc.caller(), src, key, version)

@@ -546,6 +546,18 @@ func TestRange(t *testing.T) {
 		{"ten", "bytes=a-b", 200, "0123456789", ""},     // syntax: ignored
 		{"empty", "bytes=0-", 416, "", "bytes */0"},
 		{"empty", "bytes=-5", 200, "", ""},
+		// Positions beyond int64 are past the end: clamped, not ignored.
+		{"ten", "bytes=0-99999999999999999999", 206, "0123456789", "bytes 0-9/10"},
+		{"ten", "bytes=4-99999999999999999999", 206, "456789", "bytes 4-9/10"},
+		{"ten", "bytes=-99999999999999999999", 206, "0123456789", "bytes 0-9/10"},
+		{"ten", "bytes=99999999999999999999-", 416, "", "bytes */10"},
+		{"ten", "bytes=99999999999999999999-99999999999999999999", 416, "", "bytes */10"},
+		{"ten", "bytes=10-20", 416, "", "bytes */10"},
+		{"ten", "bytes=+1-2", 200, "0123456789", ""}, // a sign is not a digit: ignored
+		{"ten", "bytes=1-+2", 200, "0123456789", ""},
+		{"ten", "bytes=0x1-2", 200, "0123456789", ""},
+		{"empty", "bytes=0-99999999999999999999", 416, "", "bytes */0"},
+		{"empty", "bytes=-99999999999999999999", 200, "", ""},
 	} {
 		t.Run(tc.key+" "+tc.rng, func(t *testing.T) {
 			w := e.req("GET", "/rng/"+tc.key, "", "Range: "+tc.rng)

@@ -433,15 +433,13 @@ func (s *server) objectBucket(ctx context.Context, rc *reqCtx, act Action) (stri
 	return key, b, err
 }
 
-// bucket resolves the request's bucket and checks act on its repo. For
-// writes it refuses read-only refs (tags, commits, pipeline outputs) with
-// AccessDenied naming the ref before any body is read.
+// bucket resolves the request's bucket and checks act on its repo
+// (authorize). For writes it refuses read-only refs (tags, commits,
+// pipeline outputs) with AccessDenied naming the ref before any body is
+// read.
 func (s *server) bucket(ctx context.Context, rc *reqCtx, act Action) (Bucket, error) {
-	b, err := s.resolve(ctx, rc.addr.Bucket)
+	b, err := s.authorize(ctx, rc, rc.addr.Bucket, act)
 	if err != nil {
-		return Bucket{}, err
-	}
-	if err := s.allow(ctx, rc, b.Repo, act); err != nil {
 		return Bucket{}, err
 	}
 	if act == ActWrite && !b.Writable {
@@ -454,8 +452,33 @@ func (s *server) bucket(ctx context.Context, rc *reqCtx, act Action) (Bucket, er
 	return b, nil
 }
 
+// authorize resolves bucket name for act: it checks act on the name's repo
+// BEFORE resolving the ref, so that a caller without act learns nothing of
+// the repo's branches, tags and commits (dev.R, v1.R and <commit>.R answer
+// AccessDenied whether they exist or not). Only the repo's existence shows,
+// as a bucket's does on S3: a caller without act on a repo that does not
+// exist gets NoSuchBucket. A name that is not a bucket name is
+// InvalidBucketName first.
+func (s *server) authorize(ctx context.Context, rc *reqCtx, name string, act Action) (Bucket, error) {
+	_, repo, err := splitBucket(name, false)
+	if err != nil {
+		return Bucket{}, err
+	}
+	if aerr := s.allow(ctx, rc, repo, act); aerr != nil {
+		if errs.KindOf(aerr) != errs.Permission {
+			return Bucket{}, aerr
+		}
+		if _, rerr := s.resolve(ctx, repo); errs.KindOf(rerr) == errs.NotExist {
+			return Bucket{}, rerr // no such repo: NoSuchBucket, as for anyone
+		}
+		return Bucket{}, aerr
+	}
+	return s.resolve(ctx, name)
+}
+
 // resolve splits and resolves an S3 bucket name; an unknown repo or ref is
-// NoSuchBucket. Bucket.Repo is always set.
+// NoSuchBucket. Bucket.Repo is always set. It checks no access: callers
+// that answer a requester use authorize.
 func (s *server) resolve(ctx context.Context, name string) (Bucket, error) {
 	ref, repo, err := splitBucket(name, false)
 	if err != nil {

@@ -30,9 +30,10 @@ func writeXML(w http.ResponseWriter, status int, v any) error {
 	return nil
 }
 
-// readXML reads at most limit bytes of body and decodes them into v. A body
-// over the limit is MaxMessageLengthExceeded; a body that does not parse is
-// MalformedXML. It returns the raw bytes for digest checks.
+// readXML reads at most limit bytes of body and decodes them into v
+// (decodeBody). A body over the limit is MaxMessageLengthExceeded; a body
+// that does not parse, or is not shaped as an S3 document, is MalformedXML.
+// It returns the raw bytes for digest checks.
 func readXML(body io.Reader, limit int64, v any) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
@@ -41,8 +42,8 @@ func readXML(body io.Reader, limit int64, v any) ([]byte, error) {
 	if int64(len(data)) > limit {
 		return nil, s3err("MaxMessageLengthExceeded", "the XML body is larger than %d bytes", limit)
 	}
-	if err := xml.Unmarshal(data, v); err != nil {
-		return data, s3err("MalformedXML", "the XML you provided was not well-formed: %v", err)
+	if err := decodeBody(data, v, "MalformedXML", "XML you provided"); err != nil {
+		return data, err
 	}
 	return data, nil
 }

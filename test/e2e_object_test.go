@@ -176,6 +176,11 @@ func TestRangeAndPartNumber(t *testing.T) {
 		{"bytes=-3", "hij", "bytes 17-19/20"},
 		{"bytes=18-100", "ij", "bytes 18-19/20"},
 		{"bytes=19-19", "j", "bytes 19-19/20"},
+		// Past the end, however many digits: clamped to the object (206).
+		{"bytes=-30", string(body), "bytes 0-19/20"},
+		{"bytes=0-99999999999999999999", string(body), "bytes 0-19/20"},
+		{"bytes=10-99999999999999999999", "abcdefghij", "bytes 10-19/20"},
+		{"bytes=-99999999999999999999", string(body), "bytes 0-19/20"},
 	}
 	for _, cse := range cases {
 		t.Run(cse.rng, func(t *testing.T) {
@@ -195,6 +200,8 @@ func TestRangeAndPartNumber(t *testing.T) {
 	t.Run("unsatisfiable", func(t *testing.T) {
 		_, _, err := rng("bytes=20-30")
 		wantErr(t, err, 416, "InvalidRange")
+		_, _, err = rng("bytes=99999999999999999999-")
+		wantErr(t, err, 416, "InvalidRange")
 		r := e.do(t, rawReq{method: "GET", bucket: repo, key: "r", header: map[string]string{"Range": "bytes=50-"}})
 		wantRawErr(t, r, 416, "InvalidRange")
 		if r.header.Get("Content-Range") != "bytes */20" {
@@ -205,6 +212,20 @@ func TestRangeAndPartNumber(t *testing.T) {
 		r := e.do(t, rawReq{method: "GET", bucket: repo, key: "r", header: map[string]string{"Range": "bytes=2-3"}})
 		if r.status != 206 || string(r.body) != "23" || r.header.Get("Accept-Ranges") != "bytes" {
 			t.Fatalf("raw Range: %d %q accept-ranges %q", r.status, r.body, r.header.Get("Accept-Ranges"))
+		}
+		r = e.do(t, rawReq{method: "GET", bucket: repo, key: "r", header: map[string]string{"Range": "bytes=0-99999999999999999999"}})
+		if r.status != 206 || string(r.body) != string(body) || r.header.Get("Content-Range") != "bytes 0-19/20" {
+			t.Fatalf("huge last byte: %d %q Content-Range %q", r.status, r.body, r.header.Get("Content-Range"))
+		}
+	})
+	t.Run("ignored ranges answer the whole object", func(t *testing.T) {
+		// S3 serves one range per GET: several ranges, another unit or a
+		// malformed spec get the whole object with 200, as RFC 9110 allows.
+		for _, h := range []string{"bytes=0-1,4-5", "items=0-1", "bytes=5-2", "bytes=+1-2", "bytes=a-"} {
+			r := e.do(t, rawReq{method: "GET", bucket: repo, key: "r", header: map[string]string{"Range": h}})
+			if r.status != 200 || string(r.body) != string(body) || r.header.Get("Content-Range") != "" {
+				t.Fatalf("Range %s: %d %q Content-Range %q", h, r.status, r.body, r.header.Get("Content-Range"))
+			}
 		}
 	})
 	t.Run("partNumber=1", func(t *testing.T) {

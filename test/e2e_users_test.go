@@ -142,10 +142,14 @@ func TestCreateReposFlag(t *testing.T) {
 		put(t, alice, aRepo, "still", []byte("writable"))
 	})
 
-	t.Run("global admins create and own every repo", func(t *testing.T) {
+	t.Run("global admins create repos but own only theirs", func(t *testing.T) {
 		name := e.name("adm")
 		createBucket(t, admin, name)
-		createBucket(t, admin, bRepo) // an admin owns everything: 200
+		createBucket(t, admin, name) // its own: 200
+		// bob's repo is bob's: an admin may act on it, but it is not the
+		// admin's bucket (AWS: BucketAlreadyExists), and nothing changes.
+		_, err := admin.CreateBucket(ctx(t), &s3.CreateBucketInput{Bucket: aws.String(bRepo)})
+		wantErr(t, err, 409, "BucketAlreadyExists")
 		if b, _ := get(t, admin, bRepo, "b.txt", ""); string(b) != "bob's data" {
 			t.Fatalf("bob's repo changed: %q", b)
 		}
@@ -153,7 +157,7 @@ func TestCreateReposFlag(t *testing.T) {
 }
 
 // TestBucketExists: CreateBucket of an existing bucket answers as AWS:
-// another owner's is 409 BucketAlreadyExists; one's own is 200 in
+// another owner's (even a global admin asking) is 409 BucketAlreadyExists; one's own is 200 in
 // us-east-1 (the legacy answer, which resets the ACL to the one sent) and
 // 409 BucketAlreadyOwnedByYou elsewhere; nothing else changes.
 func TestBucketExists(t *testing.T) {
@@ -191,7 +195,9 @@ func TestBucketExists(t *testing.T) {
 	t.Run("one's own, us-east-1", func(t *testing.T) {
 		for _, b := range []string{repo, "dev." + repo, "main." + repo} {
 			createBucket(t, alice, b)
-			createBucket(t, admin, b)
+			// A global admin is not alice: another owner's bucket.
+			_, err := admin.CreateBucket(ctx(t), &s3.CreateBucketInput{Bucket: aws.String(b)})
+			wantErr(t, err, 409, "BucketAlreadyExists")
 		}
 		sameVersions(t, "creating again", e.versions(t, repo), before)
 		if b, _ := get(t, alice, "dev."+repo, "k", ""); string(b) != "alice's" {
