@@ -569,6 +569,12 @@ func provLine(n *pipelines.ProvNode) string {
 	if n.Key != "" {
 		s += ":" + n.Key
 	}
+	if n.Version != "" && n.Version != n.Commit {
+		s += "  version " + n.Version
+	}
+	if n.Content != "" {
+		s += "  sha256 " + short(n.Content)
+	}
 	if n.Pipeline != "" {
 		s += fmt.Sprintf("  [%s, job %s]", n.Pipeline, short(n.Job))
 	}
