@@ -825,6 +825,7 @@ func (jr *jobRun) results(batch []Result, tries int) ([]*JobDatum, error) {
 		if d == nil || d.State != DatumPending {
 			continue
 		}
+		jr.s.observeTry(jr.job.Pipeline, r)
 		d.Attempts = max(d.Attempts, r.Attempt)
 		if r.OK() {
 			oks = append(oks, r)

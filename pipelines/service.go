@@ -72,6 +72,8 @@ type Service struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	runID   string
+
+	metrics pipeMetrics // metrics.go
 }
 
 // pipeRun is a loaded pipeline and its job loop.

@@ -55,6 +55,9 @@ type Pipeline struct {
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"`
 	CreatedBy string    `json:"created_by,omitempty"`
+	// Stopped says why the pipeline is stopped ("" when it runs): it
+	// queues and runs no job until its spec is updated (stop.go).
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // Name is the pipeline's name.
