@@ -48,6 +48,9 @@ func (s *Service) runJob(ctx context.Context, p *Pipeline, j *Job) error {
 		if err != nil {
 			return err
 		}
+		if cur.Stopped != "" {
+			return s.killJob(ctx, cur, j.ID, stoppedErr(cur)) // stop.go
+		}
 		sp := cur.Spec
 		j.Spec = &sp
 		j.Version = cur.Version

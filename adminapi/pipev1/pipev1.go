@@ -21,9 +21,13 @@ type PipelineInfo struct {
 	CreatedBy string           `json:"created_by,omitempty"`
 	Inputs    []string         `json:"inputs"` // repo@branch
 	Output    string           `json:"output"` // repo@branch
-	State     string           `json:"state"`  // idle | pending | running | failing (last job failed)
+	State     string           `json:"state"`  // idle | pending | running | failing (last job failed) | stopped
 	LastJob   *pipelines.Job   `json:"last_job,omitempty"`
 	Processed *pipelines.State `json:"processed,omitempty"` // what the last successful job processed
+
+	// Stopped says why the pipeline is stopped (State "stopped": its input
+	// repo was deleted with force); tusk pipeline update restarts it.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // JobList answers GET /jobs.

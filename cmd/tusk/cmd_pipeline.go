@@ -177,6 +177,9 @@ func runPipelineInspect(ctx context.Context, o *rootOptions, cl *client, cmd *co
 	return o.printer(stdout(cmd)).print(pi, func(pr *printer) {
 		pr.line("Pipeline %s, version %d (created %s by %s, updated %s)", pi.Name, pi.Version, ftime(pi.Created), orDash(pi.CreatedBy), ftime(pi.Updated))
 		pr.line("State:   %s", pi.State)
+		if pi.Stopped != "" {
+			pr.line("Stopped: %s (tusk pipeline update restarts it)", pi.Stopped)
+		}
 		pr.line("Inputs:  %s", strings.Join(pi.Inputs, ", "))
 		pr.line("Output:  %s", pi.Output)
 		pr.line("Command: %s", strings.Join(pi.Spec.Transform.Cmd, " "))
