@@ -71,8 +71,11 @@ transform: {cmd: [cp, -R, src/., out/]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lv.Versions) != 3 || aws.ToString(lv.Versions[0].VersionId) != in.Version || !aws.ToBool(lv.Versions[0].IsLatest) {
-		t.Fatalf("ListObjectVersions a.txt: %d versions, latest %s; tusk-inputs names %s", len(lv.Versions), aws.ToString(lv.Versions[0].VersionId), in.Version)
+	if len(lv.Versions) != 3 {
+		t.Fatalf("ListObjectVersions a.txt: %d versions, want 3", len(lv.Versions))
+	}
+	if v := lv.Versions[0]; aws.ToString(v.VersionId) != in.Version || !aws.ToBool(v.IsLatest) {
+		t.Fatalf("ListObjectVersions a.txt: latest %s; tusk-inputs names %s", aws.ToString(v.VersionId), in.Version)
 	}
 	// The admin API's record and tusk prov agree.
 	var rec meta.ProvRecord
