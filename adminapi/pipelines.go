@@ -101,6 +101,9 @@ func (a *API) pipelineInfo(ctx context.Context, p *pipelines.Pipeline) pipev1.Pi
 		}
 	}
 	info.DatumVersion = p.DatumVer()
+	if p.Stopped != "" {
+		info.State, info.Stopped = "stopped", p.Stopped
+	}
 	info.Processed, _ = ps.GetState(ctx, p.Name())
 	return info
 }

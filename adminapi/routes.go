@@ -167,7 +167,8 @@ func (a *API) deleteRepo(c *adminCall) (any, error) {
 	if _, err := a.repo(c, name, auth.PermAdmin, "delete it"); err != nil {
 		return nil, err
 	}
-	if err := a.meta.DeleteRepo(c.ctx, name, force); err != nil {
+	rep, err := a.meta.DeleteRepoReport(c.ctx, name, force)
+	if err != nil {
 		if errs.ReasonOf(err) == errs.NotEmpty {
 			return nil, fail(errs.Conflict, "NotEmpty", "%s; to delete it with all its history, pass force (tusk repo delete --force %s)", message(err), name)
 		}
@@ -176,8 +177,12 @@ func (a *API) deleteRepo(c *adminCall) (any, error) {
 	if err := a.auth.DropRepoPerms(c.ctx, name); err != nil {
 		return nil, err
 	}
-	c.audit(a, "repo.delete", name, map[bool]string{true: "force"}[force])
-	return map[string]string{"deleted": name}, nil
+	detail := map[bool]string{true: "force"}[force]
+	if len(rep.Stopped) > 0 {
+		detail += "; stopped pipelines " + strings.Join(rep.Stopped, ", ")
+	}
+	c.audit(a, "repo.delete", name, detail)
+	return apiv1.RepoDeleted{Deleted: name, Stopped: rep.Stopped}, nil
 }
 
 func (a *API) setPublic(c *adminCall) (any, error) {

@@ -340,14 +340,14 @@ func (b *Backend) withProv(ctx context.Context, c s3api.Caller, o s3api.Object, 
 	for k, v := range o.Meta.User {
 		user[k] = v
 	}
-	for k, v := range pipelines.ProvMeta(rec) {
+	for k, v := range pipelines.ProvMeta(rec, o.Meta.User) {
 		user[k] = v
 	}
 	// A caller who cannot read every input repo gets the count and the
 	// record id, not the input keys (as the admin API's prov query).
 	for _, in := range rec.Inputs {
 		if b.Auth.Allow(ctx, c.User, in.Repo, s3api.ActRead) != nil {
-			user["tusk-inputs"] = fmt.Sprintf("count=%d; prov=%s", len(rec.Inputs), rec.ID)
+			user["tusk-inputs"] = pipelines.InputsSummary(rec)
 			break
 		}
 	}

@@ -179,6 +179,11 @@ func (s *Server) buildHandler() http.Handler {
 		Help: "HTTP request latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method"})
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "tusk_http_in_flight_requests", Help: "Requests being served."})
 	s.reg.MustRegister(reqs, dur, inflight)
+	if s.Pipelines != nil {
+		// Jobs by state, datums processed/skipped/failed, datum durations,
+		// queue depth (pipelines/metrics.go).
+		s.reg.MustRegister(s.Pipelines.Collector())
+	}
 
 	s3h := s3api.New(s3api.Config{Backend: s.Backend, Auth: s.Auth,
 		Verifier: &sigv4.Verifier{Creds: s.Auth}, Domain: s.cfg.Domain, Region: s.cfg.Region, Log: s.cfg.Log})

@@ -941,8 +941,23 @@ func (s *Store) DeleteTag(ctx context.Context, repo, name string) error {
 // DeleteRepo deletes a repo with its history. Unless force, it is refused
 // with BucketNotEmpty while any tag holds keys or any branch holds keys or
 // lists a version or a delete marker (SPEC §2).
+//
+// Guards (Records.GuardRepoDelete) are consulted in the same transaction:
+// without force a guard refuses the deletion of a repo that pipelines read
+// (Conflict, reason InputRepo); with force it stops them, and
+// DeleteRepoReport says which.
 func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
-	return s.update(ctx, func(w *wtx) error {
+	_, err := s.DeleteRepoReport(ctx, name, force)
+	return err
+}
+
+// DeleteRepoReport is DeleteRepo that also returns what the guards did
+// (never nil on success).
+func (s *Store) DeleteRepoReport(ctx context.Context, name string, force bool) (*RepoDeletion, error) {
+	rep := &RepoDeletion{}
+	guards := s.repoGuards()
+	err := s.update(ctx, func(w *wtx) error {
+		rep.Stopped = nil
 		if _, err := w.s.repoTx(w.txn, name); err != nil {
 			return err
 		}
@@ -950,6 +965,11 @@ func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 		// it would let anyone create a repo of that name and receive the
 		// pipeline's outputs.
 		if err := w.refuseOutputBranches(name, ""); err != nil {
+			return err
+		}
+		// Guards refuse before anything is written; with force they write
+		// (stop their pipelines), and nothing after them refuses.
+		if err := w.guardRepoDelete(guards, name, force, rep); err != nil {
 			return err
 		}
 		var keys [][]byte
@@ -1014,6 +1034,13 @@ func (s *Store) DeleteRepo(ctx context.Context, name string, force bool) error {
 		}
 		return w.txn.Delete([]byte(pRepo + name))
 	})
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range guards {
+		g.g.RepoDeleted(name, rep.Stopped)
+	}
+	return rep, nil
 }
 
 // SetRepoPublic sets whether anonymous users may read repo.

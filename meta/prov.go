@@ -33,12 +33,22 @@ const (
 // whole input commit).
 type ProvInput struct {
 	// Name is the input's name in the pipeline spec.
-	Name    string `json:"name,omitempty"`
-	Repo    string `json:"repo"`
-	Branch  string `json:"branch,omitempty"`
-	Commit  string `json:"commit"`
-	Key     string `json:"key,omitempty"`
-	Content string `json:"content,omitempty"` // SHA-256 (hex) of the bytes
+	Name   string `json:"name,omitempty"`
+	Repo   string `json:"repo"`
+	Branch string `json:"branch,omitempty"`
+	// Commit is the input commit the job read (the branch head it took):
+	// Key's version there is Version.
+	Commit string `json:"commit"`
+	Key    string `json:"key,omitempty"`
+	// Version is the S3 version id of the key's version read
+	// (Entry.VersionID: the commit that wrote it, or "null"), as
+	// ListObjectVersions shows it and GetObject with versionId reads it;
+	// "" for a job record's whole-commit input and in records written
+	// before it was kept.
+	Version string `json:"version,omitempty"`
+	// Content is the SHA-256 (hex) of the bytes: the blob's content
+	// address.
+	Content string `json:"content,omitempty"`
 	Size    int64  `json:"size,omitempty"`
 }
 

@@ -59,6 +59,9 @@ type Store struct {
 	watchMu  sync.Mutex
 	watchers []func(HeadEvent)
 
+	guardMu sync.Mutex
+	guards  []nsGuard // repoguard.go
+
 	// gcAfterSnapshot, set by tests, runs right after GC took its marking
 	// snapshot.
 	gcAfterSnapshot func()

@@ -48,6 +48,9 @@ func (s *Service) runJob(ctx context.Context, p *Pipeline, j *Job) error {
 		if err != nil {
 			return err
 		}
+		if cur.Stopped != "" {
+			return s.killJob(ctx, cur, j.ID, stoppedErr(cur)) // stop.go
+		}
 		sp := cur.Spec
 		j.Spec = &sp
 		j.Version = cur.Version
@@ -795,7 +798,7 @@ func (jr *jobRun) inputsOf(d *JobDatum) ([]DatumInput, error) {
 		l := jr.leaves[r.Leaf]
 		in := DatumInput{Name: l.Name, Repo: l.Repo, Commit: jr.job.Inputs[r.Leaf].Commit}
 		err := listDatum(jr.ctx, jr.s.ms, jr.roots[r.Leaf], jr.globs[r.Leaf], r.Path, func(k string, e *meta.Entry) error {
-			in.Files = append(in.Files, DatumFile{Key: k, Size: e.Size, Content: e.Content})
+			in.Files = append(in.Files, DatumFile{Key: k, Size: e.Size, Content: e.Content, Version: e.VersionID()})
 			return nil
 		})
 		if err != nil {
@@ -838,6 +841,7 @@ func (jr *jobRun) results(batch []Result, tries int) ([]*JobDatum, error) {
 		if d == nil || d.State != DatumPending {
 			continue
 		}
+		jr.s.observeTry(jr.job.Pipeline, r)
 		d.Attempts = max(d.Attempts, r.Attempt)
 		if r.OK() {
 			oks = append(oks, r)
@@ -904,7 +908,7 @@ func (jr *jobRun) results(batch []Result, tries int) ([]*JobDatum, error) {
 			for _, in := range ins {
 				for _, f := range in.Files {
 					rec.Inputs = append(rec.Inputs, meta.ProvInput{Name: in.Name, Repo: in.Repo, Branch: jr.leafBranch(in.Name),
-						Commit: in.Commit, Key: f.Key, Content: f.Content, Size: f.Size})
+						Commit: in.Commit, Key: f.Key, Version: f.Version, Content: f.Content, Size: f.Size})
 				}
 			}
 			keep := map[string]bool{}

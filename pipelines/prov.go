@@ -3,6 +3,7 @@ package pipelines
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -10,47 +11,143 @@ import (
 	"github.com/tusk-data/tusk/meta"
 )
 
-// MaxInputsHeader bounds x-amz-meta-tusk-inputs (SPEC §8): beyond it the
-// header holds a count and the record id to query instead.
-const MaxInputsHeader = 2048
-
-// maxInputsValue is the value's budget: the whole header line,
-// "x-amz-meta-tusk-inputs: " included, stays within MaxInputsHeader.
-const maxInputsValue = MaxInputsHeader - len("x-amz-meta-tusk-inputs: ")
+// MaxUserMeta is S3's bound on an object's user metadata: the sum of the
+// lengths of every x-amz-meta-* name (without the prefix) and value is at
+// most 2 KiB. An output's generated tusk-* metadata, with what the object
+// stored of its own, stays within it.
+const MaxUserMeta = 2048
 
 // ProvMeta returns the user metadata (names without "x-amz-meta-") that
 // GetObject and HeadObject of an output answer with, generated from its
 // provenance record: tusk-pipeline (name@version), tusk-job, tusk-prov
-// (the record id) and tusk-inputs ("repo@commit:key,...", keys
-// percent-encoded; "count=N; prov=ID" when the list would pass 2 KB).
-func ProvMeta(rec *meta.ProvRecord) map[string]string {
+// (the record id) and tusk-inputs, one element per input object, comma
+// separated (SPEC §8):
+//
+//	repo@commit:key?versionId=V&sha256=H
+//
+// commit is the input commit the job read, key is percent-encoded
+// (PercentEncode: ",", "?", "&", "=" and ":" in a key are escaped), V is
+// the S3 version id of the key's version read (GetObject with versionId V
+// returns its bytes) and H their SHA-256 in hex. A record written before
+// versions were kept lacks "versionId=V&"; one without a content hash
+// lacks the "?..." part.
+//
+// other is the rest of the object's user metadata (stored, nil: none).
+// When the list would take the whole user metadata past MaxUserMeta (a
+// datum with many inputs, "/" over a commit), tusk-inputs is
+// "count=N; prov=ID" instead: the admin API (GET /api/v1/prov/ID, tusk
+// prov) lists every input.
+func ProvMeta(rec *meta.ProvRecord, other map[string]string) map[string]string {
 	m := map[string]string{
 		"tusk-pipeline": rec.Pipeline + "@" + strconv.Itoa(rec.Version),
 		"tusk-job":      rec.Job,
 		"tusk-prov":     rec.ID,
+	}
+	budget := MaxUserMeta - len("tusk-inputs")
+	for k, v := range m {
+		budget -= len(k) + len(v)
+	}
+	for k, v := range other {
+		if _, gen := m[k]; !gen && k != "tusk-inputs" {
+			budget -= len(k) + len(v)
+		}
 	}
 	var b strings.Builder
 	for i, in := range rec.Inputs {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(in.Repo)
-		b.WriteByte('@')
-		b.WriteString(in.Commit)
-		if in.Key != "" {
-			b.WriteByte(':')
-			b.WriteString(PercentEncode(in.Key))
-		}
-		if b.Len() > maxInputsValue {
+		b.WriteString(InputRef(in))
+		if b.Len() > budget {
 			break
 		}
 	}
-	if b.Len() > maxInputsValue {
-		m["tusk-inputs"] = fmt.Sprintf("count=%d; prov=%s", len(rec.Inputs), rec.ID)
+	if b.Len() > budget {
+		m["tusk-inputs"] = InputsSummary(rec)
 	} else {
 		m["tusk-inputs"] = b.String()
 	}
 	return m
+}
+
+// InputsSummary is tusk-inputs when the list is not shown: the count of
+// inputs and the record id to ask the admin API with.
+func InputsSummary(rec *meta.ProvRecord) string {
+	return fmt.Sprintf("count=%d; prov=%s", len(rec.Inputs), rec.ID)
+}
+
+// InputRef is one element of tusk-inputs: repo@commit[:key[?versionId=V&sha256=H]]
+// (see ProvMeta).
+func InputRef(in meta.ProvInput) string {
+	s := in.Repo + "@" + in.Commit
+	if in.Key == "" {
+		return s
+	}
+	s += ":" + PercentEncode(in.Key)
+	switch {
+	case in.Version != "" && in.Content != "":
+		s += "?versionId=" + PercentEncode(in.Version) + "&sha256=" + in.Content
+	case in.Version != "":
+		s += "?versionId=" + PercentEncode(in.Version)
+	case in.Content != "":
+		s += "?sha256=" + in.Content
+	}
+	return s
+}
+
+// ParseInputRef parses one element of tusk-inputs (InputRef's form) into
+// repo, commit, key (decoded), version and content; Invalid when it is
+// not of that form.
+func ParseInputRef(s string) (meta.ProvInput, error) {
+	var in meta.ProvInput
+	bad := func() (meta.ProvInput, error) {
+		return meta.ProvInput{}, errs.E("pipelines.ParseInputRef", errs.Invalid, "%q is not repo@commit[:key[?versionId=V&sha256=H]]", s)
+	}
+	at := strings.IndexByte(s, '@')
+	if at <= 0 {
+		return bad()
+	}
+	in.Repo, s = s[:at], s[at+1:]
+	rest := ""
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		in.Commit, rest = s[:i], s[i+1:]
+	} else {
+		in.Commit = s
+	}
+	if in.Commit == "" {
+		return bad()
+	}
+	if rest == "" {
+		return in, nil
+	}
+	q := ""
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest, q = rest[:i], rest[i+1:]
+	}
+	key, err := url.PathUnescape(rest)
+	if err != nil || key == "" {
+		return bad()
+	}
+	in.Key = key
+	if q != "" {
+		for _, kv := range strings.Split(q, "&") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return bad()
+			}
+			switch k {
+			case "versionId":
+				if in.Version, err = url.PathUnescape(v); err != nil {
+					return bad()
+				}
+			case "sha256":
+				in.Content = v
+			default:
+				return bad()
+			}
+		}
+	}
+	return in, nil
 }
 
 // PercentEncode escapes every byte of s but A-Z a-z 0-9 - . _ ~ and /.
@@ -79,7 +176,9 @@ type ProvNode struct {
 	Key     string `json:"key"`
 	Content string `json:"content,omitempty"`
 	Size    int64  `json:"size"`
-	// Version is the commit that wrote this version of the key.
+	// Version is the S3 version id of this version of the key (the commit
+	// that wrote it, or "null"): GetObject with versionId reads it. On an
+	// input, the version the datum read (from its provenance record).
 	Version string `json:"version,omitempty"`
 	// Pipeline (name@version), Job, Datum and Prov are set on outputs.
 	Pipeline string `json:"pipeline,omitempty"`
@@ -144,7 +243,7 @@ type provWalk struct {
 }
 
 func (w *provWalk) fill(n *ProvNode, e *meta.Entry) {
-	n.Content, n.Size, n.Version, n.Prov = e.Content, e.Size, e.Version, e.Prov
+	n.Content, n.Size, n.Version, n.Prov = e.Content, e.Size, e.VersionID(), e.Prov
 }
 
 func (w *provWalk) up(n *ProvNode, e *meta.Entry, depth int) error {
@@ -167,11 +266,11 @@ func (w *provWalk) up(n *ProvNode, e *meta.Entry, depth int) error {
 		if err := w.ctx.Err(); err != nil {
 			return err
 		}
-		c := &ProvNode{Repo: in.Repo, Commit: in.Commit, Key: in.Key, Content: in.Content, Size: in.Size}
+		c := &ProvNode{Repo: in.Repo, Commit: in.Commit, Key: in.Key, Version: in.Version, Content: in.Content, Size: in.Size}
 		n.Inputs = append(n.Inputs, c)
 		w.nodes++
 		if w.canRead != nil && !w.canRead(in.Repo) {
-			c.Key, c.Content, c.Missing = "", "", "no read permission on repo "+in.Repo
+			c.Key, c.Version, c.Content, c.Missing = "", "", "", "no read permission on repo "+in.Repo
 			continue
 		}
 		id := in.Repo + "@" + in.Commit + ":" + in.Key

@@ -91,6 +91,9 @@ type DatumFile struct {
 	Key     string `json:"key"`
 	Size    int64  `json:"size"`
 	Content string `json:"content,omitempty"`
+	// Version is the S3 version id of the key's version (provenance only:
+	// workers stage by Content).
+	Version string `json:"version,omitempty"`
 }
 
 // Result is the end of one try of one datum.

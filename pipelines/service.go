@@ -78,6 +78,8 @@ type Service struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	runID   string
+
+	metrics pipeMetrics // metrics.go
 }
 
 // pipeRun is a loaded pipeline and its job loop.
@@ -105,6 +107,7 @@ func New(ms *meta.Store, cfg Config) *Service {
 	s := &Service{ms: ms, rec: ms.Records(namespace), cfg: cfg, evWake: make(chan struct{}, 1),
 		pipes: map[string]*pipeRun{}, changed: make(chan struct{}), runID: meta.NewID()[:8]}
 	ms.Watch(s.onHead)
+	s.rec.GuardRepoDelete(s) // stop.go
 	return s
 }
 
@@ -334,6 +337,9 @@ func (s *Service) enqueue(ctx context.Context, name string, force bool, orig *or
 			return err
 		} else if !ok {
 			return errs.E("pipelines.trigger", errs.NotExist, "pipeline %q does not exist", name)
+		}
+		if p.Stopped != "" {
+			return nil // stop.go: no job until the spec is updated
 		}
 		// The heads are read in this transaction, in the committer's order:
 		// a stale read could not be newer than the running job's inputs.

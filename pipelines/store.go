@@ -63,6 +63,9 @@ type Pipeline struct {
 	// Spec.Fingerprint) keeps it, so no datum is reprocessed. 0 (records
 	// written before it existed) means Version.
 	DatumVersion int `json:"datum_version,omitempty"`
+	// Stopped says why the pipeline is stopped ("" when it runs): it
+	// queues and runs no job until its spec is updated (stop.go).
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // Name is the pipeline's name.

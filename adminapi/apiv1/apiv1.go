@@ -40,6 +40,14 @@ type RepoInfo struct {
 	Permission string `json:"permission"`
 }
 
+// RepoDeleted answers DELETE /repos/{repo}.
+type RepoDeleted struct {
+	Deleted string `json:"deleted"`
+	// Stopped names the pipelines that read the repo and were stopped
+	// (force); see docs/api.md.
+	Stopped []string `json:"stopped,omitempty"`
+}
+
 // BranchInfo describes a branch.
 type BranchInfo struct {
 	Repo      string `json:"repo"`

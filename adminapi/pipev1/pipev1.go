@@ -21,7 +21,7 @@ type PipelineInfo struct {
 	CreatedBy string           `json:"created_by,omitempty"`
 	Inputs    []string         `json:"inputs"` // repo@branch
 	Output    string           `json:"output"` // repo@branch
-	State     string           `json:"state"`  // idle | pending | running | failing (last job failed or partial) | retrying (as failing, with Retry pending)
+	State     string           `json:"state"`  // idle | pending | running | failing (last job failed or partial) | retrying (as failing, with Retry pending) | stopped (see Stopped)
 	LastJob   *pipelines.Job   `json:"last_job,omitempty"`
 	Processed *pipelines.State `json:"processed,omitempty"` // what the last successful job processed
 
@@ -30,6 +30,9 @@ type PipelineInfo struct {
 	DatumVersion int `json:"datum_version,omitempty"`
 	// Retry is the automatic retry the pipeline waits for (state retrying).
 	Retry *pipelines.RetryState `json:"retry,omitempty"`
+	// Stopped says why the pipeline is stopped (State "stopped": its input
+	// repo was deleted with force); tusk pipeline update restarts it.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // JobRestart answers POST /jobs/{id}/restart: the job queued to re-run

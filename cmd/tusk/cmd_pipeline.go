@@ -197,6 +197,9 @@ func runPipelineInspect(ctx context.Context, o *rootOptions, cl *client, cmd *co
 		if pi.Retry != nil {
 			pr.line("Retry:   job %s is retried at %s (attempt %d)", short(pi.Retry.Job), ftime(pi.Retry.At), pi.Retry.Attempt)
 		}
+		if pi.Stopped != "" {
+			pr.line("Stopped: %s (tusk pipeline update restarts it)", pi.Stopped)
+		}
 		pr.line("Inputs:  %s", strings.Join(pi.Inputs, ", "))
 		pr.line("Output:  %s", pi.Output)
 		pr.line("Command: %s", strings.Join(pi.Spec.Transform.Cmd, " "))
@@ -624,6 +627,12 @@ func provLine(n *pipelines.ProvNode) string {
 	s := n.Repo + "@" + n.Commit
 	if n.Key != "" {
 		s += ":" + n.Key
+	}
+	if n.Version != "" && n.Version != n.Commit {
+		s += "  version " + n.Version
+	}
+	if n.Content != "" {
+		s += "  sha256 " + short(n.Content)
 	}
 	if n.Pipeline != "" {
 		s += fmt.Sprintf("  [%s, job %s]", n.Pipeline, short(n.Job))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,13 +17,13 @@ func newRepoCmd(o *rootOptions) *cobra.Command {
 	var force bool
 	del := &cobra.Command{
 		Use:   "delete REPO",
-		Short: "Delete a repo with its history (refused while it holds keys, unless --force)",
+		Short: "Delete a repo with its history (refused while it holds keys or pipelines read it, unless --force)",
 		Args:  nargs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, func(ctx context.Context, cl *client) error { return runRepoDelete(ctx, o, cl, cmd, args[0], force) })
 		},
 	}
-	del.Flags().BoolVar(&force, "force", false, "delete the repo even if its branches and tags hold keys")
+	del.Flags().BoolVar(&force, "force", false, "delete the repo even if its branches and tags hold keys, stopping the pipelines that read it")
 	return newGroup("repo", "Create, list and delete repos; make them public",
 		&cobra.Command{
 			Use:   "create REPO",
@@ -99,11 +100,17 @@ func runRepoDelete(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.C
 	if force {
 		q.Set("force", "true")
 	}
-	var res map[string]string
+	var res apiv1.RepoDeleted
 	if err := cl.do(ctx, "DELETE", "/repos/"+p(repo), q, nil, &res); err != nil {
 		return err
 	}
-	return o.printer(stdout(cmd)).print(res, func(p *printer) { p.line("Deleted repo %s", repo) })
+	return o.printer(stdout(cmd)).print(res, func(p *printer) {
+		p.line("Deleted repo %s", repo)
+		if len(res.Stopped) > 0 {
+			p.line("Stopped pipelines %s: they read %s (tusk pipeline update restarts one, tusk pipeline delete removes it)",
+				strings.Join(res.Stopped, ", "), repo)
+		}
+	})
 }
 
 func runRepoSetPublic(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, arg, val string) error {

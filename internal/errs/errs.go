@@ -94,6 +94,7 @@ const (
 	Precondition // a conditional request's precondition (If-Match, If-None-Match) failed
 	Merge        // a merge or revert met conflicting changes
 	Busy         // the resource is in use (a GC running, a pipeline's output)
+	InputRepo    // the repo is an input of pipelines (it may not go while they read it)
 
 	// Permission: why the caller is refused.
 
@@ -105,7 +106,7 @@ const (
 var reasonNames = [...]string{"", "repo", "ref", "commit", "key", "version", "upload",
 	"part", "user", "access key", "pipeline", "job", "datum",
 	"name", "argument", "digest", "range", "incomplete body", "ref kind", "delete marker",
-	"not empty", "precondition", "merge", "busy",
+	"not empty", "precondition", "merge", "busy", "input repo",
 	"unknown key", "blocked", "protected"}
 
 func (r Reason) String() string {
