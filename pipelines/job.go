@@ -49,6 +49,9 @@ func (s *Service) runJob(ctx context.Context, p *Pipeline, j *Job) error {
 			return err
 		}
 		sp := cur.Spec
+		if j.Gate != nil {
+			sp = j.Gate.spec(sp)
+		}
 		j.Spec = &sp
 		j.Version = cur.Version
 	}
@@ -139,7 +142,9 @@ func (jr *jobRun) start() error {
 	// A commit that arrived after the heads were read above and before the
 	// job left Pending found it pending and queued nothing: queue the next
 	// job now if any head moved (trigger compares with j.Inputs).
-	_ = jr.s.trigger(ctx, j.Pipeline, false)
+	if j.Gate == nil {
+		_ = jr.s.trigger(ctx, j.Pipeline, false)
+	}
 	return jr.plan()
 }
 
@@ -173,7 +178,7 @@ func (jr *jobRun) plan() error {
 			return err
 		}
 	}
-	st, err := s.GetState(ctx, j.Pipeline)
+	st, err := s.GetState(ctx, j.stateKey())
 	if err != nil {
 		return err
 	}
@@ -181,6 +186,7 @@ func (jr *jobRun) plan() error {
 	if err != nil {
 		return err
 	}
+	pl.name = j.stateKey() // a gate lane's own state; done datums stay the pipeline's
 	datums, total, err := pl.plan()
 	if err != nil {
 		return err
@@ -364,7 +370,7 @@ func (jr *jobRun) sortedDatums() []*JobDatum {
 
 // owner returns the datum that wrote key in the committed state.
 func (jr *jobRun) owner(txn kv.Reader, key string) (string, error) {
-	b, err := txn.Get([]byte(pOwner + jr.job.Pipeline + "/" + key))
+	b, err := txn.Get([]byte(pOwner + jr.job.stateKey() + "/" + key))
 	if errs.Is(err, errs.NotExist) {
 		return "", nil
 	}
@@ -396,7 +402,7 @@ func (jr *jobRun) describe(id string) string {
 	// A datum of the committed state.
 	var td TopDatum
 	_ = jr.s.rec.View(jr.ctx, func(txn kv.Reader) error {
-		_, err := kv.GetJSON(txn, pTop+jr.job.Pipeline+"/"+id, &td)
+		_, err := kv.GetJSON(txn, pTop+jr.job.stateKey()+"/"+id, &td)
 		return err
 	})
 	if len(td.Leaves) > 0 {
@@ -1074,7 +1080,7 @@ func (jr *jobRun) finish() error {
 	j.State, j.Finished = JobSuccess, jr.now()
 	st := &State{Version: j.Version, Inputs: roots, Datums: j.Stats.Total, Job: j.ID}
 	err := s.rec.Update(wctx, func(txn kv.ReadWriter) error {
-		if err := kv.PutJSON(txn, pState+j.Pipeline, st); err != nil {
+		if err := kv.PutJSON(txn, pState+j.stateKey(), st); err != nil {
 			return err
 		}
 		return kv.PutJSON(txn, pJob+j.ID, j)
@@ -1092,7 +1098,7 @@ func (jr *jobRun) finish() error {
 // committed state (idempotent: a crash midway applies again).
 func (jr *jobRun) apply(ctx context.Context) error {
 	j, s := jr.job, jr.s
-	pipe := j.Pipeline
+	pipe := j.stateKey()
 	var ds []*JobDatum
 	var leafKeys []string
 	var leafVals []LeafDatum
@@ -1168,7 +1174,7 @@ func (jr *jobRun) apply(ctx context.Context) error {
 					if ok, err := kv.GetJSON(txn, pJobOut+j.ID+"/"+d.ID, &dd); err != nil {
 						return err
 					} else if ok {
-						if err := kv.PutJSON(txn, pDone+pipe+"/"+d.Hash, &dd); err != nil {
+						if err := kv.PutJSON(txn, pDone+j.Pipeline+"/"+d.Hash, &dd); err != nil {
 							return err
 						}
 					}

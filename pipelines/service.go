@@ -72,6 +72,7 @@ type Service struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	runID   string
+	gates   gateRuns // gate lanes running jobs (gate.go)
 }
 
 // pipeRun is a loaded pipeline and its job loop.
@@ -188,6 +189,9 @@ func (s *Service) Start(ctx context.Context, endpoint string) error {
 			return err
 		}
 		s.startLoop(pr)
+	}
+	if err := s.startGates(s.ctx); err != nil {
+		return err
 	}
 	s.wg.Add(1)
 	go s.dispatch()
@@ -918,6 +922,9 @@ func (s *Service) Delete(ctx context.Context, name string, opts DeleteOptions) e
 				}
 			}
 		}
+	}
+	if err := s.deleteGates(ctx, name); err != nil {
+		return err
 	}
 	// Records: the pipeline, its state and indexes, its jobs.
 	prefixes := []string{pLeaf + name + "/", pJoinIdx + name + "/", pTop + name + "/",

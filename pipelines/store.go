@@ -151,6 +151,8 @@ type Job struct {
 
 	Stats        JobStats      `json:"stats"`
 	FailedDatums []FailedDatum `json:"failed_datums,omitempty"`
+	// Gate marks a gate job (gate.go): it ran on a source branch, in a lane.
+	Gate *GateRef `json:"gate,omitempty"`
 }
 
 // Done reports whether the job ended.
