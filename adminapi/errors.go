@@ -73,6 +73,7 @@ var reasonCodes = map[kr]string{
 	{errs.Conflict, errs.Merge}:        "MergeConflict",
 	{errs.Conflict, errs.NotEmpty}:     "NotEmpty",
 	{errs.Conflict, errs.Precondition}: "PreconditionFailed",
+	{errs.Conflict, errs.Gate}:         "MergeGate",
 }
 
 // message returns the human part of err: the innermost classified message.
@@ -122,7 +123,7 @@ var kindAnswers = map[errs.Kind]struct {
 	errs.Permission: {status: http.StatusForbidden, code: "AccessDenied",
 		pass: []string{"InvalidAccessKeyId", "SignatureDoesNotMatch", "RequestTimeTooSkewed"}},
 	errs.Conflict: {status: http.StatusConflict, code: "Conflict",
-		pass: []string{"MergeConflict", "RevertConflict", "CommitFinished", "NotEmpty", "PreconditionFailed"}},
+		pass: []string{"MergeConflict", "RevertConflict", "CommitFinished", "NotEmpty", "PreconditionFailed", "MergeGate"}},
 	errs.ReadOnly:       {status: http.StatusForbidden, code: "AccessDenied"},
 	errs.Purged:         {status: http.StatusNotFound, code: "NoSuchVersion"},
 	errs.Transient:      {status: http.StatusServiceUnavailable, code: "ServiceUnavailable", hint: "; retry later"},

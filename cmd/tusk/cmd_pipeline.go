@@ -98,6 +98,7 @@ func newPipelineCmd(o *rootOptions) *cobra.Command {
 		},
 		del,
 		logs,
+		newPipelineRunCmd(o), // cmd_gate.go
 	)
 }
 
