@@ -229,3 +229,59 @@ func TestCheckGate(t *testing.T) {
 		t.Fatalf("gate passed on %s after the source moved from %s: %+v %v", head(), passedOn, st, err)
 	}
 }
+
+// TestGateJobAcrossRestart: a gate job interrupted by a restart ends
+// failed and marked interrupted (its open commits aborted), and the next
+// gate request on the same head runs it again (a failure of its datums
+// would not be).
+func TestGateJobAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	h := newHarness(t, dir)
+	h.repo("inp")
+	h.put("inp", "a", "1", "b", "2")
+	h.create(globSpec)
+	h.wait()
+	if _, err := h.ms.CreateBranch(ctx, "inp", "dev", "main"); err != nil {
+		t.Fatal(err)
+	}
+	h.putOn("inp", "dev", "slow", "3")
+	started := make(chan struct{})
+	h.fr.setFn(func(ctx context.Context, d pipelines.DatumTask) (map[string]string, int, string) {
+		if firstKey(d) == "inp:slow" {
+			close(started)
+			<-ctx.Done()
+			return nil, -1, ""
+		}
+		return copyFn(ctx, d)
+	})
+	j, err := h.svc.RunGate(ctx, pipelines.GateRequest{Pipeline: "out", Source: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	h.svc.Stop()
+	h.svc = nil
+	h.ms.Close()
+	h.ms = nil
+
+	h2 := newHarness(t, dir)
+	j1, err := h2.svc.GetJob(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j1.State != pipelines.JobFailure || !j1.Gate.Interrupted || !strings.Contains(j1.Reason, "restarted") {
+		t.Fatalf("interrupted gate job after the restart: %s (%s), gate %+v", j1.State, j1.Reason, j1.Gate)
+	}
+	if ocs, _ := h2.ms.ListOpenCommits(ctx, "out"); len(ocs) != 0 {
+		t.Errorf("open commits left: %d", len(ocs))
+	}
+	j2 := h2.gate("out", "dev", false)
+	if j2.ID == j.ID {
+		t.Fatal("the interrupted gate job was not run again")
+	}
+	wantStats(t, j2, 3, 1, 2, 0)
+	if got := h2.keysAt("out", "dev"); len(got) != 3 || got["slow.out"] == "" {
+		t.Errorf("out@dev = %v", got)
+	}
+}
