@@ -381,6 +381,25 @@ func (s *Service) kickLane(lk string) {
 	go s.laneLoop(ctx, lk, gr)
 }
 
+// gatesIdle reports whether no lane of the named pipelines (of any when
+// none) runs.
+func (s *Service) gatesIdle(names ...string) bool {
+	g := &s.gates
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(names) == 0 {
+		return len(g.runs) == 0
+	}
+	for lk := range g.runs {
+		for _, n := range names {
+			if strings.HasPrefix(lk, n+"\x00") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // laneLoop runs the lane's jobs one at a time, in order, and ends when none
 // is left.
 func (s *Service) laneLoop(ctx context.Context, lk string, gr *gateRun) {

@@ -107,7 +107,14 @@ func TestGateJobReusesDatumsAcrossBranches(t *testing.T) {
 
 	t.Run("lane is incremental", func(t *testing.T) {
 		h.putOn("inp", "dev", "c", "33", "d", "<delete>")
-		j := h.gate("out", "dev", false)
+		j, err := h.svc.RunGate(ctx, pipelines.GateRequest{Pipeline: "out", Source: "dev"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.wait() // Idle counts gate jobs
+		if j, err = h.svc.GetJob(ctx, j.ID); err != nil {
+			t.Fatal(err)
+		}
 		wantStats(t, j, 4, 1, 3, 1)
 		if j.Stats.Carried != 0 {
 			t.Errorf("carried %d, want 0 (unchanged datums are skipped by the lane's own state)", j.Stats.Carried)

@@ -625,12 +625,13 @@ const (
 // ---- waiting ----
 
 // Idle reports whether the named pipelines (all when none) have no queued
-// event, no pending and no running job (false until Start).
+// event, no pending and no running job, gate jobs included (false until
+// Start).
 func (s *Service) Idle(names ...string) bool {
 	s.evMu.Lock()
 	busyEv := len(s.events) > 0 || s.inFlight > 0
 	s.evMu.Unlock()
-	if busyEv {
+	if busyEv || !s.gatesIdle(names...) {
 		return false
 	}
 	s.mu.Lock()
