@@ -109,7 +109,7 @@ func (a *API) mergeGate(c *adminCall, repo string, req apiv1.MergeRequest, src *
 	if a.pl == nil {
 		return "", nil, errs.E("adminapi", errs.Conflict, "branch %s of repo %s requires pipelines %v to pass before a merge, and pipelines are disabled on this gateway", dst.Name, repo, dst.RequiredPipelines).Because(errs.Gate)
 	}
-	check := pipelines.GateCheck{Repo: repo, Source: req.Source, Commit: src.CommitID(), Destination: dst.Name,
+	check := pipelines.GateCheck{Repo: repo, Source: req.Source, Commit: src.CommitID(), Root: src.Root(), Destination: dst.Name,
 		Required: dst.RequiredPipelines, Start: true}
 	var st *pipelines.GateStatus
 	var err error

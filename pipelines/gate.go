@@ -164,17 +164,20 @@ func (s *Service) RunGate(ctx context.Context, req GateRequest) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Kind == meta.KindOpen {
-		return nil, errs.E("pipelines.RunGate", errs.Invalid, "%s is an open commit of repo %s: finish it first, then run the gate on its branch", req.Source, repo).Because(errs.RefKind)
+	// An open commit runs in its branch's lane: finished unchanged, the
+	// commit (same id, same root) has passed the gate of its branch.
+	source, laneSource, open := req.Source, req.Source, r.Kind == meta.KindOpen
+	if open {
+		source, laneSource = r.Open.ID, r.Open.Branch
 	}
-	lane, err := s.ensureLane(ctx, p, repo, req.Source)
+	lane, err := s.ensureLane(ctx, p, repo, laneSource)
 	if err != nil {
 		return nil, err
 	}
 	lk := laneKey(p.Name(), lane.ID)
 	var out *Job
 	err = s.rec.Update(ctx, func(txn kv.ReadWriter) error {
-		hr, err := s.ms.ResolveIn(txn, repo, req.Source)
+		hr, err := s.ms.ResolveIn(txn, repo, source)
 		if err != nil {
 			return err
 		}
@@ -187,6 +190,16 @@ func (s *Service) RunGate(ctx context.Context, req GateRequest) (*Job, error) {
 		if last != nil {
 			seq = last.Seq + 1
 			onHead := last.gateCommit() == head && last.Version == p.Version
+			if open && last.Done() {
+				// An open commit changes under the same id: only the lane's
+				// state (its root) says what was processed.
+				var st State
+				if ok, err := kv.GetJSON(txn, pState+lk, &st); err != nil {
+					return err
+				} else if in := stateInput(&st, repo, head); !ok || st.Job != last.ID || in == nil || in.Root != hr.Root() {
+					onHead = false
+				}
+			}
 			switch {
 			case last.State == JobPending:
 				out = last
@@ -204,7 +217,7 @@ func (s *Service) RunGate(ctx context.Context, req GateRequest) (*Job, error) {
 		}
 		j := &Job{ID: meta.NewID(), Pipeline: p.Name(), Version: p.Version, Seq: seq, State: JobPending,
 			Created: s.cfg.Now().UTC(), OutputRepo: p.Name(), OutputBranch: lane.OutputBranch,
-			Gate: &GateRef{Repo: repo, Source: req.Source, Lane: lane.ID, OutputBranch: lane.OutputBranch}}
+			Gate: &GateRef{Repo: repo, Source: source, Lane: lane.ID, OutputBranch: lane.OutputBranch}}
 		if err := kv.PutJSON(txn, pJob+j.ID, j); err != nil {
 			return err
 		}
@@ -219,6 +232,39 @@ func (s *Service) RunGate(ctx context.Context, req GateRequest) (*Job, error) {
 	}
 	s.notify()
 	return out, nil
+}
+
+// stateInput returns st's input of commit of repo (nil if none).
+func stateInput(st *State, repo, commit string) *StateInput {
+	for i, in := range st.Inputs {
+		if in.Repo == repo && in.Commit == commit {
+			return &st.Inputs[i]
+		}
+	}
+	return nil
+}
+
+// errDiffers stops a Diff at the first difference.
+var errDiffers = errs.E("pipelines.gate", errs.Conflict, "the trees differ")
+
+// sameContent reports whether live trees a and b hold the same keys with
+// the same contents (what datums hash), whatever versions and times their
+// entries carry: an open commit's tree and the commit it became. Cost:
+// O(differing entries x log n).
+func (s *Service) sameContent(ctx context.Context, a, b meta.Hash) (bool, error) {
+	if a == b {
+		return true, nil
+	}
+	err := s.ms.Diff(ctx, a, b, "", func(d meta.DiffEntry) error {
+		if d.From == nil || d.To == nil || d.From.Content != d.To.Content || d.From.Size != d.To.Size {
+			return errDiffers
+		}
+		return nil
+	})
+	if err == errDiffers {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // gateRepo returns the input repo of p a gate replaces: repo, which p must
@@ -614,8 +660,12 @@ type GateCheck struct {
 	Repo string
 	// Source is the ref being merged (its lane: a gate runs on it) and
 	// Commit the commit it resolved to, which is what gets merged.
-	Source      string
-	Commit      string
+	Source string
+	Commit string
+	// Root, when set, is the source commit's root: a gate job that ran on
+	// an open commit passed for the commit it became only if its content
+	// is what the job processed.
+	Root        meta.Hash
 	Destination string
 	Required    []string
 	// Start runs a gate job for each pipeline that has not passed, is not
@@ -682,9 +732,15 @@ func (s *Service) gateOf(ctx context.Context, c GateCheck, name string) (GatePip
 		return gp, nil, err
 	}
 	if st != nil && st.Version == p.Version {
-		for _, in := range st.Inputs {
-			if in.Repo == c.Repo && in.Commit == c.Commit {
-				gp.State, gp.Job, gp.Commit = GatePassed, st.Job, in.Commit
+		if in := stateInput(st, c.Repo, c.Commit); in != nil {
+			same := c.Root.IsZero()
+			if !same {
+				if same, err = s.sameContent(ctx, in.Root, c.Root); err != nil {
+					return gp, nil, err
+				}
+			}
+			if same {
+				gp.State, gp.Job, gp.Commit = GatePassed, st.Job, c.Commit
 				return gp, nil, nil
 			}
 		}
@@ -731,8 +787,8 @@ func (s *Service) WaitGate(ctx context.Context, c GateCheck) (*GateStatus, error
 			}
 		}
 		if ctx.Err() != nil {
-			return s.CheckGate(context.WithoutCancel(ctx), GateCheck{Repo: c.Repo, Source: c.Source, Commit: c.Commit,
-				Destination: c.Destination, Required: c.Required})
+			c.Start = false
+			return s.CheckGate(context.WithoutCancel(ctx), c)
 		}
 	}
 }

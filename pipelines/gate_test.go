@@ -292,3 +292,92 @@ func TestGateJobAcrossRestart(t *testing.T) {
 		t.Errorf("out@dev = %v", got)
 	}
 }
+
+// TestGateOnOpenCommit: a gate job runs on an open commit of dev (in dev's
+// lane); finished unchanged, the commit it becomes passes dev's merge gate
+// with no further job; an open commit that changes after its gate job, or
+// that lands on a moved branch (another root), does not pass until a job
+// processes what it became.
+func TestGateOnOpenCommit(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, "")
+	h.repo("inp")
+	h.put("inp", "a", "1", "b", "2")
+	h.create(globSpec)
+	h.wait()
+	if _, err := h.ms.CreateBranch(ctx, "inp", "dev", "main"); err != nil {
+		t.Fatal(err)
+	}
+	open := func(kv ...string) string {
+		t.Helper()
+		oc, err := h.ms.StartCommit(ctx, "inp", "dev", "tester", "wip", nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.writeOpen(oc.ID, kv...)
+		return oc.ID
+	}
+	check := func() *pipelines.GateStatus {
+		t.Helper()
+		r, err := h.ms.Resolve(ctx, "inp", "dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := h.svc.CheckGate(ctx, pipelines.GateCheck{Repo: "inp", Source: "dev", Commit: r.CommitID(), Root: r.Root(), Destination: "main", Required: []string{"out"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+
+	id := open("b", "22")
+	j := h.gate("out", id, false)
+	wantStats(t, j, 2, 1, 1, 0)
+	if j.Gate.Source != id || j.OutputBranch != "dev" || j.Inputs[0].Commit != id {
+		t.Fatalf("gate job on open commit %s: gate %+v, output branch %s, inputs %+v", id, j.Gate, j.OutputBranch, j.Inputs)
+	}
+	if _, err := h.ms.FinishCommit(ctx, "inp", id, ""); err != nil {
+		t.Fatal(err)
+	}
+	if st := check(); !st.Passed || st.Pipelines[0].Job != j.ID {
+		t.Fatalf("the finished commit did not pass dev's gate: %+v", st)
+	}
+
+	t.Run("changed after its gate job", func(t *testing.T) {
+		id := open("c", "3")
+		j := h.gate("out", id, false)
+		h.writeOpen(id, "c", "33")
+		if j2 := h.gate("out", id, false); j2.ID == j.ID {
+			t.Fatal("asking again after the open commit changed ran no new job")
+		}
+		if _, err := h.ms.FinishCommit(ctx, "inp", id, ""); err != nil {
+			t.Fatal(err)
+		}
+		if st := check(); !st.Passed {
+			t.Fatalf("gate after the second job: %+v", st)
+		}
+	})
+	t.Run("lands on a moved branch", func(t *testing.T) {
+		id := open("d", "4")
+		h.gate("out", id, false)
+		h.putOn("inp", "dev", "e", "5") // dev moves: the finished commit holds e too
+		if _, err := h.ms.FinishCommit(ctx, "inp", id, ""); err != nil {
+			t.Fatal(err)
+		}
+		if st := check(); st.Passed {
+			t.Fatalf("a commit whose content no job read passed: %+v", st)
+		}
+	})
+}
+
+// writeOpen writes key=value pairs into open commit id of inp.
+func (h *harness) writeOpen(id string, kv ...string) {
+	h.t.Helper()
+	var cs []meta.Change
+	for i := 0; i+1 < len(kv); i += 2 {
+		cs = append(cs, meta.Change{Key: kv[i], Entry: &meta.Entry{Content: sum(kv[i+1]), Size: int64(len(kv[i+1]))}})
+	}
+	if _, err := h.ms.Write(context.Background(), meta.WriteRequest{Repo: "inp", Open: id, Author: "tester", Changes: cs}); err != nil {
+		h.t.Fatal(err)
+	}
+}

@@ -1062,7 +1062,11 @@ func (jr *jobRun) finish() error {
 		return err
 	}
 	roots := make([]StateInput, 0, len(j.Inputs))
-	for _, in := range j.Inputs {
+	for i, in := range j.Inputs {
+		if len(jr.roots) == len(j.Inputs) { // what the job read (an open commit's root, for a gate job)
+			roots = append(roots, StateInput{Repo: in.Repo, Branch: in.Branch, Commit: in.Commit, Root: jr.roots[i]})
+			continue
+		}
 		c, err := s.ms.GetCommit(wctx, in.Repo, in.Commit)
 		if err != nil {
 			return err
