@@ -338,6 +338,9 @@ func runMerge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comman
 		default:
 			p.line("Merged %s into %s@%s as commit %s (%s changed, strategy %s)", res.Source, res.Repo, res.Destination, res.Commit, plural(res.Changed, "key"), res.Strategy)
 		}
+		for _, g := range res.Gate {
+			p.line("  gate: pipeline %s passed on %s (job %s)", g.Pipeline, short(g.Commit), g.Job)
+		}
 	})
 }
 

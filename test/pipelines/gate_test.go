@@ -89,7 +89,7 @@ datum_tries: 1
 			t.Errorf("the refused merge changed main: b.txt = %q", b)
 		}
 		out = e.tusk(0, "merge", "data@dev", "data@main", "--wait")
-		if !strings.Contains(out, "Fast-forwarded data@main") {
+		if !strings.Contains(out, "Fast-forwarded data@main") || !strings.Contains(out, "gate: pipeline checked passed") {
 			t.Errorf("merge --wait:\n%s", out)
 		}
 		if b, _ := e.get("data", "b.txt"); string(b) != "better b" {
