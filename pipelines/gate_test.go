@@ -2,9 +2,12 @@ package pipelines_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta"
@@ -379,5 +382,82 @@ func (h *harness) writeOpen(id string, kv ...string) {
 	}
 	if _, err := h.ms.Write(context.Background(), meta.WriteRequest{Repo: "inp", Open: id, Author: "tester", Changes: cs}); err != nil {
 		h.t.Fatal(err)
+	}
+}
+
+// BenchmarkGateJob10k: a pipeline (in-process fake runner, one output per
+// datum) has processed 10,000 datums on main; each iteration branches dev
+// (a new lane), changes one file there and runs the gate job on it: 1
+// datum processed, 9,999 carried from main's done datums (their outputs
+// written into the gate's output branch). It reports the gate job's wall
+// time.
+//
+//	go test -run '^$' -bench GateJob10k -benchtime 3x ./pipelines/
+func BenchmarkGateJob10k(b *testing.B) {
+	ctx := context.Background()
+	ms, err := meta.Open("", meta.Options{InMemory: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ms.Close()
+	fr := &fakeRunner{ms: ms, fn: copyFn, runs: map[string]int{}}
+	svc := pipelines.New(ms, pipelines.Config{Runner: fr, Log: zerolog.Nop()})
+	if err := svc.Start(ctx, "http://127.0.0.1:1"); err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Stop()
+	if _, err := ms.CreateRepo(ctx, "inp", "tester"); err != nil {
+		b.Fatal(err)
+	}
+	const n = 10000
+	for i := 0; i < n; i += 1000 {
+		var cs []meta.Change
+		for k := i; k < i+1000; k++ {
+			v := fmt.Sprint(k)
+			cs = append(cs, meta.Change{Key: fmt.Sprintf("f%05d", k), Entry: &meta.Entry{Content: sum(v), Size: int64(len(v))}})
+		}
+		if _, err := ms.Write(ctx, meta.WriteRequest{Repo: "inp", Branch: "main", Author: "tester", Changes: cs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sp, err := pipelines.Parse([]byte(globSpec))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.Create(ctx, sp, pipelines.CreateOptions{User: "tester"}); err != nil {
+		b.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if err := svc.WaitIdle(wctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dev := fmt.Sprintf("dev%d", i)
+		if _, err := ms.CreateBranch(ctx, "inp", dev, "main"); err != nil {
+			b.Fatal(err)
+		}
+		v := fmt.Sprint("changed", i)
+		if _, err := ms.Write(ctx, meta.WriteRequest{Repo: "inp", Branch: dev, Author: "tester",
+			Changes: []meta.Change{{Key: "f00007", Entry: &meta.Entry{Content: sum(v), Size: int64(len(v))}}}}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		j, err := svc.RunGate(ctx, pipelines.GateRequest{Pipeline: "out", Source: dev})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if j, err = svc.WaitJob(wctx, j.ID); err != nil || j.State != pipelines.JobSuccess {
+			b.Fatalf("gate job: %+v %v", j, err)
+		}
+		b.StopTimer()
+		if j.Stats.Processed != 1 || j.Stats.Carried != n-1 {
+			b.Fatalf("gate job stats %+v; want 1 processed, %d carried", j.Stats, n-1)
+		}
+		b.ReportMetric(time.Since(start).Seconds()*1000, "ms/gate-job")
+		b.StartTimer()
 	}
 }
