@@ -121,6 +121,9 @@ type adminCall struct {
 	// conflicts lists the conflicting keys of a refused merge or revert
 	// (sent with the error).
 	conflicts []string
+	// gate lists the required pipelines' states of a merge refused by its
+	// destination's merge gate (sent with the error).
+	gate []apiv1.GateInfo
 }
 
 type adminFunc func(c *adminCall) (any, error)
@@ -225,6 +228,7 @@ func (a *API) writeError(c *adminCall, err error) {
 	status, e := toAPIError(err)
 	e.RequestID = c.id
 	e.Conflicts = c.conflicts
+	e.Gate = c.gate
 	c.status = status
 	if c.r.Method == http.MethodHead {
 		c.w.Header().Set("X-Tusk-Error-Code", e.Code)

@@ -74,6 +74,7 @@ var reasonCodes = map[kr]string{
 	{errs.Conflict, errs.NotEmpty}:     "NotEmpty",
 	{errs.Conflict, errs.Precondition}: "PreconditionFailed",
 	{errs.Conflict, errs.InputRepo}:    "RepoInUse",
+	{errs.Conflict, errs.Gate}:         "MergeGate",
 }
 
 // message returns the human part of err: the innermost classified message.
@@ -123,7 +124,7 @@ var kindAnswers = map[errs.Kind]struct {
 	errs.Permission: {status: http.StatusForbidden, code: "AccessDenied",
 		pass: []string{"InvalidAccessKeyId", "SignatureDoesNotMatch", "RequestTimeTooSkewed"}},
 	errs.Conflict: {status: http.StatusConflict, code: "Conflict",
-		pass: []string{"MergeConflict", "RevertConflict", "CommitFinished", "NotEmpty", "PreconditionFailed", "RepoInUse"}},
+		pass: []string{"MergeConflict", "RevertConflict", "CommitFinished", "NotEmpty", "PreconditionFailed", "RepoInUse", "MergeGate"}},
 	errs.ReadOnly:       {status: http.StatusForbidden, code: "AccessDenied"},
 	errs.Purged:         {status: http.StatusNotFound, code: "NoSuchVersion"},
 	errs.Transient:      {status: http.StatusServiceUnavailable, code: "ServiceUnavailable", hint: "; retry later"},

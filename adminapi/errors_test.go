@@ -37,6 +37,7 @@ func TestToAPIError(t *testing.T) {
 		{"conflict", errs.E("x", errs.Conflict, "busy"), 409, "Conflict", "busy"},
 		{"not empty", errs.E("meta", errs.Conflict, "full").Because(errs.NotEmpty), 409, "NotEmpty", "full"},
 		{"merge conflict", fail(errs.Conflict, "MergeConflict", "conflicts"), 409, "MergeConflict", "conflicts"},
+		{"merge gate", errs.E("pipelines", errs.Conflict, "gated").Because(errs.Gate), 409, "MergeGate", "gated"},
 		{"read only", errs.E("meta", errs.ReadOnly, "tag v1 is read-only"), 403, "AccessDenied", "tag v1 is read-only"},
 		{"purged", errs.E("meta", errs.Purged, "purged"), 404, "NoSuchVersion", "purged"},
 		{"precondition", errs.E("meta", errs.Conflict, "moved").Because(errs.Precondition), 412, "PreconditionFailed", "moved"},

@@ -81,6 +81,7 @@ func (a *API) routes() {
 	a.handle("GET", "/audit", a.auditLog)
 	a.handle("POST", "/gc", a.gc)
 	a.pipelineRoutes() // pipelines.go
+	a.gateRoutes()     // gates.go
 	a.taskRoutes()     // tasks.go
 }
 
@@ -208,7 +209,8 @@ func (a *API) setPublic(c *adminCall) (any, error) {
 // ---- branches ----
 
 func branchInfo(repo string, b *meta.Branch) apiv1.BranchInfo {
-	return apiv1.BranchInfo{Repo: repo, Name: b.Name, Head: b.Head, Protected: b.Protected, Output: b.Output}
+	return apiv1.BranchInfo{Repo: repo, Name: b.Name, Head: b.Head, Protected: b.Protected, Output: b.Output,
+		RequiredPipelines: b.RequiredPipelines}
 }
 
 func (a *API) listBranches(c *adminCall) (any, error) {
@@ -314,14 +316,24 @@ func (a *API) setProtected(c *adminCall) (any, error) {
 	if _, err := a.branch(c, repo, name); err != nil {
 		return nil, err
 	}
+	if err := a.checkRequired(c, repo, name, req); err != nil { // gates.go
+		return nil, err
+	}
 	if err := a.meta.SetBranchProtected(c.ctx, repo, name, *req.Protected); err != nil {
 		return nil, err
+	}
+	detail := ""
+	if *req.Protected && req.RequiredPipelines != nil {
+		if err := a.meta.SetBranchRequired(c.ctx, repo, name, *req.RequiredPipelines); err != nil {
+			return nil, err
+		}
+		detail = "required pipelines: " + strings.Join(*req.RequiredPipelines, ",")
 	}
 	action := "branch.protect"
 	if !*req.Protected {
 		action = "branch.unprotect"
 	}
-	c.audit(a, action, repo+"@"+name, "")
+	c.audit(a, action, repo+"@"+name, detail)
 	r, err := a.branch(c, repo, name)
 	if err != nil {
 		return nil, err
@@ -604,13 +616,22 @@ func (a *API) merge(c *adminCall) (any, error) {
 	if _, err := a.repo(c, repo, auth.PermWrite, "merge into its branches"); err != nil {
 		return nil, err
 	}
-	if _, err := a.resolve(c, repo, req.Source); err != nil {
+	src, err := a.resolve(c, repo, req.Source)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := a.branch(c, repo, req.Destination); err != nil {
+	dst, err := a.branch(c, repo, req.Destination)
+	if err != nil {
 		return nil, err
 	}
-	res, err := a.meta.Merge(c.ctx, repo, req.Source, req.Destination, req.Strategy, c.user, req.Message)
+	source, gate, err := a.mergeGate(c, repo, req, src, dst.Branch) // gates.go
+	if err != nil {
+		return nil, err
+	}
+	if req.Message == "" && source != req.Source {
+		req.Message = "merge " + req.Source + " into " + req.Destination
+	}
+	res, err := a.meta.Merge(c.ctx, repo, source, req.Destination, req.Strategy, c.user, req.Message)
 	if err != nil {
 		if res != nil && len(res.Conflicts) > 0 {
 			c.conflicts = res.Conflicts
@@ -620,7 +641,7 @@ func (a *API) merge(c *adminCall) (any, error) {
 		return nil, err
 	}
 	out := apiv1.MergeResult{Repo: repo, Source: req.Source, Destination: req.Destination, Strategy: req.Strategy,
-		FastForward: res.FastForward, UpToDate: res.UpToDate, Changed: res.Changed}
+		FastForward: res.FastForward, UpToDate: res.UpToDate, Changed: res.Changed, Gate: gate}
 	if res.Commit != nil {
 		out.Commit = res.Commit.ID
 	}

@@ -3,6 +3,7 @@ package meta
 import (
 	"container/heap"
 	"context"
+	"slices"
 	"sort"
 	"time"
 
@@ -321,7 +322,8 @@ func (s *Store) Reset(ctx context.Context, repo, branch, ref string) (*Commit, e
 	return out, err
 }
 
-// SetBranchProtected protects or unprotects a branch.
+// SetBranchProtected protects or unprotects a branch; unprotecting clears
+// its required pipelines.
 func (s *Store) SetBranchProtected(ctx context.Context, repo, branch string, protected bool) error {
 	return s.update(ctx, func(w *wtx) error {
 		br, err := w.s.branchTx(w.txn, repo, branch)
@@ -329,6 +331,32 @@ func (s *Store) SetBranchProtected(ctx context.Context, repo, branch string, pro
 			return err
 		}
 		br.Protected = protected
+		if !protected {
+			br.RequiredPipelines = nil
+		}
+		return kv.PutJSON(w.txn, pBranch+repo+"/"+branch, br)
+	})
+}
+
+// SetBranchRequired sets the pipelines a merge into branch requires (a
+// merge gate; nil or empty clears them), sorted and without duplicates.
+// Invalid when pipelines is not empty and the branch is not protected;
+// NotExist when the branch is unknown. meta stores the list only: whoever
+// merges checks it (the admin API, with the pipelines service).
+func (s *Store) SetBranchRequired(ctx context.Context, repo, branch string, pipelines []string) error {
+	req := slices.Compact(slices.Sorted(slices.Values(pipelines)))
+	if len(req) == 0 {
+		req = nil
+	}
+	return s.update(ctx, func(w *wtx) error {
+		br, err := w.s.branchTx(w.txn, repo, branch)
+		if err != nil {
+			return err
+		}
+		if !br.Protected && len(req) > 0 {
+			return errs.E("meta.SetBranchRequired", errs.Invalid, "branch %s of repo %s is not protected: protect it to require pipelines", branch, repo)
+		}
+		br.RequiredPipelines = req
 		return kv.PutJSON(w.txn, pBranch+repo+"/"+branch, br)
 	})
 }

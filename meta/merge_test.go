@@ -120,3 +120,47 @@ func TestRevertAndReset(t *testing.T) {
 	}
 	_ = c
 }
+
+// TestBranchRequiredPipelines: required pipelines are set on protected
+// branches only (sorted, deduplicated), kept by a re-protect and cleared
+// by unprotecting.
+func TestBranchRequiredPipelines(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	s.CreateRepo(ctx, "rq1", "a")
+	required := func() string {
+		t.Helper()
+		r, err := s.Resolve(ctx, "rq1", "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(r.Branch.RequiredPipelines)
+	}
+	if err := s.SetBranchRequired(ctx, "rq1", "main", []string{"p"}); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("required pipelines on an unprotected branch: %v, want Invalid", err)
+	}
+	if err := s.SetBranchRequired(ctx, "rq1", "nope", nil); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("unknown branch: %v, want NotExist", err)
+	}
+	if err := s.SetBranchProtected(ctx, "rq1", "main", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetBranchRequired(ctx, "rq1", "main", []string{"q", "p", "q"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := required(); got != "[p q]" {
+		t.Fatalf("required = %s, want [p q]", got)
+	}
+	if err := s.SetBranchProtected(ctx, "rq1", "main", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := required(); got != "[p q]" {
+		t.Fatalf("after re-protecting: required = %s, want [p q]", got)
+	}
+	if err := s.SetBranchProtected(ctx, "rq1", "main", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := required(); got != "[]" {
+		t.Fatalf("after unprotecting: required = %s, want []", got)
+	}
+}

@@ -174,6 +174,10 @@ type Branch struct {
 	Name      string `json:"name"`
 	Head      string `json:"head"`
 	Protected bool   `json:"protected,omitempty"`
+	// RequiredPipelines (protected branches only) are the pipelines that
+	// must have succeeded on a merge's source before it may land here (a
+	// merge gate, enforced by the admin API with the pipelines service).
+	RequiredPipelines []string `json:"required_pipelines,omitempty"`
 	// Output names the pipeline writing this branch (read-only to users).
 	Output string `json:"output,omitempty"`
 	// Versioning is S3's versioning status of the branch's bucket:

@@ -197,7 +197,7 @@ type FailedRef struct {
 // many of them have no committed datum (they are not in State.Datums).
 // Idempotent: finish may run it again after a crash.
 func (jr *jobRun) saveFailed(ctx context.Context) (int, error) {
-	s, pipe := jr.s, jr.job.Pipeline
+	s, pipe := jr.s, jr.job.stateKey() // the pipeline, or a gate lane
 	recs := map[string]any{}
 	uncommitted := 0
 	err := s.rec.View(ctx, func(txn kv.Reader) error {

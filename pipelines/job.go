@@ -52,6 +52,9 @@ func (s *Service) runJob(ctx context.Context, p *Pipeline, j *Job) error {
 			return s.killJob(ctx, cur, j.ID, stoppedErr(cur)) // stop.go
 		}
 		sp := cur.Spec
+		if j.Gate != nil {
+			sp = j.Gate.spec(sp)
+		}
 		j.Spec = &sp
 		j.Version = cur.Version
 		j.DatumVersion = cur.DatumVer()
@@ -143,7 +146,9 @@ func (jr *jobRun) start() error {
 	// A commit that arrived after the heads were read above and before the
 	// job left Pending found it pending and queued nothing: queue the next
 	// job now if any head moved (trigger compares with j.Inputs).
-	_ = jr.s.trigger(ctx, j.Pipeline, false)
+	if j.Gate == nil {
+		_ = jr.s.trigger(ctx, j.Pipeline, false)
+	}
 	return jr.plan()
 }
 
@@ -181,7 +186,7 @@ func (jr *jobRun) plan() error {
 			return err
 		}
 	}
-	st, err := s.GetState(ctx, j.Pipeline)
+	st, err := s.GetState(ctx, j.stateKey())
 	if err != nil {
 		return err
 	}
@@ -189,6 +194,7 @@ func (jr *jobRun) plan() error {
 	if err != nil {
 		return err
 	}
+	pl.name = j.stateKey() // a gate lane's own state; done datums stay the pipeline's
 	datums, total, err := pl.plan()
 	if err != nil {
 		return err
@@ -380,7 +386,7 @@ func (jr *jobRun) sortedDatums() []*JobDatum {
 
 // owner returns the datum that wrote key in the committed state.
 func (jr *jobRun) owner(txn kv.Reader, key string) (string, error) {
-	b, err := txn.Get([]byte(pOwner + jr.job.Pipeline + "/" + key))
+	b, err := txn.Get([]byte(pOwner + jr.job.stateKey() + "/" + key))
 	if errs.Is(err, errs.NotExist) {
 		return "", nil
 	}
@@ -412,7 +418,7 @@ func (jr *jobRun) describe(id string) string {
 	// A datum of the committed state.
 	var td TopDatum
 	_ = jr.s.rec.View(jr.ctx, func(txn kv.Reader) error {
-		_, err := kv.GetJSON(txn, pTop+jr.job.Pipeline+"/"+id, &td)
+		_, err := kv.GetJSON(txn, pTop+jr.job.stateKey()+"/"+id, &td)
 		return err
 	})
 	if len(td.Leaves) > 0 {
@@ -1074,7 +1080,11 @@ func (jr *jobRun) finish() error {
 		return err
 	}
 	roots := make([]StateInput, 0, len(j.Inputs))
-	for _, in := range j.Inputs {
+	for i, in := range j.Inputs {
+		if len(jr.roots) == len(j.Inputs) { // what the job read (an open commit's root, for a gate job)
+			roots = append(roots, StateInput{Repo: in.Repo, Branch: in.Branch, Commit: in.Commit, Root: jr.roots[i]})
+			continue
+		}
 		c, err := s.ms.GetCommit(wctx, in.Repo, in.Commit)
 		if err != nil {
 			return err
@@ -1100,10 +1110,12 @@ func (jr *jobRun) finish() error {
 	if j.Stats.Failed > 0 {
 		j.State = JobPartial
 	}
-	jr.scheduleRetry()
+	if j.Gate == nil { // a failing gate keeps refusing until its source changes or it is forced
+		jr.scheduleRetry()
+	}
 	st := &State{Version: j.Version, Inputs: roots, Datums: j.Stats.Total - uncommitted, Job: j.ID, DatumVersion: j.DatumVer()}
 	err = s.rec.Update(wctx, func(txn kv.ReadWriter) error {
-		if err := kv.PutJSON(txn, pState+j.Pipeline, st); err != nil {
+		if err := kv.PutJSON(txn, pState+j.stateKey(), st); err != nil {
 			return err
 		}
 		return kv.PutJSON(txn, pJob+j.ID, j)
@@ -1121,7 +1133,7 @@ func (jr *jobRun) finish() error {
 // committed state (idempotent: a crash midway applies again).
 func (jr *jobRun) apply(ctx context.Context) error {
 	j, s := jr.job, jr.s
-	pipe := j.Pipeline
+	pipe := j.stateKey()
 	var ds []*JobDatum
 	var leafKeys []string
 	var leafVals []LeafDatum
@@ -1197,7 +1209,7 @@ func (jr *jobRun) apply(ctx context.Context) error {
 					if ok, err := kv.GetJSON(txn, pJobOut+j.ID+"/"+d.ID, &dd); err != nil {
 						return err
 					} else if ok {
-						if err := kv.PutJSON(txn, pDone+pipe+"/"+d.Hash, &dd); err != nil {
+						if err := kv.PutJSON(txn, pDone+j.Pipeline+"/"+d.Hash, &dd); err != nil {
 							return err
 						}
 					}

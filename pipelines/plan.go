@@ -17,7 +17,8 @@ type planner struct {
 	ctx     context.Context
 	ms      *meta.Store
 	rec     *meta.Records
-	name    string
+	name    string // the state key: the pipeline, or a gate lane (gate.go)
+	done    string // the pipeline, whose done datums (pDone) every lane shares
 	version int
 	leaves  []*PFSInput
 	globs   []*Glob
@@ -36,7 +37,7 @@ type planner struct {
 
 func newPlanner(ctx context.Context, ms *meta.Store, p *Pipeline, st *State, version int, newRoot []meta.Hash) (*planner, error) {
 	spec := p.Spec
-	pl := &planner{ctx: ctx, ms: ms, rec: ms.Records(namespace), name: spec.Name, version: version, leaves: spec.Leaves(),
+	pl := &planner{ctx: ctx, ms: ms, rec: ms.Records(namespace), name: spec.Name, done: spec.Name, version: version, leaves: spec.Leaves(),
 		state: st, newRoot: newRoot}
 	next := 0
 	pl.tree = buildTree(&spec.Input, &next)
@@ -392,7 +393,7 @@ func (pl *planner) plan() ([]*JobDatum, int, error) {
 				jd.OldOutputs = td.Outputs
 			}
 			var dd DoneDatum
-			if ok, err := kv.GetJSON(txn, pDone+pl.name+"/"+h, &dd); err != nil {
+			if ok, err := kv.GetJSON(txn, pDone+pl.done+"/"+h, &dd); err != nil {
 				return err
 			} else if ok {
 				jd.Action = ActCarry

@@ -80,6 +80,7 @@ type Service struct {
 	runID   string
 
 	metrics pipeMetrics // metrics.go
+	gates   gateRuns // gate lanes running jobs (gate.go)
 }
 
 // pipeRun is a loaded pipeline and its job loop.
@@ -197,6 +198,9 @@ func (s *Service) Start(ctx context.Context, endpoint string) error {
 			return err
 		}
 		s.startLoop(pr)
+	}
+	if err := s.startGates(s.ctx); err != nil {
+		return err
 	}
 	s.wg.Add(1)
 	go s.dispatch()
@@ -679,13 +683,14 @@ const (
 // ---- waiting ----
 
 // Idle reports whether the named pipelines (all when none) have no queued
-// event, no pending and no running job (false until Start). A pipeline
-// waiting for a failed job's automatic retry is idle (Retrying tells).
+// event, no pending and no running job, gate jobs included (false until
+// Start). A pipeline waiting for a failed job's automatic retry is idle
+// (Retrying tells).
 func (s *Service) Idle(names ...string) bool {
 	s.evMu.Lock()
 	busyEv := len(s.events) > 0 || s.inFlight > 0
 	s.evMu.Unlock()
-	if busyEv {
+	if busyEv || !s.gatesIdle(names...) {
 		return false
 	}
 	s.mu.Lock()
@@ -1004,6 +1009,9 @@ func (s *Service) Delete(ctx context.Context, name string, opts DeleteOptions) e
 				}
 			}
 		}
+	}
+	if err := s.deleteGates(ctx, name); err != nil {
+		return err
 	}
 	// Records: the pipeline, its state and indexes, its jobs.
 	prefixes := []string{pLeaf + name + "/", pJoinIdx + name + "/", pTop + name + "/",

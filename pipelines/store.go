@@ -181,6 +181,8 @@ type Job struct {
 	// RetryAt is when a failed (or partial) job is retried by itself, while
 	// it is its pipeline's newest job (nil: no retry left, or superseded).
 	RetryAt *time.Time `json:"retry_at,omitempty"`
+	// Gate marks a gate job (gate.go): it ran on a source branch, in a lane.
+	Gate *GateRef `json:"gate,omitempty"`
 }
 
 // Done reports whether the job ended.

@@ -8,7 +8,10 @@ type APIError struct {
 	Message string `json:"message"`
 	// Conflicts lists the conflicting keys of a refused merge or revert.
 	Conflicts []string `json:"conflicts,omitempty"`
-	RequestID string   `json:"request_id,omitempty"`
+	// Gate lists, for a merge refused by its destination's merge gate
+	// (MergeGate), each required pipeline's state on the source.
+	Gate      []GateInfo `json:"gate,omitempty"`
+	RequestID string     `json:"request_id,omitempty"`
 	// Status is the HTTP status (not sent; set by clients).
 	Status int `json:"-"`
 }
@@ -56,6 +59,19 @@ type BranchInfo struct {
 	Protected bool   `json:"protected"`
 	// Output names the pipeline writing the branch (read-only to users).
 	Output string `json:"output,omitempty"`
+	// RequiredPipelines (protected branches) must have succeeded on a
+	// merge's source before it lands here (a merge gate).
+	RequiredPipelines []string `json:"required_pipelines,omitempty"`
+}
+
+// GateInfo is a required pipeline's state on a merge's source: passed,
+// running, failed, missing (no such pipeline) or none (not run on it).
+type GateInfo struct {
+	Pipeline string `json:"pipeline"`
+	State    string `json:"state"`
+	Job      string `json:"job,omitempty"`
+	Commit   string `json:"commit,omitempty"` // the source commit the job read
+	Reason   string `json:"reason,omitempty"`
 }
 
 // TagInfo describes a tag.
@@ -149,6 +165,9 @@ type MergeResult struct {
 	UpToDate    bool     `json:"up_to_date"`
 	Changed     int      `json:"changed"`
 	Conflicts   []string `json:"conflicts,omitempty"`
+	// Gate lists the destination's required pipelines, passed on the
+	// merged commit.
+	Gate []GateInfo `json:"gate,omitempty"`
 }
 
 // ObjectInfo is one object of a listing.
@@ -303,6 +322,10 @@ type (
 	}
 	SetProtectedRequest struct {
 		Protected *bool `json:"protected"`
+		// RequiredPipelines, when sent with protected true, replaces the
+		// pipelines a merge into the branch requires ([] clears them);
+		// omitted keeps them. Unprotecting clears them.
+		RequiredPipelines *[]string `json:"required_pipelines,omitempty"`
 	}
 	StartCommitRequest struct {
 		Branch  string `json:"branch"`
@@ -316,6 +339,20 @@ type (
 		Destination string `json:"destination"`
 		Strategy    string `json:"strategy"`
 		Message     string `json:"message"`
+		// Wait, when the destination's merge gate has not passed, waits for
+		// the gate jobs (up to Timeout, a duration: default 10m, at most
+		// 1h) and then merges or refuses.
+		Wait    bool   `json:"wait,omitempty"`
+		Timeout string `json:"timeout,omitempty"`
+	}
+	// RunGateRequest asks for a gate job: the pipeline on Branch (a branch,
+	// tag or commit) of its input Repo ("" when it reads one repo only).
+	RunGateRequest struct {
+		Repo   string `json:"repo,omitempty"`
+		Branch string `json:"branch"`
+		// Force runs it again even if it already succeeded or failed on
+		// the branch's head.
+		Force bool `json:"force,omitempty"`
 	}
 	RevertRequest struct {
 		Commit string `json:"commit"`

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -259,27 +261,40 @@ func runCommitList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.C
 
 func newMergeCmd(o *rootOptions) *cobra.Command {
 	var strategy, msg string
+	var wait bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "merge REPO@SRC REPO@DST [--strategy fail|ours|theirs] [-m MSG]",
+		Use:   "merge REPO@SRC REPO@DST [--strategy fail|ours|theirs] [-m MSG] [--wait [--timeout D]]",
 		Short: "Merge ref SRC into branch DST (three-way on keys; fast-forward when DST is an ancestor)",
 		Long: `Merge ref SRC into branch DST, three-way on keys against their merge base. A key
 changed differently on both sides is a conflict: with --strategy fail (the
 default) nothing is written and the conflicting keys are listed; ours keeps
 DST's version, theirs takes SRC's. When DST is an ancestor of SRC, DST
-fast-forwards to SRC. Merges are accepted by protected branches.`,
+fast-forwards to SRC. Merges are accepted by protected branches.
+
+A protected branch may require pipelines (tusk branch protect --require-pipeline):
+the merge is refused (MergeGate) until each has succeeded on SRC's head commit;
+a refused merge starts the gate jobs it needs (the pipeline on SRC, writing to a
+branch of its output repo named after SRC). --wait waits for them, then merges
+(or says why not).`,
 		Args: nargs(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, func(ctx context.Context, cl *client) error {
-				return runMerge(ctx, o, cl, cmd, args[0], args[1], strategy, msg)
+				if !wait {
+					timeout = 0
+				}
+				return runMerge(ctx, o, cl, cmd, args[0], args[1], strategy, msg, timeout)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&strategy, "strategy", "fail", "conflict strategy: fail, ours (keep DST's) or theirs (take SRC's)")
 	cmd.Flags().StringVarP(&msg, "message", "m", "", "merge commit message")
+	cmd.Flags().BoolVar(&wait, "wait", false, "when DST's merge gate has not passed on SRC, wait for its gate jobs, then merge")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "with --wait: how long to wait for the gate jobs")
 	return cmd
 }
 
-func runMerge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, argSrc, argDst, strategy, msg string) error {
+func runMerge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, argSrc, argDst, strategy, msg string, wait time.Duration) error {
 	src, err := needRef(argSrc, "REPO@SRC")
 	if err != nil {
 		return err
@@ -298,8 +313,21 @@ func runMerge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comman
 	}
 	var res apiv1.MergeResult
 	req := apiv1.MergeRequest{Source: src.Ref, Destination: dst.Ref, Strategy: strategy, Message: msg}
-	if err := cl.do(ctx, "POST", "/repos/"+p(src.Repo)+"/merge", nil, req, &res); err != nil {
-		return err
+	deadline := time.Now().Add(wait)
+	for {
+		// Each call waits up to a few minutes (the answer must come before
+		// the client's response timeout); a gate still running is asked
+		// again until the deadline.
+		left := time.Until(deadline)
+		req.Wait, req.Timeout = left > 0, max(min(left, 5*time.Minute), time.Second).Round(time.Second).String()
+		err := cl.do(ctx, "POST", "/repos/"+p(src.Repo)+"/merge", nil, req, &res)
+		if err == nil {
+			break
+		}
+		var ae *apiv1.APIError
+		if !errors.As(err, &ae) || ae.Code != "MergeGate" || time.Until(deadline) <= 0 || !gateRunning(ae.Gate) {
+			return err
+		}
 	}
 	return o.printer(stdout(cmd)).print(res, func(p *printer) {
 		switch {
@@ -309,6 +337,9 @@ func runMerge(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comman
 			p.line("Fast-forwarded %s@%s to %s (%s)", res.Repo, res.Destination, res.Commit, res.Source)
 		default:
 			p.line("Merged %s into %s@%s as commit %s (%s changed, strategy %s)", res.Source, res.Repo, res.Destination, res.Commit, plural(res.Changed, "key"), res.Strategy)
+		}
+		for _, g := range res.Gate {
+			p.line("  gate: pipeline %s passed on %s (job %s)", g.Pipeline, short(g.Commit), g.Job)
 		}
 	})
 }
@@ -383,4 +414,15 @@ func runReset(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Comman
 	return o.printer(stdout(cmd)).print(c, func(p *printer) {
 		p.line("Reset %s@%s to %s (%s)", t.Repo, t.Ref, c.ID, ref)
 	})
+}
+
+// gateRunning reports whether a pipeline of a refused merge's gate is
+// still running on the source.
+func gateRunning(gate []apiv1.GateInfo) bool {
+	for _, g := range gate {
+		if g.State == "running" {
+			return true
+		}
+	}
+	return false
 }

@@ -104,6 +104,7 @@ func newPipelineCmd(o *rootOptions) *cobra.Command {
 		},
 		del,
 		logs,
+		newPipelineRunCmd(o), // cmd_gate.go
 	)
 }
 

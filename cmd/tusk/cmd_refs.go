@@ -148,15 +148,33 @@ func newBranchCmd(o *rootOptions) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&from, "from", "main", "branch, tag or commit to start from")
+	var required []string
 	protect := func(use, short string, on bool) *cobra.Command {
-		return &cobra.Command{
+		c := &cobra.Command{
 			Use:   use + " REPO@BRANCH",
 			Short: short,
 			Args:  nargs(1, 1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return o.run(cmd, func(ctx context.Context, cl *client) error { return runBranchProtect(ctx, o, cl, cmd, args[0], on) })
+				var req *[]string
+				if cmd.Flags().Changed("require-pipeline") {
+					req = &[]string{}
+					for _, r := range required {
+						if r != "" {
+							*req = append(*req, r)
+						}
+					}
+				}
+				return o.run(cmd, func(ctx context.Context, cl *client) error {
+					return runBranchProtect(ctx, o, cl, cmd, args[0], on, req)
+				})
 			},
 		}
+		if on {
+			c.Use += " [--require-pipeline P]..."
+			c.Flags().StringSliceVar(&required, "require-pipeline", nil,
+				"a merge gate: merges need pipeline P to succeed on their source first (repeat for more; replaces the list; \"\" clears it)")
+		}
+		return c
 	}
 	return newGroup("branch", "Create, list, delete and protect branches",
 		create,
@@ -209,6 +227,9 @@ func runBranchList(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.C
 		p.row("BRANCH", "HEAD", "PROTECTED")
 		for _, b := range bs {
 			prot := yesno(b.Protected)
+			if len(b.RequiredPipelines) > 0 {
+				prot += " (requires " + strings.Join(b.RequiredPipelines, ",") + ")"
+			}
 			if b.Output != "" {
 				prot = "output of " + b.Output
 			}
@@ -231,19 +252,24 @@ func runBranchDelete(ctx context.Context, o *rootOptions, cl *client, cmd *cobra
 	})
 }
 
-func runBranchProtect(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, arg string, on bool) error {
+func runBranchProtect(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, arg string, on bool, required *[]string) error {
 	t, err := needRef(arg, "REPO@BRANCH")
 	if err != nil {
 		return err
 	}
 	var b apiv1.BranchInfo
-	if err := cl.do(ctx, "PUT", "/repos/"+p(t.Repo)+"/branches/"+p(t.Ref)+"/protected", nil, apiv1.SetProtectedRequest{Protected: &on}, &b); err != nil {
+	req := apiv1.SetProtectedRequest{Protected: &on, RequiredPipelines: required}
+	if err := cl.do(ctx, "PUT", "/repos/"+p(t.Repo)+"/branches/"+p(t.Ref)+"/protected", nil, req, &b); err != nil {
 		return err
 	}
 	return o.printer(stdout(cmd)).print(b, func(p *printer) {
-		if b.Protected {
+		switch {
+		case b.Protected && len(b.RequiredPipelines) > 0:
+			p.line("Branch %s of %s is protected: it takes only merges, once pipelines %s succeeded on their source",
+				b.Name, b.Repo, strings.Join(b.RequiredPipelines, ", "))
+		case b.Protected:
 			p.line("Branch %s of %s is protected: it takes only merges", b.Name, b.Repo)
-		} else {
+		default:
 			p.line("Branch %s of %s is no longer protected", b.Name, b.Repo)
 		}
 	})

@@ -101,13 +101,17 @@ const (
 	UnknownKey // the request is signed with an access key that cannot authenticate
 	Blocked    // the content was purged and blocked: it may not be stored again
 	Protected  // the branch is protected: it takes only merges
+
+	// Conflict (appended here to keep the numbering of the others).
+
+	Gate // a merge gate: a pipeline the destination requires has not succeeded on the source
 )
 
 var reasonNames = [...]string{"", "repo", "ref", "commit", "key", "version", "upload",
 	"part", "user", "access key", "pipeline", "job", "datum",
 	"name", "argument", "digest", "range", "incomplete body", "ref kind", "delete marker",
 	"not empty", "precondition", "merge", "busy", "input repo",
-	"unknown key", "blocked", "protected"}
+	"unknown key", "blocked", "protected", "gate"}
 
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
