@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"mime"
 	"net/url"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -370,45 +367,6 @@ func (w *worker) exec(ctx context.Context, pfs string, d pipelines.DatumTask, lo
 		return -1, err
 	}
 	return 0, nil
-}
-
-// upload puts every regular file under out into the staging commit at
-// prefix + its path; symlinks and other special files are refused.
-func (w *worker) upload(ctx context.Context, out, prefix string) (int, error) {
-	bucket := bucketOf(w.t.StagingCommit, w.t.OutputRepo)
-	n := 0
-	err := filepath.WalkDir(out, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if de.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(out, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if !de.Type().IsRegular() {
-			return fmt.Errorf("output %s is not a regular file (symlinks and special files are refused); write plain files under $TUSK_PFS/out", rel)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		opts := minio.PutObjectOptions{ContentType: mime.TypeByExtension(path.Ext(rel))}
-		if _, err := w.s3.PutObject(ctx, bucket, prefix+rel, f, st.Size(), "", "", opts); err != nil {
-			return fmt.Errorf("uploading output %s: %v", rel, err)
-		}
-		n++
-		return nil
-	})
-	return n, err
 }
 
 // startError is a command that did not start.
