@@ -20,6 +20,9 @@ import (
 // writes per durable transaction).
 const uploadJobs = 8
 
+// stageJobs is how many of a datum's input files are downloaded at once.
+const stageJobs = 8
+
 // outFile is an output file to upload: its path and its key relative to
 // the datum's prefix.
 type outFile struct {

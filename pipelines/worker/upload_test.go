@@ -16,9 +16,11 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/tusk-data/tusk/pipelines"
 )
 
-// fakeS3 is an S3 endpoint that keeps what is PUT
+// fakeS3 is an S3 endpoint that keeps what is PUT (and answers GETs)
 // and counts the uploads in flight. The first hold uploads wait until
 // hold of them are in flight together (so that a worker that uploads
 // fewer at once never gets past them); failKey answers AccessDenied.
@@ -47,7 +49,7 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = unchunk(body)
 	}
 	obj := strings.TrimPrefix(r.URL.Path, "/")
-	if r.Method != http.MethodPut {
+	if r.Method != http.MethodPut && r.Method != http.MethodGet {
 		http.Error(w, "unexpected "+r.Method, 400)
 		return
 	}
@@ -73,6 +75,20 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.inflight--
+	if r.Method == http.MethodGet {
+		b, ok := f.objects[obj]
+		f.mu.Unlock()
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `<Error><Code>NoSuchKey</Code><Message>no</Message></Error>`)
+			return
+		}
+		w.Header().Set("ETag", `"e"`)
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+		w.Header().Set("Last-Modified", "Mon, 07 Dec 2026 12:00:00 GMT")
+		io.WriteString(w, b)
+		return
+	}
 	f.objects[obj] = string(body)
 	f.mu.Unlock()
 	w.Header().Set("ETag", `"e"`)
@@ -195,6 +211,51 @@ func TestUploadTreeFails(t *testing.T) {
 		}
 		if n >= len(files) {
 			t.Fatalf("%d files uploaded after a failure", n)
+		}
+	})
+}
+
+// TestStageBounded: a datum's inputs are downloaded with stageJobs
+// downloads in flight at the most (and that many at once), each to its
+// path under the datum's directory.
+func TestStageBounded(t *testing.T) {
+	f := newFakeS3(stageJobs)
+	c := fakeClient(t, f)
+	in := pipelines.DatumInput{Name: "in", Repo: "src", Commit: "0123456789abcdef0123"}
+	want := map[string]string{}
+	for i := 0; i < 30; i++ {
+		k := fmt.Sprintf("d%d/f%02d.txt", i%3, i)
+		want[k] = fmt.Sprintf("input %d\n", i)
+		f.objects["0123456789abcdef.src/"+k] = want[k]
+		in.Files = append(in.Files, pipelines.DatumFile{Key: k})
+	}
+	pfs := filepath.Join(t.TempDir(), "pfs")
+	w := &worker{s3: c}
+	n, err := w.stage(context.Background(), pfs, pipelines.DatumTask{ID: "d", Inputs: []pipelines.DatumInput{in}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Fatalf("staged %d files, want %d", n, len(want))
+	}
+	for k, v := range want {
+		b, err := os.ReadFile(filepath.Join(pfs, "in", filepath.FromSlash(k)))
+		if err != nil || string(b) != v {
+			t.Errorf("%s: %q, %v; want %q", k, b, err, v)
+		}
+	}
+	f.mu.Lock()
+	peak := f.peak
+	f.mu.Unlock()
+	if peak != stageJobs {
+		t.Errorf("at most %d downloads were in flight, want %d", peak, stageJobs)
+	}
+	t.Run("missing", func(t *testing.T) {
+		in := pipelines.DatumInput{Name: "in", Repo: "src", Commit: "0123456789abcdef0123",
+			Files: []pipelines.DatumFile{{Key: "gone.txt"}}}
+		_, err := w.stage(context.Background(), filepath.Join(t.TempDir(), "pfs"), pipelines.DatumTask{ID: "d", Inputs: []pipelines.DatumInput{in}})
+		if err == nil || !strings.Contains(err.Error(), "staging src@0123456789ab:gone.txt") {
+			t.Fatalf("got %v", err)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -209,27 +210,55 @@ func stagePaths(pfs string, d pipelines.DatumTask) (map[string]string, error) {
 	return out, nil
 }
 
-// stage downloads the datum's inputs through S3.
+// stage downloads the datum's inputs through S3, stageJobs at once; the
+// first failure stops the rest.
 func (w *worker) stage(ctx context.Context, pfs string, d pipelines.DatumTask) (int, error) {
 	paths, err := stagePaths(pfs, d)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	type fetch struct{ bucket, key, dst, what string }
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan fetch)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for range stageJobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := w.download(ctx, f.bucket, f.key, f.dst); err != nil {
+					if ctx.Err() == nil {
+						cancel(fmt.Errorf("staging %s: %v", f.what, err))
+					}
+					continue
+				}
+				n.Add(1)
+			}
+		}()
+	}
+feed:
 	for _, in := range d.Inputs {
 		if err := os.MkdirAll(filepath.Join(pfs, in.Name), 0o755); err != nil {
-			return n, err
+			cancel(err)
+			break
 		}
 		bucket := bucketOf(in.Commit, in.Repo)
 		for _, f := range in.Files {
-			dst := paths[in.Name+"\x00"+f.Key]
-			if err := w.download(ctx, bucket, f.Key, dst); err != nil {
-				return n, fmt.Errorf("staging %s@%s:%s: %v", in.Repo, short(in.Commit), f.Key, err)
+			select {
+			case work <- fetch{bucket, f.Key, paths[in.Name+"\x00"+f.Key], in.Repo + "@" + short(in.Commit) + ":" + f.Key}:
+			case <-ctx.Done():
+				break feed
 			}
-			n++
 		}
 	}
-	return n, nil
+	close(work)
+	wg.Wait()
+	return int(n.Load()), context.Cause(ctx)
 }
 
 func short(id string) string {
