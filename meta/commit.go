@@ -889,7 +889,7 @@ func (s *Store) DeleteBranch(ctx context.Context, repo, name string, force bool)
 		}
 		it.Close()
 		for _, k := range opens {
-			if err := w.txn.Delete(k); err != nil {
+			if err := w.deleteOpen(repo, string(k[len(pOpen)+len(repo)+1:])); err != nil {
 				return err
 			}
 		}
@@ -973,7 +973,7 @@ func (s *Store) DeleteRepoReport(ctx context.Context, name string, force bool) (
 			return err
 		}
 		var keys [][]byte
-		for _, p := range []string{pBranch, pTag, pCommit, pOpen} {
+		for _, p := range []string{pBranch, pTag, pCommit, pOpen, pOpenIdx} {
 			it := w.txn.Iter(kv.IterOptions{Prefix: []byte(p + name + "/")})
 			for ; it.Valid(); it.Next() {
 				if !force && (p == pBranch || p == pTag) {
@@ -1077,6 +1077,9 @@ func (s *Store) StartCommit(ctx context.Context, repo, branch, author, msg strin
 		}
 		oc = &OpenCommit{ID: NewID(), Repo: repo, Branch: branch, Base: head.ID, Root: head.Root,
 			Author: author, Message: msg, Started: w.now, Meta: meta, System: system}
+		if err := w.txn.Set([]byte(pOpenIdx+repo+"/"+oc.ID), nil); err != nil {
+			return err
+		}
 		return kv.PutJSON(w.txn, pOpen+repo+"/"+oc.ID, oc)
 	})
 	return oc, err
@@ -1130,9 +1133,17 @@ func (s *Store) FinishCommit(ctx context.Context, repo, id, msg string) (*Commit
 		if err != nil {
 			return err
 		}
-		return w.txn.Delete([]byte(pOpen + repo + "/" + id))
+		return w.deleteOpen(repo, id)
 	})
 	return c, err
+}
+
+// deleteOpen deletes open commit id's record and index key.
+func (w *wtx) deleteOpen(repo, id string) error {
+	if err := w.txn.Delete([]byte(pOpenIdx + repo + "/" + id)); err != nil {
+		return err
+	}
+	return w.txn.Delete([]byte(pOpen + repo + "/" + id))
 }
 
 // AbortCommit discards an open commit and every write made into it.
@@ -1141,6 +1152,6 @@ func (s *Store) AbortCommit(ctx context.Context, repo, id string) error {
 		if _, err := w.openTx(repo, id); err != nil {
 			return err
 		}
-		return w.txn.Delete([]byte(pOpen + repo + "/" + id))
+		return w.deleteOpen(repo, id)
 	})
 }

@@ -103,7 +103,28 @@ func (s *Store) resolveTx(txn kv.Reader, repo, ref string) (*Ref, error) {
 	return nil, noSuchBucket(errs.Ref, "ref %q of repo %q does not exist", ref, repo)
 }
 
+// findOpenTx returns the open commit of repo whose id starts with prefix.
+// Errors: NotExist when none does, Invalid when several do.
 func (s *Store) findOpenTx(txn kv.Reader, repo, prefix string) (*OpenCommit, error) {
+	// The index (pOpenIdx) first: its keys have one version each.
+	var ids []string
+	ix := txn.Iter(kv.IterOptions{Prefix: []byte(pOpenIdx + repo + "/" + prefix), KeysOnly: true})
+	for ; ix.Valid() && len(ids) < 2; ix.Next() {
+		ids = append(ids, string(ix.Key()[len(pOpenIdx)+len(repo)+1:]))
+	}
+	ix.Close()
+	switch len(ids) {
+	case 1:
+		var oc OpenCommit
+		if err := getJSON(txn, pOpen+repo+"/"+ids[0], &oc); err == nil {
+			return &oc, nil
+		} else if !errs.Is(err, errs.NotExist) {
+			return nil, err
+		}
+	case 2:
+		return nil, errs.E("meta.findOpen", errs.Invalid, "open commit prefix %q is ambiguous", prefix)
+	}
+	// An open commit started before the index existed: scan its records.
 	it := txn.Iter(kv.IterOptions{Prefix: []byte(pOpen + repo + "/" + prefix)})
 	defer it.Close()
 	var oc *OpenCommit

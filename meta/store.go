@@ -76,9 +76,15 @@ const (
 	pTag    = "T/"
 	pCommit = "C/"
 	pOpen   = "O/"
-	pNode   = "N/"
-	pPurge  = "P/"
-	pAudit  = "L/"
+	// pOpenIdx + repo/id (no value) names each open commit under a key
+	// written once: finding an open commit by prefix scans these instead
+	// of pOpen, whose keys take a new version at every write into the
+	// commit (a Badger scan steps over every version still in the LSM, so
+	// a bucket lookup cost grew with the writes made into the commit).
+	pOpenIdx = "OI/"
+	pNode    = "N/"
+	pPurge   = "P/"
+	pAudit   = "L/"
 )
 
 // Open opens (or creates) the store in dir on Badger (in memory when

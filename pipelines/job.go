@@ -698,6 +698,7 @@ func (jr *jobRun) process(ds []*JobDatum) error {
 			inflight++
 		case ev := <-events:
 			var batch []Result
+			outputs := 0
 			handle := func(ev chunkEvent) {
 				if ev.done {
 					inflight--
@@ -707,10 +708,11 @@ func (jr *jobRun) process(ds []*JobDatum) error {
 					return
 				}
 				batch = append(batch, *ev.res)
+				outputs += ev.res.Outputs
 			}
 			handle(ev)
 		drain:
-			for len(batch) < 256 {
+			for len(batch) < 256 && outputs < moveOutputs {
 				select {
 				case ev := <-events:
 					handle(ev)
@@ -720,6 +722,9 @@ func (jr *jobRun) process(ds []*JobDatum) error {
 			}
 			if err := jr.ctx.Err(); err != nil {
 				return err
+			}
+			if moveHook != nil {
+				moveHook(batch)
 			}
 			retry, err := jr.results(batch, tries)
 			if err != nil {

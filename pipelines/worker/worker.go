@@ -6,16 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"mime"
 	"net/url"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -212,27 +210,55 @@ func stagePaths(pfs string, d pipelines.DatumTask) (map[string]string, error) {
 	return out, nil
 }
 
-// stage downloads the datum's inputs through S3.
+// stage downloads the datum's inputs through S3, stageJobs at once; the
+// first failure stops the rest.
 func (w *worker) stage(ctx context.Context, pfs string, d pipelines.DatumTask) (int, error) {
 	paths, err := stagePaths(pfs, d)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	type fetch struct{ bucket, key, dst, what string }
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan fetch)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for range stageJobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := w.download(ctx, f.bucket, f.key, f.dst); err != nil {
+					if ctx.Err() == nil {
+						cancel(fmt.Errorf("staging %s: %v", f.what, err))
+					}
+					continue
+				}
+				n.Add(1)
+			}
+		}()
+	}
+feed:
 	for _, in := range d.Inputs {
 		if err := os.MkdirAll(filepath.Join(pfs, in.Name), 0o755); err != nil {
-			return n, err
+			cancel(err)
+			break
 		}
 		bucket := bucketOf(in.Commit, in.Repo)
 		for _, f := range in.Files {
-			dst := paths[in.Name+"\x00"+f.Key]
-			if err := w.download(ctx, bucket, f.Key, dst); err != nil {
-				return n, fmt.Errorf("staging %s@%s:%s: %v", in.Repo, short(in.Commit), f.Key, err)
+			select {
+			case work <- fetch{bucket, f.Key, paths[in.Name+"\x00"+f.Key], in.Repo + "@" + short(in.Commit) + ":" + f.Key}:
+			case <-ctx.Done():
+				break feed
 			}
-			n++
 		}
 	}
-	return n, nil
+	close(work)
+	wg.Wait()
+	return int(n.Load()), context.Cause(ctx)
 }
 
 func short(id string) string {
@@ -370,45 +396,6 @@ func (w *worker) exec(ctx context.Context, pfs string, d pipelines.DatumTask, lo
 		return -1, err
 	}
 	return 0, nil
-}
-
-// upload puts every regular file under out into the staging commit at
-// prefix + its path; symlinks and other special files are refused.
-func (w *worker) upload(ctx context.Context, out, prefix string) (int, error) {
-	bucket := bucketOf(w.t.StagingCommit, w.t.OutputRepo)
-	n := 0
-	err := filepath.WalkDir(out, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if de.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(out, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if !de.Type().IsRegular() {
-			return fmt.Errorf("output %s is not a regular file (symlinks and special files are refused); write plain files under $TUSK_PFS/out", rel)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		opts := minio.PutObjectOptions{ContentType: mime.TypeByExtension(path.Ext(rel))}
-		if _, err := w.s3.PutObject(ctx, bucket, prefix+rel, f, st.Size(), "", "", opts); err != nil {
-			return fmt.Errorf("uploading output %s: %v", rel, err)
-		}
-		n++
-		return nil
-	})
-	return n, err
 }
 
 // startError is a command that did not start.
