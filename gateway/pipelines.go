@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,9 @@ type PipelineConfig struct {
 	WorkerEnv []string
 	// WorkDir holds the datum directories (default: the system temp dir).
 	WorkDir string
+	// WorkerLease is how long a local worker runs on without hearing from
+	// the gateway (default pipelines.DefaultLease).
+	WorkerLease time.Duration
 	// Endpoint is the S3 endpoint workers use (default: the address the
 	// gateway listens on, 127.0.0.1 for a wildcard address).
 	Endpoint string
@@ -169,7 +173,10 @@ func (s *Server) initPipelines() {
 	pc := s.cfg.Pipelines
 	runner := pc.Runner
 	if runner == nil {
-		runner = pipelines.NewLocal(pipelines.LocalConfig{Command: pc.WorkerCommand, Env: pc.WorkerEnv})
+		// Workers are recorded under the data dir: the next start after a
+		// crash kills what they left before jobs resume.
+		runner = pipelines.NewLocal(pipelines.LocalConfig{Command: pc.WorkerCommand, Env: pc.WorkerEnv,
+			Lease: pc.WorkerLease, RunDir: filepath.Join(s.cfg.DataDir, "workers")})
 	}
 	var kube pipelines.Runner
 	if s.kube != nil {
