@@ -31,8 +31,10 @@ type PipelineConfig struct {
 	WorkerEnv []string
 	// WorkDir holds the datum directories (default: the system temp dir).
 	WorkDir string
-	// WorkerLease is how long a local worker runs on without hearing from
-	// the gateway (default pipelines.DefaultLease).
+	// WorkerLease is how long a worker (local, or a pod's) runs on without
+	// hearing from the gateway, and how long a re-attached kubernetes Job's
+	// datums wait for its pods to re-claim them (default
+	// pipelines.DefaultLease).
 	WorkerLease time.Duration
 	// Endpoint is the S3 endpoint workers use (default: the address the
 	// gateway listens on, 127.0.0.1 for a wildcard address).
@@ -211,6 +213,7 @@ func (s *Server) initKubernetes() error {
 		return fmt.Errorf("kubernetes runner: %w", err)
 	}
 	s.board = pipelines.NewTaskBoard()
+	s.board.SetLease(s.cfg.Pipelines.WorkerLease)
 	rcfg := kc.Config
 	rcfg.Client, rcfg.Region, rcfg.Board = cl, s.cfg.Region, s.board
 	rcfg.Log = s.cfg.Log.With().Str("component", "kubernetes").Logger()
