@@ -14,6 +14,7 @@ func (a *API) taskRoutes() {
 	a.handle("GET", "/tasks/{id}", a.getTask)
 	a.handle("POST", "/tasks/{id}/claim", a.claimDatum)
 	a.handle("POST", "/tasks/{id}/results", a.reportDatum)
+	a.handle("POST", "/tasks/{id}/renew", a.renewClaim)
 }
 
 func (a *API) board(c *adminCall) (*pipelines.TaskBoard, error) {
@@ -52,7 +53,23 @@ func (a *API) claimDatum(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pipev1.TaskClaim{Token: tok, Datum: d}, nil
+	return pipev1.TaskClaim{Token: tok, Datum: d, LeaseMS: b.Lease().Milliseconds()}, nil
+}
+
+func (a *API) renewClaim(c *adminCall) (any, error) {
+	b, err := a.board(c)
+	if err != nil {
+		return nil, err
+	}
+	var req pipev1.TaskRenew
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	lease, err := b.Renew(c.path("id"), c.key, req.Worker, req.Token, req.Datum)
+	if err != nil {
+		return nil, err
+	}
+	return pipev1.TaskLease{LeaseMS: lease.Milliseconds()}, nil
 }
 
 func (a *API) reportDatum(c *adminCall) (any, error) {

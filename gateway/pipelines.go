@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,11 @@ type PipelineConfig struct {
 	WorkerEnv []string
 	// WorkDir holds the datum directories (default: the system temp dir).
 	WorkDir string
+	// WorkerLease is how long a worker (local, or a pod's) runs on without
+	// hearing from the gateway, and how long a re-attached kubernetes Job's
+	// datums wait for its pods to re-claim them (default
+	// pipelines.DefaultLease).
+	WorkerLease time.Duration
 	// Endpoint is the S3 endpoint workers use (default: the address the
 	// gateway listens on, 127.0.0.1 for a wildcard address).
 	Endpoint string
@@ -172,7 +178,10 @@ func (s *Server) initPipelines() {
 	pc := s.cfg.Pipelines
 	runner := pc.Runner
 	if runner == nil {
-		runner = pipelines.NewLocal(pipelines.LocalConfig{Command: pc.WorkerCommand, Env: pc.WorkerEnv})
+		// Workers are recorded under the data dir: the next start after a
+		// crash kills what they left before jobs resume.
+		runner = pipelines.NewLocal(pipelines.LocalConfig{Command: pc.WorkerCommand, Env: pc.WorkerEnv,
+			Lease: pc.WorkerLease, RunDir: filepath.Join(s.cfg.DataDir, "workers")})
 	}
 	var kube pipelines.Runner
 	if s.kube != nil {
@@ -207,6 +216,7 @@ func (s *Server) initKubernetes() error {
 		return fmt.Errorf("kubernetes runner: %w", err)
 	}
 	s.board = pipelines.NewTaskBoard()
+	s.board.SetLease(s.cfg.Pipelines.WorkerLease)
 	rcfg := kc.Config
 	rcfg.Client, rcfg.Region, rcfg.Board = cl, s.cfg.Region, s.board
 	rcfg.Log = s.cfg.Log.With().Str("component", "kubernetes").Logger()

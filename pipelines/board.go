@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 
@@ -17,13 +18,42 @@ import (
 // reports each try's Result through the gateway's admin API
 // (/api/v1/tasks/{id}). A datum is handed out once; a claim is reported
 // once. It is safe for concurrent use.
+//
+// Claims are leases: a worker renews its claim while it runs the datum
+// (Renew, every Lease/3); a claim not renewed for twice the lease is
+// dropped and its datum reported as a failed try (the worker is gone or cut
+// off, and has killed its command after one lease without renewal). After a
+// gateway restart, a re-attached posting (Hold) hands out no datum for one
+// lease, so that workers still running a datum claimed from the old board
+// renew (and so re-claim) it first: a datum never runs twice at once.
 type TaskBoard struct {
 	mu    sync.Mutex
 	tasks map[string]*Posting
+	lease time.Duration
 }
 
-// NewTaskBoard returns an empty board.
-func NewTaskBoard() *TaskBoard { return &TaskBoard{tasks: map[string]*Posting{}} }
+// NewTaskBoard returns an empty board whose claims last DefaultLease.
+func NewTaskBoard() *TaskBoard {
+	return &TaskBoard{tasks: map[string]*Posting{}, lease: DefaultLease}
+}
+
+// SetLease sets how long a claim lasts without renewal (d <= 0:
+// DefaultLease); it applies to claims made or renewed afterwards.
+func (b *TaskBoard) SetLease(d time.Duration) {
+	if d <= 0 {
+		d = DefaultLease
+	}
+	b.mu.Lock()
+	b.lease = d
+	b.mu.Unlock()
+}
+
+// Lease is how long a claim lasts without renewal.
+func (b *TaskBoard) Lease() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lease
+}
 
 // Posting is a task on the board, as its runner sees it.
 type Posting struct {
@@ -41,12 +71,16 @@ type Posting struct {
 	closed   bool                // Close was called
 	finished time.Time           // when Close kept it as finished (every datum reported)
 	workers  map[string][]*claim // worker -> its claims
+	handed   map[string]bool     // datum id -> handed out (claimed or adopted)
+	hold     time.Time           // no datum is handed out before (Hold)
+	sweep    *time.Timer         // drops lapsed claims
 }
 
 type claim struct {
-	token  string
-	datum  DatumTask
-	worker string
+	token   string
+	datum   DatumTask
+	worker  string
+	renewed time.Time
 }
 
 // Post puts t on the board under id; report is called once per datum, as
@@ -64,7 +98,7 @@ func (b *TaskBoard) Post(id string, t *Task, report func(Result)) (*Posting, err
 		return nil, errs.E("pipelines.TaskBoard.Post", errs.Exist, "task %s is already on the board", id)
 	}
 	p := &Posting{b: b, id: id, t: t, report: report, claims: map[string]*claim{}, reported: map[string]bool{},
-		left: len(t.Datums), done: make(chan struct{}), workers: map[string][]*claim{}}
+		left: len(t.Datums), done: make(chan struct{}), workers: map[string][]*claim{}, handed: map[string]bool{}}
 	if p.left == 0 {
 		close(p.done)
 	}
@@ -144,6 +178,9 @@ func (p *Posting) Close() {
 	p.b.mu.Lock()
 	defer p.b.mu.Unlock()
 	p.closed = true
+	if p.sweep != nil {
+		p.sweep.Stop()
+	}
 	if p.b.tasks[p.id] != p {
 		return
 	}
@@ -192,20 +229,115 @@ func (b *TaskBoard) Claim(id, accessKey, worker string) (string, *DatumTask, err
 	if err != nil {
 		return "", nil, err
 	}
+	if wait := time.Until(p.hold); wait > 0 && p.next < len(p.t.Datums) {
+		return "", nil, errs.E("pipelines.TaskBoard.Claim", errs.Transient, "task %s was re-attached after a gateway restart: datums are handed out in %v, once the workers that ran before it renewed their claims", id, wait.Round(time.Millisecond))
+	}
 	for p.next < len(p.t.Datums) {
 		d := p.t.Datums[p.next]
 		p.next++
-		if p.reported[d.ID] {
+		if p.reported[d.ID] || p.handed[d.ID] {
 			continue
 		}
 		var tb [12]byte
 		_, _ = rand.Read(tb[:])
 		c := &claim{token: hex.EncodeToString(tb[:]), datum: d, worker: worker}
-		p.claims[c.token] = c
-		p.workers[worker] = append(p.workers[worker], c)
+		p.addClaimLocked(c)
 		return c.token, &d, nil
 	}
 	return "", nil, nil
+}
+
+// addClaimLocked records c, renewed now, and arms the sweep (b.mu held).
+func (p *Posting) addClaimLocked(c *claim) {
+	c.renewed = time.Now()
+	p.claims[c.token] = c
+	p.workers[c.worker] = append(p.workers[c.worker], c)
+	p.handed[c.datum.ID] = true
+	p.armLocked()
+}
+
+// armLocked schedules the next sweep of lapsed claims (b.mu held).
+func (p *Posting) armLocked() {
+	if p.sweep == nil && !p.closed {
+		p.sweep = time.AfterFunc(p.b.lease, p.sweepLapsed)
+	}
+}
+
+// sweepLapsed reports the datum of every claim not renewed for twice the
+// lease as a failed try (its worker killed its command after one lease),
+// and re-arms while claims are out.
+func (p *Posting) sweepLapsed() {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	p.sweep = nil
+	if p.closed {
+		return
+	}
+	out := false
+	for tok, c := range p.claims {
+		if p.reported[c.datum.ID] {
+			continue
+		}
+		if since := time.Since(c.renewed); since > 2*p.b.lease {
+			p.reportLocked(failed(c.datum, fmt.Sprintf("worker %s did not renew its claim for %v (lease %v): it is gone or cut off from the gateway, and killed the datum's command", c.worker, since.Round(time.Millisecond), p.b.lease)))
+			delete(p.claims, tok)
+			continue
+		}
+		out = true
+	}
+	if out {
+		p.armLocked()
+	}
+}
+
+// Hold hands out no datum for d: a posting that re-attaches workers of a
+// previous gateway (the kubernetes runner after a restart) lets those
+// still running a datum renew their claims, which re-claims their datums,
+// before any datum is handed out again.
+func (p *Posting) Hold(d time.Duration) {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	p.hold = time.Now().Add(d)
+}
+
+// Renew extends the claim token of task id held by worker for datum d (the
+// datum as the worker was handed it) and returns the lease. A token this
+// board does not know (one of a previous gateway's board) re-claims d when
+// the task's datum of that id is the same try (attempt and output prefix)
+// and was neither handed out nor reported. Errors: NotExist, Permission
+// (as Get); Conflict when the claim was dropped or its datum reported or
+// handed to another worker: the worker must kill the datum's command.
+func (b *TaskBoard) Renew(id, accessKey, worker, token string, d DatumTask) (time.Duration, error) {
+	const op = "pipelines.TaskBoard.Renew"
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p, err := b.posting(op, id, accessKey)
+	if err != nil {
+		return 0, err
+	}
+	if c := p.claims[token]; c != nil {
+		if p.reported[c.datum.ID] {
+			return 0, errs.E(op, errs.Conflict, "datum %s of task %s was already reported: stop running it", c.datum.ID, id)
+		}
+		c.renewed = time.Now()
+		return b.lease, nil
+	}
+	for _, td := range p.t.Datums {
+		if td.ID != d.ID {
+			continue
+		}
+		switch {
+		case p.reported[d.ID]:
+			return 0, errs.E(op, errs.Conflict, "datum %s of task %s was already reported: stop running it", d.ID, id)
+		case p.handed[d.ID]:
+			return 0, errs.E(op, errs.Conflict, "datum %s of task %s was handed to another worker: stop running it", d.ID, id)
+		case td.Attempt != d.Attempt || td.Prefix != d.Prefix:
+			return 0, errs.E(op, errs.Conflict, "datum %s of task %s is now try %d (%s), not try %d: stop running it", d.ID, id, td.Attempt, td.Prefix, d.Attempt)
+		}
+		p.addClaimLocked(&claim{token: token, datum: td, worker: worker})
+		return b.lease, nil
+	}
+	return 0, errs.E(op, errs.Conflict, "claim %q is not one of task %s's: stop running its datum", token, id)
 }
 
 // Report records the result of the claim token of task id. Errors:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,7 +27,31 @@ type LocalConfig struct {
 	// KillGrace is how long a worker has to stop after ctx ends before it
 	// is killed (default 5s).
 	KillGrace time.Duration
+	// Lease is how long a worker runs without hearing from this process
+	// before it counts itself an orphan, kills its command and exits
+	// (default DefaultLease): the runner writes a heartbeat on the
+	// worker's stdin every Lease/3, and the worker also stops at once when
+	// its stdin ends (this process died) or, on Linux, on SIGTERM sent by
+	// the kernel when this process dies (Pdeathsig).
+	Lease time.Duration
+	// RunDir, when set, is where the runner records each worker it runs
+	// (pid, start time, session) while it runs, so that Reap, at the next
+	// start of the gateway after a crash, kills what a dead gateway's
+	// workers left running before any job resumes.
+	RunDir string
 }
+
+// DefaultLease is the default lease of workers (local and remote): how
+// long a worker runs on without hearing from its gateway.
+const DefaultLease = 30 * time.Second
+
+// Environment the local runner gives its workers (pipelines/worker reads
+// it): EnvWorkerLease is LocalConfig.Lease (heartbeats follow the task on
+// stdin), EnvWorkerParent the gateway's pid.
+const (
+	EnvWorkerLease  = "TUSK_WORKER_LEASE"
+	EnvWorkerParent = "TUSK_WORKER_PARENT"
+)
 
 // Local runs datums in `tusk worker` subprocesses on this host (SPEC §7:
 // no containers, no Kubernetes).
@@ -40,6 +65,9 @@ var _ Runner = (*Local)(nil)
 func NewLocal(cfg LocalConfig) *Local {
 	if cfg.KillGrace == 0 {
 		cfg.KillGrace = 5 * time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
 	}
 	return &Local{cfg: cfg}
 }
@@ -75,7 +103,11 @@ func (l *Local) Run(ctx context.Context, t *Task, report func(Result)) error {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(WorkerEnv(os.Environ()), l.cfg.Env...)
-	cmd.Stdin = bytes.NewReader(in)
+	cmd.Env = append(cmd.Env, EnvWorkerLease+"="+l.cfg.Lease.String(), EnvWorkerParent+"="+strconv.Itoa(os.Getpid()))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
 	var stderr tailBuffer
 	stderr.max = 4096
 	cmd.Stderr = &stderr
@@ -84,12 +116,33 @@ func (l *Local) Run(ctx context.Context, t *Task, report func(Result)) error {
 		return err
 	}
 	setProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := startWorker(cmd); err != nil {
 		return fmt.Errorf("local runner: starting %s: %w", argv[0], err)
 	}
+	rec := l.record(cmd, t)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
+	go func() {
+		// The task, then a heartbeat every Lease/3 until the worker ends
+		// (Wait closes stdin; a write then fails).
+		defer wg.Done()
+		if _, err := stdin.Write(append(in, '\n')); err != nil {
+			return
+		}
+		tick := time.NewTicker(l.cfg.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := stdin.Write([]byte{'\n'}); err != nil {
+					return
+				}
+			}
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		select {
@@ -125,6 +178,7 @@ func (l *Local) Run(ctx context.Context, t *Task, report func(Result)) error {
 	werr := cmd.Wait()
 	close(stop)
 	wg.Wait()
+	rec.remove()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -167,6 +167,11 @@ func (s *Service) Start(ctx context.Context, endpoint string) error {
 	s.started = true
 	s.mu.Unlock()
 
+	// What a dead gateway's workers left running goes before any job
+	// resumes: a resumed datum must not run next to its old copy.
+	if err := s.reap(ctx); err != nil {
+		return err
+	}
 	var pipes []*Pipeline
 	err := s.rec.View(ctx, func(txn kv.Reader) error {
 		return kv.Scan(txn, pPipe, func(_ string, v []byte) error {

@@ -101,6 +101,24 @@ type TaskClaimRequest struct {
 type TaskClaim struct {
 	Token string               `json:"token,omitempty"`
 	Datum *pipelines.DatumTask `json:"datum,omitempty"`
+	// LeaseMS is the claim's lease in milliseconds: the worker renews it
+	// (POST /tasks/{id}/renew) every third of it while it runs the datum,
+	// and kills the datum's command when it could not for a whole lease.
+	// 0 (an older gateway): no renewal.
+	LeaseMS int64 `json:"lease_ms,omitempty"`
+}
+
+// TaskRenew is the body of POST /tasks/{id}/renew: the claim and the datum
+// as the worker was handed it (a gateway that restarted re-claims it).
+type TaskRenew struct {
+	Token  string              `json:"token"`
+	Worker string              `json:"worker"`
+	Datum  pipelines.DatumTask `json:"datum"`
+}
+
+// TaskLease answers POST /tasks/{id}/renew: the renewed lease.
+type TaskLease struct {
+	LeaseMS int64 `json:"lease_ms"`
 }
 
 // TaskResult is the body of POST /tasks/{id}/results.

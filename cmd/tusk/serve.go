@@ -119,6 +119,7 @@ and printed once.`,
 	f.DurationVar(&o.cfg.GCRetention, "gc-retention", 7*24*time.Hour, "keep commits that no ref reaches this long")
 	f.BoolVar(&o.cfg.Pipelines.Disabled, "no-pipelines", false, "run no pipelines on this gateway")
 	f.StringVar(&o.cfg.Pipelines.WorkDir, "pipeline-work-dir", "", "where workers stage datums (default: the system temp dir)")
+	f.DurationVar(&o.cfg.Pipelines.WorkerLease, "pipeline-worker-lease", pipelines.DefaultLease, "how long a worker (local or pod) runs on without hearing from the gateway before it kills its command and exits")
 	f.StringVar(&o.cfg.Pipelines.Endpoint, "pipeline-endpoint", "", "S3 endpoint workers use (default: this gateway's address)")
 	f.DurationVar(&o.cfg.Pipelines.RetryBackoff, "pipeline-retry-backoff", pipelines.DefaultRetryBackoff, "wait before a failed job's first automatic retry (doubles per attempt, up to 5m)")
 	f.StringVar(&o.k8s.Namespace, "k8s-namespace", "", "run pipelines with runner kubernetes as Jobs in this namespace (docs/kubernetes.md)")

@@ -325,6 +325,9 @@ func (r *Runner) Run(ctx context.Context, t *pipelines.Task, report func(pipelin
 	}()
 	if adopted {
 		r.cfg.Log.Info().Str("k8s_job", id).Str("job", t.Job).Msg("kubernetes runner: re-attached a running Job")
+		// Pods still running a datum claimed from the old board re-claim
+		// it by renewing before any datum is handed out again.
+		post.Hold(r.cfg.Board.Lease())
 		rn.wake()
 	} else if err := r.create(ctx, id, t); err != nil {
 		return err

@@ -252,6 +252,7 @@ func TestCancelDeletesDetachKeepsRestartAdopts(t *testing.T) {
 		t.Fatalf("the Job of a detached runner was deleted: %v", err)
 	}
 	board := pipelines.NewTaskBoard()
+	board.SetLease(100 * time.Millisecond) // the re-attached Run holds its datums for one lease
 	r2 := newRunner(t, cl, board)
 	res := newResults()
 	go func() { done <- r2.Run(ctx, task("b"), res.report) }()

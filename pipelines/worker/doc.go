@@ -13,4 +13,10 @@
 // the S3 API; and writes one pipelines.Result per line on standard output
 // (exit code, error, the tail of the log). Nothing is written outside the
 // datum's directory, which is removed afterwards.
+//
+// A worker dies with its gateway: the local runner's workers get SIGTERM
+// when the gateway dies (Linux) and watch a heartbeat lease on stdin
+// (EnvLease); remote workers renew their claim's lease through the task
+// board. Either way an orphan kills its command's process group and exits;
+// as a child subreaper (Linux) it also kills what a datum left running.
 package worker

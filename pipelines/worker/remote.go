@@ -129,7 +129,11 @@ func (r *Remote) Run(ctx context.Context) error {
 		if c.Datum == nil {
 			return nil
 		}
-		res := w.runDatum(ctx, *c.Datum)
+		dctx, lost := r.keepClaim(ctx, c)
+		res := w.runDatum(dctx, *c.Datum)
+		if err := lost(); err != nil {
+			return fmt.Errorf("datum %s of task %s: %w: its command was killed", c.Datum.ID, r.Task, err)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err() // killed: the try does not count
 		}
@@ -273,4 +277,78 @@ func Install(dst string) error {
 		return err
 	}
 	return os.Rename(tmp, dst)
+}
+
+// errLeaseLost is the cause of a datum's context when its claim's lease
+// could not be renewed.
+var errLeaseLost = errors.New("the claim's lease was lost")
+
+// keepClaim renews claim c every third of its lease while the datum runs
+// (the returned context). The context ends, with a cause wrapping
+// errLeaseLost, when the gateway refuses the renewal (the claim was dropped,
+// or its datum reported or handed to another worker) or when no renewal
+// succeeded for a whole lease (the gateway is gone, or cut off): the datum's
+// command is then killed, so that it never runs next to a copy the gateway
+// hands out again. lost stops the renewals and returns that cause (nil
+// otherwise). A claim without a lease (an older gateway) is not renewed.
+func (r *Remote) keepClaim(ctx context.Context, c pipev1.TaskClaim) (context.Context, func() error) {
+	if c.LeaseMS <= 0 || c.Datum == nil {
+		return ctx, func() error { return nil }
+	}
+	lease := time.Duration(c.LeaseMS) * time.Millisecond
+	dctx, cancel := context.WithCancelCause(ctx)
+	stopped := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := time.Now()
+		tick := time.NewTicker(max(lease/3, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopped:
+				return
+			case <-dctx.Done():
+				return
+			case <-tick.C:
+			}
+			left := lease - time.Since(last)
+			if left <= 0 {
+				cancel(fmt.Errorf("%w: not renewed for %v (lease %v)", errLeaseLost, time.Since(last).Round(time.Millisecond), lease))
+				return
+			}
+			var l pipev1.TaskLease
+			rctx, rcancel := context.WithTimeout(dctx, left) // an unreachable gateway must not outlast the lease
+			err := r.once(rctx, "POST", "/renew", pipev1.TaskRenew{Token: c.Token, Worker: r.Worker, Datum: *c.Datum}, &l)
+			rcancel()
+			var he *httpError
+			switch {
+			case err == nil:
+				last = time.Now()
+				if l.LeaseMS > 0 {
+					lease = time.Duration(l.LeaseMS) * time.Millisecond
+				}
+			case errors.As(err, &he) && (he.status == http.StatusConflict || he.status == http.StatusForbidden):
+				cancel(fmt.Errorf("%w: the gateway refused its renewal: %v", errLeaseLost, err))
+				return
+			case time.Since(last) >= lease:
+				cancel(fmt.Errorf("%w: not renewed for %v (lease %v): %v", errLeaseLost, time.Since(last).Round(time.Millisecond), lease, err))
+				return
+			default:
+				if dctx.Err() == nil {
+					fmt.Fprintf(r.Stderr, "tusk worker: renewing the claim of datum %s: %v; retrying\n", c.Datum.ID, err)
+				}
+			}
+		}
+	}()
+	return dctx, func() error {
+		close(stopped)
+		<-done
+		err := context.Cause(dctx)
+		cancel(nil)
+		if errors.Is(err, errLeaseLost) {
+			return err
+		}
+		return nil
+	}
 }

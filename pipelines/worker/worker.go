@@ -28,13 +28,23 @@ import (
 // returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
+		becomeSubreaper()
 		return remoteMain(ctx, args, stderr)
 	}
 	var t pipelines.Task
-	if err := json.NewDecoder(stdin).Decode(&t); err != nil {
+	dec := json.NewDecoder(stdin)
+	if err := dec.Decode(&t); err != nil {
 		fmt.Fprintf(stderr, "tusk worker: reading the task from stdin: %v\n", err)
 		return 2
 	}
+	becomeSubreaper()
+	// What follows the task on stdin is the gateway's heartbeats (EnvLease).
+	ctx, stop, err := watchParent(ctx, io.MultiReader(dec.Buffered(), stdin), os.Getenv(EnvLease), os.Getenv(EnvParent))
+	if err != nil {
+		fmt.Fprintf(stderr, "tusk worker: %v\n", err)
+		return 2
+	}
+	defer stop()
 	w := &worker{t: &t, stderr: stderr}
 	s3c, err := newS3(&t)
 	if err != nil {
@@ -55,6 +65,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stderr, "tusk worker: writing a result: %v\n", err)
 			return 1
 		}
+	}
+	if err := orphaned(ctx); err != nil {
+		fmt.Fprintf(stderr, "tusk worker: %v: its datum's command was killed\n", err)
+		return ExitOrphan
 	}
 	return 0
 }
@@ -362,6 +376,8 @@ func (w *worker) exec(ctx context.Context, pfs string, d pipelines.DatumTask, lo
 		}()
 		err := cmd.Wait()
 		close(done)
+		// Nothing of the datum outlives it (reapStragglers).
+		reapStragglers(cmd)
 		return err
 	}
 	var err error

@@ -131,14 +131,14 @@ type proc struct {
 
 // startServer runs `tusk serve` on dataDir on a random port and waits until
 // it logs that it is listening (the store opened cleanly).
-func startServer(t *testing.T, bin, dataDir, logFile string) *proc {
+func startServer(t *testing.T, bin, dataDir, logFile string, extra ...string) *proc {
 	t.Helper()
 	lf, err := os.Create(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
-		"--log-format", "json", "--min-free", "1048576", "--shutdown-timeout", "5s")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
+		"--log-format", "json", "--min-free", "1048576", "--shutdown-timeout", "5s"}, extra...)...)
 	cmd.Env = append(os.Environ(), "TUSK_ACCESS_KEY="+accessKey, "TUSK_SECRET_KEY="+secretKey)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {

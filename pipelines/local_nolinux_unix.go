@@ -1,0 +1,7 @@
+//go:build unix && !linux
+
+package pipelines
+
+import "syscall"
+
+func setDeathSignal(a *syscall.SysProcAttr) {}
