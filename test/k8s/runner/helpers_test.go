@@ -119,7 +119,10 @@ func setup(t *testing.T) *env {
 	e.waitAllowed(token)
 
 	e.cfg = gateway.Config{DataDir: t.TempDir(), AccessKey: adminKey, SecretKey: adminSecret, MinFree: 1 << 20, GCInterval: -1,
-		Pipelines: gateway.PipelineConfig{Kubernetes: &gateway.KubernetesConfig{
+		// A re-attached Job waits one worker lease before its datums are
+		// claimed again: 10s (not the 30s default) keeps the restart tests
+		// short and still outlasts a gateway restart here.
+		Pipelines: gateway.PipelineConfig{WorkerLease: 10 * time.Second, Kubernetes: &gateway.KubernetesConfig{
 			REST: rc, Config: k8srunner.Config{Namespace: namespace, Image: tuskImage,
 				ServiceAccount: workerAccount, ImagePullSecrets: []string{"regcred"},
 				Labels:       map[string]string{"team": "data"},
