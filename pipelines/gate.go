@@ -367,14 +367,7 @@ func (s *Service) Lanes(ctx context.Context, pipeline string) ([]*Lane, error) {
 	}
 	var out []*Lane
 	err := s.rec.View(ctx, func(txn kv.Reader) error {
-		return kv.Scan(txn, prefix, func(_ string, v []byte) error {
-			var l Lane
-			if err := jsonUnmarshal(v, &l); err != nil {
-				return err
-			}
-			out = append(out, &l)
-			return nil
-		})
+		return kv.ScanJSON(txn, prefix, func(_ string, l *Lane) error { out = append(out, l); return nil })
 	})
 	return out, err
 }

@@ -1,14 +1,13 @@
 package pipelines
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"sync"
 	"syscall"
+
+	"github.com/tusk-data/tusk/internal/procfs"
 )
 
 // setDeathSignal has the kernel send the worker SIGTERM when its parent
@@ -44,60 +43,22 @@ func startWorker(cmd *exec.Cmd) error {
 	return <-done
 }
 
-// procStat is what Reap reads of a process in /proc/<pid>/stat.
-type procStat struct {
-	pid, session int
-	state        byte
-	start        uint64 // clock ticks after boot
-}
-
-// readProcStat reads /proc/<pid>/stat; ok is false when there is no such
-// process.
-func readProcStat(pid int) (procStat, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, false
-	}
-	// pid (comm) state ppid pgrp session ... starttime (field 22): comm
-	// may hold spaces and parentheses, so fields count from its end.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return procStat{}, false
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 20 || len(f[0]) != 1 {
-		return procStat{}, false
-	}
-	st := procStat{pid: pid, state: f[0][0]}
-	st.session, _ = strconv.Atoi(string(f[3]))
-	st.start, _ = strconv.ParseUint(string(f[19]), 10, 64)
-	return st, true
-}
-
 // procStart returns the start time of process pid (its identity with pid:
 // pids are reused, start times then differ).
 func procStart(pid int) (uint64, bool) {
-	st, ok := readProcStat(pid)
-	return st.start, ok
+	st, ok := procfs.Read(pid)
+	return st.Start, ok
 }
 
 // sessionOf lists the live processes (zombies aside) of session sid
 // started at or after start.
 func sessionOf(sid int, start uint64) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	procfs.Each(func(st procfs.Stat) {
+		if st.Session == sid && st.Start >= start && st.Live() {
+			out = append(out, st.PID)
 		}
-		if st, ok := readProcStat(pid); ok && st.session == sid && st.start >= start && st.state != 'Z' && st.state != 'X' {
-			out = append(out, pid)
-		}
-	}
+	})
 	return out
 }
 
@@ -105,7 +66,7 @@ func sessionOf(sid int, start uint64) []int {
 // nothing when the worker's pid now names another process (a pid is not
 // reused while its session has members, so that session is gone).
 func survivors(r workerRecord) ([]int, error) {
-	if st, ok := readProcStat(r.PID); ok && st.start != r.Start {
+	if st, ok := procfs.Read(r.PID); ok && st.Start != r.Start {
 		return nil, nil
 	}
 	return sessionOf(r.PID, r.Start), nil

@@ -1128,14 +1128,7 @@ func (s *Service) Get(ctx context.Context, name string) (*Pipeline, error) {
 func (s *Service) List(ctx context.Context) ([]*Pipeline, error) {
 	var out []*Pipeline
 	err := s.rec.View(ctx, func(txn kv.Reader) error {
-		return kv.Scan(txn, pPipe, func(_ string, v []byte) error {
-			var p Pipeline
-			if err := jsonUnmarshal(v, &p); err != nil {
-				return err
-			}
-			out = append(out, &p)
-			return nil
-		})
+		return kv.ScanJSON(txn, pPipe, func(_ string, p *Pipeline) error { out = append(out, p); return nil })
 	})
 	return out, err
 }

@@ -1,12 +1,12 @@
 package worker
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
-	"strconv"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/tusk-data/tusk/internal/procfs"
 )
 
 // subreaper is set once the worker made itself its descendants' reaper.
@@ -53,34 +53,13 @@ func reapStragglers(cmd *exec.Cmd) {
 	}
 }
 
-// childrenOf lists the pids whose parent is ppid (from /proc/<pid>/stat).
+// childrenOf lists the pids whose parent is ppid.
 func childrenOf(ppid int) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	procfs.Each(func(st procfs.Stat) {
+		if st.PPID == ppid {
+			out = append(out, st.PID)
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := bytes.Fields(b[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		if p, err := strconv.Atoi(string(f[1])); err == nil && p == ppid {
-			out = append(out, pid)
-		}
-	}
+	})
 	return out
 }
