@@ -91,3 +91,72 @@ func (c *nodeCache) bytes() (int, int) {
 	defer c.mu.Unlock()
 	return c.size, c.ll.Len()
 }
+
+// commitCache is a count-bounded LRU of decoded commits ("repo/id" ->
+// *Commit, immutable). It was an unbounded map: every commit a write read
+// as its parent stayed cached, about 600 heap bytes per commit, so the
+// gateway's memory grew with the number of commits ever made.
+type commitCache struct {
+	mu    sync.Mutex
+	max   int
+	ll    *list.List
+	items map[string]*list.Element
+}
+
+type commitItem struct {
+	k string
+	c *Commit
+}
+
+// commitCacheSize is how many commits the cache keeps (a few MiB).
+const commitCacheSize = 8192
+
+func newCommitCache(max int) *commitCache {
+	return &commitCache{max: max, ll: list.New(), items: map[string]*list.Element{}}
+}
+
+// Load returns the cached commit k, if any.
+func (c *commitCache) Load(k string) (*Commit, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		c.ll.MoveToFront(e)
+		return e.Value.(*commitItem).c, true
+	}
+	return nil, false
+}
+
+// Store caches cm under k, evicting the least recently used commit when
+// the cache is full.
+func (c *commitCache) Store(k string, cm *Commit) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		e.Value.(*commitItem).c = cm
+		c.ll.MoveToFront(e)
+		return
+	}
+	c.items[k] = c.ll.PushFront(&commitItem{k, cm})
+	for c.ll.Len() > c.max {
+		e := c.ll.Back()
+		c.ll.Remove(e)
+		delete(c.items, e.Value.(*commitItem).k)
+	}
+}
+
+// Delete drops k from the cache.
+func (c *commitCache) Delete(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		c.ll.Remove(e)
+		delete(c.items, k)
+	}
+}
+
+// Len is the number of cached commits.
+func (c *commitCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ll.Len()
+}

@@ -88,3 +88,28 @@ func TestNodeCacheAccountingMatchesHeap(t *testing.T) {
 		})
 	}
 }
+
+// TestCommitCacheBound: the commit cache keeps at most its bound, the most
+// recently used ones, and Delete drops an entry.
+func TestCommitCacheBound(t *testing.T) {
+	c := newCommitCache(3)
+	for i := 0; i < 10; i++ {
+		k := fmt.Sprintf("repo/%d", i)
+		c.Store(k, &Commit{ID: k})
+		if _, ok := c.Load("repo/0"); !ok {
+			t.Fatalf("after %d stores: the recently used repo/0 was evicted", i+1)
+		}
+		if c.Len() > 3 {
+			t.Fatalf("after %d stores: %d cached, bound 3", i+1, c.Len())
+		}
+	}
+	for k, want := range map[string]bool{"repo/0": true, "repo/9": true, "repo/8": true, "repo/7": false, "repo/1": false} {
+		if _, ok := c.Load(k); ok != want {
+			t.Errorf("Load(%s): cached %v, want %v", k, ok, want)
+		}
+	}
+	c.Delete("repo/9")
+	if _, ok := c.Load("repo/9"); ok || c.Len() != 2 {
+		t.Errorf("after Delete: repo/9 still cached or Len %d != 2", c.Len())
+	}
+}
