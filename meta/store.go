@@ -20,11 +20,14 @@ import (
 
 // Options configure a Store. Zero values take the documented defaults.
 type Options struct {
-	// NodeCacheBytes bounds the decoded-node cache (default 64 MiB).
+	// NodeCacheBytes bounds the decoded-node cache, in heap bytes (each
+	// node is charged what it holds on the heap, not its encoded size;
+	// default 32 MiB).
 	NodeCacheBytes int
 	// Badger memory (Open only): memtable size (default 16 MiB, 2
-	// memtables), block cache (default 32 MiB), index cache (default
-	// 16 MiB). These bound the engine's RSS; see docs/architecture.md.
+	// memtables), block cache (default 16 MiB), index cache (default
+	// 8 MiB). With the node cache these bound the engine's memory; see
+	// badgerkv.Options and docs/architecture.md ("Memory").
 	MemTableSize   int64
 	BlockCacheSize int64
 	IndexCacheSize int64
@@ -40,12 +43,15 @@ type Options struct {
 	InMemory bool
 }
 
+// DefaultNodeCacheBytes is Options.NodeCacheBytes's default.
+const DefaultNodeCacheBytes = 32 << 20
+
 // Store is the versioned metadata engine. It is safe for concurrent use.
 type Store struct {
 	db      kv.Store
 	opts    Options
 	nodes   *nodeCache
-	commits sync.Map // "repo/id" -> *Commit (immutable)
+	commits *commitCache // "repo/id" -> *Commit (immutable), bounded
 	queue   chan *op
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -110,7 +116,7 @@ func Open(dir string, opts Options) (*Store, error) {
 // On error, db is left open.
 func OpenStore(db kv.Store, opts Options) (*Store, error) {
 	if opts.NodeCacheBytes == 0 {
-		opts.NodeCacheBytes = 64 << 20
+		opts.NodeCacheBytes = DefaultNodeCacheBytes
 	}
 	if opts.MaxBatch == 0 {
 		opts.MaxBatch = 256
@@ -119,7 +125,8 @@ func OpenStore(db kv.Store, opts Options) (*Store, error) {
 		opts.Now = time.Now
 	}
 	s := &Store{db: db, opts: opts, nodes: newNodeCache(opts.NodeCacheBytes),
-		queue: make(chan *op, 1024), done: make(chan struct{}), purged: map[string][]purgeRec{}}
+		commits: newCommitCache(commitCacheSize),
+		queue:   make(chan *op, 1024), done: make(chan struct{}), purged: map[string][]purgeRec{}}
 	if err := s.loadPurged(); err != nil {
 		return nil, err
 	}
@@ -303,7 +310,7 @@ func (s *Store) branchTx(txn kv.Reader, repo, name string) (*Branch, error) {
 
 func (s *Store) commitTx(txn kv.Reader, repo, id string) (*Commit, error) {
 	if c, ok := s.commits.Load(repo + "/" + id); ok {
-		return c.(*Commit), nil
+		return c, nil
 	}
 	var c Commit
 	if err := getJSON(txn, pCommit+repo+"/"+id, &c); err != nil {

@@ -122,7 +122,15 @@ func decodeNode(b []byte) (*node, error) {
 		return nil, bad("count")
 	}
 	p += l
+	if cnt > uint64(len(b)) {
+		return nil, bad("count")
+	}
 	n.keys = make([][]byte, 0, cnt)
+	if n.leaf {
+		n.vals = make([][]byte, 0, cnt)
+	} else {
+		n.kids = make([]Hash, 0, cnt)
+	}
 	for i := uint64(0); i < cnt; i++ {
 		var k, v []byte
 		var ok bool

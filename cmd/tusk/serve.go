@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -23,6 +25,7 @@ type serveOptions struct {
 	// k8s settings as flags give them
 	k8sLabels, k8sRequests, k8sLimits, k8sNodes map[string]string
 	k8sTolerations                              string
+	memoryLimit                                 string // --memory-limit (memlimit.go)
 }
 
 // kubernetes turns the --k8s-* flags into the runner's config (nil when
@@ -96,6 +99,13 @@ and printed once.`,
 				return usageError{err}
 			}
 			o.cfg.Log = log
+			limit, err := setMemoryLimit(o.memoryLimit)
+			if err != nil {
+				return usageError{err}
+			}
+			if limit < math.MaxInt64 {
+				log.Info().Str("memory_limit", humanize.IBytes(uint64(limit))).Msg("soft memory limit")
+			}
 			return runServe(cmd.Context(), o.cfg, cmd.OutOrStdout())
 		},
 	}
@@ -135,6 +145,7 @@ and printed once.`,
 	f.StringVar(&o.k8sTolerations, "k8s-tolerations", "", `tolerations of worker pods, JSON ([{"key":"gpu","operator":"Exists","effect":"NoSchedule"}])`)
 	f.DurationVar(&o.k8s.TTL, "k8s-job-ttl", 10*time.Minute, "how long finished Jobs stay")
 	f.DurationVar(&o.cfg.UploadTTL, "upload-ttl", 7*24*time.Hour, "abort multipart uploads left in flight this long")
+	f.StringVar(&o.memoryLimit, "memory-limit", "", "soft limit of the gateway's memory (Go's GOMEMLIMIT): a size such as 512MiB, or off (default: GOMEMLIMIT if set, else 256MiB)")
 	f.DurationVar(&o.cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	return cmd
 }

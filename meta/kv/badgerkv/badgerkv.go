@@ -19,13 +19,33 @@ type Options struct {
 	Dir string
 	// InMemory keeps everything in memory (tests).
 	InMemory bool
-	// Memory: memtable size (default 16 MiB, 2 memtables), block cache
-	// (default 32 MiB), index cache (default 16 MiB). The memtable size
-	// sets the transaction limit (Limits: 15% of it).
+	// Memory (zero takes the default). Badger's heap is about
+	// NumMemtables x MemTableSize of memtables (the arenas, allocated
+	// whole), plus the block cache (decompressed SST blocks) and the index
+	// cache (SST indexes and bloom filters: with it bounded, indexes of an
+	// LSM of any size are not all kept in memory), plus transient table
+	// builders while a memtable is flushed or levels are compacted (Badger
+	// pools them: up to several times MemTableSize during a flush). These
+	// are set explicitly, not left to Badger's defaults (64 MiB x 5
+	// memtables, 256 MiB block cache, unbounded indexes), so the engine's
+	// memory does not grow with the number of keys (see
+	// docs/architecture.md, "Memory").
+	//
+	// MemTableSize defaults to 16 MiB (2 memtables) and sets the
+	// transaction limit (Limits: 15% of it); BlockCacheSize defaults to
+	// 16 MiB; IndexCacheSize to 8 MiB.
 	MemTableSize   int64
 	BlockCacheSize int64
 	IndexCacheSize int64
 }
+
+// Memory defaults of Options.
+const (
+	DefaultMemTableSize   = 16 << 20
+	NumMemtables          = 2
+	DefaultBlockCacheSize = 16 << 20
+	DefaultIndexCacheSize = 8 << 20
+)
 
 // Store is a kv.Store on a Badger database.
 type Store struct{ db *badger.DB }
@@ -41,22 +61,25 @@ var (
 // Sync is the durability barrier.
 func Open(o Options) (*Store, error) {
 	if o.MemTableSize == 0 {
-		o.MemTableSize = 16 << 20
+		o.MemTableSize = DefaultMemTableSize
 	}
 	if o.BlockCacheSize == 0 {
-		o.BlockCacheSize = 32 << 20
+		o.BlockCacheSize = DefaultBlockCacheSize
 	}
 	if o.IndexCacheSize == 0 {
-		o.IndexCacheSize = 16 << 20
+		o.IndexCacheSize = DefaultIndexCacheSize
 	}
 	bo := badger.DefaultOptions(o.Dir).
 		WithSyncWrites(false). // the committer syncs once per batch
 		WithMemTableSize(o.MemTableSize).
-		WithNumMemtables(2).
+		WithNumMemtables(NumMemtables).
 		WithBlockCacheSize(o.BlockCacheSize).
 		WithIndexCacheSize(o.IndexCacheSize).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
+		WithBaseTableSize(2 << 20). // compaction builders hold about one table each
+		WithNumLevelZeroTables(5).
+		WithNumLevelZeroTablesStall(15).
 		WithValueThreshold(64 << 10). // tree nodes (<= ~8 KiB) stay in the LSM: one WAL to sync
 		WithLogger(nil)
 	if o.InMemory {
