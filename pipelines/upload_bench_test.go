@@ -206,7 +206,8 @@ func (m memRise) String() string {
 // sampleMem frees what it can, takes the idle values and samples RSS and
 // the heap every 100 ms until the returned func is called, which returns
 // the peaks. TUSK_BENCH_TRACE prints every sample; TUSK_BENCH_HEAPPROFILE
-// keeps a heap profile taken at the peak of heap in use.
+// keeps a heap profile taken at the peak of heap in use, in
+// <dir of the path>/<phase>-<base of the path>.
 func sampleMem(phase string) func() memRise {
 	debug.FreeOSMemory()
 	idle, idleLive := rssBytes(), liveHeap()
@@ -230,7 +231,7 @@ func sampleMem(phase string) func() memRise {
 			if h := int64(ms.HeapInuse); h > m.heap {
 				m.heap = h
 				if p := os.Getenv("TUSK_BENCH_HEAPPROFILE"); p != "" {
-					if f, err := os.Create(phase + "-" + p); err == nil {
+					if f, err := os.Create(filepath.Join(filepath.Dir(p), phase+"-"+filepath.Base(p))); err == nil {
 						pprof.Lookup("heap").WriteTo(f, 0)
 						f.Close()
 					}
