@@ -48,7 +48,8 @@ type Config struct {
 	// ServerKeyFile holds the key that encrypts secrets at rest (default
 	// DataDir/server.key, generated with mode 0600).
 	ServerKeyFile string
-	// MinFree is the free-space floor for the disk backend (default 256 MiB).
+	// MinFree is the free-space floor for the disk backend in bytes: 0 takes
+	// the default (256 MiB), a negative value turns the floor off.
 	MinFree int64
 	Log     zerolog.Logger
 	// Test hooks: called after each metadata sync and each blob fsync.
@@ -71,6 +72,10 @@ type Config struct {
 	// (default "dev"); tusk serve sets its build version.
 	Version string
 }
+
+// DefaultMinFree is the disk backend's free-space floor when Config.MinFree
+// is 0.
+const DefaultMinFree = 256 << 20
 
 // Server is a running gateway's state.
 type Server struct {
@@ -103,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Backend = "disk"
 	}
 	if cfg.MinFree == 0 {
-		cfg.MinFree = 256 << 20
+		cfg.MinFree = DefaultMinFree
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
@@ -169,6 +174,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.ready.Store(true)
 	return s, nil
 }
+
+// Config is the configuration the server runs with, defaults applied
+// (MinFree < 0: no free-space floor).
+func (s *Server) Config() Config { return s.cfg }
 
 func (s *Server) buildHandler() http.Handler {
 	s.reg = prometheus.NewRegistry()

@@ -91,6 +91,11 @@ and printed once.`,
 				return usageError{err}
 			}
 			o.cfg.Pipelines.Kubernetes = kc
+			if o.cfg.MinFree <= 0 {
+				// --min-free 0 turns the floor off; gateway.Config reads 0
+				// as "the default" and a negative value as "off".
+				o.cfg.MinFree = -1
+			}
 			log, err := newLogger(root, cmd.ErrOrStderr())
 			if err != nil {
 				return usageError{err}
@@ -105,7 +110,7 @@ and printed once.`,
 	f.StringVar(&o.cfg.Backend, "backend", "disk", "blob backing store: disk or s3")
 	f.StringVar(&o.cfg.Domain, "domain", "", "domain for virtual-hosted-style buckets (BUCKET.DOMAIN)")
 	f.StringVar(&o.cfg.Region, "region", "us-east-1", "region reported to clients")
-	f.Int64Var(&o.cfg.MinFree, "min-free", 256<<20, "refuse writes when the disk backend has fewer free bytes")
+	f.Int64Var(&o.cfg.MinFree, "min-free", gateway.DefaultMinFree, "refuse writes when the disk backend has fewer free bytes (0: no floor)")
 	f.StringVar(&o.cfg.S3.Endpoint, "s3-endpoint", "", "s3 backend: endpoint (host:port or URL)")
 	f.StringVar(&o.cfg.S3.Bucket, "s3-bucket", "", "s3 backend: bucket")
 	f.StringVar(&o.cfg.S3.Prefix, "s3-prefix", "", "s3 backend: key prefix")
@@ -176,7 +181,12 @@ func runServe(ctx context.Context, cfg gateway.Config, out io.Writer) error {
 	if srv.AdminKeyID != "" {
 		fmt.Fprintf(out, "Created admin user. Its keys are shown only now:\n  TUSK_ACCESS_KEY=%s\n  TUSK_SECRET_KEY=%s\n", srv.AdminKeyID, srv.AdminSecret)
 	}
-	cfg.Log.Info().Str("addr", ln.Addr().String()).Str("data_dir", cfg.DataDir).Str("backend", cfg.Backend).Msg("tusk listening")
+	minFree := srv.Config().MinFree // the floor in force (0: none)
+	if minFree < 0 || srv.Config().Backend != "disk" {
+		minFree = 0
+	}
+	cfg.Log.Info().Str("addr", ln.Addr().String()).Str("data_dir", cfg.DataDir).Str("backend", cfg.Backend).
+		Int64("min_free", minFree).Msg("tusk listening")
 	err = srv.Serve(ctx, ln)
 	cfg.Log.Info().Msg("tusk stopped")
 	return err
