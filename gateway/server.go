@@ -43,8 +43,13 @@ type Config struct {
 	Domain string
 	Region string
 	// AccessKey/SecretKey are the admin's keys (TUSK_ACCESS_KEY /
-	// TUSK_SECRET_KEY); generated and printed once at first start if empty.
+	// TUSK_SECRET_KEY). When empty at first start (no admin user yet), a
+	// key pair is generated and written to AdminCredentialsFile.
 	AccessKey, SecretKey string
+	// AdminCredentialsFile receives generated admin keys, mode 0600, as
+	// shell lines (export TUSK_ACCESS_KEY=...; default
+	// DataDir/admin-credentials). Never written when keys are given.
+	AdminCredentialsFile string
 	// ServerKeyFile holds the key that encrypts secrets at rest (default
 	// DataDir/server.key, generated with mode 0600).
 	ServerKeyFile string
@@ -86,8 +91,10 @@ type Server struct {
 	Backend *Backend
 	handler http.Handler
 	reg     *prometheus.Registry
-	// AdminKeyID/AdminSecret are set when the admin key was generated now.
+	// AdminKeyID/AdminSecret are set when the admin key was generated now;
+	// it was then written to AdminCredentialsFile.
 	AdminKeyID, AdminSecret string
+	AdminCredentialsFile    string
 	ready                   atomic.Bool
 
 	// Pipelines runs pipelines (nil when disabled); it starts with Serve.
@@ -115,6 +122,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.ServerKeyFile == "" {
 		cfg.ServerKeyFile = filepath.Join(cfg.DataDir, "server.key")
+	}
+	if cfg.AdminCredentialsFile == "" {
+		cfg.AdminCredentialsFile = filepath.Join(cfg.DataDir, AdminCredentialsName)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -153,15 +163,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		drv.Close()
 		return nil, err
 	}
-	id, sec, created, err := au.Bootstrap(ctx, cfg.AccessKey, cfg.SecretKey)
+	ak, sk, generated, err := adminKeys(ctx, au, cfg)
+	if err == nil {
+		_, _, _, err = au.Bootstrap(ctx, ak, sk)
+	}
 	if err != nil {
 		ms.Close()
 		drv.Close()
 		return nil, fmt.Errorf("admin user: %w", err)
 	}
 	s := &Server{cfg: cfg, Meta: ms, Blobs: blob.New(drv), Auth: au}
-	if created {
-		s.AdminKeyID, s.AdminSecret = id, sec
+	if generated {
+		s.AdminKeyID, s.AdminSecret, s.AdminCredentialsFile = ak, sk, cfg.AdminCredentialsFile
 	}
 	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: au}
 	if err := s.initKubernetes(); err != nil {

@@ -72,7 +72,8 @@ func newServeCmd(root *rootOptions) *cobra.Command {
 		Long: `Run the gateway. With no flags it stores metadata and blobs under ./tusk-data
 and listens on 127.0.0.1:9000. The admin's keys come from TUSK_ACCESS_KEY and
 TUSK_SECRET_KEY; when they are unset at first start, a key pair is generated
-and printed once.`,
+and written to DATA_DIR/admin-credentials (mode 0600, shell lines that export
+TUSK_* and AWS_* keys); stdout names the file, never the secret.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.cfg.AccessKey = os.Getenv("TUSK_ACCESS_KEY")
@@ -179,7 +180,9 @@ func runServe(ctx context.Context, cfg gateway.Config, out io.Writer) error {
 		return err
 	}
 	if srv.AdminKeyID != "" {
-		fmt.Fprintf(out, "Created admin user. Its keys are shown only now:\n  TUSK_ACCESS_KEY=%s\n  TUSK_SECRET_KEY=%s\n", srv.AdminKeyID, srv.AdminSecret)
+		// The secret itself stays out of stdout, which log capture keeps.
+		fmt.Fprintf(out, "Created admin user %s. Its keys are in %s (mode 0600); load them with:\n  . %s\n",
+			srv.AdminKeyID, srv.AdminCredentialsFile, srv.AdminCredentialsFile)
 	}
 	minFree := srv.Config().MinFree // the floor in force (0: none)
 	if minFree < 0 || srv.Config().Backend != "disk" {
