@@ -92,6 +92,8 @@ type pipeRun struct {
 	busy    bool // a job is pending or running
 	cancel  context.CancelFunc
 	kill    string // why the running job is cancelled, to end killed (Update)
+	job     string            // the job running now ("" between jobs)
+	stop    map[string]string // job id -> why: end it killed instead of running it (StopJob)
 	deleted bool
 	done    chan struct{}
 }
@@ -550,12 +552,19 @@ func (s *Service) loop(pr *pipeRun) {
 		p := pr.p
 		jctx, cancel := context.WithCancel(s.ctx)
 		pr.cancel = cancel
+		pr.job = j.ID
 		pr.busy = true
+		if why, ok := pr.stop[j.ID]; ok { // stopped before it ran (jobstop.go)
+			pr.kill = why
+			cancel()
+		}
 		s.mu.Unlock()
 		err = s.runJob(jctx, p, j)
 		cancel()
 		s.mu.Lock()
 		pr.cancel = nil
+		pr.job = ""
+		delete(pr.stop, j.ID)
 		kill := pr.kill
 		pr.kill = ""
 		s.mu.Unlock()
