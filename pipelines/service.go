@@ -80,7 +80,7 @@ type Service struct {
 	runID   string
 
 	metrics pipeMetrics // metrics.go
-	gates   gateRuns // gate lanes running jobs (gate.go)
+	gates   gateRuns    // gate lanes running jobs (gate.go)
 }
 
 // pipeRun is a loaded pipeline and its job loop.
@@ -91,7 +91,7 @@ type pipeRun struct {
 	gen     int  // bumped on every trigger
 	busy    bool // a job is pending or running
 	cancel  context.CancelFunc
-	kill    string // why the running job is cancelled, to end killed (Update)
+	kill    string            // why the running job is cancelled, to end killed (Update)
 	job     string            // the job running now ("" between jobs)
 	stop    map[string]string // job id -> why: end it killed instead of running it (StopJob)
 	deleted bool
