@@ -55,6 +55,10 @@ type Config struct {
 	// up to RetryBackoffMax (default DefaultRetryBackoffMax).
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
+
+	// DatumTimeout bounds one try of a datum of a pipeline whose spec sets
+	// no datum_timeout (datumtimeout.go); 0 or negative: no bound.
+	DatumTimeout time.Duration
 }
 
 // Service runs pipelines: it watches branch moves, keeps each pipeline's

@@ -205,7 +205,7 @@ func runPipelineInspect(ctx context.Context, o *rootOptions, cl *client, cmd *co
 		pr.line("Output:  %s", pi.Output)
 		pr.line("Command: %s", strings.Join(pi.Spec.Transform.Cmd, " "))
 		pr.line("Runner:  %s, parallelism %d, datum_tries %d, datum_timeout %s", orDefault(pi.Spec.Runner, "local"),
-			pi.Spec.Workers(), pi.Spec.Tries(), durOrNone(time.Duration(pi.Spec.DatumTimeout)))
+			pi.Spec.Workers(), pi.Spec.Tries(), datumTimeoutText(time.Duration(pi.Spec.DatumTimeout)))
 		pr.line("Failure: on_failure %s, job_retries %d", orDefault(pi.Spec.OnFailure, pipelines.OnFailureFail), pi.Spec.Retries())
 		if pi.LastJob != nil {
 			pr.line("Newest job:")
@@ -224,9 +224,11 @@ func orDefault(s, d string) string {
 	return s
 }
 
-func durOrNone(d time.Duration) string {
+// datumTimeoutText shows a spec's datum_timeout (unset: the gateway's
+// --pipeline-datum-timeout applies).
+func datumTimeoutText(d time.Duration) string {
 	if d == 0 {
-		return "none"
+		return "gateway default"
 	}
 	return d.String()
 }

@@ -92,6 +92,9 @@ TUSK_* and AWS_* keys); stdout names the file, never the secret.`,
 				return usageError{err}
 			}
 			o.cfg.Pipelines.Kubernetes = kc
+			if o.cfg.Pipelines.DatumTimeout <= 0 {
+				o.cfg.Pipelines.DatumTimeout = -1 // 0 turns the bound off, as --min-free 0 does
+			}
 			if o.cfg.MinFree <= 0 {
 				// --min-free 0 turns the floor off; gateway.Config reads 0
 				// as "the default" and a negative value as "off".
@@ -128,6 +131,7 @@ TUSK_* and AWS_* keys); stdout names the file, never the secret.`,
 	f.DurationVar(&o.cfg.Pipelines.WorkerLease, "pipeline-worker-lease", pipelines.DefaultLease, "how long a worker (local or pod) runs on without hearing from the gateway before it kills its command and exits")
 	f.StringVar(&o.cfg.Pipelines.Endpoint, "pipeline-endpoint", "", "S3 endpoint workers use (default: this gateway's address)")
 	f.DurationVar(&o.cfg.Pipelines.RetryBackoff, "pipeline-retry-backoff", pipelines.DefaultRetryBackoff, "wait before a failed job's first automatic retry (doubles per attempt, up to 5m)")
+	f.DurationVar(&o.cfg.Pipelines.DatumTimeout, "pipeline-datum-timeout", pipelines.DefaultDatumTimeout, "bound one try of a datum whose pipeline spec sets no datum_timeout (0: no bound)")
 	f.StringVar(&o.k8s.Namespace, "k8s-namespace", "", "run pipelines with runner kubernetes as Jobs in this namespace (docs/kubernetes.md)")
 	f.StringVar(&o.k8s.Kubeconfig, "k8s-kubeconfig", "", "kubeconfig of the API server (default: the in-cluster config)")
 	f.StringVar(&o.k8s.Image, "k8s-image", "", "the Tusk image, whose /tusk the worker pods copy in")
