@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	blobs3 "github.com/tusk-data/tusk/blob/s3"
 	"github.com/tusk-data/tusk/gateway"
 	"github.com/tusk-data/tusk/pipelines"
 )
@@ -95,6 +96,9 @@ TUSK_* and AWS_* keys); stdout names the file, never the secret.`,
 			if o.cfg.Pipelines.DatumTimeout <= 0 {
 				o.cfg.Pipelines.DatumTimeout = -1 // 0 turns the bound off, as --min-free 0 does
 			}
+			if o.cfg.S3.Timeout <= 0 {
+				o.cfg.S3.Timeout = -1 // 0: no bound
+			}
 			if o.cfg.MinFree <= 0 {
 				// --min-free 0 turns the floor off; gateway.Config reads 0
 				// as "the default" and a negative value as "off".
@@ -123,6 +127,7 @@ TUSK_* and AWS_* keys); stdout names the file, never the secret.`,
 	f.BoolVar(&o.cfg.S3.InsecureSkipVerify, "s3-insecure", false, "s3 backend: skip TLS verification")
 	f.StringVar(&o.cfg.S3.AccessKey, "s3-access-key", "", "s3 backend: access key (or TUSK_S3_ACCESS_KEY)")
 	f.StringVar(&o.cfg.S3.SecretKey, "s3-secret-key", "", "s3 backend: secret key (or TUSK_S3_SECRET_KEY)")
+	f.DurationVar(&o.cfg.S3.Timeout, "s3-timeout", blobs3.DefaultTimeout, "s3 backend: fail a call that makes no progress this long with 503 (0: wait for ever)")
 	f.StringVar(&o.cfg.ServerKeyFile, "server-key-file", "", "file holding the 32-byte key that encrypts secrets at rest (default DATA_DIR/server.key, generated with mode 0600)")
 	f.DurationVar(&o.cfg.GCInterval, "gc-interval", time.Hour, "run garbage collection this often (negative: never)")
 	f.DurationVar(&o.cfg.GCRetention, "gc-retention", 7*24*time.Hour, "keep commits that no ref reaches this long")
