@@ -65,8 +65,24 @@ func (o *serveOptions) kubernetes() (*gateway.KubernetesConfig, error) {
 	return &k, nil
 }
 
-func newServeCmd(root *rootOptions) *cobra.Command {
-	o := &serveOptions{}
+// zeroMeansOff maps the flags whose 0 turns a bound off (--min-free,
+// --s3-timeout, --pipeline-datum-timeout) to gateway.Config, which reads 0
+// as "the default" and a negative value as "off".
+func (o *serveOptions) zeroMeansOff() {
+	for _, v := range []*time.Duration{&o.cfg.Pipelines.DatumTimeout, &o.cfg.S3.Timeout} {
+		if *v <= 0 {
+			*v = -1
+		}
+	}
+	if o.cfg.MinFree <= 0 {
+		o.cfg.MinFree = -1
+	}
+}
+
+func newServeCmd(root *rootOptions) *cobra.Command { return newServeCmdWith(root, &serveOptions{}) }
+
+// newServeCmdWith is newServeCmd setting o from the flags.
+func newServeCmdWith(root *rootOptions, o *serveOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway (S3 API, metrics and health on one port)",
@@ -93,17 +109,7 @@ TUSK_* and AWS_* keys); stdout names the file, never the secret.`,
 				return usageError{err}
 			}
 			o.cfg.Pipelines.Kubernetes = kc
-			if o.cfg.Pipelines.DatumTimeout <= 0 {
-				o.cfg.Pipelines.DatumTimeout = -1 // 0 turns the bound off, as --min-free 0 does
-			}
-			if o.cfg.S3.Timeout <= 0 {
-				o.cfg.S3.Timeout = -1 // 0: no bound
-			}
-			if o.cfg.MinFree <= 0 {
-				// --min-free 0 turns the floor off; gateway.Config reads 0
-				// as "the default" and a negative value as "off".
-				o.cfg.MinFree = -1
-			}
+			o.zeroMeansOff()
 			log, err := newLogger(root, cmd.ErrOrStderr())
 			if err != nil {
 				return usageError{err}
