@@ -34,25 +34,30 @@ func (s *Service) StopJob(ctx context.Context, id, who string) (*Job, error) {
 	if who != "" {
 		why = "stopped by " + who + " (tusk job stop)"
 	}
+	direct := false // end it here, not in the pipeline's loop
 	s.mu.Lock()
 	pr := s.pipes[j.Pipeline]
 	switch {
 	case pr == nil:
-		// No loop runs the pipeline's jobs (the service is not started):
-		// end it here.
+		// No loop runs the pipeline's jobs (the service is not started).
+		direct = true
 	case pr.job == j.ID && pr.cancel != nil:
+		// Running: the loop ends it killed once its run returns.
 		pr.kill = why
 		pr.cancel()
 	default:
-		// Pending behind the running job, or about to start: the loop ends
-		// it killed when it reaches it.
+		// Not started (pending behind the running job, or about to
+		// start): the loop will not run it but end it killed; a pending
+		// one ends here at once, so that it does not wait for the job
+		// ahead of it (the loop then finds it ended).
 		if pr.stop == nil {
 			pr.stop = map[string]string{}
 		}
 		pr.stop[j.ID] = why
+		direct = j.State == JobPending
 	}
 	s.mu.Unlock()
-	if pr == nil {
+	if direct {
 		p, err := s.Get(ctx, j.Pipeline)
 		if err != nil {
 			return nil, err

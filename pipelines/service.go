@@ -558,12 +558,14 @@ func (s *Service) loop(pr *pipeRun) {
 		pr.cancel = cancel
 		pr.job = j.ID
 		pr.busy = true
-		if why, ok := pr.stop[j.ID]; ok { // stopped before it ran (jobstop.go)
+		if why, ok := pr.stop[j.ID]; ok { // stopped before it ran: not run, ended below (jobstop.go)
 			pr.kill = why
 			cancel()
 		}
 		s.mu.Unlock()
-		err = s.runJob(jctx, p, j)
+		if jctx.Err() == nil {
+			err = s.runJob(jctx, p, j)
+		}
 		cancel()
 		s.mu.Lock()
 		pr.cancel = nil

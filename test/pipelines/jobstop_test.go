@@ -61,6 +61,20 @@ job_retries: 3
 		t.Errorf("a reader stops a job: exit %d\n%s", code, out)
 	}
 
+	// A job pending behind the hung one stops at once; the hung one runs on.
+	e.put("inbox", "b.txt", []byte("B"))
+	pending := e.waitJob("stoppable", "a job pending behind the hung one", time.Minute, func(p *pipelines.Job) bool {
+		return p.ID != j.ID && p.State == pipelines.JobPending
+	})
+	if out := e.tusk(0, "job", "stop", pending.ID); !strings.Contains(out, "Stopped job "+pending.ID) {
+		t.Errorf("tusk job stop of the pending job:\n%s", out)
+	}
+	var cur pipelines.Job
+	e.tuskJSON(&cur, "job", "inspect", j.ID)
+	if cur.State != pipelines.JobRunning {
+		t.Fatalf("stopping the pending job ended the running one: %s (%s)", cur.State, cur.Reason)
+	}
+
 	out := e.tusk(0, "job", "stop", j.ID[:12])
 	if !strings.Contains(out, "Stopped job "+j.ID) {
 		t.Errorf("tusk job stop:\n%s", out)
@@ -83,8 +97,9 @@ job_retries: 3
 	if e.head("stoppable") != head {
 		t.Error("the stopped job committed")
 	}
-	if all := e.jobs("stoppable"); len(all) != 2 || all[0].ID != j.ID {
-		t.Errorf("%d jobs after the stop (newest %s); want 2, the stopped one newest (no retry)", len(all), all[0].ID)
+	all := e.jobs("stoppable")
+	if len(all) != 3 || all[0].ID != pending.ID || all[1].ID != j.ID || all[0].State != pipelines.JobKilled {
+		t.Errorf("%d jobs after the stops (newest %s %s); want 3, the two stopped ones newest, killed (no retry)", len(all), all[0].ID, all[0].State)
 	}
 	if b, _ := e.get("stoppable", "a.txt"); string(b) != "A" {
 		t.Errorf("stoppable/a.txt = %q after the stop", b)
@@ -96,9 +111,13 @@ job_retries: 3
 		t.Errorf("stopping an ended job:\n%s", out)
 	}
 
-	// The next input commit runs as usual (the hang file removed).
+	// The next input commit runs as usual (the hang file removed; b.txt,
+	// whose job was stopped, is processed now).
 	if _, err := e.s3.DeleteObject(ctxT(t), &s3.DeleteObjectInput{Bucket: aws.String("inbox"), Key: aws.String("hang")}); err != nil {
 		t.Fatal(err)
 	}
-	wantJob(t, e.wait()["stoppable"], pipelines.JobSuccess, 1, 0, 1)
+	wantJob(t, e.wait()["stoppable"], pipelines.JobSuccess, 2, 1, 1)
+	if b, _ := e.get("stoppable", "b.txt"); string(b) != "B" {
+		t.Errorf("stoppable/b.txt = %q", b)
+	}
 }
