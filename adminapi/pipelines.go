@@ -31,6 +31,7 @@ func (a *API) pipelineRoutes() {
 	a.handle("GET", "/jobs/{id}", a.getJob)
 	a.handle("GET", "/jobs/{id}/wait", a.waitJob)
 	a.handle("POST", "/jobs/{id}/restart", a.restartJob)
+	a.handle("POST", "/jobs/{id}/stop", a.stopJob) // jobstop.go
 	a.handle("GET", "/jobs/{id}/datums", a.listDatums)
 	a.handle("GET", "/jobs/{id}/datums/{datum}/log", a.datumLog)
 	a.handle("GET", "/repos/{repo}/prov", a.prov)

@@ -182,6 +182,12 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, c s3api.Caller, b
 	for i, n := range numbers {
 		p := byNumber[n]
 		if p == nil {
+			// A concurrent completion (a retry racing the first attempt)
+			// may have finished the upload and deleted its part records
+			// since it was read: answer as a retry.
+			if obj, done, err := b.completedRetry(ctx, bk, key, id, opts.ETag); done || err != nil {
+				return obj, err
+			}
 			return s3api.Object{}, errs.E("gateway.Complete", errs.Invalid, "one or more of the specified parts could not be found: part %d was not uploaded", n).Because(errs.Part)
 		}
 		parts[i], asked[i], hashes[i], sizes[i] = *p, toPart(p), p.Content, p.Size
@@ -226,13 +232,8 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, c s3api.Caller, b
 	if errs.Is(err, errs.NotExist) {
 		// A concurrent completion may have finished the upload and a GC
 		// freed its parts before they were pinned here: answer as a retry.
-		if u2, uerr := b.upload(ctx, bk, key, id, true); uerr == nil && u2.Done != nil {
-			if u2.Done.ETag != opts.ETag {
-				return s3api.Object{}, noSuchUpload(id)
-			}
-			return completed(u2), nil
-		} else if uerr != nil {
-			return s3api.Object{}, uerr
+		if obj, done, err := b.completedRetry(ctx, bk, key, id, opts.ETag); done || err != nil {
+			return obj, err
 		}
 	}
 	if err != nil {
@@ -262,6 +263,25 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, c s3api.Caller, b
 		return s3api.Object{}, noSuchUpload(id)
 	}
 	return completed(done), nil
+}
+
+// completedRetry reads upload id again: when it is completed now (done
+// true), the answer is that of a retried completion: its object when etag
+// (of the parts asked) is the completed one's, else NoSuchUpload, as on
+// AWS. An error reading it is returned; done is false while it is in
+// flight.
+func (b *Backend) completedRetry(ctx context.Context, bk s3api.Bucket, key, id, etag string) (s3api.Object, bool, error) {
+	u, err := b.upload(ctx, bk, key, id, true)
+	if err != nil {
+		return s3api.Object{}, false, err
+	}
+	if u.Done == nil {
+		return s3api.Object{}, false, nil
+	}
+	if u.Done.ETag != etag {
+		return s3api.Object{}, true, noSuchUpload(id)
+	}
+	return completed(u), true, nil
 }
 
 // precheck evaluates write conditions against the bucket's current state.

@@ -47,6 +47,10 @@ type PipelineConfig struct {
 	// RetryBackoff is the wait before a failed job's first automatic retry
 	// (default pipelines.DefaultRetryBackoff; it doubles per attempt).
 	RetryBackoff time.Duration
+	// DatumTimeout bounds one try of a datum whose pipeline spec sets no
+	// datum_timeout (default pipelines.DefaultDatumTimeout; negative: no
+	// bound, as before).
+	DatumTimeout time.Duration
 }
 
 // KubernetesConfig configures the kubernetes runner (docs/kubernetes.md):
@@ -189,7 +193,19 @@ func (s *Server) initPipelines() {
 	}
 	s.Pipelines = pipelines.New(s.Meta, pipelines.Config{Endpoint: pc.Endpoint, Region: s.cfg.Region,
 		Runner: runner, Kubernetes: kube, Tasks: s.board, Creds: &pipelineCreds{auth: s.Auth}, WorkDir: pc.WorkDir,
-		Log: s.cfg.Log.With().Str("component", "pipelines").Logger(), RetryBackoff: pc.RetryBackoff})
+		Log: s.cfg.Log.With().Str("component", "pipelines").Logger(), RetryBackoff: pc.RetryBackoff,
+		DatumTimeout: datumTimeout(pc.DatumTimeout)})
+}
+
+// datumTimeout is PipelineConfig.DatumTimeout with its default applied.
+func datumTimeout(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return pipelines.DefaultDatumTimeout
+	case d < 0:
+		return 0
+	}
+	return d
 }
 
 // initKubernetes builds the kubernetes runner when configured (it starts

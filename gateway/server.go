@@ -43,12 +43,18 @@ type Config struct {
 	Domain string
 	Region string
 	// AccessKey/SecretKey are the admin's keys (TUSK_ACCESS_KEY /
-	// TUSK_SECRET_KEY); generated and printed once at first start if empty.
+	// TUSK_SECRET_KEY). When empty at first start (no admin user yet), a
+	// key pair is generated and written to AdminCredentialsFile.
 	AccessKey, SecretKey string
+	// AdminCredentialsFile receives generated admin keys, mode 0600, as
+	// shell lines (export TUSK_ACCESS_KEY=...; default
+	// DataDir/admin-credentials). Never written when keys are given.
+	AdminCredentialsFile string
 	// ServerKeyFile holds the key that encrypts secrets at rest (default
 	// DataDir/server.key, generated with mode 0600).
 	ServerKeyFile string
-	// MinFree is the free-space floor for the disk backend (default 256 MiB).
+	// MinFree is the free-space floor for the disk backend in bytes: 0 takes
+	// the default (256 MiB), a negative value turns the floor off.
 	MinFree int64
 	Log     zerolog.Logger
 	// Test hooks: called after each metadata sync and each blob fsync.
@@ -72,6 +78,10 @@ type Config struct {
 	Version string
 }
 
+// DefaultMinFree is the disk backend's free-space floor when Config.MinFree
+// is 0.
+const DefaultMinFree = 256 << 20
+
 // Server is a running gateway's state.
 type Server struct {
 	cfg     Config
@@ -81,8 +91,10 @@ type Server struct {
 	Backend *Backend
 	handler http.Handler
 	reg     *prometheus.Registry
-	// AdminKeyID/AdminSecret are set when the admin key was generated now.
+	// AdminKeyID/AdminSecret are set when the admin key was generated now;
+	// it was then written to AdminCredentialsFile.
 	AdminKeyID, AdminSecret string
+	AdminCredentialsFile    string
 	ready                   atomic.Bool
 
 	// Pipelines runs pipelines (nil when disabled); it starts with Serve.
@@ -103,13 +115,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Backend = "disk"
 	}
 	if cfg.MinFree == 0 {
-		cfg.MinFree = 256 << 20
+		cfg.MinFree = DefaultMinFree
 	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
 	if cfg.ServerKeyFile == "" {
 		cfg.ServerKeyFile = filepath.Join(cfg.DataDir, "server.key")
+	}
+	if cfg.AdminCredentialsFile == "" {
+		cfg.AdminCredentialsFile = filepath.Join(cfg.DataDir, AdminCredentialsName)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -148,15 +163,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		drv.Close()
 		return nil, err
 	}
-	id, sec, created, err := au.Bootstrap(ctx, cfg.AccessKey, cfg.SecretKey)
+	ak, sk, generated, err := adminKeys(ctx, au, cfg)
+	if err == nil {
+		_, _, _, err = au.Bootstrap(ctx, ak, sk)
+	}
 	if err != nil {
 		ms.Close()
 		drv.Close()
 		return nil, fmt.Errorf("admin user: %w", err)
 	}
 	s := &Server{cfg: cfg, Meta: ms, Blobs: blob.New(drv), Auth: au}
-	if created {
-		s.AdminKeyID, s.AdminSecret = id, sec
+	if generated {
+		s.AdminKeyID, s.AdminSecret, s.AdminCredentialsFile = ak, sk, cfg.AdminCredentialsFile
 	}
 	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: au}
 	if err := s.initKubernetes(); err != nil {
@@ -169,6 +187,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.ready.Store(true)
 	return s, nil
 }
+
+// Config is the configuration the server runs with, defaults applied
+// (MinFree < 0: no free-space floor).
+func (s *Server) Config() Config { return s.cfg }
 
 func (s *Server) buildHandler() http.Handler {
 	s.reg = prometheus.NewRegistry()

@@ -786,7 +786,7 @@ func (jr *jobRun) task(chunk []try) (*Task, error) {
 	t := &Task{Job: j.ID, Pipeline: j.Pipeline, Version: j.Version, Endpoint: jr.s.cfg.Endpoint, Region: jr.s.cfg.Region,
 		AccessKey: jr.ak, SecretKey: jr.sk, OutputRepo: j.OutputRepo, OutputCommit: j.OutputCommit,
 		StagingCommit: j.StagingCommit, Cmd: sp.Transform.Cmd, Stdin: sp.Transform.Stdin, Env: sp.Transform.Env,
-		Image: sp.Transform.Image, Timeout: time.Duration(sp.DatumTimeout), WorkDir: jr.s.cfg.WorkDir,
+		Image: sp.Transform.Image, Timeout: jr.s.datumTimeout(sp), WorkDir: jr.s.cfg.WorkDir,
 		Requests: sp.ResourceRequests, Limits: sp.ResourceLimits, NodeSelector: sp.NodeSelector, Tolerations: sp.Tolerations}
 	for _, it := range chunk {
 		ins, err := jr.inputsOf(it.d)

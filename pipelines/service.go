@@ -55,6 +55,10 @@ type Config struct {
 	// up to RetryBackoffMax (default DefaultRetryBackoffMax).
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
+
+	// DatumTimeout bounds one try of a datum of a pipeline whose spec sets
+	// no datum_timeout (datumtimeout.go); 0 or negative: no bound.
+	DatumTimeout time.Duration
 }
 
 // Service runs pipelines: it watches branch moves, keeps each pipeline's
@@ -80,7 +84,7 @@ type Service struct {
 	runID   string
 
 	metrics pipeMetrics // metrics.go
-	gates   gateRuns // gate lanes running jobs (gate.go)
+	gates   gateRuns    // gate lanes running jobs (gate.go)
 }
 
 // pipeRun is a loaded pipeline and its job loop.
@@ -91,7 +95,9 @@ type pipeRun struct {
 	gen     int  // bumped on every trigger
 	busy    bool // a job is pending or running
 	cancel  context.CancelFunc
-	kill    string // why the running job is cancelled, to end killed (Update)
+	kill    string            // why the running job is cancelled, to end killed (Update)
+	job     string            // the job running now ("" between jobs)
+	stop    map[string]string // job id -> why: end it killed instead of running it (StopJob)
 	deleted bool
 	done    chan struct{}
 }
@@ -550,12 +556,21 @@ func (s *Service) loop(pr *pipeRun) {
 		p := pr.p
 		jctx, cancel := context.WithCancel(s.ctx)
 		pr.cancel = cancel
+		pr.job = j.ID
 		pr.busy = true
+		if why, ok := pr.stop[j.ID]; ok { // stopped before it ran: not run, ended below (jobstop.go)
+			pr.kill = why
+			cancel()
+		}
 		s.mu.Unlock()
-		err = s.runJob(jctx, p, j)
+		if jctx.Err() == nil {
+			err = s.runJob(jctx, p, j)
+		}
 		cancel()
 		s.mu.Lock()
 		pr.cancel = nil
+		pr.job = ""
+		delete(pr.stop, j.ID)
 		kill := pr.kill
 		pr.kill = ""
 		s.mu.Unlock()

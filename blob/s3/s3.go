@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -43,6 +45,11 @@ type Config struct {
 	// otherwise between 5 MiB and 5 GiB. A Put of unknown size holds at most
 	// three parts in memory, and can store at most 10000 parts.
 	PartSize int64
+	// Timeout bounds how long a call to the service may make no progress
+	// (no byte sent or received, no answer; stall.go): past it the call
+	// fails errs.Transient (503 to S3 clients) instead of waiting on a
+	// frozen service for ever. 0 means DefaultTimeout; negative: no bound.
+	Timeout time.Duration
 }
 
 // DefaultPartSize is the part size used when Config.PartSize is 0.
@@ -114,6 +121,13 @@ func Open(ctx context.Context, cfg Config) (*Driver, error) {
 	if err != nil {
 		return nil, errs.Wrap(op, errs.Internal, err)
 	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	if timeout > 0 {
+		bound(tr, timeout)
+	}
 	if cfg.InsecureSkipVerify {
 		if tr.TLSClientConfig == nil {
 			tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -177,6 +191,9 @@ func classify(op string, err error) error {
 			ce.Reason = reasonOfCode(er.Code)
 		}
 		return ce
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) { // a stalled connection (stall.go)
+		return &errs.Error{Op: op, Kind: errs.Transient, Msg: "object store made no progress within the timeout (frozen or overloaded)", Err: err}
 	}
 	var ne net.Error
 	switch {

@@ -205,7 +205,7 @@ func runPipelineInspect(ctx context.Context, o *rootOptions, cl *client, cmd *co
 		pr.line("Output:  %s", pi.Output)
 		pr.line("Command: %s", strings.Join(pi.Spec.Transform.Cmd, " "))
 		pr.line("Runner:  %s, parallelism %d, datum_tries %d, datum_timeout %s", orDefault(pi.Spec.Runner, "local"),
-			pi.Spec.Workers(), pi.Spec.Tries(), durOrNone(time.Duration(pi.Spec.DatumTimeout)))
+			pi.Spec.Workers(), pi.Spec.Tries(), datumTimeoutText(time.Duration(pi.Spec.DatumTimeout)))
 		pr.line("Failure: on_failure %s, job_retries %d", orDefault(pi.Spec.OnFailure, pipelines.OnFailureFail), pi.Spec.Retries())
 		if pi.LastJob != nil {
 			pr.line("Newest job:")
@@ -224,9 +224,11 @@ func orDefault(s, d string) string {
 	return s
 }
 
-func durOrNone(d time.Duration) string {
+// datumTimeoutText shows a spec's datum_timeout (unset: the gateway's
+// --pipeline-datum-timeout applies).
+func datumTimeoutText(d time.Duration) string {
 	if d == 0 {
-		return "none"
+		return "gateway default"
 	}
 	return d.String()
 }
@@ -326,9 +328,22 @@ running, and print each one's newest job. Exits 1 when a job waited for failed.`
 			return o.run(cmd, func(ctx context.Context, cl *client) error { return runJobRestart(ctx, o, cl, cmd, args[0]) })
 		},
 	}
-	return newGroup("job", "List, inspect, wait for and restart pipeline jobs",
+	stop := &cobra.Command{
+		Use:   "stop JOB",
+		Short: "Stop a pending or running job: it ends killed, the pipeline and its output repo stay",
+		Long: `Stop a pending or running job. Its workers end, its commits are aborted and
+it ends killed, saying who stopped it; it is not retried automatically
+(tusk job restart re-runs it). The pipeline, its spec and its output repo
+stay; the next input commit starts a new job as usual.`,
+		Args: nargs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, func(ctx context.Context, cl *client) error { return runJobStop(ctx, o, cl, cmd, args[0]) })
+		},
+	}
+	return newGroup("job", "List, inspect, wait for, stop and restart pipeline jobs",
 		list,
 		restart,
+		stop,
 		&cobra.Command{
 			Use:   "inspect JOB",
 			Short: "Show a job: inputs, output commit, datum counts, failed datums with their logs",
@@ -477,6 +492,24 @@ func runJobRestart(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.C
 	return o.printer(stdout(cmd)).print(res, func(pr *printer) {
 		pr.line("Restarted job %s as job %s (attempt %d) of pipeline %s", res.Restarted, res.Job.ID, res.Job.Attempt, res.Job.Pipeline)
 		pr.line("Wait for it: tusk job wait %s", res.Job.ID)
+	})
+}
+
+func runJobStop(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, id string) error {
+	var j pipelines.Job
+	if err := cl.do(ctx, "POST", "/jobs/"+p(id)+"/stop", nil, nil, &j); err != nil {
+		return err
+	}
+	return o.printer(stdout(cmd)).print(&j, func(pr *printer) {
+		switch {
+		case j.State == pipelines.JobKilled:
+			pr.line("Stopped job %s of pipeline %s: %s", j.ID, j.Pipeline, j.Reason)
+			pr.line("Re-run it: tusk job restart %s", j.ID)
+		case j.Done():
+			pr.line("Job %s of pipeline %s ended %s before it could be stopped", j.ID, j.Pipeline, j.State)
+		default:
+			pr.line("Job %s of pipeline %s is stopping (%s); check it with tusk job wait %s", j.ID, j.Pipeline, j.State, j.ID)
+		}
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	blobs3 "github.com/tusk-data/tusk/blob/s3"
 	"github.com/tusk-data/tusk/gateway"
 	"github.com/tusk-data/tusk/pipelines"
 )
@@ -67,15 +68,32 @@ func (o *serveOptions) kubernetes() (*gateway.KubernetesConfig, error) {
 	return &k, nil
 }
 
-func newServeCmd(root *rootOptions) *cobra.Command {
-	o := &serveOptions{}
+// zeroMeansOff maps the flags whose 0 turns a bound off (--min-free,
+// --s3-timeout, --pipeline-datum-timeout) to gateway.Config, which reads 0
+// as "the default" and a negative value as "off".
+func (o *serveOptions) zeroMeansOff() {
+	for _, v := range []*time.Duration{&o.cfg.Pipelines.DatumTimeout, &o.cfg.S3.Timeout} {
+		if *v <= 0 {
+			*v = -1
+		}
+	}
+	if o.cfg.MinFree <= 0 {
+		o.cfg.MinFree = -1
+	}
+}
+
+func newServeCmd(root *rootOptions) *cobra.Command { return newServeCmdWith(root, &serveOptions{}) }
+
+// newServeCmdWith is newServeCmd setting o from the flags.
+func newServeCmdWith(root *rootOptions, o *serveOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway (S3 API, metrics and health on one port)",
 		Long: `Run the gateway. With no flags it stores metadata and blobs under ./tusk-data
 and listens on 127.0.0.1:9000. The admin's keys come from TUSK_ACCESS_KEY and
 TUSK_SECRET_KEY; when they are unset at first start, a key pair is generated
-and printed once.`,
+and written to DATA_DIR/admin-credentials (mode 0600, shell lines that export
+TUSK_* and AWS_* keys); stdout names the file, never the secret.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.cfg.AccessKey = os.Getenv("TUSK_ACCESS_KEY")
@@ -94,6 +112,7 @@ and printed once.`,
 				return usageError{err}
 			}
 			o.cfg.Pipelines.Kubernetes = kc
+			o.zeroMeansOff()
 			log, err := newLogger(root, cmd.ErrOrStderr())
 			if err != nil {
 				return usageError{err}
@@ -115,7 +134,7 @@ and printed once.`,
 	f.StringVar(&o.cfg.Backend, "backend", "disk", "blob backing store: disk or s3")
 	f.StringVar(&o.cfg.Domain, "domain", "", "domain for virtual-hosted-style buckets (BUCKET.DOMAIN)")
 	f.StringVar(&o.cfg.Region, "region", "us-east-1", "region reported to clients")
-	f.Int64Var(&o.cfg.MinFree, "min-free", 256<<20, "refuse writes when the disk backend has fewer free bytes")
+	f.Int64Var(&o.cfg.MinFree, "min-free", gateway.DefaultMinFree, "refuse writes when the disk backend has fewer free bytes (0: no floor)")
 	f.StringVar(&o.cfg.S3.Endpoint, "s3-endpoint", "", "s3 backend: endpoint (host:port or URL)")
 	f.StringVar(&o.cfg.S3.Bucket, "s3-bucket", "", "s3 backend: bucket")
 	f.StringVar(&o.cfg.S3.Prefix, "s3-prefix", "", "s3 backend: key prefix")
@@ -124,6 +143,7 @@ and printed once.`,
 	f.BoolVar(&o.cfg.S3.InsecureSkipVerify, "s3-insecure", false, "s3 backend: skip TLS verification")
 	f.StringVar(&o.cfg.S3.AccessKey, "s3-access-key", "", "s3 backend: access key (or TUSK_S3_ACCESS_KEY)")
 	f.StringVar(&o.cfg.S3.SecretKey, "s3-secret-key", "", "s3 backend: secret key (or TUSK_S3_SECRET_KEY)")
+	f.DurationVar(&o.cfg.S3.Timeout, "s3-timeout", blobs3.DefaultTimeout, "s3 backend: fail a call that makes no progress this long with 503 (0: wait for ever)")
 	f.StringVar(&o.cfg.ServerKeyFile, "server-key-file", "", "file holding the 32-byte key that encrypts secrets at rest (default DATA_DIR/server.key, generated with mode 0600)")
 	f.DurationVar(&o.cfg.GCInterval, "gc-interval", time.Hour, "run garbage collection this often (negative: never)")
 	f.DurationVar(&o.cfg.GCRetention, "gc-retention", 7*24*time.Hour, "keep commits that no ref reaches this long")
@@ -132,6 +152,7 @@ and printed once.`,
 	f.DurationVar(&o.cfg.Pipelines.WorkerLease, "pipeline-worker-lease", pipelines.DefaultLease, "how long a worker (local or pod) runs on without hearing from the gateway before it kills its command and exits")
 	f.StringVar(&o.cfg.Pipelines.Endpoint, "pipeline-endpoint", "", "S3 endpoint workers use (default: this gateway's address)")
 	f.DurationVar(&o.cfg.Pipelines.RetryBackoff, "pipeline-retry-backoff", pipelines.DefaultRetryBackoff, "wait before a failed job's first automatic retry (doubles per attempt, up to 5m)")
+	f.DurationVar(&o.cfg.Pipelines.DatumTimeout, "pipeline-datum-timeout", pipelines.DefaultDatumTimeout, "bound one try of a datum whose pipeline spec sets no datum_timeout (0: no bound)")
 	f.StringVar(&o.k8s.Namespace, "k8s-namespace", "", "run pipelines with runner kubernetes as Jobs in this namespace (docs/kubernetes.md)")
 	f.StringVar(&o.k8s.Kubeconfig, "k8s-kubeconfig", "", "kubeconfig of the API server (default: the in-cluster config)")
 	f.StringVar(&o.k8s.Image, "k8s-image", "", "the Tusk image, whose /tusk the worker pods copy in")
@@ -185,9 +206,16 @@ func runServe(ctx context.Context, cfg gateway.Config, out io.Writer) error {
 		return err
 	}
 	if srv.AdminKeyID != "" {
-		fmt.Fprintf(out, "Created admin user. Its keys are shown only now:\n  TUSK_ACCESS_KEY=%s\n  TUSK_SECRET_KEY=%s\n", srv.AdminKeyID, srv.AdminSecret)
+		// The secret itself stays out of stdout, which log capture keeps.
+		fmt.Fprintf(out, "Created admin user %s. Its keys are in %s (mode 0600); load them with:\n  . %s\n",
+			srv.AdminKeyID, srv.AdminCredentialsFile, srv.AdminCredentialsFile)
 	}
-	cfg.Log.Info().Str("addr", ln.Addr().String()).Str("data_dir", cfg.DataDir).Str("backend", cfg.Backend).Msg("tusk listening")
+	minFree := srv.Config().MinFree // the floor in force (0: none)
+	if minFree < 0 || srv.Config().Backend != "disk" {
+		minFree = 0
+	}
+	cfg.Log.Info().Str("addr", ln.Addr().String()).Str("data_dir", cfg.DataDir).Str("backend", cfg.Backend).
+		Int64("min_free", minFree).Msg("tusk listening")
 	err = srv.Serve(ctx, ln)
 	cfg.Log.Info().Msg("tusk stopped")
 	return err

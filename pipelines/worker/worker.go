@@ -396,7 +396,7 @@ func (w *worker) exec(ctx context.Context, pfs string, d pipelines.DatumTask, lo
 		return -1, se.err
 	}
 	if dctx.Err() != nil && ctx.Err() == nil {
-		return -1, fmt.Errorf("timed out after %s (datum_timeout) and was killed", t.Timeout)
+		return -1, fmt.Errorf("timed out after %s (datum_timeout, or the gateway's --pipeline-datum-timeout when the spec sets none) and was killed", t.Timeout)
 	}
 	if ctx.Err() != nil {
 		return -1, fmt.Errorf("killed: the job was stopped")

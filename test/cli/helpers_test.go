@@ -73,6 +73,14 @@ type server struct {
 // random port and waits until it listens. It is killed when the test ends.
 func startServer(t testing.TB, dataDir string) *server {
 	t.Helper()
+	return startServerWith(t, dataDir, []string{"TUSK_ACCESS_KEY=" + adminKey, "TUSK_SECRET_KEY=" + adminSecret})
+}
+
+// startServerWith is startServer with env added to the environment (nil:
+// no admin keys, so a first start generates them) and extra serve flags
+// (given last, so they override the defaults above).
+func startServerWith(t testing.TB, dataDir string, env []string, extra ...string) *server {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
@@ -81,9 +89,9 @@ func startServer(t testing.TB, dataDir string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
-		"--log-format", "json", "--min-free", "1048576", "--shutdown-timeout", "5s")
-	cmd.Env = append(os.Environ(), "TUSK_ACCESS_KEY="+adminKey, "TUSK_SECRET_KEY="+adminSecret)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir,
+		"--log-format", "json", "--min-free", "1048576", "--shutdown-timeout", "5s"}, extra...)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		lf.Close()
