@@ -75,8 +75,7 @@ func TestLayering(t *testing.T) {
 
 // TestCLIImports checks that the CLI speaks to the admin API through its
 // wire types: of cmd/tusk only the files that run a server (serve, its
-// test, worker)
-// import gateway.
+// test, worker) import gateway.
 func TestCLIImports(t *testing.T) {
 	files, err := filepath.Glob("../cmd/tusk/*.go")
 	if err != nil || len(files) == 0 {
