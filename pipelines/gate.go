@@ -218,11 +218,8 @@ func (s *Service) RunGate(ctx context.Context, req GateRequest) (*Job, error) {
 		j := &Job{ID: meta.NewID(), Pipeline: p.Name(), Version: p.Version, Seq: seq, State: JobPending,
 			Created: s.cfg.Now().UTC(), OutputRepo: p.Name(), OutputBranch: lane.OutputBranch,
 			Gate: &GateRef{Repo: repo, Source: source, Lane: lane.ID, OutputBranch: lane.OutputBranch}}
-		if err := kv.PutJSON(txn, pJob+j.ID, j); err != nil {
-			return err
-		}
 		out = j
-		return txn.Set([]byte(jobQueueKey(lk, seq)), []byte(j.ID))
+		return enqueue(txn, lk, j)
 	})
 	if err != nil {
 		return nil, err

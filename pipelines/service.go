@@ -406,11 +406,8 @@ func (s *Service) enqueue(ctx context.Context, name string, force bool, orig *or
 				return err
 			}
 		}
-		if err := kv.PutJSON(txn, pJob+j.ID, j); err != nil {
-			return err
-		}
 		queued = j
-		return txn.Set([]byte(jobQueueKey(name, seq)), []byte(j.ID))
+		return enqueue(txn, name, j)
 	})
 	if err != nil {
 		return nil, err
@@ -433,6 +430,15 @@ func (s *Service) enqueue(ctx context.Context, name string, force bool, orig *or
 }
 
 // lastJobTx returns the pipeline's newest job (nil if none).
+// enqueue writes job j and its place in queue (a pipeline's name, or a gate
+// lane's key) at j.Seq.
+func enqueue(txn kv.ReadWriter, queue string, j *Job) error {
+	if err := kv.PutJSON(txn, pJob+j.ID, j); err != nil {
+		return err
+	}
+	return txn.Set([]byte(jobQueueKey(queue, j.Seq)), []byte(j.ID))
+}
+
 func lastJobTx(txn kv.Reader, name string) (*Job, error) {
 	prefix := pJobQueue + name + "/"
 	it := txn.Iter(kv.IterOptions{Prefix: []byte(prefix), Reverse: true})
