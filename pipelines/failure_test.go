@@ -47,15 +47,18 @@ func (h *harness) jobs(pipe string) []*pipelines.Job {
 	return jobs
 }
 
-// failWhile makes datums whose first key is key fail (exit 3) while
-// broken holds true.
-func (h *harness) failWhile(key string, broken *atomic.Bool) {
+// failWhile makes datums whose first key is key fail (exit 3) while the
+// flag it returns (true at first) holds true.
+func (h *harness) failWhile(key string) *atomic.Bool {
+	broken := new(atomic.Bool)
+	broken.Store(true)
 	h.fr.setFn(func(ctx context.Context, d pipelines.DatumTask) (map[string]string, int, string) {
 		if firstKey(d) == key && broken.Load() {
 			return nil, 3, "cannot parse " + key + "\n"
 		}
 		return copyFn(ctx, d)
 	})
+	return broken
 }
 
 // TestFailedJobRetriedByItself: a job whose datum fails is retried after
@@ -99,9 +102,7 @@ func TestJobRetriesRunOut(t *testing.T) {
 	h := newRetryHarness(t, 10*time.Millisecond)
 	h.repo("inp")
 	h.put("inp", "a", "1")
-	var broken atomic.Bool
-	broken.Store(true)
-	h.failWhile("inp:a", &broken)
+	h.failWhile("inp:a")
 	h.create(globSpec + "datum_tries: 1\njob_retries: 2\n")
 	j := h.waitJob("out", "failing at attempt 3 with no retry left", func(j *pipelines.Job) bool {
 		return j.State == pipelines.JobFailure && j.Attempt == 3
@@ -128,9 +129,7 @@ func TestPendingRetrySupersededAndRestart(t *testing.T) {
 	h := newRetryHarness(t, time.Hour)
 	h.repo("inp")
 	h.put("inp", "a", "1")
-	var broken atomic.Bool
-	broken.Store(true)
-	h.failWhile("inp:a", &broken)
+	broken := h.failWhile("inp:a")
 	h.create(globSpec + "datum_tries: 1\n")
 	failed := h.wait()
 	if failed.State != pipelines.JobFailure || failed.RetryAt == nil {
@@ -187,9 +186,7 @@ func TestRetrySurvivesRestart(t *testing.T) {
 	h := newClockHarness(t, dir, time.Hour, nil)
 	h.repo("inp")
 	h.put("inp", "a", "1")
-	var broken atomic.Bool
-	broken.Store(true)
-	h.failWhile("inp:a", &broken)
+	h.failWhile("inp:a")
 	h.create(globSpec + "datum_tries: 1\n")
 	failed := h.wait()
 	if failed.State != pipelines.JobFailure || failed.RetryAt == nil {
@@ -211,9 +208,7 @@ func TestCommitPartial(t *testing.T) {
 	h := newRetryHarness(t, time.Hour)
 	h.repo("inp")
 	h.put("inp", "a", "1", "bad", "2", "c", "3")
-	var broken atomic.Bool
-	broken.Store(true)
-	h.failWhile("inp:bad", &broken)
+	broken := h.failWhile("inp:bad")
 	h.create(globSpec + "datum_tries: 2\non_failure: commit_partial\n")
 	j := h.wait()
 	if j.State != pipelines.JobPartial || j.Stats.Total != 3 || j.Stats.Processed != 2 || j.Stats.Failed != 1 {
