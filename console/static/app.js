@@ -120,13 +120,15 @@ function s3URL(repo, ref, key) { return `/${ref}.${repo}/${encKey(key)}`; }
 
 // ---- session ----
 
-function signedOut() {
+// signedOut forgets the session and shows the sign-in page; keepPlace
+// (a session that expired) comes back to the same page after signing in.
+function signedOut(keepPlace = true) {
   S.user = ""; S.csrf = ""; S.admin = false;
   document.getElementById("nav").hidden = true;
   document.getElementById("signout").hidden = true;
   document.getElementById("who").textContent = "";
   document.body.classList.remove("admin");
-  if (!location.hash.startsWith("#/login")) go("login", { next: location.hash.slice(1) });
+  if (!location.hash.startsWith("#/login")) go("login", keepPlace ? { next: location.hash.slice(1) } : {});
   else route();
 }
 
@@ -164,7 +166,7 @@ function pageLogin(p) {
 
 async function signOut() {
   try { await call("DELETE", "/ui/session"); } catch (_) { /* already gone */ }
-  signedOut();
+  signedOut(false);
 }
 
 // ---- repos ----
@@ -547,9 +549,9 @@ async function pageJob(p) {
     h("h2", {}, "Failed datums"), logs);
   try {
     const ds = await api("GET", `/jobs/${enc(j.id)}/datums?failed=true`);
-    logs.replaceChildren(ds.datums.length ? ds.datums.map(d => h("div", { class: "box" },
+    logs.replaceChildren(...(ds.datums.length ? ds.datums.map(d => h("div", { class: "box" },
       h("div", {}, h("b", { class: "mono" }, short(d.id)), ` · ${(d.inputs || []).join(", ")} · exit ${d.exit_code} · ${d.attempts} tries`, d.error ? " · " + d.error : ""),
-      h("pre", { class: "datum-log" }, d.log_tail || "(no log)"))) : h("p", { class: "muted" }, "No datum failed."));
+      h("pre", { class: "datum-log" }, d.log_tail || "(no log)"))) : [h("p", { class: "muted" }, "No datum failed.")]));
   } catch (e) { logs.replaceChildren(errorBox(e)); }
 }
 
