@@ -231,6 +231,12 @@ datum_tries: 1
 on_failure: commit_partial
 job_retries: 0
 `, http.StatusCreated, nil)
+	adminCall(t, srv, "POST", "/pipelines", `name: shout
+input: {pfs: {repo: upper, glob: "/*"}}
+transform:
+  cmd: [sh]
+  stdin: ['for f in "$TUSK_PFS"/upper/*; do sed "s/$/!/" "$f" > "$TUSK_PFS/out/$(basename "$f")"; done']
+`, http.StatusCreated, nil)
 
 	p := newPage(t, srv.URL)
 	// Sign in.
@@ -312,6 +318,46 @@ job_retries: 0
 	p.open("#/object?repo=photos&ref=main&key=hello.txt", "object")
 	p.wait("#preview", "dev's hello", "")
 
+	// A tag from main, browsed read-only; a commit reverted on main.
+	p.open("#/repo?repo=photos", "repo")
+	p.fill("#create-tag", map[string]string{"name": "v1", "from": "main"})
+	p.wait("main table:nth-of-type(2)", "v1", "")
+	p.open("#/tree?repo=photos&ref=v1", "tree")
+	p.wait("main", "Read-only ref", "")
+	p.wait("main table", "dev-only.txt", "")
+	p.open("#/tree?repo=photos&ref=main", "tree")
+	p.drop(map[string]string{"oops.txt": "by mistake\n"})
+	p.wait("#upload-status", "Uploaded 1 file(s)", "")
+	p.click("#upload-status a[href^='#/commit']", "")
+	p.waitPage("commit")
+	p.fill("#revert", map[string]string{"branch": "main"})
+	p.wait("#revert", "Reverted on main", "")
+	p.open("#/tree?repo=photos&ref=main", "tree")
+	if txt := p.wait("main table", "hello.txt", ""); strings.Contains(txt, "oops.txt") {
+		t.Fatalf("oops.txt still on main after the revert: %q", txt)
+	}
+
+	// Paginated listing: 150 keys under many/ (one commit), 100 a page.
+	oc := struct{ ID, Bucket string }{}
+	if st, _, body := setup.do("POST", "/api/v1/repos/photos/commits", map[string]string{"branch": "main"}, setup.withCSRF()); st != http.StatusCreated || json.Unmarshal(body, &oc) != nil {
+		t.Fatalf("open commit: %d %s", st, body)
+	}
+	for i := 0; i < 150; i++ {
+		if st, _, body := setup.do("PUT", fmt.Sprintf("/%s/many/k%03d", oc.Bucket, i), []byte("x"), setup.withCSRF()); st != http.StatusOK {
+			t.Fatalf("put many/k%03d: %d %s", i, st, body)
+		}
+	}
+	if st, _, body := setup.do("POST", "/api/v1/repos/photos/commits/"+oc.ID+"/finish", map[string]string{}, setup.withCSRF()); st != http.StatusOK {
+		t.Fatalf("finish: %d %s", st, body)
+	}
+	p.open("#/tree?repo=photos&ref=main&prefix=many%2F", "tree")
+	p.wait("main table", "k099", "")
+	if n := p.eval(`document.querySelectorAll("main table tbody tr").length`); n != "100" {
+		t.Fatalf("first page has %s rows, want 100", n)
+	}
+	p.click("main a", "next page")
+	p.wait("main table", "k149", "document.querySelectorAll('main table tbody tr').length === 50")
+
 	// The pipeline, its job with the failed datum's log, and the
 	// provenance graph of its output.
 	p.open("#/pipelines", "pipelines")
@@ -336,9 +382,21 @@ job_retries: 0
 	p.wait("#failed-logs", "cannot read", "")
 	p.wait("#job-state", "partial", "")
 	p.screenshot("job")
+	for i := 0; ; i++ { // shout runs after upper's job
+		var pl struct{ State string }
+		adminCall(t, srv, "GET", "/pipelines/shout", nil, http.StatusOK, &pl)
+		if pl.State == "idle" {
+			break
+		}
+		if i > 300 {
+			t.Fatalf("shout still %s", pl.State)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	p.open("#/prov?repo=upper&ref=main&key=a.txt", "prov")
 	p.wait("#prov-graph", "raw:a.txt", "")
 	p.wait("#prov-graph", "upper:a.txt", "")
+	p.wait("#prov-graph", "shout:a.txt", "")
 	p.screenshot("provenance")
 	p.click("#prov-graph a", "raw:a.txt")
 	p.waitPage("object")
@@ -347,6 +405,11 @@ job_retries: 0
 	// Admin pages.
 	p.open("#/users", "users")
 	p.wait("main table", "eve", "")
+	p.fill("#create-user", map[string]string{"name": "frank"})
+	p.wait("#new-secret", "shown only now", "")
+	p.fill("#grant", map[string]string{"user": "frank", "repo": "photos", "level": "read"})
+	p.wait("main table", "photos: read", "")
+	p.screenshot("users")
 	p.open("#/audit", "audit")
 	p.wait("main table", "repo.create", "")
 	p.screenshot("audit")
