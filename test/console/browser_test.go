@@ -358,6 +358,23 @@ transform:
 	p.click("main a", "next page")
 	p.wait("main table", "k149", "document.querySelectorAll('main table tbody tr').length === 50")
 
+	// A history longer than a page: 110 commits, 100 a page.
+	adminCall(t, srv, "POST", "/repos", map[string]string{"name": "hist"}, http.StatusCreated, nil)
+	for i := 0; i < 110; i++ {
+		if st, _, body := setup.do("PUT", fmt.Sprintf("/hist/k%03d", i), []byte("x"), setup.withCSRF()); st != http.StatusOK {
+			t.Fatalf("put hist/k%03d: %d %s", i, st, body)
+		}
+	}
+	p.open("#/log?repo=hist&ref=main", "log")
+	p.wait("main table", "k109", "document.querySelectorAll('main table tbody tr').length === 100")
+	p.click("main a", "older")
+	// 11 older: k009..k000 and the repo's first (empty) commit.
+	p.wait("main table", "", "document.querySelectorAll('main table tbody tr').length === 11")
+	p.open("#/log?repo=hist&ref=main&path=k005", "log")
+	if txt := p.wait("main table", "", "document.querySelectorAll('main table tbody tr').length === 1"); strings.Contains(txt, "k006") {
+		t.Fatalf("history of key k005: %q", txt)
+	}
+
 	// The pipeline, its job with the failed datum's log, and the
 	// provenance graph of its output.
 	p.open("#/pipelines", "pipelines")

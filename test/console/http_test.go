@@ -1,8 +1,10 @@
 package console
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -203,4 +205,21 @@ func TestUIIsNotABucket(t *testing.T) {
 		t.Fatalf("GET /ui/nope.html: %d", st)
 	}
 	keyCall(t, srv, gatewaytest.AccessKey, gatewaytest.SecretKey, "POST", "/repos", map[string]string{"name": "ui"}, http.StatusBadRequest, nil)
+}
+
+// TestCookieSecureOverTLS: over HTTPS the session cookie is Secure.
+func TestCookieSecureOverTLS(t *testing.T) {
+	srv := start(t)
+	ts := httptest.NewTLSServer(srv.Handler())
+	defer ts.Close()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Post(ts.URL+"/ui/session", "application/json",
+		strings.NewReader(`{"access_key":"`+gatewaytest.AccessKey+`","secret_key":"`+gatewaytest.SecretKey+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if sc := resp.Header.Get("Set-Cookie"); resp.StatusCode != http.StatusOK || !strings.Contains(sc, "; Secure") {
+		t.Fatalf("sign in over TLS: %d, Set-Cookie %q; want Secure", resp.StatusCode, sc)
+	}
 }
