@@ -471,7 +471,7 @@ async function pageCommit(p) {
     h("table", { class: "kv" },
       [["id", h("span", { class: "mono" }, c.id)], ["message", c.message], ["author", c.author], ["time", when(c.time)],
         ["parents", c.parents.map(x => [link("commit", { repo, id: x }, h("span", { class: "mono" }, short(x))), " "])],
-        ...Object.entries(c.meta || {}).map(([k, v]) => ["meta " + k, h("span", { class: "mono" }, v)])]
+        ...Object.entries(c.meta || {}).map(([k, v]) => ["meta " + k, metaValue(k, v)])]
         .map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
     h("div", { class: "row" }, link("tree", { repo, ref: c.id }, "Browse at this commit"), "·", link("log", { repo, ref: c.id }, "history from here"),
       parent ? ["·", link("diff", { repo, from: parent, to: c.id }, "full diff with its parent")] : null),
@@ -487,6 +487,19 @@ async function pageCommit(p) {
     }, h("select", { name: "kind" }, h("option", { value: "branches" }, "branch"), h("option", { value: "tags" }, "tag")),
       field("name", { required: true }), h("button", { type: "submit" }, "Create")),
     h("h2", {}, "Changes"), parent ? await diffTable(repo, parent, c.id, "", "", true) : h("p", { class: "muted" }, "The first commit."));
+}
+
+// metaValue links what a pipeline's output commit names: its job, its
+// pipeline and its input commits (repo@commit,...): the commit's provenance
+// one step up, each step a link.
+function metaValue(k, v) {
+  if (k === "tusk-job") return link("job", { id: v }, h("span", { class: "mono" }, v));
+  if (k === "tusk-pipeline") return link("pipeline", { name: v.split("@")[0] }, v);
+  if (k === "tusk-inputs") return h("span", { class: "inputs" }, v.split(",").filter(Boolean).map(x => {
+    const [repo, id] = x.split("@");
+    return [link("commit", { repo, id }, h("span", { class: "mono" }, `${repo}@${short(id)}`)), " "];
+  }));
+  return h("span", { class: "mono" }, v);
 }
 
 async function diffTable(repo, from, to, prefix, after, compact) {

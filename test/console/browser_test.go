@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tusk-data/tusk/adminapi/apiv1"
@@ -289,6 +290,23 @@ transform:
 	p.wait("#preview", "version one", "")
 	p.open("#/object?repo=photos&ref=main&key=notes.csv", "object")
 	p.wait("#preview table", "beta", "")
+	// Download: the file lands with its bytes.
+	dl := t.TempDir()
+	if _, err := chromedp.CallBrowser(p.ctx, cdpbrowser.SetDownloadBehavior,
+		cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl}); err != nil {
+		t.Fatal(err)
+	}
+	p.click("#download", "Download")
+	for i := 0; ; i++ {
+		b, err := os.ReadFile(filepath.Join(dl, "notes.csv"))
+		if err == nil && string(b) == "name,n\nalpha,1\nbeta,2\n" {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("download of notes.csv: %q %v", b, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	// A branch with a change, the diff of the two branches, a conflicting
 	// merge (listed), then a clean one.
@@ -399,6 +417,15 @@ transform:
 	p.wait("#failed-logs", "cannot read", "")
 	p.wait("#job-state", "partial", "")
 	p.screenshot("job")
+	// The job's output commit names its job and input commit, as links.
+	p.click("main table a[href^='#/tree?repo=upper']", "upper@main")
+	p.waitPage("tree")
+	p.click("main a[href^='#/commit']", "")
+	p.waitPage("commit")
+	p.wait("main table", "tusk-job", "")
+	p.click("main .inputs a", "raw@")
+	p.waitPage("commit")
+	p.wait("main table", "put", "")
 	for i := 0; ; i++ { // shout runs after upper's job
 		var pl struct{ State string }
 		adminCall(t, srv, "GET", "/pipelines/shout", nil, http.StatusOK, &pl)
