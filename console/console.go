@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -35,6 +36,10 @@ const (
 	DefaultIdle        = time.Hour
 	DefaultTTL         = 12 * time.Hour
 	DefaultMaxSessions = 10000
+	// MaxFailedSignIns failed sign-ins of one access key within
+	// FailedSignInWindow refuse its sign-ins until the window passes.
+	MaxFailedSignIns   = 5
+	FailedSignInWindow = 15 * time.Minute
 )
 
 //go:embed static
@@ -66,6 +71,14 @@ type Console struct {
 	static http.Handler
 	mu     sync.Mutex
 	byID   map[string]*session
+	// failed counts failed sign-ins per access key (bounded: cleared
+	// when it reaches MaxSessions keys).
+	failed map[string]*failures
+}
+
+type failures struct {
+	n     int
+	first time.Time
 }
 
 type session struct {
@@ -97,7 +110,8 @@ func New(cfg Config) *Console {
 	if err != nil {
 		panic(err)
 	}
-	return &Console{cfg: cfg, static: http.FileServer(http.FS(sub)), byID: map[string]*session{}}
+	return &Console{cfg: cfg, static: http.FileServer(http.FS(sub)), byID: map[string]*session{},
+		failed: map[string]*failures{}}
 }
 
 func randomHex(n int) string {
@@ -213,6 +227,40 @@ func (c *Console) create(user, key string) *session {
 	c.byID[s.id] = s
 	cp := *s
 	return &cp
+}
+
+// throttled returns how long sign-ins of key stay refused (0: not).
+func (c *Console) throttled(key string) time.Duration {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.failed[key]
+	if f == nil {
+		return 0
+	}
+	if now.Sub(f.first) >= FailedSignInWindow {
+		delete(c.failed, key)
+		return 0
+	}
+	if f.n < MaxFailedSignIns {
+		return 0
+	}
+	return f.first.Add(FailedSignInWindow).Sub(now)
+}
+
+func (c *Console) failedSignIn(key string) {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.failed[key]
+	if f == nil || now.Sub(f.first) >= FailedSignInWindow {
+		if len(c.failed) >= c.cfg.MaxSessions {
+			clear(c.failed)
+		}
+		f = &failures{first: now}
+		c.failed[key] = f
+	}
+	f.n++
 }
 
 // Sessions returns the number of sessions in the table (live or not yet
@@ -347,6 +395,11 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, consoleError{"give an access key and its secret key"})
 		return
 	}
+	if wait := c.throttled(req.AccessKey); wait > 0 {
+		writeJSON(w, http.StatusTooManyRequests, consoleError{fmt.Sprintf(
+			"%d failed sign-ins with this access key in %s; try again in %s", MaxFailedSignIns, FailedSignInWindow, wait.Round(time.Second))})
+		return
+	}
 	secret, user, err := c.cfg.Creds.Secret(r.Context(), req.AccessKey)
 	if err != nil && !errs.Is(err, errs.NotExist) {
 		c.cfg.Log.Error().Err(err).Msg("console sign-in")
@@ -356,6 +409,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	// The same answer for an unknown key and a wrong secret: keys are not
 	// probed through the console.
 	if err != nil || subtle.ConstantTimeCompare([]byte(secret), []byte(req.SecretKey)) != 1 {
+		c.failedSignIn(req.AccessKey)
 		c.cfg.Log.Info().Str("access_key", req.AccessKey).Msg("console sign-in refused")
 		writeJSON(w, http.StatusUnauthorized, consoleError{"wrong access key or secret key"})
 		return

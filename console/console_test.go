@@ -222,3 +222,33 @@ type nextVerifier struct{}
 func (nextVerifier) Verify(r *http.Request) (*sigv4.Result, error) {
 	return &sigv4.Result{Anonymous: true, Body: r.Body, DecodedLength: -1}, nil
 }
+
+// TestSignInThrottled: after MaxFailedSignIns wrong secrets for one key
+// within the window, its sign-ins are refused (429), the right secret
+// included, until the window passes; other keys are not affected.
+func TestSignInThrottled(t *testing.T) {
+	c, clk, _ := newTest(t, 0)
+	try := func(ak, sk string) int {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/ui/session", strings.NewReader(`{"access_key":"`+ak+`","secret_key":"`+sk+`"}`))
+		r.Header.Set("Content-Type", "application/json")
+		c.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := 0; i < MaxFailedSignIns; i++ {
+		if st := try("K1", "wrong"); st != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, st)
+		}
+		clk.add(time.Minute)
+	}
+	if st := try("K1", "s1"); st != http.StatusTooManyRequests {
+		t.Fatalf("right secret after %d failures: %d, want 429", MaxFailedSignIns, st)
+	}
+	if st := try("K2", "s2"); st != http.StatusOK {
+		t.Fatalf("another key: %d", st)
+	}
+	clk.add(FailedSignInWindow)
+	if st := try("K1", "s1"); st != http.StatusOK {
+		t.Fatalf("after the window: %d", st)
+	}
+}

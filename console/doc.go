@@ -15,7 +15,9 @@
 //   - Sessions live in a server-side table (memory only: a restart signs
 //     everyone out) and expire after Config.Idle without a request or
 //     Config.TTL after sign-in, whichever comes first; revoking the access
-//     key or deleting the user ends them at their next request.
+//     key or deleting the user ends them at their next request. Five
+//     failed sign-ins of one key within 15 minutes refuse its sign-ins
+//     (429) for the rest of the 15 minutes.
 //   - Console.Session is the hook the admin API (adminapi.Deps.Session) and
 //     the S3 API (Console.Verifier) call: a request with no signature and a
 //     session cookie is the session's user. Every request that changes
