@@ -40,7 +40,13 @@ function hashOf(route, params) {
 function go(route, params) { location.hash = hashOf(route, params); }
 
 const main = () => document.getElementById("main");
-function show(...kids) { const m = main(); m.replaceChildren(...kids.flat()); }
+// show renders a page's content unless a newer route started meanwhile
+// (p.gen: the route's number; the last route wins, not the slowest).
+function show(p, ...kids) {
+  if (p && p.gen !== routeGen) return;
+  main().replaceChildren(...kids.flat());
+}
+let routeGen = 0;
 function errorBox(e) { return h("div", { class: "error", role: "alert" }, e && e.message ? e.message : String(e)); }
 
 function size(n) {
@@ -161,7 +167,7 @@ function pageLogin(p) {
     const next = p.get("next");
     location.hash = next && next !== "/login" ? next : "/repos";
   });
-  show(f);
+  show(p, f);
 }
 
 async function signOut() {
@@ -171,7 +177,7 @@ async function signOut() {
 
 // ---- repos ----
 
-async function pageRepos() {
+async function pageRepos(p) {
   const repos = await api("GET", "/repos");
   const rows = repos.map(r => {
     const branches = h("span", { class: "muted" }, "…"), last = h("span", { class: "muted" }, "…"), sz = h("span", { class: "muted" }, "…");
@@ -194,7 +200,7 @@ async function pageRepos() {
     await api("POST", "/repos", { name: d.name.trim() });
     go("repo", { repo: d.name.trim() });
   }, field("name", { placeholder: "new repo name", required: true }), h("button", { type: "submit" }, "Create repo"));
-  show(h("h1", {}, "Repos"), create,
+  show(p, h("h1", {}, "Repos"), create,
     table(["repo", "size (main)", "branches", "last commit on main", "your permission", "owner", "", ""], rows, [1, 2]));
 }
 
@@ -217,6 +223,17 @@ function deleteRepoButton(name) {
   return wrap;
 }
 
+// actionButton runs fn (an admin API call) and re-renders the page; with
+// confirm, the first click asks ("click again to ...").
+function actionButton(label, fn, confirm) {
+  const out = h("span");
+  const b = h("button", { class: confirm ? "secondary danger-text" : "secondary", type: "button", "data-action": label, onclick: async () => {
+    if (confirm && !b.dataset.armed) { b.dataset.armed = "1"; b.textContent = "click again to " + confirm; return; }
+    try { await fn(); route(); } catch (e) { out.replaceChildren(errorBox(e)); }
+  } }, label);
+  return h("span", {}, b, out);
+}
+
 async function refsOf(repo) {
   const [branches, tags] = await Promise.all([api("GET", `/repos/${enc(repo)}/branches`), api("GET", `/repos/${enc(repo)}/tags`)]);
   return { branches, tags };
@@ -225,10 +242,15 @@ async function refsOf(repo) {
 async function pageRepo(p) {
   const repo = p.get("repo");
   const [info, refs] = await Promise.all([api("GET", `/repos/${enc(repo)}`), refsOf(repo)]);
+  const admin = info.permission === "admin";
   const brRows = refs.branches.map(b => [link("tree", { repo, ref: b.name }, b.name), link("commit", { repo, id: b.head }, short(b.head)),
-    b.protected ? "protected" : "", b.output ? "pipeline output" : "",
-    h("span", {}, link("log", { repo, ref: b.name }, "log"), " · ", link("tree", { repo, ref: b.name }, "browse"))]);
-  const tagRows = refs.tags.map(t => [link("tree", { repo, ref: t.name }, t.name), link("commit", { repo, id: t.commit }, short(t.commit)), when(t.created)]);
+    b.protected ? "protected" + ((b.required_pipelines || []).length ? " (needs " + b.required_pipelines.join(", ") + ")" : "") : "", b.output ? "pipeline output" : "",
+    h("span", {}, link("log", { repo, ref: b.name }, "log"), " · ", link("tree", { repo, ref: b.name }, "browse")),
+    admin && !b.output ? h("span", {},
+      actionButton(b.protected ? "unprotect" : "protect", () => api("PUT", `/repos/${enc(repo)}/branches/${enc(b.name)}/protected`, { protected: !b.protected })),
+      b.name !== "main" && !b.protected ? actionButton("delete", () => api("DELETE", `/repos/${enc(repo)}/branches/${enc(b.name)}`), "delete branch " + b.name) : null) : ""]);
+  const tagRows = refs.tags.map(t => [link("tree", { repo, ref: t.name }, t.name), link("commit", { repo, id: t.commit }, short(t.commit)), when(t.created),
+    admin ? actionButton("delete", () => api("DELETE", `/repos/${enc(repo)}/tags/${enc(t.name)}`), "delete tag " + t.name) : ""]);
   const mergeOut = h("div", { id: "merge-result" });
   const merge = form({ id: "merge" }, async d => {
     mergeOut.replaceChildren();
@@ -249,14 +271,16 @@ async function pageRepo(p) {
     field("destination", { placeholder: "destination branch", required: true, value: "main" }),
     h("select", { name: "strategy" }, ["fail", "ours", "theirs"].map(s => h("option", { value: s }, s))),
     field("message", { placeholder: "message (optional)" }), h("button", { type: "submit" }, "Merge"));
-  show(
+  show(p,
     h("h1", {}, "Repo ", repo), h("p", { class: "muted" }, `owner ${info.owner || ""} · your permission ${info.permission} · created ${when(info.created)}${info.public ? " · public" : ""}`),
     h("div", { class: "row" }, link("tree", { repo, ref: "main" }, "Browse main"), "·", link("log", { repo, ref: "main" }, "History of main")),
-    h("h2", {}, "Branches"), table(["branch", "head", "", "", ""], brRows),
+    admin ? h("div", { class: "row" }, actionButton(info.public ? "make private" : "make public (anonymous read)",
+      () => api("PUT", `/repos/${enc(repo)}/public`, { public: !info.public }))) : null,
+    h("h2", {}, "Branches"), table(["branch", "head", "", "", "", ""], brRows),
     form({ id: "create-branch" }, async d => {
       await api("POST", `/repos/${enc(repo)}/branches`, { name: d.name, from: d.from || "main" }); route();
     }, field("name", { placeholder: "new branch", required: true }), field("from", { placeholder: "from ref (main)" }), h("button", { type: "submit" }, "Create branch")),
-    h("h2", {}, "Tags"), table(["tag", "commit", "created"], tagRows),
+    h("h2", {}, "Tags"), table(["tag", "commit", "created", ""], tagRows),
     form({ id: "create-tag" }, async d => {
       await api("POST", `/repos/${enc(repo)}/tags`, { name: d.name, from: d.from || "main" }); route();
     }, field("name", { placeholder: "new tag", required: true }), field("from", { placeholder: "from ref (main)" }), h("button", { type: "submit" }, "Create tag")),
@@ -292,7 +316,7 @@ async function pageTree(p) {
   const nav = h("div", { class: "row" },
     after ? link("tree", { repo, ref, prefix }, "« first page") : null,
     ls.truncated ? link("tree", { repo, ref, prefix, after: ls.next }, "next page »") : null);
-  show(h("h1", {}, "Browse"), h("div", { class: "row" }, crumbs(repo, ref, prefix), sel,
+  show(p, h("h1", {}, "Browse"), h("div", { class: "row" }, crumbs(repo, ref, prefix), sel,
     h("span", { class: "muted" }, "at commit ", link("commit", { repo, id: ls.commit }, short(ls.commit))),
     link("log", { repo, ref, path: prefix }, prefix ? "history of this prefix" : "history")),
   isBranch ? uploader(repo, ref, prefix) : h("p", { class: "muted" }, "Read-only ref: upload into a branch."),
@@ -370,7 +394,7 @@ async function pageObject(p) {
   for (const [k, v] of meta) kv.push(["meta " + k, h("span", { class: "mono" }, v)]);
   const preview = h("div", { class: "preview", id: "preview" }, h("span", { class: "muted" }, "…"));
   const versions = h("div", { id: "versions" }, h("span", { class: "muted" }, "…"));
-  show(h("h1", {}, "Object"), crumbs(repo, ref, key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : ""),
+  show(p, h("h1", {}, "Object"), crumbs(repo, ref, key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : ""),
     h("div", { class: "row" },
       h("a", { href: objectURL(repo, ref, key), download: key.split("/").pop(), id: "download" }, "Download"), "·",
       link("log", { repo, ref, path: key }, "history of this key"), "·",
@@ -453,7 +477,7 @@ async function pageLog(p) {
   // The next page starts at the first parent of this page's last commit.
   const last = cs[cs.length - 1];
   const older = cs.length === PAGE && last && last.parents.length ? link("log", { repo, ref: last.parents[0], path, from: p.get("from") || ref }, "older »") : null;
-  show(h("h1", {}, "History of ", repo, "@", p.get("from") || ref, path ? ":" + path : ""),
+  show(p, h("h1", {}, "History of ", repo, "@", p.get("from") || ref, path ? ":" + path : ""),
     h("p", { class: "muted" }, path ? `commits that changed keys under ${path}, newest first` : "first-parent history, newest first"),
     table(["commit", "message", "author", "time", ""], cs.map(c => [link("commit", { repo, id: c.id }, h("span", { class: "mono" }, short(c.id))),
       c.message, c.author, when(c.time), link("tree", { repo, ref: c.id }, "browse")])),
@@ -467,7 +491,7 @@ async function pageCommit(p) {
   const refs = await refsOf(repo);
   const parent = c.parents[0];
   const revertOut = h("span");
-  show(h("h1", {}, "Commit ", h("span", { class: "mono" }, short(c.id))),
+  show(p, h("h1", {}, "Commit ", h("span", { class: "mono" }, short(c.id))),
     h("table", { class: "kv" },
       [["id", h("span", { class: "mono" }, c.id)], ["message", c.message], ["author", c.author], ["time", when(c.time)],
         ["parents", c.parents.map(x => [link("commit", { repo, id: x }, h("span", { class: "mono" }, short(x))), " "])],
@@ -518,16 +542,16 @@ async function diffTable(repo, from, to, prefix, after, compact) {
 
 async function pageDiff(p) {
   const repo = p.get("repo"), from = p.get("from"), to = p.get("to"), prefix = p.get("prefix") || "";
-  show(h("h1", {}, "Diff ", repo, "@", from, " → ", to, prefix ? " under " + prefix : ""),
+  show(p, h("h1", {}, "Diff ", repo, "@", from, " → ", to, prefix ? " under " + prefix : ""),
     h("p", {}, link("repo", { repo }, "back to " + repo)), await diffTable(repo, from, to, prefix, p.get("after") || ""));
 }
 
 // ---- pipelines ----
 
-async function pagePipelines() {
+async function pagePipelines(p) {
   let ps;
-  try { ps = await api("GET", "/pipelines"); } catch (e) { if (e.status === 501) { show(h("h1", {}, "Pipelines"), h("p", {}, "Pipelines are disabled on this server.")); return; } throw e; }
-  show(h("h1", {}, "Pipelines"), table(["pipeline", "state", "inputs", "output", "last job", "version"], ps.map(pl => [
+  try { ps = await api("GET", "/pipelines"); } catch (e) { if (e.status === 501) { show(p, h("h1", {}, "Pipelines"), h("p", {}, "Pipelines are disabled on this server.")); return; } throw e; }
+  show(p, h("h1", {}, "Pipelines"), table(["pipeline", "state", "inputs", "output", "last job", "version"], ps.map(pl => [
     link("pipeline", { name: pl.name }, pl.name), h("span", { class: "state-" + pl.state }, pl.state), (pl.inputs || []).join(", "),
     pl.output, pl.last_job ? [link("job", { id: pl.last_job.id }, short(pl.last_job.id)), " ", h("span", { class: "state-" + pl.last_job.state }, pl.last_job.state)] : "",
     String(pl.version)])));
@@ -536,7 +560,7 @@ async function pagePipelines() {
 async function pagePipeline(p) {
   const name = p.get("name");
   const [pl, jobs] = await Promise.all([api("GET", `/pipelines/${enc(name)}`), api("GET", `/jobs?pipeline=${enc(name)}&limit=50`)]);
-  show(h("h1", {}, "Pipeline ", name),
+  show(p, h("h1", {}, "Pipeline ", name),
     h("p", {}, h("span", { class: "state-" + pl.state }, pl.state), ` · version ${pl.version} · output `, link("tree", { repo: name, ref: "main" }, pl.output),
       ` · inputs ${(pl.inputs || []).join(", ")} · created by ${pl.created_by || ""} ${when(pl.created)}`, pl.stopped ? " · stopped: " + pl.stopped : ""),
     h("h2", {}, "Jobs"),
@@ -551,7 +575,7 @@ async function pageJob(p) {
   const id = p.get("id");
   const j = await api("GET", `/jobs/${enc(id)}`);
   const logs = h("div", { id: "failed-logs" }, h("span", { class: "muted" }, "…"));
-  show(h("h1", {}, "Job ", h("span", { class: "mono" }, short(j.id))),
+  show(p, h("h1", {}, "Job ", h("span", { class: "mono" }, short(j.id))),
     h("table", { class: "kv" }, [["pipeline", link("pipeline", { name: j.pipeline }, `${j.pipeline} (version ${j.version})`)],
       ["state", h("span", { class: "state-" + j.state, id: "job-state" }, j.state)], ["reason", j.reason || ""],
       ["datums", `${j.stats.processed || 0} processed, ${j.stats.skipped || 0} skipped, ${j.stats.failed || 0} failed, ${j.stats.total || 0} in all`],
@@ -574,7 +598,7 @@ async function pageProv(p) {
   const repo = p.get("repo"), ref = p.get("ref") || "main", key = p.get("key");
   const base = `/repos/${enc(repo)}/prov?ref=${enc(ref)}&key=${enc(key)}`;
   const [up, down] = await Promise.all([api("GET", base), api("GET", base + "&downstream=true")]);
-  show(h("h1", {}, "Provenance of ", h("span", { class: "mono" }, `${repo}@${ref}:${key}`)),
+  show(p, h("h1", {}, "Provenance of ", h("span", { class: "mono" }, `${repo}@${ref}:${key}`)),
     h("p", { class: "muted" }, "Left: what made it, back to raw inputs. Right: everything derived from it. Each box opens that object at its commit."),
     provGraph(up.root, down.root));
 }
@@ -626,13 +650,13 @@ function clip(s, n) { return s.length > n ? s.slice(0, n - 1) + "…" : s; }
 
 // ---- admin ----
 
-async function pageUsers() {
+async function pageUsers(p) {
   const users = await api("GET", "/users");
   const secret = h("div", { id: "new-secret" });
-  show(h("h1", {}, "Users, keys and permissions"),
+  show(p, h("h1", {}, "Users, keys and permissions"),
     form({ id: "create-user" }, async d => {
       const r = await api("POST", "/users", { name: d.name, admin: d.role === "admin", create_repos: d.role === "create" });
-      await pageUsers();
+      await route();
       document.getElementById("new-secret").replaceChildren(h("div", { class: "ok" }, `User ${r.user.name || d.name} created. Access key `,
         h("b", { class: "mono" }, r.key ? r.key.access_key : ""), ", secret key ", h("b", { class: "mono" }, r.key ? r.key.secret_key : ""), " (shown only now)."));
     }, field("name", { placeholder: "new user", required: true }),
@@ -641,16 +665,16 @@ async function pageUsers() {
     table(["user", "role", "permissions", "keys", "created", ""], users.map(u => [
       u.name, u.admin ? "admin" : u.create_repos ? "creates repos" : "user",
       Object.entries(u.perms || {}).map(([r, l]) => h("div", {}, `${r}: ${l} `, h("a", { href: "#", onclick: async ev => {
-        ev.preventDefault(); await api("DELETE", `/users/${enc(u.name)}/perms/${enc(r)}`); pageUsers();
+        ev.preventDefault(); await api("DELETE", `/users/${enc(u.name)}/perms/${enc(r)}`); route();
       } }, "revoke"))),
       keysCell(u.name, u.keys), when(u.created),
       u.name === S.user ? "" : h("button", { class: "danger", type: "button", onclick: async ev => {
         const b = ev.target;
-        if (b.dataset.armed) { await api("DELETE", `/users/${enc(u.name)}`); pageUsers(); } else { b.dataset.armed = "1"; b.textContent = "Click again to delete " + u.name; }
+        if (b.dataset.armed) { await api("DELETE", `/users/${enc(u.name)}`); route(); } else { b.dataset.armed = "1"; b.textContent = "Click again to delete " + u.name; }
       } }, "Delete user")])),
     h("h2", {}, "Grant a permission"),
     form({ id: "grant" }, async d => {
-      await api("PUT", `/users/${enc(d.user)}/perms/${enc(d.repo)}`, { permission: d.level }); pageUsers();
+      await api("PUT", `/users/${enc(d.user)}/perms/${enc(d.repo)}`, { permission: d.level }); route();
     }, field("user", { required: true }), field("repo", { required: true }),
       h("select", { name: "level" }, ["read", "write", "admin"].map(l => h("option", { value: l }, l))), h("button", { type: "submit" }, "Grant")));
 }
@@ -661,7 +685,7 @@ function keysCell(user, count) {
     ev.preventDefault();
     const keys = await api("GET", `/keys?user=${enc(user)}`);
     el.replaceChildren(...keys.map(k => h("div", { class: "mono" }, k.id, " ", h("a", { href: "#", onclick: async e2 => {
-      e2.preventDefault(); await api("DELETE", `/keys/${enc(k.id)}`); pageUsers();
+      e2.preventDefault(); await api("DELETE", `/keys/${enc(k.id)}`); route();
     } }, "revoke"))), h("a", { href: "#", onclick: async e2 => {
       e2.preventDefault();
       const k = await api("POST", "/keys", { user });
@@ -676,7 +700,7 @@ async function pageAudit(p) {
   if (p.get("user")) q.set("user", p.get("user"));
   if (p.get("action")) q.set("action", p.get("action"));
   const a = await api("GET", "/audit?" + q);
-  show(h("h1", {}, "Audit log"),
+  show(p, h("h1", {}, "Audit log"),
     form({}, async d => go("audit", d), field("user", { value: p.get("user") || "" }), field("action", { value: p.get("action") || "" }),
       field("limit", { value: p.get("limit") || "200", size: 5 }), h("button", { type: "submit" }, "Filter")),
     table(["time", "user", "action", "target", "detail"], a.entries.slice().reverse().map(e => [when(e.time), e.user, e.action, h("span", { class: "mono" }, e.target), e.detail || ""])));
@@ -693,12 +717,14 @@ async function route() {
   const [name, qs] = [hash.split("?")[0] || "repos", hash.includes("?") ? hash.slice(hash.indexOf("?") + 1) : ""];
   const page = ROUTES[name] || pageRepos;
   if (!S.user && page !== pageLogin) { go("login", { next: "/" + hash }); return; }
+  const p = new URLSearchParams(qs);
+  p.gen = ++routeGen;
   try {
-    await page(new URLSearchParams(qs));
+    await page(p);
   } catch (e) {
-    if (S.user) show(h("h1", {}, "Error"), errorBox(e));
+    if (S.user) show(p, h("h1", {}, "Error"), errorBox(e));
   }
-  document.body.dataset.page = name;
+  if (p.gen === routeGen) document.body.dataset.page = name;
 }
 
 async function start() {

@@ -154,9 +154,11 @@ func (p *page) wait(sel, text, cond string) string {
 }
 
 // click clicks the first element matching sel whose text contains text.
+// It clears the page name first, so that waitPage after a click waits for
+// the page the click opens, even one of the same kind.
 func (p *page) click(sel, text string) {
 	p.t.Helper()
-	ok := p.eval(fmt.Sprintf(`(() => { for (const e of document.querySelectorAll(%q)) if (e.textContent.includes(%q)) { e.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true, view: window})); return true } return false })()`, sel, text))
+	ok := p.eval(fmt.Sprintf(`(() => { document.body.dataset.page = ""; for (const e of document.querySelectorAll(%q)) if (e.textContent.includes(%q)) { e.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true, view: window})); return true } return false })()`, sel, text))
 	if ok != "true" {
 		p.screenshot("failed")
 		p.t.Fatalf("nothing to click: %s containing %q", sel, text)
@@ -343,6 +345,13 @@ transform:
 	p.open("#/tree?repo=photos&ref=v1", "tree")
 	p.wait("main", "Read-only ref", "")
 	p.wait("main table", "dev-only.txt", "")
+	// Protect dev, then delete the tag (a second click confirms).
+	p.open("#/repo?repo=photos", "repo")
+	p.click("button[data-action=protect]", "protect")
+	p.wait("main table", "protected", "")
+	p.click("main table:nth-of-type(2) button[data-action=delete]", "delete")
+	p.click("main table:nth-of-type(2) button[data-action=delete]", "click again")
+	p.wait("main table:nth-of-type(2)", "nothing here", "")
 	p.open("#/tree?repo=photos&ref=main", "tree")
 	p.drop(map[string]string{"oops.txt": "by mistake\n"})
 	p.wait("#upload-status", "Uploaded 1 file(s)", "")
