@@ -374,8 +374,17 @@ transform:
 			t.Fatalf("put many/k%03d: %d %s", i, st, body)
 		}
 	}
-	if st, _, body := setup.do("POST", "/api/v1/repos/photos/commits/"+oc.ID+"/finish", map[string]string{}, setup.withCSRF()); st != http.StatusOK {
+	var many apiv1.CommitInfo
+	if st, _, body := setup.do("POST", "/api/v1/repos/photos/commits/"+oc.ID+"/finish", map[string]string{}, setup.withCSRF()); st != http.StatusOK || json.Unmarshal(body, &many) != nil {
 		t.Fatalf("finish: %d %s", st, body)
+	}
+	// Its changes, 100 a page (the diff's after=).
+	p.open("#/commit?repo=photos&id="+many.ID, "commit")
+	p.wait("#diff-result", "100 added, 0 changed, 0 removed on this page (more follow)", "")
+	p.click("#diff-result a", "more changes")
+	p.waitPage("diff")
+	if txt := p.wait("#diff-result", "50 added, 0 changed, 0 removed on this page", ""); !strings.Contains(txt, "many/k149") || strings.Contains(txt, "many/k099") {
+		t.Fatalf("second page of the diff: %q", txt)
 	}
 	p.open("#/tree?repo=photos&ref=main&prefix=many%2F", "tree")
 	p.wait("main table", "k099", "")
