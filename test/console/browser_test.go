@@ -275,8 +275,8 @@ transform:
 	v1 := lg.Commits[0].ID
 	// A second version of hello.txt.
 	p.open("#/tree?repo=photos&ref=main", "tree")
-	p.drop(map[string]string{"hello.txt": "version two\n"})
-	p.wait("#upload-status", "Uploaded 1 file(s)", "")
+	p.drop(map[string]string{"hello.txt": "version two\n", "data.json": `{"rows":[1,2],"ok":true}`})
+	p.wait("#upload-status", "Uploaded 2 file(s)", "")
 	p.open("#/tree?repo=photos&ref=main", "tree")
 	p.wait("main table", "notes.csv", "")
 	p.screenshot("browse")
@@ -309,6 +309,19 @@ transform:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	p.open("#/object?repo=photos&ref=main&key=data.json", "object")
+	p.wait("#preview pre.json", "\"rows\": [\n    1,", "")
+	// An image (this repo's own docs/console.png) previews as an image,
+	// though object answers to the console are sandboxed.
+	png, err := os.ReadFile("../../docs/console.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, body := setup.do("PUT", "/photos/pic.png", png, map[string]string{"X-Tusk-Csrf": setup.csrf, "Content-Type": "image/png"}); st != http.StatusOK {
+		t.Fatalf("put pic.png: %d %s", st, body)
+	}
+	p.open("#/object?repo=photos&ref=main&key=pic.png", "object")
+	p.wait("body", "", `(() => { const i = document.querySelector("#preview img"); return i && i.complete && i.naturalWidth > 100 })()`)
 
 	// A branch with a change, the diff of the two branches, a conflicting
 	// merge (listed), then a clean one.
