@@ -48,4 +48,4 @@ if [ ${#pip_need[@]} -gt 0 ]; then
   aws1=$(second_tool aws)
 fi
 echo "test clients present: aws v2 (/usr/bin/aws), boto3 $(/usr/bin/python3 -c 'import boto3; print(boto3.__version__)') (/usr/bin/python3), aws v1 ($aws1), boto3 $("$py" -c 'import boto3; print(boto3.__version__)') ($py), s3cmd, rclone"
-echo "browser for test/console: $(chromium --version)"
+echo "browser for test/console: $(chromium --version 2>/dev/null)"
