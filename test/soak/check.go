@@ -221,7 +221,7 @@ func (ck *checker) branch(ctx context.Context, b *Branch) {
 				m.good[id] = true
 			}
 		}
-		if v.latest {
+		if _, listed := flat[v.key]; v.latest && !(listed && !obs[v.key].present) {
 			o := obs[v.key]
 			if v.marker == o.present || (o.present && o.version != v.version) {
 				m.violation("LIST", "check %s: ListObjectVersions marks %s of %q latest (marker %v) but the key is %s", b.Name, v.version, v.key, v.marker, o)

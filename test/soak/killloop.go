@@ -22,7 +22,7 @@ type KillConfig struct {
 	Clients int
 	Seed    uint64
 	// The kill lands at a random moment in [MinKill, MaxKill) after the
-	// load starts (defaults 300 ms and 1.5 s).
+	// load starts (defaults 0.5 s and 3 s).
 	MinKill, MaxKill time.Duration
 	// MaxFeatures bounds the feature branches created (default 6).
 	MaxFeatures int
@@ -48,10 +48,10 @@ func KillLoop(ctx context.Context, c KillConfig) (*Report, error) {
 		c.Clients = 16
 	}
 	if c.MinKill == 0 {
-		c.MinKill = 300 * time.Millisecond
+		c.MinKill = 500 * time.Millisecond
 	}
 	if c.MaxKill <= c.MinKill {
-		c.MaxKill = c.MinKill + 1200*time.Millisecond
+		c.MaxKill = c.MinKill + 2500*time.Millisecond
 	}
 	if c.MaxFeatures == 0 {
 		c.MaxFeatures = 6
@@ -161,6 +161,7 @@ func KillLoop(ctx context.Context, c KillConfig) (*Report, error) {
 	fill(rep, m, st, ck)
 	rep.Duration = loadTime
 	rep.Cycles = c.Cycles
+	rep.Branches = len(m.Branches()) - 1
 	m.mu.Lock()
 	rep.Cut, rep.CutLanded = m.ncut, len(m.landed)
 	m.mu.Unlock()
