@@ -356,7 +356,7 @@ func (ck *checker) listV1(ctx context.Context, b *Branch, prefix string) (map[st
 // by key and version id marker.
 func (ck *checker) listVersions(ctx context.Context, b *Branch, prefix string) ([]ver, error) {
 	var out []ver
-	in := &s3.ListObjectVersionsInput{Bucket: aws.String(b.Bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(max(ck.pageSize(), 50))}
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(b.Bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32([]int32{50, 1000, 1000}[ck.rng.IntN(3)])}
 	seen := map[string]bool{}
 	for {
 		page, err := ck.c.ListObjectVersions(ctx, in)

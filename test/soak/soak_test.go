@@ -5,21 +5,41 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
 
-// tuskBin returns $TUSK_BIN or builds cmd/tusk into a temp dir.
+// built is the tusk binary built once for the package's tests.
+var built struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// tuskBin returns $TUSK_BIN or cmd/tusk built once for these tests.
 func tuskBin(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("TUSK_BIN"); p != "" {
 		return p
 	}
-	bin, err := BuildTusk(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "tusk-soak-bin-"); built.err == nil {
+			built.path, built.err = BuildTusk(built.dir)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.path
 }
 
 // seed returns $TUSK_SOAK_SEED or a fresh seed, logged to replay it.
