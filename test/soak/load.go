@@ -108,6 +108,11 @@ func (l *load) client(ctx context.Context, rng *rand.Rand, stop *atomic.Bool) {
 	for !stop.Load() && ctx.Err() == nil {
 		l.gate.RLock()
 		b := l.m.pick(rng)
+		if b == nil {
+			l.gate.RUnlock()
+			time.Sleep(10 * time.Millisecond) // no branch takes writes for a moment
+			continue
+		}
 		b.mu.RLock()
 		if !b.frozen {
 			n := rng.IntN(total)

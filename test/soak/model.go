@@ -175,13 +175,29 @@ func (m *Model) active() []*Branch {
 	return out
 }
 
-// pick chooses a branch for an operation: main half the time.
+// pick chooses a branch for an operation: main half the time (while it
+// takes writes); nil when no branch takes writes.
 func (m *Model) pick(rng *rand.Rand) *Branch {
 	act := m.active()
-	if len(act) == 1 || rng.IntN(2) == 0 {
+	switch {
+	case len(act) == 0:
+		return nil
+	case act[0].Name != "main":
+		return act[rng.IntN(len(act))]
+	case len(act) == 1 || rng.IntN(2) == 0:
 		return act[0]
 	}
 	return act[1+rng.IntN(len(act)-1)]
+}
+
+// setFrozen stops (or resumes) writes to b: it waits for b's writes in
+// flight.
+func (m *Model) setFrozen(b *Branch, frozen bool) {
+	b.mu.Lock()
+	m.mu.Lock()
+	b.frozen = frozen
+	m.mu.Unlock()
+	b.mu.Unlock()
 }
 
 // begin records an attempted write and takes its start sequence.

@@ -202,60 +202,81 @@ func fill(rep *Report, m *Model, st *stats, ck *checker) {
 // brancher creates a feature branch every c.BranchEvery while fewer than
 // two take writes; otherwise it freezes the oldest (waiting for its
 // writes in flight), checks it, and merges it into main, after which
-// main's f/NAME/ must equal the branch's state.
+// main's f/NAME/ must equal the branch's state. Every fourth branch is a
+// fast-forward round: the other features are merged, main stops taking
+// writes, the new branch takes writes for two intervals and is merged
+// into the unchanged main (a fast-forward, which must keep main's history:
+// the checker still finds every write acknowledged on main), then main
+// takes writes again.
 func brancher(ctx context.Context, m *Model, adm *admin, ck *checker, gate *sync.RWMutex, c Config, rep *Report, stop *atomic.Bool) {
 	n := 0
-	for !stop.Load() && ctx.Err() == nil {
+	pause := func(d time.Duration) bool {
 		// Not waiting for an event: branch operations are spaced in time.
-		for t := time.Now(); time.Since(t) < c.BranchEvery && !stop.Load(); {
+		for t := time.Now(); time.Since(t) < d && !stop.Load(); {
 			time.Sleep(50 * time.Millisecond)
 		}
-		if stop.Load() {
-			return
-		}
-		act := m.active()
-		if len(act) < 3 {
-			n++
-			name := fmt.Sprintf("br-%03d", n)
-			if _, err := adm.createBranch(ctx, m.Repo, name); err != nil {
-				m.violation("ERROR", "create branch %s: %v", name, err)
-				continue
-			}
-			m.AddFeature(name)
-			rep.Branches++
-			c.Logf("created branch %s", name)
-			continue
-		}
-		f := act[1] // the oldest feature
-		f.mu.Lock()
-		f.frozen = true
-		f.mu.Unlock()
-		gate.RLock()
-		ck.branch(ctx, f)
-		mr, err := adm.merge(ctx, m.Repo, f.Name, "main")
-		if err != nil {
-			m.violation("ERROR", "merge %s into main: %v", f.Name, err)
-			gate.RUnlock()
-			continue
-		}
-		m.mu.Lock()
-		m.merges[mr.Commit] = true
-		main := m.byName["main"]
-		for k, km := range f.model {
-			mk := main.model[k]
-			if mk == nil {
-				mk = &keyModel{}
-				main.model[k] = mk
-			}
-			mk.pinned = state{present: km.pinned.present, sha: km.pinned.sha} // any version id: the merge's or the branch's
-			mk.since = nil
-		}
-		m.mu.Unlock()
-		gate.RUnlock()
-		rep.Merges++
-		if mr.FastForward {
-			rep.FastFwd++
-		}
-		c.Logf("merged %s into main: commit %s fast-forward %v", f.Name, mr.Commit, mr.FastForward)
+		return !stop.Load() && ctx.Err() == nil
 	}
+	create := func() *Branch {
+		n++
+		name := fmt.Sprintf("br-%03d", n)
+		if _, err := adm.createBranch(ctx, m.Repo, name); err != nil {
+			m.violation("ERROR", "create branch %s: %v", name, err)
+			return nil
+		}
+		rep.Branches++
+		c.Logf("created branch %s", name)
+		return m.AddFeature(name)
+	}
+	main := m.Branch("main")
+	for pause(c.BranchEvery) {
+		act := m.active()
+		switch {
+		case n%4 == 3:
+			for _, f := range act[1:] {
+				mergeFeature(ctx, m, adm, ck, gate, c, rep, f)
+			}
+			m.setFrozen(main, true)
+			if f := create(); f != nil && pause(2*c.BranchEvery) {
+				mergeFeature(ctx, m, adm, ck, gate, c, rep, f)
+			}
+			m.setFrozen(main, false)
+		case len(act) < 3:
+			create()
+		default:
+			mergeFeature(ctx, m, adm, ck, gate, c, rep, act[1]) // the oldest feature
+		}
+	}
+}
+
+// mergeFeature freezes f, checks it (pinning its state), merges it into
+// main and makes main's model of f's keys f's pinned state.
+func mergeFeature(ctx context.Context, m *Model, adm *admin, ck *checker, gate *sync.RWMutex, c Config, rep *Report, f *Branch) {
+	m.setFrozen(f, true)
+	gate.RLock()
+	defer gate.RUnlock()
+	ck.branch(ctx, f)
+	mr, err := adm.merge(ctx, m.Repo, f.Name, "main")
+	if err != nil {
+		m.violation("ERROR", "merge %s into main: %v", f.Name, err)
+		return
+	}
+	m.mu.Lock()
+	m.merges[mr.Commit] = true
+	main := m.byName["main"]
+	for k, km := range f.model {
+		mk := main.model[k]
+		if mk == nil {
+			mk = &keyModel{}
+			main.model[k] = mk
+		}
+		mk.pinned = state{present: km.pinned.present, sha: km.pinned.sha} // any version id: the merge's or the branch's
+		mk.since = nil
+	}
+	m.mu.Unlock()
+	rep.Merges++
+	if mr.FastForward {
+		rep.FastFwd++
+	}
+	c.Logf("merged %s into main: commit %s fast-forward %v", f.Name, mr.Commit, mr.FastForward)
 }
