@@ -151,6 +151,9 @@ func KillLoop(ctx context.Context, c KillConfig) (*Report, error) {
 		// Not a wait for an event: the kill lands at a random moment.
 		time.Sleep(killAfter)
 		stop.Store(true)
+		if !p.Alive() {
+			m.violation("ERROR", "cycle %d: tusk serve exited on its own before the kill; log tail:\n%s", cycle, Tail(logFile, 20))
+		}
 		p.Kill()
 		wg.Wait()
 		loadTime += time.Since(loadStart)
