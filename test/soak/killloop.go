@@ -24,7 +24,9 @@ type KillConfig struct {
 	// The kill lands at a random moment in [MinKill, MaxKill) after the
 	// load starts (defaults 0.5 s and 3 s).
 	MinKill, MaxKill time.Duration
-	// MaxFeatures bounds the feature branches created (default 6).
+	// MaxFeatures bounds the feature branches taking writes (default 3):
+	// a cycle creates one while fewer take writes and merges the oldest
+	// into main when that many do.
 	MaxFeatures int
 	Extra       []string // more `tusk serve` flags
 	Logf        func(format string, args ...any)
@@ -37,7 +39,9 @@ type KillConfig struct {
 // acknowledged or cut write, every key's state one of its candidates);
 // then run concurrent PUT / multipart / DeleteObjects / DeleteObject /
 // CopyObject / reads on main and feature branches while one goroutine
-// creates a branch, and SIGKILL the server at a random moment. A last
+// creates a branch and another merges the oldest feature (frozen, so its
+// state is known) into main, and SIGKILL the server at a random moment. A
+// merge cut by the kill must have landed whole or not at all. A last
 // restart checks everything again, re-reading every version. A server
 // that does not restart is an error; violations are in the report.
 func KillLoop(ctx context.Context, c KillConfig) (*Report, error) {
@@ -54,7 +58,7 @@ func KillLoop(ctx context.Context, c KillConfig) (*Report, error) {
 		c.MaxKill = c.MinKill + 2500*time.Millisecond
 	}
 	if c.MaxFeatures == 0 {
-		c.MaxFeatures = 6
+		c.MaxFeatures = 3
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
@@ -65,7 +69,8 @@ func KillLoop(ctx context.Context, c KillConfig) (*Report, error) {
 	rng := rand.New(rand.NewPCG(c.Seed, 2))
 	ck := &checker{m: m, rng: rand.New(rand.NewPCG(c.Seed, 3))}
 	var gate sync.RWMutex
-	var pending []string // branches whose creation was cut
+	var pending []string    // branches whose creation was cut
+	var cutMerges []*Branch // branches whose merge into main was cut
 	features := 0
 	data := filepath.Join(c.Dir, "data")
 	var loadTime time.Duration
@@ -107,6 +112,10 @@ func KillLoop(ctx context.Context, c KillConfig) (*Report, error) {
 			for _, b := range m.Branches() {
 				ck.branch(ctx, b)
 			}
+			for _, f := range cutMerges {
+				mergeAtomic(m, f)
+			}
+			cutMerges = nil
 			_, kinds := m.Violations()
 			c.Logf("cycle %d: restart %v to listening, %v to first answer; checked %d branches in %v; violations %v",
 				cycle, p.Ready.Round(time.Millisecond), rep.FirstReply[len(rep.FirstReply)-1].Round(time.Millisecond),
@@ -127,11 +136,35 @@ func KillLoop(ctx context.Context, c KillConfig) (*Report, error) {
 		var wg sync.WaitGroup
 		wg.Add(1)
 		loadStart := time.Now()
+		// The oldest feature, frozen before the load (its state is pinned
+		// by the check above), is merged into main at a random moment.
+		if act := m.active(); cycle > 0 && len(act)-1 >= c.MaxFeatures {
+			f := act[1]
+			m.setFrozen(f, true)
+			at := time.Duration(rng.Int64N(int64(killAfter)))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(at) // a random moment of the cycle, perhaps cut by the kill
+				mr, err := adm.merge(ctx, c.Repo, f.Name, "main")
+				switch {
+				case err == nil:
+					mergedInto(m, f, mr.Commit, false)
+					rep.Merges++
+				case answered(err) || isAPIError(err):
+					m.violation("ERROR", "merge %s into main: %v", f.Name, err)
+				default:
+					mergedInto(m, f, "", true)
+					cutMerges = append(cutMerges, f)
+					rep.MergesCut++
+				}
+			}()
+		}
 		go func() {
 			defer wg.Done()
 			l.run(ctx, c.Clients, rng.Uint64(), &stop)
 		}()
-		if features < c.MaxFeatures {
+		if len(m.active())-1 < c.MaxFeatures {
 			features++
 			name := fmt.Sprintf("br-%03d", features)
 			at := time.Duration(rng.Int64N(int64(killAfter)))
@@ -185,4 +218,55 @@ func firstAnswer(ctx context.Context, cl *s3.Client) error {
 func isAPIError(err error) bool {
 	_, ok := err.(*apiError)
 	return ok
+}
+
+// mergedInto records the merge of frozen feature f into main: acknowledged
+// (commit), main's f/NAME/ is f's pinned state; cut, each key may be f's
+// state or main's before (and mergeAtomic checks it is all one or the
+// other).
+func mergedInto(m *Model, f *Branch, commit string, cut bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	main := m.byName["main"]
+	if !cut {
+		m.merges[commit] = true
+	}
+	for k, km := range f.model {
+		mk := main.model[k]
+		if mk == nil {
+			mk = &keyModel{}
+			main.model[k] = mk
+		}
+		if !cut {
+			mk.pinned, mk.since = state{present: km.pinned.present, sha: km.pinned.sha}, nil
+			continue
+		}
+		mk.since = append(mk.since, &write{op: "merge", branch: main, key: k, del: !km.pinned.present, sha: km.pinned.sha, out: unknown})
+		if km.pinned.present {
+			m.cutPut[k] = true
+		}
+	}
+}
+
+// mergeAtomic checks, after the check that pinned main's state, that a cut
+// merge of f landed whole or not at all: f's keys on main are all f's
+// state or all as before (absent: main never writes f/NAME/).
+func mergeAtomic(m *Model, f *Branch) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	main := m.byName["main"]
+	landed, not := 0, 0
+	for k, km := range f.model {
+		if !km.pinned.present {
+			continue
+		}
+		if mk := main.model[k]; mk != nil && mk.pinned.present && mk.pinned.sha == km.pinned.sha {
+			landed++
+		} else {
+			not++
+		}
+	}
+	if landed > 0 && not > 0 {
+		m.violation("STATE", "the cut merge of %s into main landed in part: %d of its keys on main, %d not", f.Name, landed, landed+not)
+	}
 }

@@ -43,8 +43,9 @@ type Report struct {
 	Checks     int64            // branch checks
 	VersionsRd int64            // versions read back at their version id by checks
 	Branches   int              // feature branches created
-	Merges     int              // merges into main (FastForwards of them)
+	Merges     int              // acknowledged merges into main (FastFwd of them fast-forwards)
 	FastFwd    int
+	MergesCut  int // merges cut by a kill (each checked to have landed whole or not at all)
 	Violations []string       // the first 200
 	ByKind     map[string]int // violations by kind
 	// kill loop
@@ -76,7 +77,7 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "errors: %s\n", formatCounts(r.Errors, 0))
 	fmt.Fprintf(&b, "acknowledged writes %d; branch checks %d; versions read back at their version id %d\n", r.Acked, r.Checks, r.VersionsRd)
 	if r.Branches > 0 || r.Merges > 0 {
-		fmt.Fprintf(&b, "feature branches %d, merged into main %d (%d fast-forward)\n", r.Branches, r.Merges, r.FastFwd)
+		fmt.Fprintf(&b, "feature branches %d, merged into main %d (%d fast-forward), merges cut by a kill %d\n", r.Branches, r.Merges, r.FastFwd, r.MergesCut)
 	}
 	if r.Cycles > 0 {
 		fmt.Fprintf(&b, "kill -9 cycles %d; writes cut by a kill %d, of which %d landed whole; restart to listening %s; to first answer %s\n",
