@@ -45,7 +45,7 @@ type Report struct {
 	Branches   int              // feature branches created
 	Merges     int              // acknowledged merges into main (FastFwd of them fast-forwards)
 	FastFwd    int
-	MergesCut  int // merges cut by a kill (each checked to have landed whole or not at all)
+	MergesCut  int            // merges cut by a kill (each checked to have landed whole or not at all)
 	Violations []string       // the first 200
 	ByKind     map[string]int // violations by kind
 	// kill loop
