@@ -29,6 +29,7 @@ func run() error {
 	duration := flag.Duration("duration", 2*time.Minute, "soak: how long the load runs")
 	clients := flag.Int("clients", 16, "concurrent S3 clients")
 	cycles := flag.Int("cycles", 50, "kill: kill -9 cycles")
+	multipart := flag.Int("multipart", soak.SoakMix.Multipart, "soak: weight of multipart uploads (each stores about 10 MiB: its 5 MiB part and the object)")
 	checkEvery := flag.Duration("check-every", 30*time.Second, "soak: quiescent check interval")
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (printed; replays the schedule)")
 	bin := flag.String("tusk", "", "tusk binary (default: build ./cmd/tusk)")
@@ -64,7 +65,9 @@ func run() error {
 			return err
 		}
 		defer p.Kill()
-		rep, err = soak.Run(ctx, soak.Config{URL: p.URL, Duration: *duration, Clients: *clients, Seed: *seed, CheckEvery: *checkEvery, Logf: logf})
+		mix := soak.SoakMix
+		mix.Multipart = *multipart
+		rep, err = soak.Run(ctx, soak.Config{URL: p.URL, Duration: *duration, Clients: *clients, Seed: *seed, CheckEvery: *checkEvery, Mix: mix, Logf: logf})
 		if err != nil {
 			return err
 		}
