@@ -77,7 +77,11 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "errors: %s\n", formatCounts(r.Errors, 0))
 	fmt.Fprintf(&b, "acknowledged writes %d; branch checks %d; versions read back at their version id %d\n", r.Acked, r.Checks, r.VersionsRd)
 	if r.Branches > 0 || r.Merges > 0 {
-		fmt.Fprintf(&b, "feature branches %d, merged into main %d (%d fast-forward), merges cut by a kill %d\n", r.Branches, r.Merges, r.FastFwd, r.MergesCut)
+		fmt.Fprintf(&b, "feature branches %d, merged into main %d (%d fast-forward)", r.Branches, r.Merges, r.FastFwd)
+		if r.Cycles > 0 {
+			fmt.Fprintf(&b, ", merges cut by a kill %d", r.MergesCut)
+		}
+		b.WriteString("\n")
 	}
 	if r.Cycles > 0 {
 		fmt.Fprintf(&b, "kill -9 cycles %d; writes cut by a kill %d, of which %d landed whole; restart to listening %s; to first answer %s\n",
