@@ -129,7 +129,12 @@ func KillLoop(ctx context.Context, c KillConfig) (*Report, error) {
 		}
 
 		// Load until the kill.
-		l := &load{m: m, c: cl, st: st, mix: KillMix, gate: &gate, maxSize: 256 << 10,
+		mc, err := NewMinio(p.URL)
+		if err != nil {
+			p.Kill()
+			return nil, err
+		}
+		l := &load{m: m, c: cl, mc: mc, st: st, mix: KillMix, gate: &gate, maxSize: 256 << 10,
 			okErr: func(err error) bool { return !answered(err) }}
 		killAfter := c.MinKill + time.Duration(rng.Int64N(int64(c.MaxKill-c.MinKill)))
 		var stop atomic.Bool

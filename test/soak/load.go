@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/minio/minio-go/v7"
 )
 
 // Mix is the relative weight of each operation a client picks.
@@ -71,6 +72,7 @@ func (s *stats) op(kind string, err error) {
 type load struct {
 	m   *Model
 	c   *s3.Client
+	mc  *minio.Client // when set, every other client runs PUT, GET, LIST and multipart through minio-go
 	st  *stats
 	mix Mix
 	// gate: each operation holds it for reading; a quiescent check takes
@@ -91,13 +93,13 @@ func (l *load) run(ctx context.Context, n int, seed uint64, stop *atomic.Bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l.client(ctx, rand.New(rand.NewPCG(seed, uint64(i))), stop)
+			l.client(ctx, rand.New(rand.NewPCG(seed, uint64(i))), stop, l.mc != nil && i%2 == 1)
 		}()
 	}
 	wg.Wait()
 }
 
-func (l *load) client(ctx context.Context, rng *rand.Rand, stop *atomic.Bool) {
+func (l *load) client(ctx context.Context, rng *rand.Rand, stop *atomic.Bool, mn bool) {
 	var seed [32]byte
 	for i := range seed {
 		seed[i] = byte(rng.Uint32())
@@ -118,19 +120,19 @@ func (l *load) client(ctx context.Context, rng *rand.Rand, stop *atomic.Bool) {
 			n := rng.IntN(total)
 			switch {
 			case n < mix.Put:
-				l.put(ctx, b, rng, content)
+				l.put(ctx, b, rng, content, mn)
 			case n < mix.Put+mix.Get:
-				l.get(ctx, b, rng)
+				l.get(ctx, b, rng, mn)
 			case n < mix.Put+mix.Get+mix.GetVersion:
-				l.getVersion(ctx, b, rng)
+				l.getVersion(ctx, b, rng, mn)
 			case n < mix.Put+mix.Get+mix.GetVersion+mix.List:
-				l.list(ctx, b, rng)
+				l.list(ctx, b, rng, mn)
 			case n < mix.Put+mix.Get+mix.GetVersion+mix.List+mix.Delete:
 				l.delete(ctx, b, rng)
 			case n < mix.Put+mix.Get+mix.GetVersion+mix.List+mix.Delete+mix.DeleteObjects:
 				l.deleteObjects(ctx, b, rng)
 			case n < mix.Put+mix.Get+mix.GetVersion+mix.List+mix.Delete+mix.DeleteObjects+mix.Multipart:
-				l.multipart(ctx, b, rng, content)
+				l.multipart(ctx, b, rng, content, mn)
 			default:
 				l.copy(ctx, b, rng, content)
 			}
@@ -152,9 +154,13 @@ func (l *load) size(rng *rand.Rand) int {
 	}
 }
 
-func (l *load) put(ctx context.Context, b *Branch, rng *rand.Rand, content *rand.ChaCha8) {
+func (l *load) put(ctx context.Context, b *Branch, rng *rand.Rand, content *rand.ChaCha8, mn bool) {
 	key := b.keys[rng.IntN(len(b.keys))]
 	body, sha := makePayload(content, key, l.size(rng))
+	if mn {
+		l.minioPut(ctx, b, key, body, sha, "put")
+		return
+	}
 	w := l.m.begin(b, "put", key, false, sha, int64(len(body)))
 	out, err := l.c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(b.Bucket), Key: aws.String(key),
 		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))})
@@ -169,9 +175,13 @@ func (l *load) put(ctx context.Context, b *Branch, rng *rand.Rand, content *rand
 	l.done("put", "PutObject "+key+" on "+b.Name, err)
 }
 
-func (l *load) multipart(ctx context.Context, b *Branch, rng *rand.Rand, content *rand.ChaCha8) {
+func (l *load) multipart(ctx context.Context, b *Branch, rng *rand.Rand, content *rand.ChaCha8, mn bool) {
 	key := b.keys[rng.IntN(len(b.keys))]
 	body, sha := makePayload(content, key, minPart+rng.IntN(64<<10))
+	if mn {
+		l.minioPut(ctx, b, key, body, sha, "multipart")
+		return
+	}
 	err := func() error {
 		cr, err := l.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(b.Bucket), Key: aws.String(key)})
 		if err != nil {
@@ -203,7 +213,7 @@ func (l *load) multipart(ctx context.Context, b *Branch, rng *rand.Rand, content
 func (l *load) copy(ctx context.Context, b *Branch, rng *rand.Rand, content *rand.ChaCha8) {
 	src := l.m.randomPut(b, rng)
 	if src == nil {
-		l.put(ctx, b, rng, content)
+		l.put(ctx, b, rng, content, false)
 		return
 	}
 	key := b.keys[rng.IntN(len(b.keys))]
@@ -279,8 +289,16 @@ func (l *load) deleteObjects(ctx context.Context, b *Branch, rng *rand.Rand) {
 
 // get reads the current version of a key: it must be a whole payload sent
 // for that key (any, since writes run concurrently).
-func (l *load) get(ctx context.Context, b *Branch, rng *rand.Rand) {
+func (l *load) get(ctx context.Context, b *Branch, rng *rand.Rand, mn bool) {
 	key := b.keys[rng.IntN(len(b.keys))]
+	if mn {
+		v, body, err := l.minioGet(ctx, b, key, "")
+		if err == nil && body != nil {
+			l.checkCurrent(b, key, v, body)
+		}
+		l.done("get", "minio GetObject "+key+" on "+b.Name, err)
+		return
+	}
 	out, err := l.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Bucket), Key: aws.String(key)})
 	if err != nil {
 		if errCode(err) == "NoSuchKey" {
@@ -295,19 +313,38 @@ func (l *load) get(ctx context.Context, b *Branch, rng *rand.Rand) {
 		l.done("get", "GetObject "+key+" on "+b.Name+" (body)", err)
 		return
 	}
-	if why := checkPayload(body); why != "" {
-		l.m.violation("CORRUPT", "GetObject %s on %s (version %s): %s", key, b.Name, aws.ToString(out.VersionId), why)
-	} else if !l.m.knownSHA(key, sha256hex(body)) {
-		l.m.violation("PHANTOM", "GetObject %s on %s (version %s): bytes no write of this key sent", key, b.Name, aws.ToString(out.VersionId))
-	}
+	l.checkCurrent(b, key, aws.ToString(out.VersionId), body)
 	l.done("get", "", nil)
 }
 
+// checkCurrent checks a current version read under load: whole, and bytes
+// some write of the key sent.
+func (l *load) checkCurrent(b *Branch, key, version string, body []byte) {
+	if why := checkPayload(body); why != "" {
+		l.m.violation("CORRUPT", "GetObject %s on %s (version %s): %s", key, b.Name, version, why)
+	} else if !l.m.knownSHA(key, sha256hex(body)) {
+		l.m.violation("PHANTOM", "GetObject %s on %s (version %s): bytes no write of this key sent", key, b.Name, version)
+	}
+}
+
 // getVersion reads an acknowledged version byte-exact.
-func (l *load) getVersion(ctx context.Context, b *Branch, rng *rand.Rand) {
+func (l *load) getVersion(ctx context.Context, b *Branch, rng *rand.Rand, mn bool) {
 	w := l.m.randomPut(b, rng)
 	if w == nil {
-		l.get(ctx, b, rng)
+		l.get(ctx, b, rng, mn)
+		return
+	}
+	if mn {
+		v, body, err := l.minioGet(ctx, b, w.key, w.version)
+		switch c := errCode(err); {
+		case c == "NoSuchVersion" || c == "NoSuchKey":
+			l.m.violation("LOST", "minio GetObject %s?versionId=%s on %s (acknowledged %s): %v", w.key, w.version, b.Name, w.op, err)
+			err = nil
+		case err == nil && (v != w.version || sha256hex(body) != w.sha):
+			l.m.violation("CORRUPT", "minio GetObject %s?versionId=%s on %s: version %s, %d bytes that are not the acknowledged %s's (%d bytes)",
+				w.key, w.version, b.Name, v, len(body), w.op, w.size)
+		}
+		l.done("getversion", "minio GetObject "+w.key+" version "+w.version+" on "+b.Name, err)
 		return
 	}
 	out, err := l.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Bucket), Key: aws.String(w.key), VersionId: aws.String(w.version)})
@@ -330,10 +367,14 @@ func (l *load) getVersion(ctx context.Context, b *Branch, rng *rand.Rand) {
 
 // list lists a prefix of the branch (with or without delimiter, in small
 // pages): keys come in order, once, each one a key some write wrote.
-func (l *load) list(ctx context.Context, b *Branch, rng *rand.Rand) {
+func (l *load) list(ctx context.Context, b *Branch, rng *rand.Rand, mn bool) {
 	prefix := b.own
 	if rng.IntN(2) == 0 {
 		prefix += []string{"d1/", "d1/d2/", "d3/", "k0"}[rng.IntN(4)]
+	}
+	if mn {
+		l.minioList(ctx, b, prefix, rng)
+		return
 	}
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(b.Bucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(int32(1 + rng.IntN(20)))}
 	if rng.IntN(2) == 0 {

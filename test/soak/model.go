@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/minio/minio-go/v7"
 )
 
 // outcome is what a write's client learnt of it.
@@ -343,7 +344,8 @@ func (m *Model) Violations() ([]string, map[string]int) {
 // answered: err is an HTTP answer of the server (not a cut connection).
 func answered(err error) bool {
 	var re *smithyhttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() > 0
+	var me minio.ErrorResponse
+	return (errors.As(err, &re) && re.HTTPStatusCode() > 0) || (errors.As(err, &me) && me.StatusCode > 0)
 }
 
 // errCode names an error for the report: its S3 code (or HTTP status), or
@@ -356,6 +358,10 @@ func errCode(err error) string {
 	var re *smithyhttp.ResponseError
 	if errors.As(err, &re) && re.HTTPStatusCode() > 0 {
 		return fmt.Sprint(re.HTTPStatusCode())
+	}
+	var me minio.ErrorResponse
+	if errors.As(err, &me) && me.Code != "" {
+		return me.Code
 	}
 	var ae2 *apiError
 	if errors.As(err, &ae2) {

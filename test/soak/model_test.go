@@ -97,11 +97,15 @@ func TestCheckerCatches(t *testing.T) {
 	m := NewModel("catch")
 	main := m.Branch("main")
 	var gate sync.RWMutex
-	l := &load{m: m, c: cl, st: newStats(), mix: SoakMix, gate: &gate, maxSize: 4096}
+	mc, err := NewMinio(p.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &load{m: m, c: cl, mc: mc, st: newStats(), mix: SoakMix, gate: &gate, maxSize: 4096}
 	rng := rand.New(rand.NewPCG(1, 2))
 	content := rand.NewChaCha8([32]byte{2})
-	for range 30 {
-		l.put(ctx, main, rng, content)
+	for i := range 30 {
+		l.put(ctx, main, rng, content, i%2 == 1) // aws-sdk-go-v2 and minio-go
 	}
 	ck := &checker{m: m, c: cl, rng: rng}
 	ck.branch(ctx, main)

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/minio/minio-go/v7"
 )
 
 // vgw is a versitygw process (scripts/install-versitygw.sh) serving one
@@ -101,7 +102,8 @@ func is503(err error) (bool, string) {
 	if errors.As(err, &re) && re.HTTPStatusCode() == 503 {
 		return true, re.Response.Header.Get("Retry-After")
 	}
-	return false, ""
+	var me minio.ErrorResponse
+	return errors.As(err, &me) && me.StatusCode == 503, ""
 }
 
 // TestBackendOutage: a gateway on the s3 backend (versitygw, --s3-timeout
@@ -139,7 +141,11 @@ func TestBackendOutage(t *testing.T) {
 	var down atomic.Bool // the backend is down (or just back): cut reads allowed
 	var retryAfter atomic.Value
 	retryAfter.Store("")
-	l := &load{m: m, c: cl, st: st, gate: &gate, maxSize: 256 << 10,
+	mc, err := NewMinio(p.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &load{m: m, c: cl, mc: mc, st: st, gate: &gate, maxSize: 256 << 10,
 		mix: Mix{Put: 50, Get: 10, GetVersion: 15, List: 5, Delete: 5, DeleteObjects: 5, Copy: 10},
 		okErr: func(err error) bool {
 			if ok, ra := is503(err); ok {

@@ -145,7 +145,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	m := NewModel(c.Repo)
 	st := newStats()
 	var gate sync.RWMutex
-	l := &load{m: m, c: cl, st: st, mix: c.Mix, gate: &gate, maxSize: c.MaxSize}
+	mc, err := NewMinio(c.URL)
+	if err != nil {
+		return nil, err
+	}
+	l := &load{m: m, c: cl, mc: mc, st: st, mix: c.Mix, gate: &gate, maxSize: c.MaxSize}
 	ck := &checker{m: m, c: cl, rng: rand.New(rand.NewPCG(c.Seed, 1))}
 	adm := newAdmin(c.URL)
 	rep := &Report{}
