@@ -1,7 +1,8 @@
 // Package soak is Tusk's soak test, kill -9 loop and backend outage test,
 // with the model checker they share. Everything talks to a real `tusk
 // serve` process (and, for the outage test, a real versitygw) over HTTP
-// with aws-sdk-go-v2 and the admin API; nothing runs in process.
+// with aws-sdk-go-v2, minio-go (half the clients' PUT, GET, LIST and
+// multipart) and the admin API; nothing runs in process.
 //
 //   - Soak (soak.go): many clients run a mixed load (PUT, GET, LIST with
 //     prefix, delimiter and small pages, DELETE, DeleteObjects, multipart,
