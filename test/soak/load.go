@@ -99,6 +99,9 @@ func (l *load) run(ctx context.Context, n int, seed uint64, stop *atomic.Bool) {
 	wg.Wait()
 }
 
+// client runs operations picked by the mix on branches taking writes until
+// stop is set; with mn, PUT, GET, LIST and multipart go through minio-go.
+// Each operation holds the gate and its branch for reading.
 func (l *load) client(ctx context.Context, rng *rand.Rand, stop *atomic.Bool, mn bool) {
 	var seed [32]byte
 	for i := range seed {
