@@ -176,6 +176,9 @@ func (s *Server) GC(ctx context.Context, opts GCOptions) (*apiv1.GCResult, error
 		res.BytesFreed += sizes[i]
 	}
 	if !opts.DryRun {
+		if res.AuditPruned, err = s.pruneAudit(ctx); err != nil { // audit.go
+			return res, err
+		}
 		_ = s.Blobs.CleanTemp(ctx, time.Hour)
 		s.Meta.ValueLogGC()
 	}

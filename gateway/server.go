@@ -71,6 +71,9 @@ type Config struct {
 	GCInterval  time.Duration
 	GCRetention time.Duration
 	UploadTTL   time.Duration // GC aborts multipart uploads in flight this long (default 7 days; negative: never)
+	// AuditRetention: GC deletes audit log entries older than this
+	// (default 90 days; negative: never).
+	AuditRetention time.Duration
 	// Pipelines configures the pipelines the gateway runs (pipelines.go).
 	Pipelines PipelineConfig
 	// Version is the server's version, reported by GET /api/v1/version
