@@ -40,7 +40,7 @@ func (s *Server) Purge(ctx context.Context, opts PurgeOptions) (*apiv1.PurgeRepo
 	if opts.Content == "" {
 		return nil, errs.E("gateway.Purge", errs.Invalid, "name the content to purge (a SHA-256)")
 	}
-	return s.purgeOne(ctx, opts, map[string]bool{}, 0)
+	return s.purgeOne(freeingSpace(ctx), opts, map[string]bool{}, 0) // space.go
 }
 
 // maxDerivedDepth bounds the provenance walk of one purge.

@@ -149,7 +149,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("unknown backend %q: use disk or s3", cfg.Backend)
 	}
-	ms, err := meta.Open(filepath.Join(cfg.DataDir, "meta"), meta.Options{OnSync: cfg.OnMetaSync, Now: cfg.MetaNow})
+	ms, err := meta.Open(filepath.Join(cfg.DataDir, "meta"), meta.Options{OnSync: cfg.OnMetaSync, Now: cfg.MetaNow,
+		WriteGate: metaWriteGate(filepath.Join(cfg.DataDir, "meta"), metaReserve(cfg.MinFree))}) // space.go
 	if err != nil {
 		drv.Close()
 		return nil, err
