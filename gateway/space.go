@@ -13,21 +13,26 @@ import (
 // (meta.Options.WriteGate) is refused with NoSpace (507
 // InsufficientStorage) while the file system holding the metadata has
 // less free space than the reserve; the blob store's floor (--min-free)
-// refuses blob writes first, at twice the reserve. Writes that free space
+// refuses blob writes first (the reserve is half the floor, at most
+// 64 MiB). Writes that free space
 // (GC, purge: freeingSpace) pass until the reserve is half gone.
 
 // NoFloorMetaReserve is the metadata reserve when the free-space floor is
 // off (--min-free 0): two memtables' worth of log pages and one flush.
 const NoFloorMetaReserve = 32 << 20
 
+// MaxMetaReserve caps the metadata reserve (a huge floor refuses blobs,
+// not metadata).
+const MaxMetaReserve = 64 << 20
+
 // metaReserve is the metadata's free-space reserve for a blob floor of
-// minFree bytes (negative: no floor): half the floor, or
-// NoFloorMetaReserve without one.
+// minFree bytes (negative: no floor): half the floor up to
+// MaxMetaReserve, or NoFloorMetaReserve without one.
 func metaReserve(minFree int64) int64 {
 	if minFree <= 0 {
 		return NoFloorMetaReserve
 	}
-	return minFree / 2
+	return min(minFree/2, MaxMetaReserve)
 }
 
 type freeingKey struct{}
