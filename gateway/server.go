@@ -205,6 +205,7 @@ func (s *Server) buildHandler() http.Handler {
 		Help: "HTTP request latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method"})
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "tusk_http_in_flight_requests", Help: "Requests being served."})
 	s.reg.MustRegister(reqs, dur, inflight)
+	s.reg.MustRegister(newUploadCollector(s)) // uploadmetrics.go: multipart uploads in flight, by age
 	if s.Pipelines != nil {
 		// Jobs by state, datums processed/skipped/failed, datum durations,
 		// queue depth (pipelines/metrics.go).
