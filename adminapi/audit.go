@@ -213,7 +213,10 @@ const (
 // every entry; another user reads only the entries of a repo it admins,
 // and must name it (repo=).
 func (a *API) auditLog(c *adminCall) (any, error) {
-	q := meta.AuditQuery{User: c.q("user"), Repo: c.q("repo"), Action: c.q("action"), Cursor: c.q("cursor")}
+	q := meta.AuditQuery{User: c.q("user"), Repo: c.q("repo"), Action: c.q("action"), Result: c.q("result"), Cursor: c.q("cursor")}
+	if q.Result != "" && q.Result != meta.AuditOK && q.Result != meta.AuditFailed {
+		return nil, fail(errs.Invalid, "InvalidArgument", "result must be ok or failed, not %q", q.Result)
+	}
 	if c.user == "" {
 		return nil, unauthenticated()
 	}

@@ -189,6 +189,16 @@ func TestAuditLog(t *testing.T) {
 		}
 	}
 
+	// result= selects successes or failures.
+	failed := auditAll(t, adm, url.Values{"result": {"failed"}}, 1000)
+	ok := auditAll(t, adm, url.Values{"result": {"ok"}}, 1000)
+	if len(failed) != 6 || len(ok)+len(failed) != len(all) {
+		t.Fatalf("%d failed + %d ok entries, %d in all", len(failed), len(ok), len(all))
+	}
+	if r := adm.call("GET", "/audit?result=maybe", nil); r.err.Code != "InvalidArgument" {
+		t.Fatalf("result=maybe: %d %s", r.status, r.err.Code)
+	}
+
 	// Pages of 1, 3 and 7, oldest or newest first, give the same entries.
 	for _, limit := range []int{1, 3, 7} {
 		if got := auditAll(t, adm, url.Values{}, limit); fmt.Sprint(got) != fmt.Sprint(all) {

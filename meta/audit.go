@@ -115,6 +115,9 @@ type AuditQuery struct {
 	// Action: only that action ("purge") or group ("branch" matches
 	// "branch.create"; "purge" also matches "purge.report").
 	Action string
+	// Result: only entries with that result (AuditOK or AuditFailed; "":
+	// any).
+	Result string
 	// Cursor continues a previous page: the page starts after the entry
 	// it names (before it when Newest).
 	Cursor string
@@ -209,6 +212,9 @@ func (q *AuditQuery) matches(e *AuditEntry) bool {
 		return false
 	}
 	if q.Repo != "" && e.Repo != q.Repo {
+		return false
+	}
+	if q.Result != "" && q.Result != e.Result && !(q.Result == AuditOK && e.Result == "") {
 		return false
 	}
 	return q.Action == "" || e.Action == q.Action || strings.HasPrefix(e.Action, q.Action+".")

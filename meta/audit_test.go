@@ -59,6 +59,8 @@ func TestAuditPage(t *testing.T) {
 		{"since until newest", AuditQuery{Since: t0.Add(3 * time.Second), Until: t0.Add(7 * time.Second), Limit: 3, Newest: true}, "6 5 4 3 "},
 		{"user repo newest", AuditQuery{User: "u0", Repo: "r0", Limit: 1, Newest: true}, "6 0 "},
 		{"empty range", AuditQuery{Since: t0.Add(time.Hour), Limit: 3}, ""},
+		{"result ok", AuditQuery{Result: AuditOK, Limit: 20}, "0 1 2 3 4 5 6 7 8 9 10 11 "},
+		{"result failed", AuditQuery{Result: AuditFailed, Limit: 20}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 // auditOptions select audit log entries (GET /api/v1/audit).
 type auditOptions struct {
 	user, repo, action   string
+	result               string
 	since, until, cursor string
 	limit                int
 	newest               bool
@@ -26,7 +27,7 @@ const auditPage = 1000
 func newAuditCmd(o *rootOptions) *cobra.Command {
 	var ao auditOptions
 	cmd := &cobra.Command{
-		Use:   "audit [--user U] [--repo R] [--action A] [--since T] [--until T] [--newest] [--limit N] [--cursor C]",
+		Use:   "audit [--user U] [--repo R] [--action A] [--result ok|failed] [--since T] [--until T] [--newest] [--limit N] [--cursor C]",
 		Short: "Show the audit log: who did what, when and how it ended (admin actions, merges, resets, purges), oldest first",
 		Long: `Show the audit log: who (user, access key) did what (action, repo, target,
 parameters), when, and whether it succeeded (RESULT ok, or the error code).
@@ -47,6 +48,7 @@ Entries are kept for the server's --audit-retention (default 90 days).`,
 	f.StringVar(&ao.action, "action", "", "only this action (purge, merge, reset, revert, gc) or group (repo, branch, tag, user, key, perm, pipeline, job)")
 	f.StringVar(&ao.since, "since", "", "only entries at or after this time (RFC 3339, or a duration back from now: 24h)")
 	f.StringVar(&ao.until, "until", "", "only entries before this time (RFC 3339, or a duration back from now)")
+	f.StringVar(&ao.result, "result", "", "only ok or only failed entries")
 	f.BoolVar(&ao.newest, "newest", false, "newest first")
 	f.IntVar(&ao.limit, "limit", 100, "at most N entries (0: all)")
 	f.StringVar(&ao.cursor, "cursor", "", "continue where a previous listing stopped (the cursor it printed)")
@@ -71,7 +73,7 @@ func auditTime(flag, v string, now time.Time) (string, error) {
 
 func runAudit(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, ao auditOptions) error {
 	q := url.Values{}
-	for k, v := range map[string]string{"user": ao.user, "repo": ao.repo, "action": ao.action} {
+	for k, v := range map[string]string{"user": ao.user, "repo": ao.repo, "action": ao.action, "result": ao.result} {
 		if v != "" {
 			q.Set(k, v)
 		}
