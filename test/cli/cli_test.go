@@ -702,7 +702,7 @@ func TestPurge(t *testing.T) {
 	var audit struct {
 		Entries []struct{ User, Action, Target, Detail string }
 	}
-	a.json(&audit, "audit", "--action", "purge")
+	a.json(&audit, "audit", "--action", "purge", "--result", "ok")
 	// Each purge is followed by its report (purge.report): keep the purges.
 	purges := audit.Entries[:0]
 	for _, e := range audit.Entries {
