@@ -136,6 +136,17 @@ func TestAuditLog(t *testing.T) {
 		})
 	}
 
+	// Repo calls made through S3 name their repo too.
+	if _, err := s3client(srv, gatewaytest.AccessKey, gatewaytest.SecretKey).CreateBucket(context.Background(),
+		&s3.CreateBucketInput{Bucket: aws.String("dev.beta")}); err != nil {
+		t.Fatal(err)
+	}
+	var viaS3 apiv1.AuditResult
+	adm.must("GET", "/audit?order=newest&limit=1", nil, &viaS3)
+	if len(viaS3.Entries) != 1 || entryLine(viaS3.Entries[0]) != "admin|branch.create|beta|beta@dev|ok|" {
+		t.Fatalf("S3 CreateBucket's entry: %+v", viaS3.Entries)
+	}
+
 	// A purge is recorded by meta (counts) and with what it removed: the
 	// repo, keys, versions and bytes.
 	var rep apiv1.PurgeReport

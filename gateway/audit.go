@@ -86,6 +86,15 @@ func (s *Server) auditPurge(ctx context.Context, opts PurgeOptions, rep *apiv1.P
 	}
 }
 
+// auditRepoOf is the repo of an S3 call's audit target ("REPO",
+// "REPO@BRANCH" or "REPO@BRANCH STATUS"), so that the repo's admins read
+// the entry.
+func auditRepoOf(target string) string {
+	repo, _, _ := strings.Cut(target, " ")
+	repo, _, _ = strings.Cut(repo, "@")
+	return repo
+}
+
 // purgeSize is the size of content's bytes before a purge deletes them
 // (-1 when unknown: already gone, or the store failed).
 func (s *Server) purgeSize(ctx context.Context, content string) int64 {
