@@ -140,6 +140,7 @@ type adminCallKey struct{}
 // matches the route (setting path values), then the call is authenticated
 // and fn runs. A GET route answers HEAD too.
 func (a *API) handle(method, path string, fn adminFunc) {
+	fn = a.audited(method, path, fn) // audit.go
 	methods := []string{method}
 	if method == http.MethodGet {
 		methods = append(methods, http.MethodHead)
@@ -388,13 +389,6 @@ func (c *adminCall) needGlobalAdmin(what string) error {
 		return fail(errs.Permission, "AccessDenied", "access denied: %s is not an admin user, and only admin users may %s", c.user, what)
 	}
 	return nil
-}
-
-func (c *adminCall) audit(a *API, action, target, detail string) {
-	err := a.meta.Audit(context.WithoutCancel(c.ctx), meta.AuditEntry{User: c.who(), Action: action, Target: target, Detail: detail})
-	if err != nil {
-		a.logger.Error().Err(err).Str("request_id", c.id).Str("action", action).Str("target", target).Msg("audit log write failed")
-	}
 }
 
 var actions = map[int]s3api.Action{auth.PermRead: s3api.ActRead, auth.PermWrite: s3api.ActWrite, auth.PermAdmin: s3api.ActAdmin}

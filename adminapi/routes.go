@@ -24,7 +24,7 @@ const (
 	maxDiff    = 100000
 	defDiff    = 1000
 	maxList    = 1000
-	maxAuditLn = 100000
+	maxAuditLn = 100000 // unused since GET /audit pages (audit.go: maxAudit)
 )
 
 // routes registers the calls of docs/api.md; a GET also answers HEAD
@@ -1219,31 +1219,6 @@ func (a *API) revoke(c *adminCall) (any, error) {
 
 // ---- audit, gc ----
 
-func (a *API) auditLog(c *adminCall) (any, error) {
-	if err := c.needGlobalAdmin("read the audit log"); err != nil {
-		return nil, err
-	}
-	limit, err := c.qint("limit", maxAuditLn, maxAuditLn)
-	if err != nil {
-		return nil, err
-	}
-	all, err := a.meta.AuditLog(c.ctx)
-	if err != nil {
-		return nil, err
-	}
-	user, action := c.q("user"), c.q("action")
-	out := []apiv1.AuditEntry{}
-	for _, e := range all {
-		if (user == "" || e.User == user) && (action == "" || e.Action == action || strings.HasPrefix(e.Action, action+".")) {
-			out = append(out, apiv1.AuditEntry(e))
-		}
-	}
-	if len(out) > limit {
-		out = out[len(out)-limit:]
-	}
-	return apiv1.AuditResult{Entries: out}, nil
-}
-
 func (a *API) gc(c *adminCall) (any, error) {
 	var req apiv1.GCRequest
 	if err := c.decode(&req); err != nil {
@@ -1264,8 +1239,7 @@ func (a *API) gc(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !req.DryRun {
-		c.audit(a, "gc", "", fmt.Sprintf("blobs %d, bytes %d, commits %d", res.BlobsDeleted, res.BytesFreed, res.CommitsDeleted))
-	}
+	dry := map[bool]string{true: "dry run: would delete "}[req.DryRun]
+	c.audit(a, "gc", "", fmt.Sprintf("%sblobs %d, bytes %d, commits %d", dry, res.BlobsDeleted, res.BytesFreed, res.CommitsDeleted))
 	return res, nil
 }

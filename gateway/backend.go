@@ -102,7 +102,7 @@ func (b *Backend) audit(ctx context.Context, user, action, target string) {
 }
 
 func (b *Backend) auditWith(ctx context.Context, user, action, target, detail string) {
-	_ = b.Meta.Audit(ctx, meta.AuditEntry{User: user, Action: action, Target: target, Detail: detail})
+	_ = b.Meta.Audit(ctx, meta.AuditEntry{User: user, Action: action, Repo: auditRepoOf(target), Target: target, Detail: detail}) // audit.go
 }
 
 // DeleteBucket implements s3api.Backend.

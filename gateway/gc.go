@@ -113,6 +113,7 @@ func (p *pins) endGC() {
 // every hash pinned before or during the run is protected.
 func (s *Server) GC(ctx context.Context, opts GCOptions) (*apiv1.GCResult, error) {
 	start := time.Now()
+	ctx = freeingSpace(ctx) // space.go: GC frees space, so the metadata reserve lets it write
 	if opts.Retention == 0 {
 		opts.Retention = 7 * 24 * time.Hour
 	}
@@ -176,6 +177,9 @@ func (s *Server) GC(ctx context.Context, opts GCOptions) (*apiv1.GCResult, error
 		res.BytesFreed += sizes[i]
 	}
 	if !opts.DryRun {
+		if res.AuditPruned, err = s.pruneAudit(ctx); err != nil { // audit.go
+			return res, err
+		}
 		_ = s.Blobs.CleanTemp(ctx, time.Hour)
 		s.Meta.ValueLogGC()
 	}

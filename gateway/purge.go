@@ -40,7 +40,7 @@ func (s *Server) Purge(ctx context.Context, opts PurgeOptions) (*apiv1.PurgeRepo
 	if opts.Content == "" {
 		return nil, errs.E("gateway.Purge", errs.Invalid, "name the content to purge (a SHA-256)")
 	}
-	return s.purgeOne(ctx, opts, map[string]bool{}, 0)
+	return s.purgeOne(freeingSpace(ctx), opts, map[string]bool{}, 0) // space.go
 }
 
 // maxDerivedDepth bounds the provenance walk of one purge.
@@ -85,6 +85,7 @@ func (s *Server) purgeOne(ctx context.Context, opts PurgeOptions, seen map[strin
 			rep.BytesKept = "versions outside this purge still hold these bytes; they stay for them"
 		}
 	}
+	size := s.purgeSize(ctx, opts.Content) // for the audit log
 	if !keep {
 		deleted, err := s.Backend.pins.deleteUnprotected(opts.Content, func() error {
 			if err := s.Blobs.Delete(ctx, opts.Content); err != nil && !errs.Is(err, errs.NotExist) {
@@ -100,6 +101,7 @@ func (s *Server) purgeOne(ctx context.Context, opts PurgeOptions, seen map[strin
 			rep.BytesKept = "a write in flight is storing these bytes again as a new version"
 		}
 	}
+	s.auditPurge(ctx, opts, rep, size) // audit.go
 	// Pipeline outputs derived from what was removed (SPEC §8 downstream).
 	if depth >= maxDerivedDepth {
 		return rep, nil

@@ -72,6 +72,9 @@ type Config struct {
 	GCInterval  time.Duration
 	GCRetention time.Duration
 	UploadTTL   time.Duration // GC aborts multipart uploads in flight this long (default 7 days; negative: never)
+	// AuditRetention: GC deletes audit log entries older than this
+	// (default 90 days; negative: never).
+	AuditRetention time.Duration
 	// Pipelines configures the pipelines the gateway runs (pipelines.go).
 	Pipelines PipelineConfig
 	// Version is the server's version, reported by GET /api/v1/version
@@ -147,7 +150,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("unknown backend %q: use disk or s3", cfg.Backend)
 	}
-	ms, err := meta.Open(filepath.Join(cfg.DataDir, "meta"), meta.Options{OnSync: cfg.OnMetaSync, Now: cfg.MetaNow})
+	ms, err := meta.Open(filepath.Join(cfg.DataDir, "meta"), meta.Options{OnSync: cfg.OnMetaSync, Now: cfg.MetaNow,
+		WriteGate: metaWriteGate(filepath.Join(cfg.DataDir, "meta"), metaReserve(cfg.MinFree))}) // space.go
 	if err != nil {
 		drv.Close()
 		return nil, err
@@ -202,6 +206,7 @@ func (s *Server) buildHandler() http.Handler {
 		Help: "HTTP request latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method"})
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "tusk_http_in_flight_requests", Help: "Requests being served."})
 	s.reg.MustRegister(reqs, dur, inflight)
+	s.reg.MustRegister(newUploadCollector(s)) // uploadmetrics.go: multipart uploads in flight, by age
 	if s.Pipelines != nil {
 		// Jobs by state, datums processed/skipped/failed, datum durations,
 		// queue depth (pipelines/metrics.go).

@@ -130,6 +130,11 @@ func (w *wtx) roomForRecords() error {
 // update queues fn and waits until it is durable (its batch is committed
 // and synced) or failed.
 func (s *Store) update(ctx context.Context, fn func(w *wtx) error) error {
+	if g := s.opts.WriteGate; g != nil {
+		if err := g(ctx); err != nil {
+			return err
+		}
+	}
 	o := &op{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
 	case s.queue <- o:

@@ -252,7 +252,7 @@ func (s *Store) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, erro
 			detail += ", blocked"
 		}
 		detail += ": " + strconv.Itoa(len(res.Removed)) + " versions removed from " + strconv.Itoa(len(res.Commits)) + " branches"
-		return w.audit(AuditEntry{Time: w.now, User: req.User, Action: "purge", Target: req.Target, Detail: detail})
+		return w.audit(AuditEntry{Time: w.now, User: req.User, Action: "purge", Repo: req.Repo, Target: req.Target, Detail: detail})
 	})
 	if err != nil {
 		unadd()

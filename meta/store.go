@@ -41,6 +41,13 @@ type Options struct {
 	Now func() time.Time
 	// InMemory makes Open use an in-memory store (memkv; tests only).
 	InMemory bool
+	// WriteGate, when set, is asked with the write's context before each
+	// write is queued; an error refuses the write (nothing is written)
+	// and is returned as it is. The gateway refuses writes with it when
+	// the disk holding the metadata is nearly full: Badger's log is a
+	// memory-mapped file, and a page written on a full disk kills the
+	// process (SIGBUS) instead of failing the write.
+	WriteGate func(ctx context.Context) error
 }
 
 // DefaultNodeCacheBytes is Options.NodeCacheBytes's default.

@@ -3,7 +3,6 @@ package meta
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta/kv"
@@ -175,34 +174,6 @@ func (s *Store) Diff(ctx context.Context, a, b Hash, prefix string, fn func(Diff
 		}
 		return fn(d)
 	})
-}
-
-// AuditEntry is one line of the audit log.
-type AuditEntry struct {
-	Time   time.Time `json:"time"`
-	User   string    `json:"user"`
-	Action string    `json:"action"`
-	Target string    `json:"target"`
-	Detail string    `json:"detail,omitempty"`
-}
-
-func (w *wtx) audit(e AuditEntry) error {
-	return kv.PutJSON(w.txn, pAudit+e.Time.Format("20060102T150405.000000000Z")+"/"+NewID()[:8], e)
-}
-
-// Audit appends an entry to the audit log.
-func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
-	return s.update(ctx, func(w *wtx) error {
-		if e.Time.IsZero() {
-			e.Time = w.now
-		}
-		return w.audit(e)
-	})
-}
-
-// AuditLog lists the audit log, oldest first.
-func (s *Store) AuditLog(ctx context.Context) ([]AuditEntry, error) {
-	return listJSON[AuditEntry](s, pAudit)
 }
 
 // LogPath returns up to limit commits of c's first-parent history, newest

@@ -234,18 +234,28 @@ type PermInfo struct {
 	Permission string `json:"permission"` // none, read, write, admin
 }
 
-// AuditResult answers GET /audit.
+// AuditResult answers GET /audit: a page of entries and, when the page
+// is full, Next, the cursor of the next page (which may be empty).
 type AuditResult struct {
 	Entries []AuditEntry `json:"entries"`
+	Next    string       `json:"next,omitempty"`
 }
 
-// AuditEntry is one entry of the audit log.
+// AuditEntry is one entry of the audit log: who (user, access key), what
+// (action, repo, target, detail), when, how it ended (result "ok" or
+// "failed", with the error code and message) and the request id.
 type AuditEntry struct {
-	Time   time.Time `json:"time"`
-	User   string    `json:"user"`
-	Action string    `json:"action"`
-	Target string    `json:"target"`
-	Detail string    `json:"detail,omitempty"`
+	Time      time.Time `json:"time"`
+	User      string    `json:"user"`
+	Key       string    `json:"access_key,omitempty"`
+	Action    string    `json:"action"`
+	Repo      string    `json:"repo,omitempty"`
+	Target    string    `json:"target"`
+	Detail    string    `json:"detail,omitempty"`
+	Result    string    `json:"result,omitempty"`
+	Code      string    `json:"code,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
 }
 
 // GCResult answers POST /gc: what a garbage collection run did.
@@ -258,6 +268,7 @@ type GCResult struct {
 	NodesDeleted   int     `json:"nodes_deleted"`
 	NodesKept      int     `json:"nodes_kept"`
 	UploadsExpired int     `json:"uploads_expired"`
+	AuditPruned    int     `json:"audit_pruned,omitempty"` // audit log entries older than the retention
 	DryRun         bool    `json:"dry_run,omitempty"`
 	TookSeconds    float64 `json:"took_seconds"`
 }

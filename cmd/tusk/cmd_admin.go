@@ -301,48 +301,7 @@ func runPerm(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command
 	})
 }
 
-// ---- audit, gc ----
-
-func newAuditCmd(o *rootOptions) *cobra.Command {
-	var user, action string
-	var limit int
-	cmd := &cobra.Command{
-		Use:   "audit [--user U] [--action A] [--limit N]",
-		Short: "Show the audit log: who did what (admin actions, merges, resets, purges), oldest first",
-		Args:  nargs(0, 0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd, func(ctx context.Context, cl *client) error { return runAudit(ctx, o, cl, cmd, user, action, limit) })
-		},
-	}
-	cmd.Flags().StringVar(&user, "user", "", "only entries by this user")
-	cmd.Flags().StringVar(&action, "action", "", "only this action (purge, merge, reset, revert, gc) or group (repo, branch, tag, user, key, perm)")
-	cmd.Flags().IntVar(&limit, "limit", 100, "the last N entries (0: all)")
-	return cmd
-}
-
-func runAudit(ctx context.Context, o *rootOptions, cl *client, cmd *cobra.Command, user, action string, limit int) error {
-	q := url.Values{"limit": {strconv.Itoa(limit)}}
-	if user != "" {
-		q.Set("user", user)
-	}
-	if action != "" {
-		q.Set("action", action)
-	}
-	var res apiv1.AuditResult
-	if err := cl.do(ctx, "GET", "/audit", q, nil, &res); err != nil {
-		return err
-	}
-	return o.printer(stdout(cmd)).print(res, func(p *printer) {
-		if len(res.Entries) == 0 {
-			p.line("No audit log entries.")
-			return
-		}
-		p.row("TIME", "USER", "ACTION", "TARGET", "DETAIL")
-		for _, e := range res.Entries {
-			p.row(ftime(e.Time), e.User, e.Action, orDash(e.Target), orDash(e.Detail))
-		}
-	})
-}
+// ---- gc (audit: cmd_audit.go) ----
 
 func newGCCmd(o *rootOptions) *cobra.Command {
 	var dryRun bool
