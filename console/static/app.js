@@ -696,14 +696,19 @@ function keysCell(user, count) {
 }
 
 async function pageAudit(p) {
-  const q = new URLSearchParams({ limit: p.get("limit") || "200" });
-  if (p.get("user")) q.set("user", p.get("user"));
-  if (p.get("action")) q.set("action", p.get("action"));
+  // Newest first, a page at a time: the log pages with a cursor.
+  const limit = p.get("limit") || "200", user = p.get("user") || "", action = p.get("action") || "", cursor = p.get("cursor") || "";
+  const q = new URLSearchParams({ limit, order: "newest" });
+  if (user) q.set("user", user);
+  if (action) q.set("action", action);
+  if (cursor) q.set("cursor", cursor);
   const a = await api("GET", "/audit?" + q);
   show(p, h("h1", {}, "Audit log"),
-    form({}, async d => go("audit", d), field("user", { value: p.get("user") || "" }), field("action", { value: p.get("action") || "" }),
-      field("limit", { value: p.get("limit") || "200", size: 5 }), h("button", { type: "submit" }, "Filter")),
-    table(["time", "user", "action", "target", "detail"], a.entries.slice().reverse().map(e => [when(e.time), e.user, e.action, h("span", { class: "mono" }, e.target), e.detail || ""])));
+    form({}, async d => go("audit", d), field("user", { value: user }), field("action", { value: action }),
+      field("limit", { value: limit, size: 5 }), h("button", { type: "submit" }, "Filter")),
+    table(["time", "user", "action", "target", "result", "detail"], a.entries.map(e => [when(e.time), e.user, e.action, h("span", { class: "mono" }, e.target), e.result || "", e.detail || ""])),
+    h("p", {}, cursor ? link("audit", { user, action, limit }, "« newest") : null, " ",
+      a.next ? link("audit", { user, action, limit, cursor: a.next }, "older »") : null));
 }
 
 // ---- router ----
