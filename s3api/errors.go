@@ -106,7 +106,7 @@ var codeTable = map[string]codeInfo{
 	"NotImplemented":      {501, "A header or query you provided implies functionality that is not implemented."},
 	"ServiceUnavailable":  {503, "Reduce your request rate."},
 	"SlowDown":            {503, "Please reduce your request rate."},
-	"InsufficientStorage": {507, "The store is below its free-space floor; writes are refused until space is freed."},
+	"InsufficientStorage": {507, "The store is out of space (full, or below its free-space floor); writes are refused until space is freed."},
 }
 
 // kr is a (kind, reason) pair: a key of reasonTable.
