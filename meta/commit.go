@@ -387,6 +387,9 @@ func (p *pipe) apply(o *op) {
 	}
 	o.err = err
 	p.ops = append(p.ops, o)
+	if s.afterApply != nil {
+		s.afterApply()
+	}
 	if len(p.ops) >= s.opts.MaxBatch {
 		p.seal()
 	}
