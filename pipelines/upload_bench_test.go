@@ -38,6 +38,10 @@ import (
 //
 // `tusk put` is bin/tusk (make bench builds it), or one built here.
 //
+// The gateway gets serve's default soft memory limit (256 MiB) unless
+// GOMEMLIMIT is set. TUSK_BENCH_TRACE prints the memory samples (RSS split
+// into anonymous and file-backed pages, and the Go runtime's share).
+//
 //	go test -run '^$' -bench Upload -benchtime 1x ./pipelines/
 func BenchmarkUpload(b *testing.B) {
 	n, big := 10000, 512
@@ -48,6 +52,11 @@ func BenchmarkUpload(b *testing.B) {
 		big = v
 	}
 	tusk := tuskBinary(b)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The gateway runs in this process: give it serve's default soft
+		// memory limit (cmd/tusk/memlimit.go), as `tusk serve` has.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(256 << 20))
+	}
 	b.Run("10k-small", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			benchUpload(b, tusk, n, 0)
