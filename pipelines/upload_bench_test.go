@@ -38,7 +38,7 @@ import (
 //
 // `tusk put` is bin/tusk (make bench builds it), or one built here.
 //
-// The gateway gets serve's default soft memory limit (256 MiB) unless
+// The gateway gets serve's default soft memory limit (192 MiB) unless
 // GOMEMLIMIT is set. TUSK_BENCH_TRACE prints the memory samples (RSS split
 // into anonymous and file-backed pages, and the Go runtime's share).
 //
@@ -55,7 +55,7 @@ func BenchmarkUpload(b *testing.B) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The gateway runs in this process: give it serve's default soft
 		// memory limit (cmd/tusk/memlimit.go), as `tusk serve` has.
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(256 << 20))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(192 << 20))
 	}
 	b.Run("10k-small", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
