@@ -22,9 +22,9 @@ import (
 //
 // With a warm gateway's Go memory at 130-180 MiB, the limit is what sets
 // the RSS rise while a job uploads: BenchmarkUpload (10,000 outputs of
-// 100 B) measured anonymous RSS +86 MiB over idle at 256 MiB and +37 MiB
-// at 192 MiB, with the same job and put times (the file-backed rise,
-// Badger's mmapped tables, is apart from it: +50-55 MiB).
+// 100 B) measured anonymous RSS +86 MiB over idle at 256 MiB and +37-50
+// MiB at 192 MiB (two runs), with the same job and put times (the
+// file-backed rise, Badger's mmapped tables, is apart from it: +50-55 MiB).
 const defaultMemoryLimit = 192 << 20
 
 // setMemoryLimit applies serve's --memory-limit: "" (default) takes
