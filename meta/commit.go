@@ -18,10 +18,14 @@ import (
 // nodes (content-addressed nodes written by a failed op are harmless
 // garbage), so that a failing op leaves no visible change.
 type op struct {
-	ctx  context.Context
-	fn   func(w *wtx) error
-	err  error
-	done chan struct{}
+	ctx context.Context
+	fn  func(w *wtx) error
+	// deferOpen: fn only writes into open commits (Write with Open set), so
+	// its tree changes may wait for the transaction's other writes into the
+	// same open commit (see pendingOpen).
+	deferOpen bool
+	err       error
+	done      chan struct{}
 }
 
 // wtx is the committer's view of one group-commit transaction.
@@ -32,6 +36,104 @@ type wtx struct {
 	events []HeadEvent // branch moves made by the ops that succeeded
 	// nodeBytes estimates the tree-node bytes written into txn.
 	nodeBytes int
+	// deferring is the op being applied when it may defer its writes into
+	// open commits (op.deferOpen), nil otherwise.
+	deferring *op
+	// pending holds the open commits that deferred writes changed, by
+	// "repo/id", in the order first written (pendingOrder).
+	pending      map[string]*pendingOpen
+	pendingOrder []string
+}
+
+// pendingOpen is an open commit changed by deferred writes of the current
+// transaction. Every write into an open commit used to rewrite its tree's
+// root-to-leaf path (about 4.5 KiB of nodes for a 100-byte object, most of
+// it garbage once the next write rewrote the same path); the writes of one
+// group commit into the same open commit are now applied to its tree as
+// one update (applyPending): one path per leaf touched, not per write.
+//
+// A deferred write sees the writes before it (conditions, deletes of keys
+// written earlier in the batch) through get; ops that are not deferrable
+// see the open commit as written, because the committer applies pending
+// writes before running them, and before sealing the transaction. Either
+// way every op's view and outcome are those of applying the ops one by
+// one, in queue order.
+type pendingOpen struct {
+	oc *OpenCommit // the record as read (its Root without the writes in muts)
+	// muts holds the live-tree changes made since: key -> stamped entry
+	// encoding, nil to delete the key.
+	muts map[string][]byte
+	ops  []*op // the ops whose writes muts holds: they fail if applying fails
+}
+
+// get reads key in the open commit's tree with the pending changes on top.
+func (po *pendingOpen) get(src nodeSource, key []byte) ([]byte, bool, error) {
+	if v, ok := po.muts[string(key)]; ok {
+		return v, v != nil, nil
+	}
+	return treeGet(src, po.oc.Root, key)
+}
+
+// sorted returns the pending changes as sorted, unique mutations.
+func (po *pendingOpen) sorted() []Mut {
+	muts := make([]Mut, 0, len(po.muts))
+	for k, v := range po.muts {
+		muts = append(muts, Mut{Key: []byte(k), Val: v})
+	}
+	sort.Slice(muts, func(i, j int) bool { return bytes.Compare(muts[i].Key, muts[j].Key) < 0 })
+	return muts
+}
+
+// openState returns open commit id of repo as this transaction sees it:
+// its pending state when deferred writes changed it, else a fresh one read
+// from the transaction (not registered as pending).
+func (w *wtx) openState(repo, id string) (*pendingOpen, error) {
+	if po := w.pending[repo+"/"+id]; po != nil {
+		return po, nil
+	}
+	oc, err := w.openTx(repo, id)
+	if err != nil {
+		return nil, err
+	}
+	return &pendingOpen{oc: oc, muts: map[string][]byte{}}, nil
+}
+
+// applyOpen applies po's changes to its tree and writes its record with the
+// new root. Nodes first, then the record (see roomForRecords).
+func (w *wtx) applyOpen(po *pendingOpen) error {
+	root, err := treeApply(w.nodes(), po.oc.Root, po.sorted())
+	if err != nil {
+		return err
+	}
+	if err := w.roomForRecords(); err != nil {
+		return err
+	}
+	oc := *po.oc
+	oc.Root = root
+	return kv.PutJSON(w.txn, pOpen+oc.Repo+"/"+oc.ID, &oc)
+}
+
+// applyPending applies every pending open commit's changes (one tree
+// update each). When one fails, the ops that wrote into it fail with its
+// error (their writes are not recorded; nodes already written are
+// unreachable garbage), and the other ops of the transaction are
+// unaffected.
+func (w *wtx) applyPending() {
+	for _, k := range w.pendingOrder {
+		po := w.pending[k]
+		err := w.applyOpen(po)
+		if errors.Is(err, kv.ErrTxnTooBig) {
+			err = errs.E("meta.commit", errs.TooLarge, "change too large for one transaction")
+		}
+		if err != nil {
+			for _, o := range po.ops {
+				if o.err == nil {
+					o.err = err
+				}
+			}
+		}
+	}
+	w.pending, w.pendingOrder = nil, nil
 }
 
 // HeadEvent reports that a branch now points at a new commit.
@@ -135,7 +237,12 @@ func (s *Store) update(ctx context.Context, fn func(w *wtx) error) error {
 			return err
 		}
 	}
-	o := &op{ctx: ctx, fn: fn, done: make(chan struct{})}
+	return s.enqueue(&op{ctx: ctx, fn: fn, done: make(chan struct{})})
+}
+
+// enqueue queues o and waits until it is durable or failed.
+func (s *Store) enqueue(o *op) error {
+	ctx := o.ctx
 	select {
 	case s.queue <- o:
 	case <-s.done:
@@ -260,9 +367,16 @@ func (p *pipe) apply(o *op) {
 		p.w = &wtx{s: s, txn: txn}
 	}
 	w := p.w
+	if o.deferOpen {
+		w.deferring = o
+	} else {
+		// o sees (and may change) open commits as written so far.
+		w.applyPending()
+	}
 	w.now = s.tick()
 	nev := len(w.events)
 	err := o.fn(w)
+	w.deferring = nil
 	if err != nil {
 		w.events = w.events[:nev]
 	}
@@ -278,6 +392,9 @@ func (p *pipe) apply(o *op) {
 	}
 	o.err = err
 	p.ops = append(p.ops, o)
+	if s.afterApply != nil {
+		s.afterApply()
+	}
 	if len(p.ops) >= s.opts.MaxBatch {
 		p.seal()
 	}
@@ -290,6 +407,7 @@ func (p *pipe) seal() {
 	if w == nil {
 		return
 	}
+	w.applyPending()
 	err := w.stampClock()
 	if errors.Is(err, kv.ErrTxnTooBig) {
 		if err = w.txn.Commit(); err == nil {
@@ -498,7 +616,7 @@ func (s *Store) Write(ctx context.Context, req WriteRequest) (*WriteResult, erro
 		}
 	}
 	var res *WriteResult
-	err := s.update(ctx, func(w *wtx) error {
+	err := s.enqueue(&op{ctx: ctx, done: make(chan struct{}), deferOpen: req.Open != "", fn: func(w *wtx) error {
 		var err error
 		if req.Open != "" {
 			res, err = w.writeOpen(req)
@@ -506,7 +624,7 @@ func (s *Store) Write(ctx context.Context, req WriteRequest) (*WriteResult, erro
 			res, err = w.writeBranch(req)
 		}
 		return err
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -544,9 +662,10 @@ func dedupChanges(cs []Change) ([]Change, []int) {
 }
 
 // stage checks conditions and turns changes into live-tree mutations,
-// stamping entries with version id and time. It reads the tree at root.
+// stamping entries with version id and time. It reads the live tree
+// through get (the tree at the target's root, with any pending changes).
 // null stamps the new versions as null versions (versioning Suspended).
-func (w *wtx) stage(repo string, root, vroot Hash, changes []Change, version string, null bool) ([]Mut, []Change, []bool, error) {
+func (w *wtx) stage(repo string, get func(key []byte) ([]byte, bool, error), vroot Hash, changes []Change, version string, null bool) ([]Mut, []Change, []bool, error) {
 	cs, orig := dedupChanges(changes)
 	changed := make([]bool, len(changes))
 	var muts []Mut
@@ -554,7 +673,7 @@ func (w *wtx) stage(repo string, root, vroot Hash, changes []Change, version str
 	for i := range cs {
 		c := &cs[i]
 		var cur *Entry
-		if v, ok, err := treeGet(w.nodes(), root, []byte(c.Key)); err != nil {
+		if v, ok, err := get([]byte(c.Key)); err != nil {
 			return nil, nil, nil, err
 		} else if ok {
 			if cur, err = DecodeEntry(v); err != nil {
@@ -575,7 +694,7 @@ func (w *wtx) stage(repo string, root, vroot Hash, changes []Change, version str
 			// Deleting a key is a version (a delete marker) even when the
 			// key is absent, as on S3; the live tree changes only if the
 			// key is there.
-			if _, ok, err := treeGet(w.nodes(), root, []byte(c.Key)); err != nil {
+			if _, ok, err := get([]byte(c.Key)); err != nil {
 				return nil, nil, nil, err
 			} else if ok {
 				muts = append(muts, Mut{Key: []byte(c.Key)})
@@ -627,7 +746,8 @@ func (w *wtx) writeBranch(req WriteRequest) (*WriteResult, error) {
 	}
 	id := NewID()
 	null := br.Versioning == VersioningSuspended
-	muts, eff, changed, err := w.stage(req.Repo, head.Root, head.VRoot, req.Changes, id, null)
+	get := func(key []byte) ([]byte, bool, error) { return treeGet(w.nodes(), head.Root, key) }
+	muts, eff, changed, err := w.stage(req.Repo, get, head.VRoot, req.Changes, id, null)
 	if err != nil {
 		return nil, err
 	}
@@ -736,11 +856,16 @@ func (w *wtx) openTx(repo, id string) (*OpenCommit, error) {
 	return &oc, nil
 }
 
+// writeOpen writes req's changes into its open commit. In a deferring op
+// (see pendingOpen) the changes join the open commit's pending changes,
+// applied with the transaction's other writes into it; otherwise they are
+// applied now, before the caller writes its own records.
 func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
-	oc, err := w.openTx(req.Repo, req.Open)
+	po, err := w.openState(req.Repo, req.Open)
 	if err != nil {
 		return nil, err
 	}
+	oc := po.oc
 	base, err := w.s.commitTx(w.txn, req.Repo, oc.Base)
 	if err != nil {
 		return nil, err
@@ -748,7 +873,8 @@ func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
 	if len(req.Removals) > 0 {
 		return nil, errs.E("meta.Write", errs.Invalid, "versions are removed on a branch, not in open commit %s", oc.ID).Because(errs.RefKind)
 	}
-	muts, eff, changed, err := w.stage(req.Repo, oc.Root, base.VRoot, req.Changes, oc.ID, false)
+	get := func(key []byte) ([]byte, bool, error) { return po.get(w.nodes(), key) }
+	muts, eff, changed, err := w.stage(req.Repo, get, base.VRoot, req.Changes, oc.ID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -758,18 +884,31 @@ func (w *wtx) writeOpen(req WriteRequest) (*WriteResult, error) {
 		}
 		return &WriteResult{Changed: changed}, nil
 	}
-	root, err := treeApply(w.nodes(), oc.Root, muts)
-	if err != nil {
-		return nil, err
+	res := &WriteResult{Version: oc.ID, Time: w.now, Changed: changed}
+	if w.deferring == nil {
+		// Not pending (the committer applied pending changes before this
+		// op): po is this op's alone.
+		for _, m := range muts {
+			po.muts[string(m.Key)] = m.Val
+		}
+		if err := w.applyOpen(po); err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
-	if err := w.roomForRecords(); err != nil {
-		return nil, err
+	k := req.Repo + "/" + oc.ID
+	if w.pending[k] == nil {
+		if w.pending == nil {
+			w.pending = map[string]*pendingOpen{}
+		}
+		w.pending[k] = po
+		w.pendingOrder = append(w.pendingOrder, k)
 	}
-	oc.Root = root
-	if err := kv.PutJSON(w.txn, pOpen+req.Repo+"/"+oc.ID, oc); err != nil {
-		return nil, err
+	for _, m := range muts {
+		po.muts[string(m.Key)] = m.Val
 	}
-	return &WriteResult{Version: oc.ID, Time: w.now, Changed: changed}, nil
+	po.ops = append(po.ops, w.deferring)
+	return res, nil
 }
 
 // ---- repos, branches, tags ----

@@ -78,6 +78,9 @@ type Store struct {
 	// gcAfterSnapshot, set by tests, runs right after GC took its marking
 	// snapshot.
 	gcAfterSnapshot func()
+	// afterApply, set by tests before the first write, runs on the
+	// committer goroutine after each op was applied (not yet committed).
+	afterApply func()
 }
 
 // Record keys. meta owns every key that starts with an upper-case letter,

@@ -38,6 +38,10 @@ import (
 //
 // `tusk put` is bin/tusk (make bench builds it), or one built here.
 //
+// The gateway gets serve's default soft memory limit (192 MiB) unless
+// GOMEMLIMIT is set. TUSK_BENCH_TRACE prints the memory samples (RSS split
+// into anonymous and file-backed pages, and the Go runtime's share).
+//
 //	go test -run '^$' -bench Upload -benchtime 1x ./pipelines/
 func BenchmarkUpload(b *testing.B) {
 	n, big := 10000, 512
@@ -48,6 +52,11 @@ func BenchmarkUpload(b *testing.B) {
 		big = v
 	}
 	tusk := tuskBinary(b)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The gateway runs in this process: give it serve's default soft
+		// memory limit (cmd/tusk/memlimit.go), as `tusk serve` has.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(192 << 20))
+	}
 	b.Run("10k-small", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			benchUpload(b, tusk, n, 0)
@@ -197,10 +206,18 @@ transform: {cmd: [cp, -R, ` + strconv.Quote(tree+"/.") + `, out/]}
 // memRise is how far this process's memory rose over its idle value.
 type memRise struct {
 	idle, rss, live, heap int64 // idle RSS; peak rises of RSS and live heap; peak heap in use
+	// anon, file: peak rises of anonymous and file-backed RSS (RssAnon,
+	// RssFile: Badger's mmapped tables and value log count in the latter).
+	anon, file int64
+	// goRSS: peak rise of the Go runtime's resident memory (heap spans in
+	// use or not yet returned, stacks, runtime structures: Sys minus
+	// HeapReleased), the part of RssAnon that is Go's.
+	goRSS int64
 }
 
 func (m memRise) String() string {
-	return fmt.Sprintf("RSS +%d MiB (idle %d MiB), live heap +%d MiB, heap in use at most %d MiB", m.rss>>20, m.idle>>20, m.live>>20, m.heap>>20)
+	return fmt.Sprintf("RSS +%d MiB (idle %d MiB; anon +%d, file +%d, Go runtime +%d), live heap +%d MiB, heap in use at most %d MiB",
+		m.rss>>20, m.idle>>20, m.anon>>20, m.file>>20, m.goRSS>>20, m.live>>20, m.heap>>20)
 }
 
 // sampleMem frees what it can, takes the idle values and samples RSS and
@@ -211,6 +228,8 @@ func (m memRise) String() string {
 func sampleMem(phase string) func() memRise {
 	debug.FreeOSMemory()
 	idle, idleLive := rssBytes(), liveHeap()
+	idleAnon, idleFile := procStatus("RssAnon:"), procStatus("RssFile:")
+	idleGo := goResident()
 	var m memRise
 	m.idle = idle
 	stop := make(chan struct{})
@@ -224,9 +243,13 @@ func sampleMem(phase string) func() memRise {
 			rss, live := rssBytes(), liveHeap()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
+			anon, file := procStatus("RssAnon:"), procStatus("RssFile:")
+			goRes := int64(ms.Sys - ms.HeapReleased)
 			m.rss, m.live = max(m.rss, rss-idle), max(m.live, live-idleLive)
+			m.anon, m.file, m.goRSS = max(m.anon, anon-idleAnon), max(m.file, file-idleFile), max(m.goRSS, goRes-idleGo)
 			if os.Getenv("TUSK_BENCH_TRACE") != "" {
-				fmt.Fprintf(os.Stderr, "%s %6.1fs rss %4d MiB heap %4d MiB live %4d MiB\n", phase, time.Since(start).Seconds(), rss>>20, ms.HeapInuse>>20, live>>20)
+				fmt.Fprintf(os.Stderr, "%s %6.1fs rss %4d MiB (anon %4d file %4d go %4d) heap %4d MiB live %4d MiB\n", phase, time.Since(start).Seconds(),
+					rss>>20, anon>>20, file>>20, goRes>>20, ms.HeapInuse>>20, live>>20)
 			}
 			if h := int64(ms.HeapInuse); h > m.heap {
 				m.heap = h
@@ -262,16 +285,27 @@ func liveHeap() int64 {
 }
 
 // rssBytes is this process's resident set size (0 where /proc is absent).
-func rssBytes() int64 {
+func rssBytes() int64 { return procStatus("VmRSS:") }
+
+// procStatus is the value of a kB field of /proc/self/status (VmRSS:,
+// RssAnon:, RssFile:), in bytes; 0 where /proc is absent.
+func procStatus(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			return kb << 10
 		}
 	}
 	return 0
+}
+
+// goResident is the Go runtime's memory not returned to the OS.
+func goResident() int64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.Sys - ms.HeapReleased)
 }

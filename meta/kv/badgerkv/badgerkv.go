@@ -8,6 +8,7 @@ import (
 	"errors"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/meta/kv"
@@ -33,7 +34,8 @@ type Options struct {
 	//
 	// MemTableSize defaults to 16 MiB (2 memtables) and sets the
 	// transaction limit (Limits: 15% of it); BlockCacheSize defaults to
-	// 16 MiB; IndexCacheSize to 8 MiB.
+	// 16 MiB (blocks are not compressed, so the cache holds slices of the
+	// mmapped tables, not copies); IndexCacheSize to 8 MiB.
 	MemTableSize   int64
 	BlockCacheSize int64
 	IndexCacheSize int64
@@ -76,7 +78,15 @@ func Open(o Options) (*Store, error) {
 		WithBlockCacheSize(o.BlockCacheSize).
 		WithIndexCacheSize(o.IndexCacheSize).
 		WithValueLogFileSize(64 << 20).
-		WithNumCompactors(2).
+		WithNumCompactors(2). // Badger's minimum
+		// No compression: a table builder then holds each block once (with
+		// Snappy it also held the compressed copy), and a block read is a
+		// slice of the mmapped table instead of a decompressed copy on the
+		// heap (BenchmarkUpload's alloc profile: compressing and
+		// decompressing were 45% of Badger's 0.5 GB of table buffers for
+		// 20,000 small PUTs). Tree nodes are mostly hashes; the LSM grows
+		// by what Snappy saved on them.
+		WithCompression(options.None).
 		WithBaseTableSize(2 << 20). // compaction builders hold about one table each
 		WithNumLevelZeroTables(5).
 		WithNumLevelZeroTablesStall(15).
