@@ -95,6 +95,10 @@ func (s *Store) branch(ctx context.Context, repo, name string) (*Branch, error) 
 // commit once finished.
 func (im *Import) ID() string { return im.id }
 
+// Buffered is how many added entries are not staged yet (0 right after
+// a Flush, including the one Add makes when the buffer fills).
+func (im *Import) Buffered() int { return len(im.buf) }
+
 // Added is how many entries Add took (a key added twice counts twice).
 func (im *Import) Added() int { return im.added }
 
