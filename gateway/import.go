@@ -22,7 +22,7 @@ import (
 var _ adminapi.Importer = adminOps{}
 
 // importWorkers is how many files an import hashes (and stores) at once.
-const importWorkers = 4
+const importWorkers = 16
 
 // maxSkippedListed bounds ImportResult.Skipped.
 const maxSkippedListed = 100
