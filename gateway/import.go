@@ -28,8 +28,9 @@ const importWorkers = 16
 const maxSkippedListed = 100
 
 // Import implements adminapi.Importer (tusk import): every regular file
-// under im.Source becomes key im.Prefix + its path relative to Source (a
-// file Source: Prefix + its name), all in ONE commit on im.Branch. Each
+// under im.Source becomes key Prefix/ + its path relative to Source (a
+// file Source: key Prefix, or Prefix + its name when Prefix is empty or
+// ends in '/', as tusk put names keys), all in ONE commit on im.Branch. Each
 // file is read once: hashed and copied into the blob store, or with Link
 // hashed and hard-linked (blob.Store.AddFile). Blobs are pinned from
 // before they reach their address until the chunk naming them is staged
@@ -82,8 +83,16 @@ func (o adminOps) Import(ctx context.Context, im adminapi.Import, started func()
 			}
 		}
 		if !fi.IsDir() {
-			send(src, im.Prefix+filepath.Base(src))
+			key := im.Prefix // as tusk put: the prefix names the key...
+			if key == "" || strings.HasSuffix(key, "/") {
+				key += filepath.Base(src) // ...unless it is empty or ends in '/'
+			}
+			send(src, key)
 			return
+		}
+		prefix := im.Prefix
+		if prefix != "" && !strings.HasSuffix(prefix, "/") {
+			prefix += "/" // a directory's files go under PREFIX/
 		}
 		walkErr = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -101,7 +110,7 @@ func (o adminOps) Import(ctx context.Context, im adminapi.Import, started func()
 				}
 				return nil
 			}
-			if !send(p, im.Prefix+filepath.ToSlash(rel)) {
+			if !send(p, prefix+filepath.ToSlash(rel)) {
 				return ctx.Err()
 			}
 			return nil

@@ -8,8 +8,9 @@ type ImportRequest struct {
 	Source string `json:"source"`
 	// Branch receives the commit ("" = main).
 	Branch string `json:"branch,omitempty"`
-	// Prefix is put before each file's path relative to Source (keys use
-	// "/"); "" = none.
+	// Prefix: a directory's files become Prefix/ + their path relative to
+	// Source (keys use "/"; "" = none); a file becomes key Prefix (Prefix +
+	// its name when Prefix is empty or ends in "/").
 	Prefix  string `json:"prefix,omitempty"`
 	Message string `json:"message,omitempty"`
 	// Mode is "copy" (default: each file read once, its bytes written into

@@ -24,7 +24,8 @@ func newImportCmd(o *rootOptions) *cobra.Command {
 		Use:   "import SRC REPO[@BRANCH][:PREFIX] [-m MSG] [--link]",
 		Short: "Register files of the gateway's host on a branch as one commit",
 		Long: `Register every regular file under SRC, a directory (or one file) on the
-GATEWAY's host, as key PREFIX + its path relative to SRC, all in ONE commit on
+GATEWAY's host, as key PREFIX/ + its path relative to SRC (a file: key PREFIX,
+or PREFIX/NAME when PREFIX is empty or ends in '/'), all in ONE commit on
 BRANCH (default main). SRC is an absolute path or file:///path under one of the
 server's import roots (tusk serve --import-root DIR); admin users only.
 

@@ -32,11 +32,11 @@ func TestImportCLI(t *testing.T) {
 		Bytes  int    `json:"bytes"`
 		Linked int    `json:"linked"`
 	}
-	a.json(&res, "import", src, "pics@main:raw/", "-m", "first import", "--link")
+	a.json(&res, "import", src, "pics@main:raw", "-m", "first import", "--link")
 	if res.Files != 3 || res.Bytes != 12 || res.Linked != 3 || len(res.Commit) < 32 {
 		t.Fatalf("import result %+v", res)
 	}
-	r := a.ok("import", "file://"+filepath.Join(src, "dogs"), "pics:more/")
+	r := a.ok("import", "file://"+filepath.Join(src, "dogs", "1.jpg"), "pics:more/")
 	if !strings.HasPrefix(r.stdout, "Imported 1 file (") || !strings.Contains(r.stdout, " into pics@main as commit ") {
 		t.Fatalf("human output: %q", r.stdout)
 	}
