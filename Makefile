@@ -48,6 +48,14 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s -timeout 20m ./meta/ ./gateway/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./pipelines/
 
+# The scale curves (docs/performance.md): a repo of 1k, 100k and 1M keys each,
+# measured through `tusk serve`; one table, JSON in bin/bench-scale.json.
+# SCALE=1k,100k,1M,10M adds 10M keys (about 10x the 1M run's time and disk).
+SCALE ?= 1k,100k,1M
+.PHONY: bench-scale
+bench-scale: build
+	TUSK_BENCH_SCALE=$(SCALE) $(GO) test -run '^$$' -bench Scale -benchtime 1x -timeout 240m ./test/bench/
+
 # soak: the soak test by hand (make soak DURATION=30m CLIENTS=16); killloop:
 # the kill -9 loop (make killloop CYCLES=50). Each prints its report and
 # fails on any violation (docs/testing.md); make test runs 2 min and 10 cycles.

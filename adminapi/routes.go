@@ -65,6 +65,7 @@ func (a *API) routes() {
 	a.handle("GET", "/repos/{repo}/object", a.getObject)
 	a.handle("POST", "/repos/{repo}/purge", a.purge)
 	a.handle("POST", "/purge", a.purge)
+	a.handle("POST", "/repos/{repo}/import", a.importObjects) // import.go
 
 	a.handle("GET", "/users", a.listUsers)
 	a.handle("POST", "/users", a.createUser)

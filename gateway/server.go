@@ -80,6 +80,10 @@ type Config struct {
 	// Version is the server's version, reported by GET /api/v1/version
 	// (default "dev"); tusk serve sets its build version.
 	Version string
+	// ImportRoots are the directories of this host that admin users may
+	// import files from (POST /api/v1/repos/{repo}/import, import.go);
+	// none: importing is refused.
+	ImportRoots []string
 }
 
 // DefaultMinFree is the disk backend's free-space floor when Config.MinFree

@@ -168,6 +168,7 @@ TUSK_* and AWS_* keys); stdout names the file, never the secret.`,
 	f.DurationVar(&o.cfg.UploadTTL, "upload-ttl", 7*24*time.Hour, "abort multipart uploads left in flight this long")
 	f.DurationVar(&o.cfg.AuditRetention, "audit-retention", gateway.DefaultAuditRetention, "GC deletes audit log entries older than this (negative: never)")
 	f.StringVar(&o.memoryLimit, "memory-limit", "", "soft limit of the gateway's memory (Go's GOMEMLIMIT): a size such as 512MiB, or off (default: GOMEMLIMIT if set, else 192MiB)")
+	f.StringSliceVar(&o.cfg.ImportRoots, "import-root", nil, "a directory of this host that admin users may import files from (tusk import; repeatable; none: no import)")
 	f.DurationVar(&o.cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	return cmd
 }

@@ -70,13 +70,18 @@ type mpServer struct {
 }
 
 func mpStart(b *testing.B, bin string) *mpServer {
+	return mpStartIn(b, bin, filepath.Join(b.TempDir(), "data"))
+}
+
+// mpStartIn starts `tusk serve` on data (an existing data directory, or
+// one it creates).
+func mpStartIn(b *testing.B, bin, data string) *mpServer {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	data := filepath.Join(b.TempDir(), "data")
 	logf, err := os.Create(filepath.Join(b.TempDir(), "server.log"))
 	if err != nil {
 		b.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,7 @@ var sideResult struct {
 // sideFigures are one target's numbers.
 type sideFigures struct {
 	putRate, putP50, putP99 float64 // PUT 4 KiB x32
+	putCPU                  float64 // server CPU ms per PUT of the x32 phase
 	serialP50, serialP99    float64 // PUT 4 KiB x1
 	getRate                 float64 // GET 4 KiB x32
 	bigPut, bigGet          float64 // 256 MiB, MB/s
@@ -77,7 +79,7 @@ func sideVersioned() bool { return os.Getenv("TUSK_BENCH_VGW_VERSIONING") == "1"
 // backend on a fresh temporary directory (the same file system as Tusk's
 // data directory) and the same root keys as the Tusk gateway. The returned
 // function stops it.
-func sideVersitygw(b *testing.B) (string, func()) {
+func sideVersitygw(b *testing.B) (string, int, func()) {
 	bin := os.Getenv("TUSK_VERSITYGW")
 	if bin == "" {
 		home, _ := os.UserHomeDir()
@@ -85,6 +87,7 @@ func sideVersitygw(b *testing.B) (string, func()) {
 	}
 	if _, err := os.Stat(bin); err != nil {
 		b.Fatalf("versitygw not found at %s (%v): run scripts/install-versitygw.sh", bin, err)
+		return "", 0, nil
 	}
 	dir := filepath.Join(b.TempDir(), "vgw")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -139,11 +142,11 @@ func sideVersitygw(b *testing.B) (string, func()) {
 		}
 		if resp, err := http.Get("http://" + addr + "/"); err == nil {
 			resp.Body.Close()
-			return "http://" + addr, stop
+			return "http://" + addr, cmd.Process.Pid, stop
 		}
 	}
 	b.Fatalf("versitygw did not start on %s", addr)
-	return "", nil
+	return "", 0, nil
 }
 
 // sidePut is one 4 KiB PutObject (SDK defaults: signed payload + CRC32);
@@ -188,7 +191,7 @@ func parallel(n, conns int, op func(i int) error) (time.Duration, []time.Duratio
 }
 
 // sideRun runs the whole workload against one S3 endpoint.
-func sideRun(b *testing.B, name, url string, versioned bool, small [][]byte, big []byte, stampBase int) sideFigures {
+func sideRun(b *testing.B, name, url string, pid int, versioned bool, small [][]byte, big []byte, stampBase int) sideFigures {
 	ctx := context.Background()
 	c := client(url)
 	bucket := "side-bench"
@@ -205,12 +208,14 @@ func sideRun(b *testing.B, name, url string, versioned bool, small [][]byte, big
 
 	// PUT 4 KiB x32.
 	key := func(i int) string { return fmt.Sprintf("small/%05d", i) }
+	cpu0 := sideCPU(b, pid)
 	el, lat, err := parallel(sideSmallPuts, concurrentConns, func(i int) error {
 		return sidePut(ctx, c, bucket, key(i), small[i], versioned)
 	})
 	if err != nil {
 		b.Fatalf("%s: PUT 4 KiB x32: %v", name, err)
 	}
+	f.putCPU = float64(sideCPU(b, pid)-cpu0) / float64(time.Millisecond) / sideSmallPuts
 	f.putRate = sideSmallPuts / el.Seconds()
 	f.putP50, f.putP99 = ms(percentile(lat, 0.50)), ms(percentile(lat, 0.99))
 
@@ -291,10 +296,10 @@ func BenchmarkSideBySide(b *testing.B) {
 		// Tusk first, stopped before versitygw starts, so that neither's
 		// background work overlaps the other's measurements.
 		srv := mpStart(b, bin)
-		tusk := sideRun(b, "tusk", srv.url, true, small, big, 1000*run)
+		tusk := sideRun(b, "tusk", srv.url, srv.cmd.Process.Pid, true, small, big, 1000*run)
 		srv.stop()
-		url, stop := sideVersitygw(b)
-		vgw := sideRun(b, "versitygw", url, sideVersioned(), small, big, 1000*run+500)
+		url, vpid, stop := sideVersitygw(b)
+		vgw := sideRun(b, "versitygw", url, vpid, sideVersioned(), small, big, 1000*run+500)
 		stop()
 		b.StopTimer()
 		sideReport(b, tusk, vgw)
@@ -319,6 +324,9 @@ func sideReport(b *testing.B, t, v sideFigures) {
 	add("PUT 4 KiB x32 rate", "puts/s", "higher", t.putRate, v.putRate, g, m, small)
 	add("PUT 4 KiB x32 p50", "ms", "lower", t.putP50, v.putP50, "", nil, small)
 	add("PUT 4 KiB x32 p99", "ms", "lower", t.putP99, v.putP99, "", nil, small)
+	cpuOK := t.putCPU <= 0.5
+	add("server CPU per PUT x32", "ms", "lower", t.putCPU, v.putCPU, "Tusk <= 0.5 ms", &cpuOK,
+		"user + system CPU of the server process over the x32 phase (/proc/PID/stat), divided by its PUTs")
 	ok := t.serialP50 <= 1.5
 	add("PUT 4 KiB x1 p50", "ms", "lower", t.serialP50, v.serialP50, "Tusk <= 1.5 ms", &ok, serial)
 	add("PUT 4 KiB x1 p99", "ms", "lower", t.serialP99, v.serialP99, "", nil, serial)
@@ -427,4 +435,29 @@ func sideModuleRoot() string {
 			return wd
 		}
 	}
+}
+
+// sideCPU is the user + system CPU time pid has used (/proc/PID/stat,
+// in clock ticks of 10 ms: USER_HZ is 100 on Linux).
+func sideCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("reading the server's CPU time: %v", err)
+	}
+	// Fields after the command name (in parentheses, which may hold
+	// spaces): state is field 3, utime 14, stime 15.
+	rest := string(raw[strings.LastIndexByte(string(raw), ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		b.Fatalf("short /proc/%d/stat: %q", pid, raw)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			b.Fatalf("/proc/%d/stat: %v", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
