@@ -551,9 +551,9 @@ func azS3Ops() []azOp {
 				}
 				return azOK
 			}, run: func(c *azCell) error {
-			_, err := c.c.DeleteObject(c.ctx(), &s3.DeleteObjectInput{Bucket: &c.bucket, Key: k, VersionId: missingVersion})
-			return err
-		}},
+				_, err := c.c.DeleteObject(c.ctx(), &s3.DeleteObjectInput{Bucket: &c.bucket, Key: k, VersionId: missingVersion})
+				return err
+			}},
 		{name: "DeleteObjects", need: auth.PermWrite, write: true, prep: func(c *azCell) {
 			if c.form.writable && !c.form.missing {
 				put(c.t, c.m.global, c.bucket, c.key, []byte("to delete"))
