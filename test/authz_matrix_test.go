@@ -162,6 +162,9 @@ type azCell struct {
 	c      *s3.Client // the role's client
 	key    string     // a key unique to the cell
 	upload string     // an upload the cell prepared ("" none)
+	// allowed: the table permits the request (preparations that the
+	// request consumes are made fresh only then).
+	allowed bool
 }
 
 // azOp is an S3 operation and its requirement.
@@ -214,11 +217,13 @@ type azMatrix struct {
 	clients map[azRole]*s3.Client
 	keys    map[azRole][2]string
 	n       int
+	shared  map[string]string // bucket -> its upload for denied requests (prepUpload)
 }
 
 func newAZMatrix(t *testing.T) *azMatrix {
 	e := newEnv(t)
-	m := &azMatrix{e: e, admin: e.sdk(pathHTTP), repos: map[azTarget]*azRepo{}, clients: map[azRole]*s3.Client{}, keys: map[azRole][2]string{}}
+	m := &azMatrix{e: e, admin: e.sdk(pathHTTP), repos: map[azTarget]*azRepo{}, clients: map[azRole]*s3.Client{}, keys: map[azRole][2]string{},
+		shared: map[string]string{}}
 	for _, tg := range azTargets {
 		r := &azRepo{name: e.name("az" + tg.String())}
 		createBucket(t, m.admin, r.name)
@@ -338,13 +343,23 @@ func azAnswer(err error) azWant {
 
 func (c *azCell) ctx() context.Context { return ctx(c.t) }
 
-// prepUpload starts, as the global admin, an upload of c.key at the
-// cell's bucket when the form takes writes; otherwise the upload id is
-// one that does not exist.
+// prepUpload gives the cell an upload at its bucket when the form takes
+// writes (otherwise an upload id that does not exist): a fresh one of
+// c.key, started by the global admin, for a permitted request (which may
+// consume it); for a denied one, the bucket's shared upload of key
+// "shared", which denied requests must leave as it is.
 func (c *azCell) prepUpload(parts bool) {
 	c.upload = "nosuchupload"
 	if !c.form.writable || c.form.missing {
 		return
+	}
+	if !c.allowed {
+		if id, ok := c.m.shared[c.bucket]; ok {
+			c.key, c.upload = "shared", id
+			return
+		}
+		c.key, parts = "shared", true
+		defer func() { c.m.shared[c.bucket] = c.upload }()
 	}
 	out, err := c.m.global.CreateMultipartUpload(c.ctx(), &s3.CreateMultipartUploadInput{Bucket: aws.String(c.bucket), Key: aws.String(c.key)})
 	if err != nil {
@@ -555,9 +570,11 @@ func azS3Ops() []azOp {
 				return err
 			}},
 		{name: "DeleteObjects", need: auth.PermWrite, write: true, prep: func(c *azCell) {
-			if c.form.writable && !c.form.missing {
-				put(c.t, c.m.global, c.bucket, c.key, []byte("to delete"))
+			if !c.allowed {
+				c.key = "k" // what a denied delete must leave in place
+				return
 			}
+			put(c.t, c.m.global, c.bucket, c.key, []byte("to delete"))
 		}, run: func(c *azCell) error {
 			out, err := c.c.DeleteObjects(c.ctx(), &s3.DeleteObjectsInput{Bucket: &c.bucket,
 				Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: &c.key}}}})
@@ -669,10 +686,11 @@ func (m *azMatrix) runCell(t *testing.T, op azOp, role azRole, tg azTarget, f az
 	r := m.repos[tg]
 	c := &azCell{m: m, t: t, role: role, target: tg, form: f, repo: r, bucket: r.bucket(f), c: m.clients[role],
 		key: fmt.Sprintf("cell/%04d", m.n)}
+	want := azExpect(op, role, tg, f)
+	c.allowed = want == azOK
 	if op.prep != nil {
 		op.prep(c)
 	}
-	want := azExpect(op, role, tg, f)
 	var before string
 	if (op.write || op.mutates) && want != azOK {
 		before = m.azState(t, r.name, c.upload)
