@@ -332,7 +332,7 @@ func (m *azMatrix) adminState(t *testing.T, repo string) string {
 		Users []auth.User
 		Keys  []string
 	}{users, keys})
-	return m.azState(t, repo, "") + string(b)
+	return m.azState(t, repo, false, "") + string(b)
 }
 
 // adminDo sends an admin API call as role (HTTP basic with the role's key;
