@@ -86,6 +86,18 @@ func newLimiter(maxRequests int, bodyTimeout time.Duration, reg prometheus.Regis
 // read.
 func (l *limiter) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.bodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			// The first byte must come within bodyTimeout too, also when
+			// the body is never read (a refused request: net/http then
+			// discards up to 256 KiB of it before answering). The request
+			// is copied: net/http keeps the original, whose Body it
+			// discards from.
+			ctl := http.NewResponseController(w)
+			if ctl.SetReadDeadline(time.Now().Add(l.bodyTimeout)) == nil {
+				r = r.WithContext(r.Context())
+				r.Body = &progressBody{rc: r.Body, ctl: ctl, idle: l.bodyTimeout, left: r.ContentLength}
+			}
+		}
 		if l.slots != nil && !l.isOwn(r, "/healthz", "/metrics") {
 			select {
 			case l.slots <- struct{}{}:
@@ -98,17 +110,6 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 					s3api.SlowDown(w, r, slowDownRetry)
 				}
 				return
-			}
-		}
-		if l.bodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-			// The first byte must come within bodyTimeout too, also when
-			// the handler never reads the body (net/http then discards up
-			// to 256 KiB of it before answering). The request is copied:
-			// net/http keeps the original, whose Body it discards from.
-			ctl := http.NewResponseController(w)
-			if ctl.SetReadDeadline(time.Now().Add(l.bodyTimeout)) == nil {
-				r = r.WithContext(r.Context())
-				r.Body = &progressBody{rc: r.Body, ctl: ctl, idle: l.bodyTimeout, left: r.ContentLength}
 			}
 		}
 		next.ServeHTTP(w, r)
