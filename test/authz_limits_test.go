@@ -94,8 +94,11 @@ func TestLimitsInput(t *testing.T) {
 // defaults are in gateway/limits.go). A stalled upload answers 400
 // RequestTimeout and writes nothing.
 func TestLimitsTimeouts(t *testing.T) {
-	const d = 300 * time.Millisecond
-	srv := gatewaytest.Start(t, gateway.Config{Domain: domain, ReadHeaderTimeout: d, IdleTimeout: d, BodyTimeout: d})
+	// The body timeout is 10 times the pause of the slow body below, so
+	// that a loaded machine's scheduling does not cut off a body that
+	// keeps coming.
+	const d, body = 300 * time.Millisecond, time.Second
+	srv := gatewaytest.Start(t, gateway.Config{Domain: domain, ReadHeaderTimeout: d, IdleTimeout: d, BodyTimeout: body})
 	e := &env{t: t, srv: srv}
 	c := e.sdk(pathHTTP)
 	repo := e.repo(t)
@@ -138,7 +141,7 @@ func TestLimitsTimeouts(t *testing.T) {
 		conn := e.dialRaw(t)
 		e.writeSigned(t, conn, "PUT", "/"+repo+"/slow", 4)
 		for _, b := range []byte("slow") {
-			time.Sleep(d / 2)
+			time.Sleep(body / 10)
 			if _, err := conn.Write([]byte{b}); err != nil {
 				t.Fatal(err)
 			}
