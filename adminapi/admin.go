@@ -47,6 +47,11 @@ type Deps struct {
 	Log       zerolog.Logger
 	// Version is reported by GET /api/v1/version ("dev" when empty).
 	Version string
+	// Session, when set, authenticates an unsigned request by a web
+	// console session (console.Console.Session): ok=false when r has no
+	// session, an error (errs.Permission) when its session is dead or a
+	// changing request lacks the session's CSRF token.
+	Session func(r *http.Request) (user, key string, ok bool, err error)
 }
 
 // Ops are the server operations the admin API triggers but does not own:
@@ -84,6 +89,7 @@ type API struct {
 	version string
 	ver     *sigv4.Verifier
 	router  *mux.Router
+	session func(r *http.Request) (user, key string, ok bool, err error)
 }
 
 var _ http.Handler = (*API)(nil)
@@ -91,7 +97,7 @@ var _ http.Handler = (*API)(nil)
 // New returns the admin API over d.
 func New(d Deps) *API {
 	a := &API{meta: d.Meta, auth: d.Auth, backend: d.Backend, pl: d.Pipelines, ops: d.Ops,
-		logger: d.Log, version: d.Version, ver: &sigv4.Verifier{Creds: d.Auth}}
+		logger: d.Log, version: d.Version, ver: &sigv4.Verifier{Creds: d.Auth}, session: d.Session}
 	if a.version == "" {
 		a.version = "dev"
 	}
@@ -239,11 +245,16 @@ func (a *API) writeError(c *adminCall, err error) {
 }
 
 // authenticate checks HTTP basic auth (access key id and secret) or SigV4
-// (header or presigned query) and sets the caller. A request with neither
-// is anonymous: it may read public repos only.
+// (header or presigned query), or else a console session (Deps.Session),
+// and sets the caller. A request with none is anonymous: it may read
+// public repos only.
 func (a *API) authenticate(c *adminCall) error {
 	r := c.r
-	if strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
+	if user, key, ok, err := a.sessionOf(r); err != nil {
+		return err
+	} else if ok {
+		c.user, c.key, c.body = user, key, r.Body
+	} else if strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
 		id, secret, ok := r.BasicAuth()
 		if !ok {
 			return fail(errs.Invalid, "InvalidArgument", "malformed basic Authorization header: send base64(access-key-id:secret-key)")
@@ -288,6 +299,14 @@ func (a *API) authenticate(c *adminCall) error {
 		c.admin = u.Admin
 	}
 	return nil
+}
+
+// sessionOf authenticates r by its console session, if Deps.Session is set.
+func (a *API) sessionOf(r *http.Request) (user, key string, ok bool, err error) {
+	if a.session == nil {
+		return "", "", false, nil
+	}
+	return a.session(r)
 }
 
 // ---- request helpers ----

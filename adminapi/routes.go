@@ -561,7 +561,11 @@ func (a *API) diff(c *adminCall) (any, error) {
 		return nil, err
 	}
 	out := apiv1.DiffResult{Repo: repo, From: from, To: to, FromID: ra.CommitID(), ToID: rb.CommitID(), Prefix: c.q("prefix"), Entries: []apiv1.DiffEntry{}}
+	after := c.q("after") // the next page starts after this key (the console pages with it)
 	err = a.meta.Diff(c.ctx, ra.Root(), rb.Root(), out.Prefix, func(d meta.DiffEntry) error {
+		if after != "" && d.Key <= after {
+			return nil
+		}
 		purged := func(e *meta.Entry) bool { return e == nil || a.meta.Purged(repo, e) }
 		pf, pt := purged(d.From), purged(d.To)
 		var de apiv1.DiffEntry

@@ -25,6 +25,7 @@ import (
 	"github.com/tusk-data/tusk/blob"
 	"github.com/tusk-data/tusk/blob/disk"
 	blobs3 "github.com/tusk-data/tusk/blob/s3"
+	"github.com/tusk-data/tusk/console"
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/pipelines"
 	k8srunner "github.com/tusk-data/tusk/pipelines/kubernetes"
@@ -216,10 +217,13 @@ func (s *Server) buildHandler() http.Handler {
 		s.reg.MustRegister(s.Pipelines.Collector())
 	}
 
+	// The web console (/ui/): its session authenticates S3 and admin API
+	// requests that carry no signature (console package doc).
+	ui := console.New(console.Config{Creds: s.Auth, Log: s.cfg.Log})
 	s3h := s3api.New(s3api.Config{Backend: s.Backend, Auth: s.Auth,
-		Verifier: &sigv4.Verifier{Creds: s.Auth}, Domain: s.cfg.Domain, Region: s.cfg.Region, Log: s.cfg.Log})
+		Verifier: ui.Verifier(&sigv4.Verifier{Creds: s.Auth}), Domain: s.cfg.Domain, Region: s.cfg.Region, Log: s.cfg.Log})
 	adm := adminapi.New(adminapi.Deps{Meta: s.Meta, Auth: s.Auth, Backend: s.Backend, Pipelines: s.Pipelines,
-		Ops: adminOps{s}, Log: s.cfg.Log, Version: s.cfg.Version})
+		Ops: adminOps{s}, Log: s.cfg.Log, Version: s.cfg.Version, Session: ui.Session})
 
 	// One router: /metrics, /healthz and the admin API on the gateway's own
 	// host (not on a virtual-hosted bucket's), everything else is S3. Paths
@@ -237,11 +241,15 @@ func (s *Server) buildHandler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	router.PathPrefix(adminapi.Prefix).MatcherFunc(own).Handler(adm)
+	// "ui" is no repo name (3-63 characters): /ui/ never names a bucket.
+	router.Path("/ui").MatcherFunc(own).Handler(ui)
+	router.PathPrefix(console.Prefix).MatcherFunc(own).Handler(ui)
 	router.NotFoundHandler = s3h
 	router.MethodNotAllowedHandler = s3h
+	protected := ui.Protect(router)
 	lim := newLimiter(limitOf(s.cfg.MaxRequests, DefaultMaxRequests), limitOf(s.cfg.BodyTimeout, DefaultBodyTimeout), s.reg,
 		func(r *http.Request) bool { return own(r, nil) })
-	limited := lim.wrap(router)
+	limited := lim.wrap(protected)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		// Go's server sends "100 Continue" only when a handler reads a

@@ -21,6 +21,8 @@ command -v /usr/bin/aws >/dev/null 2>&1 || need+=(awscli)
 command -v s3cmd >/dev/null 2>&1 || need+=(s3cmd)
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# Debian's headless Chromium for the console's browser tests (test/console).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -46,3 +48,4 @@ if [ ${#pip_need[@]} -gt 0 ]; then
   aws1=$(second_tool aws)
 fi
 echo "test clients present: aws v2 (/usr/bin/aws), boto3 $(/usr/bin/python3 -c 'import boto3; print(boto3.__version__)') (/usr/bin/python3), aws v1 ($aws1), boto3 $("$py" -c 'import boto3; print(boto3.__version__)') ($py), s3cmd, rclone"
+echo "browser for test/console: $(chromium --version 2>/dev/null)"

@@ -15,6 +15,9 @@ import (
 var testOnlyModules = []string{
 	"github.com/aws/aws-sdk-go-v2",
 	"github.com/aws/smithy-go",
+	// the console's browser test drives Chromium with chromedp
+	"github.com/chromedp/chromedp",
+	"github.com/chromedp/cdproto",
 }
 
 // TestProductionUsesOneS3Client asserts that no production package (one

@@ -65,7 +65,8 @@ const (
 	// uploadThreads is how many parts of one multipart upload are in flight
 	// (and buffered) at once.
 	uploadThreads = 2
-	// maxRetries bounds the client's retries of failed requests, so an
+	// maxRetries bounds the client's attempts at a failed request (minio-go's
+	// MaxRetries counts every attempt, the first included), so an
 	// unreachable server is reported (errs.Transient) within seconds.
 	maxRetries = 3
 )

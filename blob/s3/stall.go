@@ -12,8 +12,8 @@ import (
 // notion (time without a byte); it leaves room for a server-side copy of a
 // large part (UploadPartCopy answers only when done) and still frees a
 // request held by a frozen service (a SIGSTOPped process, a black-holed
-// route) within minutes: at most (1 + maxRetries) times the bound, as
-// minio-go retries a timed-out request.
+// route) within minutes: at most maxRetries times the bound (minio-go's
+// attempts at a timed-out request, the first included), plus backoff.
 const DefaultTimeout = time.Minute
 
 // bound makes every connection of tr fail a read or write that makes no

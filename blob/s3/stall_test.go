@@ -39,7 +39,7 @@ func TestServerFrozen(t *testing.T) {
 	big := bytes.Repeat([]byte("frozen"), 2<<20) // 12 MiB: a multipart Put
 
 	f.Freeze()
-	// minio-go retries a timed-out request maxRetries (3) times, with
+	// minio-go makes maxRetries (3) attempts at a timed-out request, with
 	// backoff: the bound is a few times Timeout, far from "for ever".
 	const bound = 20 * time.Second
 	for _, tc := range []struct {
