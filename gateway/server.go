@@ -84,6 +84,15 @@ type Config struct {
 	// import files from (POST /api/v1/repos/{repo}/import, import.go);
 	// none: importing is refused.
 	ImportRoots []string
+	// Request limits (limits.go): 0 takes the default, a negative value
+	// turns the limit off. MaxRequests caps requests served at once (503
+	// SlowDown beyond; /healthz and /metrics not counted); BodyTimeout
+	// bounds each wait for request body bytes (400 RequestTimeout);
+	// ReadHeaderTimeout and IdleTimeout are the http.Server's.
+	MaxRequests       int
+	BodyTimeout       time.Duration
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
 }
 
 // DefaultMinFree is the disk backend's free-space floor when Config.MinFree
@@ -247,6 +256,9 @@ func (s *Server) buildHandler() http.Handler {
 	router.NotFoundHandler = s3h
 	router.MethodNotAllowedHandler = s3h
 	protected := ui.Protect(router)
+	lim := newLimiter(limitOf(s.cfg.MaxRequests, DefaultMaxRequests), limitOf(s.cfg.BodyTimeout, DefaultBodyTimeout), s.reg,
+		func(r *http.Request) bool { return own(r, nil) })
+	limited := lim.wrap(protected)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		// Go's server sends "100 Continue" only when a handler reads a
@@ -263,7 +275,7 @@ func (s *Server) buildHandler() http.Handler {
 			reqs.WithLabelValues(r.Method, strconv.Itoa(sw.code)).Inc()
 			dur.WithLabelValues(r.Method).Observe(time.Since(start).Seconds())
 		}()
-		protected.ServeHTTP(sw, r)
+		limited.ServeHTTP(sw, r)
 	})
 }
 
@@ -310,8 +322,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Serve serves on ln until ctx is done, then stops accepting, drains
 // in-flight requests (up to ShutdownTimeout) and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second,
-		MaxHeaderBytes: 64 << 10, IdleTimeout: 2 * time.Minute}
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: limitOf(s.cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		MaxHeaderBytes: MaxHeaderBytes, IdleTimeout: limitOf(s.cfg.IdleTimeout, DefaultIdleTimeout)}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	gcDone := make(chan struct{})

@@ -965,6 +965,13 @@ func (s *Store) CreateBranch(ctx context.Context, repo, name, from string) (*Bra
 		if _, err := w.s.branchTx(w.txn, repo, name); err == nil {
 			return errs.E("meta.CreateBranch", errs.Exist, "branch %q of repo %q already exists", name, repo).Because(errs.Ref)
 		}
+		// Branches and tags share one namespace (REF.REPO names either):
+		// a branch named as a tag would shadow it and make the tag's
+		// bucket writable.
+		var tag Tag
+		if err := getJSON(w.txn, pTag+repo+"/"+name, &tag); err == nil {
+			return errs.E("meta.CreateBranch", errs.Exist, "repo %q has a tag %q: branches and tags share names", repo, name).Because(errs.Ref)
+		}
 		ref, err := w.s.resolveTx(w.txn, repo, from)
 		if err != nil {
 			return err
@@ -1054,6 +1061,9 @@ func (s *Store) CreateTag(ctx context.Context, repo, name, ref string) (*Tag, er
 		var old Tag
 		if err := getJSON(w.txn, pTag+repo+"/"+name, &old); err == nil {
 			return errs.E("meta.CreateTag", errs.Exist, "tag %q of repo %q already exists", name, repo)
+		}
+		if _, err := w.s.branchTx(w.txn, repo, name); err == nil {
+			return errs.E("meta.CreateTag", errs.Exist, "repo %q has a branch %q: branches and tags share names", repo, name)
 		}
 		r, err := w.s.resolveTx(w.txn, repo, ref)
 		if err != nil {

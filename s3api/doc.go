@@ -45,5 +45,7 @@
 // XML bodies are read through io.LimitReader (4 MiB for DeleteObjects,
 // 64 KiB for configuration documents); a single PUT is at most 5 GiB;
 // keys are 1-1024 bytes of UTF-8 without NUL; user metadata is at most
-// 2 KB; and every payload is bounded to its announced length.
+// 2 KB; and every payload is bounded to its announced length. SlowDown
+// and RequestTimeout (limits.go) are the answers of the gateway's request
+// cap and body deadline.
 package s3api

@@ -80,6 +80,16 @@ func (o *serveOptions) zeroMeansOff() {
 	if o.cfg.MinFree <= 0 {
 		o.cfg.MinFree = -1
 	}
+	// The request limits (gateway/limits.go): --max-requests,
+	// --body-timeout, --read-header-timeout, --idle-timeout.
+	for _, v := range []*time.Duration{&o.cfg.BodyTimeout, &o.cfg.ReadHeaderTimeout, &o.cfg.IdleTimeout} {
+		if *v <= 0 {
+			*v = -1
+		}
+	}
+	if o.cfg.MaxRequests <= 0 {
+		o.cfg.MaxRequests = -1
+	}
 }
 
 func newServeCmd(root *rootOptions) *cobra.Command { return newServeCmdWith(root, &serveOptions{}) }
@@ -135,6 +145,10 @@ TUSK_* and AWS_* keys); stdout names the file, never the secret.`,
 	f.StringVar(&o.cfg.Domain, "domain", "", "domain for virtual-hosted-style buckets (BUCKET.DOMAIN)")
 	f.StringVar(&o.cfg.Region, "region", "us-east-1", "region reported to clients")
 	f.Int64Var(&o.cfg.MinFree, "min-free", gateway.DefaultMinFree, "refuse writes when the disk backend has fewer free bytes (0: no floor)")
+	f.IntVar(&o.cfg.MaxRequests, "max-requests", gateway.DefaultMaxRequests, "serve at most this many requests at once; more get 503 SlowDown with Retry-After (0: no cap; /healthz and /metrics are not counted)")
+	f.DurationVar(&o.cfg.BodyTimeout, "body-timeout", gateway.DefaultBodyTimeout, "fail an upload whose body sends no byte for this long with 400 RequestTimeout (0: wait for ever)")
+	f.DurationVar(&o.cfg.ReadHeaderTimeout, "read-header-timeout", gateway.DefaultReadHeaderTimeout, "close a connection whose request headers take longer (0: wait for ever)")
+	f.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", gateway.DefaultIdleTimeout, "close a keep-alive connection idle this long (0: never)")
 	f.StringVar(&o.cfg.S3.Endpoint, "s3-endpoint", "", "s3 backend: endpoint (host:port or URL)")
 	f.StringVar(&o.cfg.S3.Bucket, "s3-bucket", "", "s3 backend: bucket")
 	f.StringVar(&o.cfg.S3.Prefix, "s3-prefix", "", "s3 backend: key prefix")

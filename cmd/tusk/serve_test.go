@@ -36,3 +36,32 @@ func TestServeZeroMeansOff(t *testing.T) {
 		})
 	}
 }
+
+// The request-limit flags reach gateway.Config: no flag keeps the
+// defaults, 0 turns a limit off (negative in gateway.Config).
+func TestServeLimitFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		args               []string
+		max                int
+		body, header, idle time.Duration
+	}{
+		{"defaults", nil, gateway.DefaultMaxRequests, gateway.DefaultBodyTimeout, gateway.DefaultReadHeaderTimeout, gateway.DefaultIdleTimeout},
+		{"zeros", []string{"--max-requests", "0", "--body-timeout", "0", "--read-header-timeout", "0", "--idle-timeout", "0"}, -1, -1, -1, -1},
+		{"values", []string{"--max-requests", "8", "--body-timeout", "5s", "--read-header-timeout", "2s", "--idle-timeout", "1m"}, 8, 5 * time.Second, 2 * time.Second, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &serveOptions{}
+			cmd := newServeCmdWith(&rootOptions{}, o)
+			if err := cmd.Flags().Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			o.zeroMeansOff()
+			c := o.cfg
+			if c.MaxRequests != tc.max || c.BodyTimeout != tc.body || c.ReadHeaderTimeout != tc.header || c.IdleTimeout != tc.idle {
+				t.Errorf("max %d body %v header %v idle %v; want %d %v %v %v", c.MaxRequests, c.BodyTimeout, c.ReadHeaderTimeout, c.IdleTimeout,
+					tc.max, tc.body, tc.header, tc.idle)
+			}
+		})
+	}
+}
