@@ -76,6 +76,10 @@ type Config struct {
 	// Version is the server's version, reported by GET /api/v1/version
 	// (default "dev"); tusk serve sets its build version.
 	Version string
+	// MetaMirrorInterval is how often the metadata mirror copies what
+	// changed to the backing store (mirror.go; default 10s, negative: no
+	// mirror).
+	MetaMirrorInterval time.Duration
 }
 
 // DefaultMinFree is the disk backend's free-space floor when Config.MinFree
@@ -101,6 +105,7 @@ type Server struct {
 	Pipelines *pipelines.Service
 	kube      *k8srunner.Runner // the kubernetes runner (nil: none)
 	board     *pipelines.TaskBoard
+	mirror    *metaMirror // mirror.go (nil: none)
 }
 
 // New opens the stores and builds the handler. Close releases them.
@@ -177,6 +182,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.AdminKeyID, s.AdminSecret, s.AdminCredentialsFile = ak, sk, cfg.AdminCredentialsFile
 	}
 	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: au}
+	if err := s.initMirror(key, drv); err != nil { // mirror.go
+		ms.Close()
+		drv.Close()
+		return nil, err
+	}
 	if err := s.initKubernetes(); err != nil {
 		ms.Close()
 		drv.Close()
@@ -201,6 +211,7 @@ func (s *Server) buildHandler() http.Handler {
 		Help: "HTTP request latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method"})
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "tusk_http_in_flight_requests", Help: "Requests being served."})
 	s.reg.MustRegister(reqs, dur, inflight)
+	s.registerMirrorMetrics() // mirror.go
 	if s.Pipelines != nil {
 		// Jobs by state, datums processed/skipped/failed, datum durations,
 		// queue depth (pipelines/metrics.go).
@@ -304,6 +315,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.gcLoop(gcCtx)
 	}()
 	defer func() { gcStop(); <-gcDone }()
+	defer s.startMirror(ctx)() // mirror.go: its last step runs after the drain and the pipelines' stop
 	defer s.startPipelines(ctx, ln.Addr())()
 	select {
 	case err := <-errc:

@@ -43,6 +43,17 @@ type DumpOptions struct {
 	Since Mark
 	// Track keeps what a later Dump since this one's mark needs.
 	Track bool
+	// Seal and AEAD, when both set, write the entries whose key Seal
+	// selects sealed (see DumpWriter).
+	Seal func(key []byte) bool
+	AEAD cipher.AEAD
+}
+
+// Writer starts a dump on w with o's sealing.
+func (o DumpOptions) Writer(w io.Writer) *DumpWriter {
+	d := NewDumpWriter(w)
+	d.Seal, d.AEAD = o.Seal, o.AEAD
+	return d
 }
 
 // Mark names the snapshot of a Dump. It is opaque outside the store that

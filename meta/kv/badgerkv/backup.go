@@ -118,7 +118,7 @@ func (s *Store) Dump(ctx context.Context, w io.Writer, o kv.DumpOptions) (kv.Mar
 	}
 	it := txn.NewIterator(badger.IteratorOptions{AllVersions: true, SinceTs: since, PrefetchValues: false})
 	defer it.Close()
-	dw := kv.NewDumpWriter(w)
+	dw := o.Writer(w)
 	var last []byte
 	n := 0
 	for it.Rewind(); it.Valid(); it.Next() {

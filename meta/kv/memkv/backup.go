@@ -85,7 +85,7 @@ func (s *Store) Dump(ctx context.Context, w io.Writer, o kv.DumpOptions) (kv.Mar
 	}
 	s.wmu.Unlock()
 
-	dw := kv.NewDumpWriter(w)
+	dw := o.Writer(w)
 	var err error
 	if o.Since == "" {
 		for _, c := range snap.chunks {
