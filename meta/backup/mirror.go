@@ -102,7 +102,7 @@ type Mirror struct {
 	TempDir string      // where a segment is staged before upload ("" = os.TempDir())
 	// FullEvery bounds the incremental segments after a checkpoint
 	// (default 1000); a checkpoint is also written when they hold more
-	// bytes than the last one.
+	// bytes than the last one and than MinIncrementalBytes.
 	FullEvery int
 	Now       func() time.Time
 
@@ -243,8 +243,14 @@ func (m *Mirror) needFull() bool {
 	for _, s := range segs[1:] {
 		inc += s.Size
 	}
-	return len(segs)-1 >= every || inc > segs[0].Size
+	return len(segs)-1 >= every || inc > max(segs[0].Size, MinIncrementalBytes)
 }
+
+// MinIncrementalBytes: incremental segments may hold this much (or as
+// much as the checkpoint, when larger) before a new checkpoint is taken,
+// so a restore reads at most about twice the store or the checkpoint plus
+// this much.
+const MinIncrementalBytes = 16 << 20
 
 func (m *Mirror) setStatus(man *Manifest) {
 	m.smu.Lock()
