@@ -22,7 +22,6 @@ const DefaultMetaMirrorInterval = 10 * time.Second
 type metaMirror struct {
 	m        *backup.Mirror
 	interval time.Duration
-	kick     chan chan error // MirrorSync's requests
 }
 
 // initMirror builds the mirror over the backing store (nil when
@@ -39,13 +38,12 @@ func (s *Server) initMirror(serverKey []byte, drv blob.Driver) error {
 	if err != nil {
 		return err
 	}
-	s.mirror = &metaMirror{interval: iv, kick: make(chan chan error),
+	s.mirror = &metaMirror{interval: iv,
 		m: &backup.Mirror{Store: s.Meta, Objects: drv, AEAD: aead, TempDir: s.cfg.DataDir}}
 	return nil
 }
 
-// startMirror runs a first step, then one per interval and one per
-// MirrorSync, until ctx ends; the function it returns stops the loop after
+// startMirror runs a first step, then one per interval, until ctx ends; the function it returns stops the loop after
 // a last step (so a clean shutdown leaves nothing unmirrored).
 func (s *Server) startMirror(ctx context.Context) func() {
 	mm := s.mirror
@@ -72,8 +70,6 @@ func (s *Server) startMirror(ctx context.Context) func() {
 				return
 			case <-t.C:
 				step()
-			case reply := <-mm.kick:
-				reply <- step()
 			}
 		}
 	}()
@@ -109,28 +105,32 @@ func (o adminOps) MirrorStatus(ctx context.Context) apiv1.MirrorStatus {
 	return out
 }
 
-// MirrorSync asks the mirror loop for a step and waits for it (the loop
-// runs only while serving).
+// MirrorSync runs a mirror step now (steps run one at a time; it is not
+// cancelled with the request, so that a cut request does not waste the
+// step) and reports the state after it.
 func (o adminOps) MirrorSync(ctx context.Context) (apiv1.MirrorStatus, error) {
 	mm := o.s.mirror
 	if mm == nil {
 		return apiv1.MirrorStatus{}, errs.E("gateway.MirrorSync", errs.Invalid, "this gateway runs no metadata mirror (--meta-mirror-interval is negative)")
 	}
-	reply := make(chan error, 1)
-	select {
-	case mm.kick <- reply:
-	case <-ctx.Done():
-		return apiv1.MirrorStatus{}, ctx.Err()
-	}
-	select {
-	case err := <-reply:
-		if err != nil {
-			return apiv1.MirrorStatus{}, errs.Wrap("gateway.MirrorSync", errs.Transient, err)
-		}
-	case <-ctx.Done():
-		return apiv1.MirrorStatus{}, ctx.Err()
+	if err := mm.m.Step(context.WithoutCancel(ctx)); err != nil {
+		return apiv1.MirrorStatus{}, errs.Wrap("gateway.MirrorSync", errs.Transient, err)
 	}
 	return o.MirrorStatus(ctx), nil
+}
+
+// mirrorAfterPurge runs a mirror step after a purge, so that its answer
+// comes once the purge records are in the backing store too: a purge
+// deletes bytes at once, and a restore must not bring back versions
+// whose bytes are gone without the record that says they were purged.
+// A failed step is logged; the purge itself is done.
+func (s *Server) mirrorAfterPurge(ctx context.Context) {
+	if s.mirror == nil {
+		return
+	}
+	if err := s.mirror.m.Step(context.WithoutCancel(ctx)); err != nil {
+		s.cfg.Log.Error().Err(err).Msg("metadata mirror step after a purge failed")
+	}
 }
 
 // mirrorCollector exports the mirror's state at scrape time.

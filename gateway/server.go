@@ -267,7 +267,11 @@ type adminOps struct{ s *Server }
 var _ adminapi.Ops = adminOps{}
 
 func (o adminOps) Purge(ctx context.Context, p adminapi.Purge) (*apiv1.PurgeReport, error) {
-	return o.s.Purge(ctx, PurgeOptions{Content: p.Content, Repo: p.Repo, All: p.All, Block: p.Block, Named: p.Named, User: p.User})
+	rep, err := o.s.Purge(ctx, PurgeOptions{Content: p.Content, Repo: p.Repo, All: p.All, Block: p.Block, Named: p.Named, User: p.User})
+	if err == nil {
+		o.s.mirrorAfterPurge(ctx) // mirror.go
+	}
+	return rep, err
 }
 
 func (o adminOps) GC(ctx context.Context, dryRun bool, retention time.Duration) (*apiv1.GCResult, error) {
