@@ -19,7 +19,7 @@ import (
 
 type ack struct {
 	key, version, sha string
-	at               time.Time // when the answer arrived
+	at                time.Time // when the answer arrived
 }
 
 // TestOnlineBackupUnderWrites: `tusk backup` taken while writers PUT
