@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +39,11 @@ func (s *Server) initMirror(serverKey []byte, drv blob.Driver) error {
 	aead, err := backup.SealKey(serverKey)
 	if err != nil {
 		return err
+	}
+	// Segments staged by a process that died before uploading them.
+	stale, _ := filepath.Glob(filepath.Join(s.cfg.DataDir, backup.StagePattern))
+	for _, f := range stale {
+		os.Remove(f)
 	}
 	s.mirror = &metaMirror{interval: iv,
 		m: &backup.Mirror{Store: s.Meta, Objects: drv, AEAD: aead, TempDir: s.cfg.DataDir}}

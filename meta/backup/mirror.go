@@ -106,10 +106,11 @@ type Mirror struct {
 	FullEvery int
 	Now       func() time.Time
 
-	mu     sync.Mutex // one step at a time
-	man    *Manifest
-	smu    sync.Mutex
-	status Status
+	mu      sync.Mutex // one step at a time
+	man     *Manifest
+	pending *staged // a segment whose upload failed
+	smu     sync.Mutex
+	status  Status
 }
 
 // Status returns the mirror's state.
@@ -145,6 +146,9 @@ func ReadManifest(ctx context.Context, o Objects) (*Manifest, error) {
 
 // Step mirrors what changed since the previous step. It returns after the
 // segment and the manifest naming it are durable in the backing store.
+// A segment whose upload failed is kept and uploaded first by the next
+// step, so that a backing store that fails for a while does not break the
+// incremental chain (the store's tracked mark has moved past it already).
 func (m *Mirror) Step(ctx context.Context) (err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -170,38 +174,55 @@ func (m *Mirror) Step(ctx context.Context) (err error) {
 		}
 		m.man = man
 	}
+	if m.pending != nil {
+		if err := m.publish(ctx, m.pending); err != nil {
+			return err
+		}
+		m.pending = nil
+	}
 	since := m.man.Mark
 	if m.needFull() {
 		since = ""
 	}
 	through := m.now() // before the snapshot: every write acknowledged earlier is in it
-	seg, mark, err := m.dump(ctx, since)
+	seg, err := m.dump(ctx, since)
 	if errors.Is(err, kv.ErrMarkLost) && since != "" {
 		since, through = "", m.now()
-		seg, mark, err = m.dump(ctx, "")
+		seg, err = m.dump(ctx, "")
 	}
 	if err != nil {
 		return err
 	}
-	defer os.Remove(seg.path)
-	next := *m.man
-	if since != "" && mark == m.man.Mark {
+	seg.Full, seg.Through = since == "", through
+	if since != "" && seg.mark == m.man.Mark {
 		// Nothing was written since the last step.
-		next.Through = through
+		os.Remove(seg.path)
 		m.man.Through = through
-		m.setStatus(&next)
+		m.setStatus(m.man)
 		return nil
 	}
+	if err := m.publish(ctx, seg); err != nil {
+		m.pending = seg
+		return err
+	}
+	return nil
+}
+
+// publish uploads a staged segment, then the manifest naming it; after a
+// checkpoint it deletes the segments of the replaced chain. The staged
+// file is removed once the manifest is written.
+func (m *Mirror) publish(ctx context.Context, seg *staged) error {
 	f, err := os.Open(seg.path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := m.Objects.Put(ctx, seg.Key, f, seg.Size); err != nil {
+	err = m.Objects.Put(ctx, seg.Key, f, seg.Size)
+	f.Close()
+	if err != nil {
 		return err
 	}
-	seg.Full, seg.Through = since == "", through
-	next.Mark, next.Through = mark, through
+	next := *m.man
+	next.Mark, next.Through = seg.mark, seg.Through
 	if seg.Full {
 		next.Segments = []Segment{seg.Segment}
 	} else {
@@ -214,13 +235,13 @@ func (m *Mirror) Step(ctx context.Context) (err error) {
 	if err := m.Objects.Put(ctx, ManifestKey, bytes.NewReader(b), int64(len(b))); err != nil {
 		return err
 	}
+	os.Remove(seg.path)
 	old := m.man.Segments
 	m.man = &next
 	m.setStatus(&next)
 	if seg.Full {
-		keep := map[string]bool{seg.Key: true}
 		for _, s := range old {
-			if !keep[s.Key] {
+			if s.Key != seg.Key {
 				// Unreferenced now; one left behind only costs space.
 				_ = m.Objects.Delete(ctx, s.Key)
 			}
@@ -268,13 +289,17 @@ func (m *Mirror) setStatus(man *Manifest) {
 type staged struct {
 	Segment
 	path string
+	mark kv.Mark
 }
 
+// StagePattern names the files a step stages segments in (in TempDir).
+const StagePattern = "tusk-meta-segment-*"
+
 // dump stages a dump in a temp file, hashing it.
-func (m *Mirror) dump(ctx context.Context, since kv.Mark) (staged, kv.Mark, error) {
-	f, err := os.CreateTemp(m.TempDir, "tusk-meta-segment-*")
+func (m *Mirror) dump(ctx context.Context, since kv.Mark) (*staged, error) {
+	f, err := os.CreateTemp(m.TempDir, StagePattern)
 	if err != nil {
-		return staged{}, "", err
+		return nil, err
 	}
 	h := sha256.New()
 	mark, err := m.Store.Dump(ctx, io.MultiWriter(f, h), kv.DumpOptions{Since: since, Track: true, Seal: Sealed, AEAD: m.AEAD})
@@ -287,10 +312,10 @@ func (m *Mirror) dump(ctx context.Context, since kv.Mark) (staged, kv.Mark, erro
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return staged{}, "", err
+		return nil, err
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	return staged{Segment: Segment{Key: SegPrefix + sum, SHA256: sum, Size: size}, path: f.Name()}, mark, nil
+	return &staged{Segment: Segment{Key: SegPrefix + sum, SHA256: sum, Size: size}, path: f.Name(), mark: mark}, nil
 }
 
 // RestoreOptions configure Restore.

@@ -3,6 +3,7 @@ package backup_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,5 +131,76 @@ func TestMirrorChainCheckpointAndRestore(t *testing.T) {
 	}
 	if _, err := os.Stat(c); !os.IsNotExist(err) {
 		t.Fatalf("a failed restore left %s (%v)", c, err)
+	}
+}
+
+// failing wraps a real driver and refuses Puts while down.
+type failing struct {
+	backup.Objects
+	down bool
+}
+
+func (f *failing) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if f.down {
+		return errs.E("test", errs.Transient, "backing store down")
+	}
+	return f.Objects.Put(ctx, key, r, size)
+}
+
+// TestMirrorRetriesAFailedUpload: a step whose upload fails keeps its
+// segment; the next step uploads it first and the chain stays
+// incremental (no new checkpoint), and a restore holds every change.
+func TestMirrorRetriesAFailedUpload(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	ms, err := meta.Open(filepath.Join(root, "meta"), meta.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	drv, err := disk.Open(filepath.Join(root, "blobs"), disk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
+	obj := &failing{Objects: drv}
+	stage := t.TempDir()
+	m := &backup.Mirror{Store: ms, Objects: obj, TempDir: stage}
+	if err := m.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ms.CreateRepo(ctx, "first", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	obj.down = true
+	if err := m.Step(ctx); err == nil {
+		t.Fatal("a step with the backing store down succeeded")
+	}
+	if st := m.Status(); st.LastError == "" || st.Segments != 1 {
+		t.Fatalf("status after a failed step: %+v", st)
+	}
+	if _, err := ms.CreateRepo(ctx, "second", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	obj.down = false
+	if err := m.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	man, err := backup.ReadManifest(ctx, drv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(man.Segments) != 3 || man.Segments[1].Full || man.Segments[2].Full {
+		t.Fatalf("after the retry the manifest has %d segments (want the checkpoint and two incrementals): %+v", len(man.Segments), man.Segments)
+	}
+	if left, _ := filepath.Glob(filepath.Join(stage, backup.StagePattern)); len(left) != 0 {
+		t.Fatalf("staged files left: %v", left)
+	}
+	dir := filepath.Join(t.TempDir(), "r")
+	if _, err := backup.Restore(ctx, drv, dir, backup.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := repos(t, dir); got != "first,second" {
+		t.Fatalf("restored repos %q", got)
 	}
 }

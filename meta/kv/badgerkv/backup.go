@@ -84,17 +84,25 @@ func (s *Store) epochID() (string, error) {
 // holding only older ones): for each key, its newest version is written,
 // a tombstone as a deletion. Marks are "<epoch>:<read timestamp>".
 func (s *Store) Dump(ctx context.Context, w io.Writer, o kv.DumpOptions) (kv.Mark, error) {
+	// Tracked and incremental dumps read and move the pin: one at a time.
+	// An untracked full dump (a backup) needs only the epoch, so a long
+	// backup does not hold up the mirror.
 	s.dump.mu.Lock()
-	defer s.dump.mu.Unlock()
 	epoch, err := s.epochID()
+	if o.Track || o.Since != "" {
+		defer s.dump.mu.Unlock()
+	} else {
+		s.dump.mu.Unlock()
+	}
 	if err != nil {
 		return "", errs.Wrap("badgerkv.Dump", errs.Internal, err)
 	}
-	var since uint64
-	if o.Since != "" {
+	var since uint64 // the mark's read timestamp (0 is a mark of an empty store)
+	incremental := o.Since != ""
+	if incremental {
 		e, ts, ok := strings.Cut(string(o.Since), ":")
 		n, perr := strconv.ParseUint(ts, 10, 64)
-		if !ok || perr != nil || e != epoch || n == 0 {
+		if !ok || perr != nil || e != epoch {
 			return "", kv.ErrMarkLost
 		}
 		since = n
@@ -110,7 +118,7 @@ func (s *Store) Dump(ctx context.Context, w io.Writer, o kv.DumpOptions) (kv.Mar
 	// An incremental dump is exact when the tombstones since the mark are
 	// pinned (the mark is the tracked one), or when nothing was written
 	// since it (the read timestamp did not move: after a clean restart).
-	if since > 0 && readTs != since && (s.dump.pin == nil || s.dump.pin.ReadTs() != since) {
+	if incremental && readTs != since && (s.dump.pin == nil || s.dump.pin.ReadTs() != since) {
 		return "", kv.ErrMarkLost
 	}
 	if since > readTs {
@@ -131,7 +139,7 @@ func (s *Store) Dump(ctx context.Context, w io.Writer, o kv.DumpOptions) (kv.Mar
 			return "", ctx.Err()
 		}
 		if item.IsDeletedOrExpired() {
-			if since > 0 {
+			if incremental {
 				err = dw.Delete(last)
 			}
 		} else {

@@ -183,6 +183,18 @@ func testDump(t *testing.T, open func(*testing.T) kv.Store) {
 		t.Errorf("opened load holds %s", c)
 	}
 
+	// The mark of an empty store is a mark like any other.
+	empty0 := open(t)
+	_, me, err := dump(t, empty0, kv.DumpOptions{Track: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, empty0, "p", "1", "q", "2")
+	del(t, empty0, "q")
+	if b, _, err := dump(t, empty0, kv.DumpOptions{Since: me, Track: true}); err != nil || strings.Join(entries(t, b), " ") != "p=1 -q" {
+		t.Fatalf("dump since the mark of an empty store: %v", err)
+	}
+
 	// One snapshot: a writer commits x/i and y/i together while dumps run.
 	conc := open(t)
 	var stop atomic.Bool
