@@ -183,29 +183,60 @@ type RestoreResult struct {
 	MovedOld string `json:"moved_old,omitempty"`
 }
 
-// prepareMetaDir checks DATA_DIR/meta: absent or empty, or with force moved
-// aside (after checking that no gateway holds it open).
-func prepareMetaDir(dir string, force bool) (string, error) {
+// checkMetaDir refuses a DATA_DIR/meta that holds a store unless force,
+// and with force one that a running gateway holds open. It reports whether
+// dir holds something to move aside.
+func checkMetaDir(dir string, force bool) (bool, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) || (err == nil && len(ents) == 0) {
-		return "", nil
+		return false, nil
 	}
 	if err != nil {
-		return "", err
+		return false, err
 	}
 	if !force {
-		return "", fmt.Errorf("%s holds a metadata store; restore refuses to replace it (pass --force to move it aside)", dir)
+		return false, fmt.Errorf("%s holds a metadata store; restore refuses to replace it (pass --force to move it aside)", dir)
 	}
 	db, err := badgerkv.Open(badgerkv.Options{Dir: dir})
 	if err != nil {
-		return "", fmt.Errorf("%s cannot be opened (is the gateway still running? stop it first): %w", dir, err)
+		return false, fmt.Errorf("%s cannot be opened (is the gateway still running? stop it first): %w", dir, err)
 	}
 	db.Close()
-	old := dir + ".replaced-" + strconv.FormatInt(time.Now().Unix(), 10)
-	if err := os.Rename(dir, old); err != nil {
+	return true, nil
+}
+
+// restoreInto checks dir, rebuilds the store with build in a side
+// directory and, only once that succeeded, moves the old store aside (when
+// there is one) and the new one into place: a failed restore changes
+// nothing.
+func restoreInto(dir string, force bool, build func(tmp string) error) (movedOld string, err error) {
+	occupied, err := checkMetaDir(dir, force)
+	if err != nil {
 		return "", err
 	}
-	return old, nil
+	tmp := dir + ".restoring"
+	if err := os.RemoveAll(tmp); err != nil { // left by a restore that died
+		return "", err
+	}
+	if err := build(tmp); err != nil {
+		return "", err
+	}
+	if occupied {
+		movedOld = dir + ".replaced-" + strconv.FormatInt(time.Now().Unix(), 10)
+		if err := os.Rename(dir, movedOld); err != nil {
+			return "", err
+		}
+	} else if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return movedOld, err
+	}
+	if d, err := os.Open(filepath.Dir(dir)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return movedOld, nil
 }
 
 func runRestore(ctx context.Context, o *rootOptions, cmd *cobra.Command, ro *restoreOptions, file string) error {
@@ -224,17 +255,16 @@ func runRestore(ctx context.Context, o *rootOptions, cmd *cobra.Command, ro *res
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		if res.MovedOld, err = prepareMetaDir(dir, ro.force); err != nil {
-			return err
-		}
 		var st kv.LoadStats
-		err = meta.Restore(ctx, dir, func(db kv.Store) error {
-			var err error
-			st, err = kv.Load(ctx, db, f, nil, false)
-			return err
+		res.MovedOld, err = restoreInto(dir, ro.force, func(tmp string) error {
+			return meta.Restore(ctx, tmp, func(db kv.Store) error {
+				var err error
+				st, err = kv.Load(ctx, db, f, nil, false)
+				return err
+			})
 		})
 		if err != nil {
-			return fmt.Errorf("restoring %s: %w", file, err)
+			return fmt.Errorf("restoring %s: %w (nothing was changed)", file, err)
 		}
 		fi, _ := f.Stat()
 		res.Source, res.Records, res.Bytes = file, st.Sets+st.Deletes, fi.Size()
@@ -261,12 +291,14 @@ func runRestore(ctx context.Context, o *rootOptions, cmd *cobra.Command, ro *res
 		if _, err := backup.ReadManifest(ctx, drv); err != nil {
 			return fmt.Errorf("reading the mirror's manifest: %w", err)
 		}
-		if res.MovedOld, err = prepareMetaDir(dir, ro.force); err != nil {
+		var rep *backup.RestoreReport
+		res.MovedOld, err = restoreInto(dir, ro.force, func(tmp string) error {
+			var err error
+			rep, err = backup.Restore(ctx, drv, tmp, backup.RestoreOptions{AEAD: aead, NoUsers: ro.noUsers})
 			return err
-		}
-		rep, err := backup.Restore(ctx, drv, dir, backup.RestoreOptions{AEAD: aead, NoUsers: ro.noUsers})
+		})
 		if err != nil {
-			return fmt.Errorf("restoring from the backing store: %w", err)
+			return fmt.Errorf("restoring from the backing store: %w (nothing was changed)", err)
 		}
 		res.Source, res.Segments, res.Bytes, res.Records, res.SkippedSealed = "backend:"+ro.backend, rep.Segments, rep.Bytes, rep.Records, rep.Skipped
 		res.Through = rep.Through.UTC().Format(time.RFC3339Nano)

@@ -184,16 +184,28 @@ func corrupt(format string, a ...any) error {
 	return errs.E("kv.DumpReader", errs.Invalid, "corrupt or truncated dump: "+format, a...)
 }
 
+// maxField bounds one key or value (Badger's value limit).
+const maxField = 1 << 30
+
 func readField(r *bufio.Reader) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		return nil, err
 	}
-	if n > 1<<31 {
+	if n > maxField {
 		return nil, fmt.Errorf("field of %d bytes", n)
 	}
-	b := make([]byte, n)
-	_, err = io.ReadFull(r, b)
+	if n <= 64<<10 {
+		b := make([]byte, n)
+		_, err = io.ReadFull(r, b)
+		return b, err
+	}
+	// Grow with what arrives: a corrupt length allocates no more than the
+	// bytes really there.
+	b, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err == nil && uint64(len(b)) != n {
+		err = io.ErrUnexpectedEOF
+	}
 	return b, err
 }
 

@@ -161,8 +161,10 @@ transform:
 	if out, err := runTusk(bin, "", "restore", "--from-backend", "--data-dir", data, "--server-key-file", filepath.Join(t.TempDir(), "none")); err == nil || !strings.Contains(out, "--no-users") {
 		t.Fatalf("restore without the server key: %v\n%s", err, out)
 	}
-	if _, err := os.Stat(filepath.Join(data, "meta")); !os.IsNotExist(err) {
-		t.Fatalf("a failed restore left %s behind (%v)", filepath.Join(data, "meta"), err)
+	for _, d := range []string{"meta", "meta.restoring"} {
+		if _, err := os.Stat(filepath.Join(data, d)); !os.IsNotExist(err) {
+			t.Fatalf("a failed restore left %s behind (%v)", filepath.Join(data, d), err)
+		}
 	}
 	out, err := runTusk(bin, "", "restore", "--from-backend", "--data-dir", data)
 	if err != nil {
