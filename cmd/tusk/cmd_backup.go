@@ -20,7 +20,6 @@ import (
 	"github.com/tusk-data/tusk/meta"
 	"github.com/tusk-data/tusk/meta/backup"
 	"github.com/tusk-data/tusk/meta/kv"
-	"github.com/tusk-data/tusk/meta/kv/badgerkv"
 )
 
 // ---- tusk backup ----
@@ -197,11 +196,11 @@ func checkMetaDir(dir string, force bool) (bool, error) {
 	if !force {
 		return false, fmt.Errorf("%s holds a metadata store; restore refuses to replace it (pass --force to move it aside)", dir)
 	}
-	db, err := badgerkv.Open(badgerkv.Options{Dir: dir})
+	ms, err := meta.Open(dir, meta.Options{})
 	if err != nil {
 		return false, fmt.Errorf("%s cannot be opened (is the gateway still running? stop it first): %w", dir, err)
 	}
-	db.Close()
+	ms.Close()
 	return true, nil
 }
 
