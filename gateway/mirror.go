@@ -50,8 +50,9 @@ func (s *Server) initMirror(serverKey []byte, drv blob.Driver) error {
 	return nil
 }
 
-// startMirror runs a first step, then one per interval, until ctx ends; the function it returns stops the loop after
-// a last step (so a clean shutdown leaves nothing unmirrored).
+// startMirror runs a first step, then one per interval, until ctx ends;
+// the function it returns stops the loop and runs a last step (so a clean
+// shutdown leaves nothing unmirrored).
 func (s *Server) startMirror(ctx context.Context) func() {
 	mm := s.mirror
 	if mm == nil {
@@ -59,12 +60,10 @@ func (s *Server) startMirror(ctx context.Context) func() {
 	}
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
-	step := func() error {
-		err := mm.m.Step(context.WithoutCancel(lctx))
-		if err != nil {
+	step := func() {
+		if err := mm.m.Step(context.WithoutCancel(lctx)); err != nil {
 			s.cfg.Log.Error().Err(err).Msg("metadata mirror step failed")
 		}
-		return err
 	}
 	go func() {
 		defer close(done)
