@@ -153,8 +153,12 @@ func (s *server) tuskErr(args ...string) (string, error) {
 }
 
 func runTusk(bin, url string, args ...string) (string, error) {
+	return runTuskAs(bin, url, accessKey, secretKey, args...)
+}
+
+func runTuskAs(bin, url, ak, sk string, args ...string) (string, error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "TUSK_ENDPOINT="+url, "TUSK_ACCESS_KEY="+accessKey, "TUSK_SECRET_KEY="+secretKey,
+	cmd.Env = append(os.Environ(), "TUSK_ENDPOINT="+url, "TUSK_ACCESS_KEY="+ak, "TUSK_SECRET_KEY="+sk,
 		"XDG_CONFIG_HOME="+os.TempDir()+"/tusk-recovery-none")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -135,6 +137,23 @@ transform:
 		t.Fatalf("user create: %v %s", err, newUser)
 	}
 	s.tusk("perm", "grant", "carol", "imgs", "read")
+	// Backups and the mirror are for admin users.
+	for _, args := range [][]string{{"backup", filepath.Join(t.TempDir(), "x.dump")}, {"mirror", "status"}, {"mirror", "sync"}} {
+		if out, err := runTuskAs(bin, s.url, nu.Key.AccessKey, nu.Key.SecretKey, args...); err == nil || !strings.Contains(out, "AccessDenied") && !strings.Contains(out, "access denied") {
+			t.Errorf("tusk %s as a non-admin user: %v\n%s", args[0], err, out)
+		}
+	}
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"tusk_meta_mirror_lag_seconds ", "tusk_meta_mirror_bytes ", "tusk_meta_mirror_segments ", "tusk_meta_mirror_failing 0"} {
+		if !strings.Contains(string(metrics), "\n"+m) {
+			t.Errorf("/metrics lacks %q", m)
+		}
+	}
 
 	outputs := []string{"a.txt", "c.txt", "d.txt"}
 	buckets := []string{"imgs", "dev.imgs", "v1.imgs", "edges"}
