@@ -84,6 +84,7 @@ func (a *API) routes() {
 	a.pipelineRoutes() // pipelines.go
 	a.gateRoutes()     // gates.go
 	a.taskRoutes()     // tasks.go
+	a.backupRoutes()   // backup.go
 }
 
 // ---- service ----

@@ -93,6 +93,10 @@ type Config struct {
 	BodyTimeout       time.Duration
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
+	// MetaMirrorInterval is how often the metadata mirror copies what
+	// changed to the backing store (mirror.go; default 10s, negative: no
+	// mirror).
+	MetaMirrorInterval time.Duration
 }
 
 // DefaultMinFree is the disk backend's free-space floor when Config.MinFree
@@ -118,6 +122,7 @@ type Server struct {
 	Pipelines *pipelines.Service
 	kube      *k8srunner.Runner // the kubernetes runner (nil: none)
 	board     *pipelines.TaskBoard
+	mirror    *metaMirror // mirror.go (nil: none)
 }
 
 // New opens the stores and builds the handler. Close releases them.
@@ -195,6 +200,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.AdminKeyID, s.AdminSecret, s.AdminCredentialsFile = ak, sk, cfg.AdminCredentialsFile
 	}
 	s.Backend = &Backend{Meta: ms, Blobs: s.Blobs, Auth: au}
+	if err := s.initMirror(key, drv); err != nil { // mirror.go
+		ms.Close()
+		drv.Close()
+		return nil, err
+	}
 	if err := s.initKubernetes(); err != nil {
 		ms.Close()
 		drv.Close()
@@ -220,6 +230,7 @@ func (s *Server) buildHandler() http.Handler {
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "tusk_http_in_flight_requests", Help: "Requests being served."})
 	s.reg.MustRegister(reqs, dur, inflight)
 	s.reg.MustRegister(newUploadCollector(s)) // uploadmetrics.go: multipart uploads in flight, by age
+	s.registerMirrorMetrics() // mirror.go
 	if s.Pipelines != nil {
 		// Jobs by state, datums processed/skipped/failed, datum durations,
 		// queue depth (pipelines/metrics.go).
@@ -285,7 +296,11 @@ type adminOps struct{ s *Server }
 var _ adminapi.Ops = adminOps{}
 
 func (o adminOps) Purge(ctx context.Context, p adminapi.Purge) (*apiv1.PurgeReport, error) {
-	return o.s.Purge(ctx, PurgeOptions{Content: p.Content, Repo: p.Repo, All: p.All, Block: p.Block, Named: p.Named, User: p.User})
+	rep, err := o.s.Purge(ctx, PurgeOptions{Content: p.Content, Repo: p.Repo, All: p.All, Block: p.Block, Named: p.Named, User: p.User})
+	if err == nil {
+		o.s.mirrorAfterPurge(ctx) // mirror.go
+	}
+	return rep, err
 }
 
 func (o adminOps) GC(ctx context.Context, dryRun bool, retention time.Duration) (*apiv1.GCResult, error) {
@@ -333,6 +348,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.gcLoop(gcCtx)
 	}()
 	defer func() { gcStop(); <-gcDone }()
+	defer s.startMirror(ctx)() // mirror.go: its last step runs after the drain and the pipelines' stop
 	defer s.startPipelines(ctx, ln.Addr())()
 	select {
 	case err := <-errc:

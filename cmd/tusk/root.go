@@ -97,6 +97,9 @@ Exit codes: 0 ok, 1 failure, 2 usage.`,
 		newPermCmd(opts),
 		newAuditCmd(opts),
 		newGCCmd(opts),
+		newBackupCmd(opts), // cmd_backup.go
+		newRestoreCmd(opts),
+		newMirrorCmd(opts),
 		newCompletionCmd(),
 	)
 	cmd.AddCommand(newPipelineCmds(opts)...) // cmd_pipeline.go

@@ -184,6 +184,7 @@ TUSK_* and AWS_* keys); stdout names the file, never the secret.`,
 	f.StringVar(&o.memoryLimit, "memory-limit", "", "soft limit of the gateway's memory (Go's GOMEMLIMIT): a size such as 512MiB, or off (default: GOMEMLIMIT if set, else 192MiB)")
 	f.StringSliceVar(&o.cfg.ImportRoots, "import-root", nil, "a directory of this host that admin users may import files from (tusk import; repeatable; none: no import)")
 	f.DurationVar(&o.cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
+	f.DurationVar(&o.cfg.MetaMirrorInterval, "meta-mirror-interval", gateway.DefaultMetaMirrorInterval, "copy changed metadata to the backing store this often, for tusk restore --from-backend (negative: no mirror)")
 	return cmd
 }
 

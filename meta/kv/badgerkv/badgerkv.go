@@ -50,11 +50,15 @@ const (
 )
 
 // Store is a kv.Store on a Badger database.
-type Store struct{ db *badger.DB }
+type Store struct {
+	db   *badger.DB
+	dump dumpState // backup.go
+}
 
 var (
 	_ kv.Store     = (*Store)(nil)
 	_ kv.Compacter = (*Store)(nil)
+	_ kv.Dumper    = (*Store)(nil)
 	_ kv.Txn       = (*txn)(nil)
 	_ kv.Iterator  = (*iter)(nil)
 )

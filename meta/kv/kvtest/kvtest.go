@@ -53,6 +53,7 @@ func Run(t *testing.T, o Options) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
+	t.Run("Dump", func(t *testing.T) { testDump(t, open) }) // backup.go
 	if o.Reopen != nil {
 		t.Run("Reopen", func(t *testing.T) {
 			s := o.New(t)

@@ -35,10 +35,12 @@ type Store struct {
 	wmu    sync.Mutex // held by the open write transaction
 	lim    kv.Limits
 	closed atomic.Bool
+	dump   dumpState // backup.go; guarded by wmu
 }
 
 var (
 	_ kv.Store    = (*Store)(nil)
+	_ kv.Dumper   = (*Store)(nil)
 	_ kv.Txn      = (*txn)(nil)
 	_ kv.Iterator = (*iter)(nil)
 )
@@ -155,6 +157,7 @@ func (t *txn) Commit() error {
 		if len(t.pending) > 0 {
 			// Writers are serialized: t.snap is still the current state.
 			t.s.cur.Store(t.snap.apply(sortedWrites(t.pending)))
+			t.s.noteCommit(t.pending) // backup.go
 		}
 	}
 	t.end()
