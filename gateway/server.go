@@ -230,7 +230,7 @@ func (s *Server) buildHandler() http.Handler {
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "tusk_http_in_flight_requests", Help: "Requests being served."})
 	s.reg.MustRegister(reqs, dur, inflight)
 	s.reg.MustRegister(newUploadCollector(s)) // uploadmetrics.go: multipart uploads in flight, by age
-	s.registerMirrorMetrics() // mirror.go
+	s.registerMirrorMetrics()                 // mirror.go
 	if s.Pipelines != nil {
 		// Jobs by state, datums processed/skipped/failed, datum durations,
 		// queue depth (pipelines/metrics.go).
