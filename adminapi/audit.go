@@ -66,6 +66,8 @@ var auditRoutes = map[string]auditRoute{
 	"POST /pipelines/{name}/run":                    {action: "pipeline.run"},
 	"POST /jobs/{id}/restart":                       {action: "job.restart"},
 	"POST /jobs/{id}/stop":                          {action: "job.stop"},
+	"POST /repos/{repo}/import":                     {action: "import"},
+	"POST /mirror/sync":                             {action: "mirror.sync"},
 }
 
 // auditExempt are the mutating routes not audited, and why.
