@@ -528,6 +528,14 @@ transform:
 	if len(cp.Nodes) != 3 || depths["raw"] != -1 || depths["upper"] != 0 || depths["shout"] != 1 || len(cp.Edges) != 2 {
 		t.Fatalf("commit-prov of upper@%s: %+v", out, cp)
 	}
+	// eve, granted read on upper only, sees upper's commit alone.
+	adminCall(t, srv, "PUT", "/users/eve/perms/upper", map[string]string{"permission": "read"}, http.StatusOK, nil)
+	var eveCP apiv1.CommitProv
+	keyCall(t, srv, eveKey, eveSecret, "GET", "/repos/upper/commit-prov?ref="+out, nil, http.StatusOK, &eveCP)
+	if len(eveCP.Nodes) != 1 || eveCP.Nodes[0].Repo != "upper" || len(eveCP.Edges) != 0 {
+		t.Fatalf("commit-prov for a reader of upper only: %+v", eveCP)
+	}
+	adminCall(t, srv, "DELETE", "/users/eve/perms/upper", nil, http.StatusOK, nil)
 	p.open("#/commit?repo=upper&id="+out, "commit")
 	p.click("main a", "provenance graph of this commit")
 	p.waitPage("commitprov")
