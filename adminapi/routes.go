@@ -54,6 +54,7 @@ func (a *API) routes() {
 	a.handle("GET", "/repos/{repo}/refs/{ref}", a.getRef)
 	a.handle("GET", "/repos/{repo}/log", a.log)
 	a.handle("GET", "/repos/{repo}/diff", a.diff)
+	a.handle("GET", "/repos/{repo}/commit-prov", a.commitProv) // commitprov.go
 	a.handle("POST", "/repos/{repo}/merge", a.merge)
 
 	a.handle("GET", "/repos/{repo}/commits", a.listOpen)
@@ -116,10 +117,31 @@ func (a *API) listRepos(c *adminCall) (any, error) {
 	for _, r := range repos {
 		lvl := a.auth.Level(c.ctx, c.user, r.Name)
 		if lvl >= auth.PermRead {
-			out = append(out, apiv1.RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: auth.PermName(lvl)})
+			ri := apiv1.RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: auth.PermName(lvl)}
+			if err := a.repoStats(c, &ri); errs.Is(err, errs.NotExist) {
+				continue // deleted since the listing
+			} else if err != nil {
+				return nil, err
+			}
+			out = append(out, ri)
 		}
 	}
 	return out, nil
+}
+
+// repoStats fills ri's Objects and Size from main's head (meta.RootStats:
+// O(keys) the first time a tree is seen, then O(changed keys × depth)).
+func (a *API) repoStats(c *adminCall, ri *apiv1.RepoInfo) error {
+	ref, err := a.meta.Resolve(c.ctx, ri.Name, "main")
+	if err != nil {
+		return err
+	}
+	st, err := a.meta.RootStats(c.ctx, ref.Root())
+	if err != nil {
+		return err
+	}
+	ri.Objects, ri.Size = st.Objects, st.Bytes
+	return nil
 }
 
 func (a *API) getRepo(c *adminCall) (any, error) {
@@ -127,7 +149,11 @@ func (a *API) getRepo(c *adminCall) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return apiv1.RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: auth.PermName(a.auth.Level(c.ctx, c.user, r.Name))}, nil
+	ri := apiv1.RepoInfo{Name: r.Name, Created: r.Created, Public: r.Public, Owner: r.OwnerName(), Permission: auth.PermName(a.auth.Level(c.ctx, c.user, r.Name))}
+	if err := a.repoStats(c, &ri); err != nil {
+		return nil, err
+	}
+	return ri, nil
 }
 
 func (a *API) createRepo(c *adminCall) (any, error) {

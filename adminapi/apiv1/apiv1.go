@@ -41,6 +41,11 @@ type RepoInfo struct {
 	Owner string `json:"owner"`
 	// Permission is the caller's level on the repo: read, write or admin.
 	Permission string `json:"permission"`
+	// Objects and Size are the number of keys on main's head and the sum
+	// of their sizes in bytes (GET /repos and GET /repos/{repo}; 0 in the
+	// other answers). Cached per tree node: see docs/architecture.md.
+	Objects int64 `json:"objects"`
+	Size    int64 `json:"size"`
 }
 
 // RepoDeleted answers DELETE /repos/{repo}.

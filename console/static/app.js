@@ -180,7 +180,9 @@ async function signOut() {
 async function pageRepos(p) {
   const repos = await api("GET", "/repos");
   const rows = repos.map(r => {
-    const branches = h("span", { class: "muted" }, "…"), last = h("span", { class: "muted" }, "…"), sz = h("span", { class: "muted" }, "…");
+    const branches = h("span", { class: "muted" }, "…"), last = h("span", { class: "muted" }, "…");
+    // Size and key count of main's head, from the repo list (cached per tree node on the server).
+    const sz = h("span", { class: "repo-size", "data-size": r.size, "data-objects": r.objects, title: `${r.size} bytes` }, size(r.size), h("span", { class: "muted" }, ` · ${r.objects} keys`));
     (async () => {
       try {
         const bs = await api("GET", `/repos/${enc(r.name)}/branches`);
@@ -188,10 +190,6 @@ async function pageRepos(p) {
         const lg = await api("GET", `/repos/${enc(r.name)}/log?limit=1`);
         const c = lg.commits[0];
         last.replaceChildren(c ? link("commit", { repo: r.name, id: c.id }, short(c.id)) : "", c ? " " + (c.message || "") + " · " + when(c.time) : "");
-        // Size of main from the first page of keys: "+" when there are more.
-        const ls = await api("GET", `/repos/${enc(r.name)}/objects?limit=1000`);
-        const total = ls.objects.reduce((a, o) => a + o.size, 0);
-        sz.replaceChildren(size(total) + (ls.truncated ? "+" : ""));
       } catch (e) { last.replaceChildren(e.message); }
     })();
     return [link("repo", { repo: r.name }, r.name), sz, branches, last, r.permission, r.owner || "", r.public ? "public" : "", deleteRepoButton(r.name)];
@@ -450,22 +448,42 @@ function splitCSV(line, sep) {
 async function renderVersions(el, repo, ref, key) {
   const refs = await refsOf(repo);
   if (refs.branches.some(b => b.name === ref)) {
-    const r = await call("GET", `/${ref}.${repo}?versions&prefix=${enc(key)}&max-keys=1000`);
-    const doc = new DOMParser().parseFromString(await r.text(), "application/xml");
-    const rows = [];
-    for (const v of doc.querySelectorAll("Version, DeleteMarker")) {
-      const t = s => (v.getElementsByTagName(s)[0] || {}).textContent || "";
-      if (t("Key") !== key) continue;
-      const id = t("VersionId");
-      rows.push([v.tagName === "DeleteMarker" ? "delete marker" : link("object", { repo, ref: id, key }, h("span", { class: "mono" }, id)),
-        t("IsLatest") === "true" ? "current" : "", size(Number(t("Size"))), when(t("LastModified")), h("span", { class: "mono" }, t("ETag"))]);
-    }
-    el.replaceChildren(table(["version (commit)", "", "size", "time", "ETag"], rows, [2]));
+    // ListObjectVersions, PAGE versions a page, asking for one more to
+    // know whether the key has an older page. The key's versions come
+    // first among the keys with it as prefix, so a page ends at the first
+    // version of another key. marks[i] holds the key-marker and
+    // version-id-marker that start page i: the key and the last version
+    // id of page i-1.
+    const marks = [["", ""]];
+    const load = async i => {
+      const [km, vm] = marks[i];
+      const r = await call("GET", `/${ref}.${repo}?versions&prefix=${enc(key)}&max-keys=${PAGE + 1}` + (km ? `&key-marker=${enc(km)}&version-id-marker=${enc(vm)}` : ""));
+      const doc = new DOMParser().parseFromString(await r.text(), "application/xml");
+      const rows = [];
+      let more = false, lastID = "";
+      for (const v of doc.querySelectorAll("Version, DeleteMarker")) {
+        const t = s => (v.getElementsByTagName(s)[0] || {}).textContent || "";
+        if (t("Key") !== key) break;
+        if (rows.length === PAGE) { more = true; break; }
+        const id = lastID = t("VersionId");
+        rows.push([v.tagName === "DeleteMarker" ? "delete marker" : link("object", { repo, ref: id, key }, h("span", { class: "mono" }, id)),
+          t("IsLatest") === "true" ? "current" : "", size(Number(t("Size"))), when(t("LastModified")), h("span", { class: "mono" }, t("ETag"))]);
+      }
+      if (more) marks[i + 1] = [key, lastID];
+      el.replaceChildren(table(["version (commit)", "", "size", "time", "ETag"], rows, [2]),
+        h("div", { class: "row", id: "versions-pager", "data-page": i + 1 },
+          i > 0 ? h("button", { class: "secondary", type: "button", id: "versions-prev", onclick: () => load(i - 1).catch(e => el.replaceChildren(errorBox(e))) }, "« newer") : null,
+          h("span", { class: "muted" }, `page ${i + 1}, versions ${i * PAGE + (rows.length ? 1 : 0)}–${i * PAGE + rows.length}`),
+          more ? h("button", { class: "secondary", type: "button", id: "versions-next", onclick: () => load(i + 1).catch(e => el.replaceChildren(errorBox(e))) }, "older »") : null));
+    };
+    await load(0);
     return;
   }
   const lg = await api("GET", `/repos/${enc(repo)}/log?ref=${enc(ref)}&path=${enc(key)}&limit=${PAGE}`);
+  const last = lg.commits[lg.commits.length - 1];
   el.replaceChildren(table(["commit", "message", "author", "time"], lg.commits.map(c =>
-    [link("object", { repo, ref: c.id, key }, h("span", { class: "mono" }, short(c.id))), c.message, c.author, when(c.time)])));
+    [link("object", { repo, ref: c.id, key }, h("span", { class: "mono" }, short(c.id))), c.message, c.author, when(c.time)])),
+    lg.commits.length === PAGE && last.parents.length ? h("div", { class: "row" }, link("log", { repo, ref: last.parents[0], path: key, from: ref }, "older »")) : null);
 }
 
 // ---- history ----
@@ -498,7 +516,8 @@ async function pageCommit(p) {
         ...Object.entries(c.meta || {}).map(([k, v]) => ["meta " + k, metaValue(k, v)])]
         .map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
     h("div", { class: "row" }, link("tree", { repo, ref: c.id }, "Browse at this commit"), "·", link("log", { repo, ref: c.id }, "history from here"),
-      parent ? ["·", link("diff", { repo, from: parent, to: c.id }, "full diff with its parent")] : null),
+      parent ? ["·", link("diff", { repo, from: parent, to: c.id }, "full diff with its parent")] : null,
+      "·", link("commitprov", { repo, id: c.id }, "provenance graph of this commit")),
     h("h2", {}, "Revert"),
     form({ id: "revert" }, async d => {
       const r = await api("POST", `/repos/${enc(repo)}/branches/${enc(d.branch)}/revert`, { commit: c.id });
@@ -646,6 +665,49 @@ function provGraph(upRoot, downRoot) {
   }
   return g;
 }
+// pageCommitProv draws a commit's provenance (GET commit-prov): the input
+// commits of the job that made it, recursively, on the left; the commits
+// of the jobs that read it, recursively, on the right. Each box opens its
+// commit.
+async function pageCommitProv(p) {
+  const repo = p.get("repo"), id = p.get("id");
+  const g = await api("GET", `/repos/${enc(repo)}/commit-prov?ref=${enc(id)}`);
+  show(p, h("h1", {}, "Provenance of commit ", h("span", { class: "mono" }, `${repo}@${short(g.commit)}`)),
+    h("p", { class: "muted" }, "Left: the input commits of the jobs that made it, back to commits no pipeline made. Right: the commits of the jobs that read it, and onwards. Each box opens that commit."),
+    g.truncated ? [h("p", { class: "muted" }, `Cut at ${g.nodes.length} commits.`)] : [],
+    commitProvGraph(g));
+}
+
+function commitProvGraph(g) {
+  const cols = new Map(), at = new Map();
+  for (const n of g.nodes) {
+    if (!cols.has(n.depth)) cols.set(n.depth, []);
+    const e = { n, col: n.depth, row: cols.get(n.depth).length };
+    cols.get(n.depth).push(e);
+    at.set(`${n.repo}@${n.commit}`, e);
+  }
+  const keys = [...cols.keys()].sort((a, b) => a - b);
+  const W = 230, H = 46, GX = 70, GY = 16, min = keys[0];
+  const rows = Math.max(...[...cols.values()].map(l => l.length));
+  const x = e => 10 + (e.col - min) * (W + GX), y = e => 10 + e.row * (H + GY);
+  const width = 20 + keys.length * (W + GX) - GX, height = 20 + rows * (H + GY) - GY;
+  const s = svg("svg", { class: "prov", id: "commit-prov-graph", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "commit provenance graph" });
+  for (const ed of g.edges) {
+    const a = at.get(ed.from), b = at.get(ed.to);
+    if (!a || !b) continue;
+    const x1 = x(a) + W, y1 = y(a) + H / 2, x2 = x(b), y2 = y(b) + H / 2, m = (x1 + x2) / 2;
+    s.append(svg("path", { d: `M${x1},${y1} C${m},${y1} ${m},${y2} ${x2},${y2}` }));
+  }
+  for (const e of at.values()) {
+    const n = e.n;
+    const a = svg("a", { href: hashOf("commit", { repo: n.repo, id: n.commit }), class: "prov-node", "data-commit": `${n.repo}@${n.commit}` });
+    a.append(svg("rect", { x: x(e), y: y(e), width: W, height: H, rx: 5, class: n.depth === 0 ? "root" : "" }),
+      svg("text", { x: x(e) + 8, y: y(e) + 17 }, clip(`${n.repo}@${short(n.commit)}`, 34)),
+      svg("text", { x: x(e) + 8, y: y(e) + 34 }, clip(n.pipeline ? n.pipeline : (n.message || "no pipeline"), 36)));
+    s.append(a);
+  }
+  return s;
+}
 function clip(s, n) { return s.length > n ? s.slice(0, n - 1) + "…" : s; }
 
 // ---- admin ----
@@ -715,6 +777,7 @@ async function pageAudit(p) {
 
 const ROUTES = { login: pageLogin, repos: pageRepos, repo: pageRepo, tree: pageTree, object: pageObject, log: pageLog,
   commit: pageCommit, diff: pageDiff, pipelines: pagePipelines, pipeline: pagePipeline, job: pageJob, prov: pageProv,
+  commitprov: pageCommitProv,
   users: pageUsers, audit: pageAudit };
 
 async function route() {

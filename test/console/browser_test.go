@@ -424,6 +424,43 @@ transform:
 		t.Fatalf("history of key k005: %q", txt)
 	}
 
+	// The repo list's size and key count of main (the admin API's
+	// objects and size): hist holds 110 one-byte keys.
+	var hist apiv1.RepoInfo
+	adminCall(t, srv, "GET", "/repos/hist", nil, http.StatusOK, &hist)
+	if hist.Objects != 110 || hist.Size != 110 {
+		t.Fatalf("GET /repos/hist: objects %d size %d, want 110 and 110", hist.Objects, hist.Size)
+	}
+	p.open("#/repos", "repos")
+	p.wait("main table", "110 B · 110 keys", "")
+	p.screenshot("repos")
+
+	// A key with more versions than a page: 105 versions of one key (and
+	// a longer key after it), 100 a page, next and previous.
+	adminCall(t, srv, "POST", "/repos", map[string]string{"name": "vers"}, http.StatusCreated, nil)
+	for i := 0; i < 105; i++ {
+		if st, _, body := setup.do("PUT", "/vers/same.txt", []byte(fmt.Sprintf("v%03d", i)), setup.withCSRF()); st != http.StatusOK {
+			t.Fatalf("put vers/same.txt #%d: %d %s", i, st, body)
+		}
+	}
+	if st, _, body := setup.do("PUT", "/vers/same.txt.bak", []byte("other key"), setup.withCSRF()); st != http.StatusOK {
+		t.Fatalf("put vers/same.txt.bak: %d %s", st, body)
+	}
+	rows := `document.querySelectorAll('#versions table tbody tr').length`
+	p.open("#/object?repo=vers&ref=main&key=same.txt", "object")
+	p.wait("#versions-pager", "versions 1–100", rows+" === 100")
+	p.wait("#versions table", "current", "")
+	p.click("#versions-next", "older")
+	p.wait("#versions-pager", "versions 101–105", rows+" === 5")
+	if n := p.eval(`document.querySelectorAll("#versions-next").length`); n != "0" {
+		t.Fatalf("a next button on the last page of versions")
+	}
+	if txt := p.wait("#versions table", "", ""); strings.Contains(txt, "current") {
+		t.Fatalf("the current version on the second page: %q", txt)
+	}
+	p.click("#versions-prev", "newer")
+	p.wait("#versions-pager", "versions 1–100", rows+" === 100")
+
 	// The pipeline, its job with the failed datum's log, and the
 	// provenance graph of its output.
 	p.open("#/pipelines", "pipelines")
@@ -476,6 +513,39 @@ transform:
 	p.click("#prov-graph a", "raw:a.txt")
 	p.waitPage("object")
 	p.wait("#preview", "apple", "")
+
+	// The provenance graph of upper's output commit: raw's commit (the
+	// job's input) upstream, shout's output commit downstream.
+	var ulog apiv1.LogResult
+	adminCall(t, srv, "GET", "/repos/upper/log?limit=1", nil, http.StatusOK, &ulog)
+	out := ulog.Commits[0].ID
+	var cp apiv1.CommitProv
+	adminCall(t, srv, "GET", "/repos/upper/commit-prov?ref="+out, nil, http.StatusOK, &cp)
+	depths := map[string]int{}
+	for _, n := range cp.Nodes {
+		depths[n.Repo] = n.Depth
+	}
+	if len(cp.Nodes) != 3 || depths["raw"] != -1 || depths["upper"] != 0 || depths["shout"] != 1 || len(cp.Edges) != 2 {
+		t.Fatalf("commit-prov of upper@%s: %+v", out, cp)
+	}
+	// eve, granted read on upper only, sees upper's commit alone.
+	adminCall(t, srv, "PUT", "/users/eve/perms/upper", map[string]string{"permission": "read"}, http.StatusOK, nil)
+	var eveCP apiv1.CommitProv
+	keyCall(t, srv, eveKey, eveSecret, "GET", "/repos/upper/commit-prov?ref="+out, nil, http.StatusOK, &eveCP)
+	if len(eveCP.Nodes) != 1 || eveCP.Nodes[0].Repo != "upper" || len(eveCP.Edges) != 0 {
+		t.Fatalf("commit-prov for a reader of upper only: %+v", eveCP)
+	}
+	adminCall(t, srv, "DELETE", "/users/eve/perms/upper", nil, http.StatusOK, nil)
+	p.open("#/commit?repo=upper&id="+out, "commit")
+	p.click("main a", "provenance graph of this commit")
+	p.waitPage("commitprov")
+	p.wait("#commit-prov-graph", "raw@", "")
+	p.wait("#commit-prov-graph", "upper@"+out[:12], "")
+	p.wait("#commit-prov-graph", "shout@", "document.querySelectorAll('#commit-prov-graph path').length === 2")
+	p.screenshot("commit-provenance")
+	p.click("#commit-prov-graph a", "shout@")
+	p.waitPage("commit")
+	p.wait("main table", "tusk-inputs", "")
 
 	// Admin pages.
 	p.open("#/users", "users")
