@@ -442,7 +442,7 @@ async function renderParquet(el, repo, ref, key) {
   const cell = v => v === null ? h("span", { class: "muted" }, "null") : typeof v === "object" ? JSON.stringify(v) : String(v);
   const nums = p.columns.map((c, i) => /^(INT|DOUBLE|FLOAT)/.test(c.type) ? i : -1).filter(i => i >= 0);
   el.replaceChildren(
-    h("p", { class: "muted", id: "parquet-summary" }, `Parquet: ${p.num_rows} rows in ${p.row_groups} row groups, ${p.columns.length} columns; first ${p.rows.length} rows (read ${size(p.bytes_read)} of ${size(p.size)})`),
+    h("p", { class: "muted", id: "parquet-summary" }, `Parquet: ${p.num_rows} rows in ${p.row_groups} row group${p.row_groups === 1 ? "" : "s"}, ${p.columns.length} columns; first ${p.rows.length} rows (read ${size(p.bytes_read)} of ${size(p.size)})`),
     h("details", { id: "parquet-schema" }, h("summary", {}, "schema"),
       table(["column", "type", ""], p.columns.map(c => [h("span", { class: "mono" }, c.name), c.type, c.repeated ? "repeated" : c.optional ? "optional" : ""]))),
     h("div", { id: "parquet-head" }, table(p.columns.map(c => c.name), p.rows.map(r => r.map(cell)), nums)));

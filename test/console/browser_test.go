@@ -338,8 +338,9 @@ transform:
 	}
 	p.open("#/object?repo=photos&ref=main&key=cities.parquet", "object")
 	p.wait("#parquet-head table", "Kyoto", "")
-	p.wait("#parquet-summary", "Parquet: 3 rows in 1 row groups, 2 columns", "")
+	p.wait("#parquet-summary", "Parquet: 3 rows in 1 row group, 2 columns", "")
 	p.wait("#parquet-schema", "pop", "")
+	p.screenshot("parquet")
 
 	// A branch with a change, the diff of the two branches, a conflicting
 	// merge (listed), then a clean one.
