@@ -50,3 +50,47 @@ func TestPreviewLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestPreviewDamagedPages: a file whose footer is sound but whose pages
+// are damaged answers Invalid ("not a readable Parquet file"), whatever
+// the damage, never a panic or an unclassified error.
+func TestPreviewDamagedPages(t *testing.T) {
+	type row struct {
+		A int64  `parquet:"a"`
+		B string `parquet:"b"`
+	}
+	rows := make([]row, 500)
+	for i := range rows {
+		rows[i] = row{A: int64(i) * 7, B: strings.Repeat("y", i%40)}
+	}
+	var buf bytes.Buffer
+	if err := parquet.Write(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	file := buf.Bytes()
+	footer := int(file[len(file)-8]) | int(file[len(file)-7])<<8
+	pagesEnd := len(file) - 8 - footer
+	for _, tc := range []struct {
+		name     string
+		from, to int // the bytes flipped, pages only
+		step     int
+	}{
+		{"first page header", 4, 24, 1},
+		{"every 7th byte", 4, pagesEnd, 7},
+		{"second half", pagesEnd / 2, pagesEnd, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := bytes.Clone(file)
+			for i := tc.from; i < tc.to; i += tc.step {
+				bad[i] ^= 0xa5
+			}
+			p, err := previewParquet(bytes.NewReader(bad), int64(len(bad)), maxPreviewPart, 500, func(err error) error { return notParquet("%v", err) })
+			if err == nil {
+				t.Fatalf("damaged pages read as %d rows", len(p.Rows))
+			}
+			if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "not a readable Parquet file") {
+				t.Fatalf("got %v, want Invalid not a readable Parquet file", err)
+			}
+		})
+	}
+}
