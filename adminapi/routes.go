@@ -64,6 +64,7 @@ func (a *API) routes() {
 
 	a.handle("GET", "/repos/{repo}/objects", a.listObjects)
 	a.handle("GET", "/repos/{repo}/object", a.getObject)
+	a.handle("GET", "/repos/{repo}/preview", a.preview) // preview.go
 	a.handle("POST", "/repos/{repo}/purge", a.purge)
 	a.handle("POST", "/purge", a.purge)
 	a.handle("POST", "/repos/{repo}/import", a.importObjects) // import.go

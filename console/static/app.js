@@ -408,7 +408,7 @@ async function renderPreview(el, repo, ref, key, n, ct) {
     el.replaceChildren(h("img", { src: objectURL(repo, ref, key), alt: key }));
     return;
   }
-  if (/\.parquet$/i.test(key)) { el.replaceChildren(h("p", { class: "muted" }, "No preview of Parquet files yet: download it.")); return; }
+  if (/\.parquet$/i.test(key) || /parquet/i.test(ct)) { await renderParquet(el, repo, ref, key); return; }
   if (!(ct.startsWith("text/") || /json|csv|xml|yaml/.test(ct) || TEXT.test(key))) {
     el.replaceChildren(h("p", { class: "muted" }, `No preview for ${ct || "this type"}: download it.`));
     return;
@@ -430,6 +430,20 @@ async function renderPreview(el, repo, ref, key, n, ct) {
     try { el.replaceChildren(h("pre", { class: "json" }, JSON.stringify(JSON.parse(text), null, 2))); return; } catch (_) { /* show as text */ }
   }
   el.replaceChildren(h("pre", {}, text), cut ? h("p", { class: "muted" }, cut) : "");
+}
+
+// renderParquet shows a Parquet object's schema and first 20 rows, which
+// the server reads from the footer and the first row group
+// (GET /repos/{repo}/preview).
+async function renderParquet(el, repo, ref, key) {
+  const p = await api("GET", `/repos/${enc(repo)}/preview?ref=${enc(ref)}&key=${enc(key)}&rows=20`);
+  const cell = v => v === null ? h("span", { class: "muted" }, "null") : typeof v === "object" ? JSON.stringify(v) : String(v);
+  const nums = p.columns.map((c, i) => /^(INT|DOUBLE|FLOAT)/.test(c.type) ? i : -1).filter(i => i >= 0);
+  el.replaceChildren(
+    h("p", { class: "muted", id: "parquet-summary" }, `Parquet: ${p.num_rows} rows in ${p.row_groups} row group${p.row_groups === 1 ? "" : "s"}, ${p.columns.length} columns; first ${p.rows.length} rows (read ${size(p.bytes_read)} of ${size(p.size)})`),
+    h("details", { id: "parquet-schema" }, h("summary", {}, "schema"),
+      table(["column", "type", ""], p.columns.map(c => [h("span", { class: "mono" }, c.name), c.type, c.repeated ? "repeated" : c.optional ? "optional" : ""]))),
+    h("div", { id: "parquet-head" }, table(p.columns.map(c => c.name), p.rows.map(r => r.map(cell)), nums)));
 }
 
 function splitCSV(line, sep) {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/tusk-data/tusk/adminapi/apiv1"
 	"github.com/tusk-data/tusk/gateway/gatewaytest"
@@ -322,6 +324,23 @@ transform:
 	}
 	p.open("#/object?repo=photos&ref=main&key=pic.png", "object")
 	p.wait("body", "", `(() => { const i = document.querySelector("#preview img"); return i && i.complete && i.naturalWidth > 100 })()`)
+	// A Parquet file previews as its schema and a table of its head rows.
+	type city struct {
+		Name string `parquet:"name"`
+		Pop  int64  `parquet:"pop"`
+	}
+	var pq bytes.Buffer
+	if err := parquet.Write(&pq, []city{{"Lyon", 522000}, {"Porto", 232000}, {"Kyoto", 1460000}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, body := setup.do("PUT", "/photos/cities.parquet", pq.Bytes(), setup.withCSRF()); st != http.StatusOK {
+		t.Fatalf("put cities.parquet: %d %s", st, body)
+	}
+	p.open("#/object?repo=photos&ref=main&key=cities.parquet", "object")
+	p.wait("#parquet-head table", "Kyoto", "")
+	p.wait("#parquet-summary", "Parquet: 3 rows in 1 row group, 2 columns", "")
+	p.wait("#parquet-schema", "pop", "")
+	p.screenshot("parquet")
 
 	// A branch with a change, the diff of the two branches, a conflicting
 	// merge (listed), then a clean one.
