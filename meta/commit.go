@@ -232,17 +232,18 @@ func (w *wtx) roomForRecords() error {
 // update queues fn and waits until it is durable (its batch is committed
 // and synced) or failed.
 func (s *Store) update(ctx context.Context, fn func(w *wtx) error) error {
+	return s.enqueue(&op{ctx: ctx, fn: fn, done: make(chan struct{})})
+}
+
+// enqueue queues o and waits until it is durable or failed. Every write
+// passes the WriteGate first (the metadata disk's free-space reserve).
+func (s *Store) enqueue(o *op) error {
+	ctx := o.ctx
 	if g := s.opts.WriteGate; g != nil {
 		if err := g(ctx); err != nil {
 			return err
 		}
 	}
-	return s.enqueue(&op{ctx: ctx, fn: fn, done: make(chan struct{})})
-}
-
-// enqueue queues o and waits until it is durable or failed.
-func (s *Store) enqueue(o *op) error {
-	ctx := o.ctx
 	select {
 	case s.queue <- o:
 	case <-s.done:
