@@ -77,6 +77,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (Info, er
 	if err := ctx.Err(); err != nil {
 		return Info{}, &errs.Error{Op: op, Msg: "upload interrupted", Err: err}
 	}
+	if st, ok := s.d.(Stager); ok {
+		return s.putStaged(ctx, st, r, opts)
+	}
 	tmp := TempPrefix + randomName()
 	h := newHasher()
 	src := &source{ctx: ctx, r: r, want: opts.Size, h: h}
@@ -116,6 +119,49 @@ func (s *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (Info, er
 		return info, nil
 	default:
 		s.discard(ctx, tmp)
+		return Info{}, err
+	}
+}
+
+// putStaged is Put over a Stager: the stream is staged (written and made
+// durable with no key), verified, and published at its content address, or
+// dropped when that content is already stored. Same contract as Put, with
+// no temporary key and no Move.
+func (s *Store) putStaged(ctx context.Context, st Stager, r io.Reader, opts PutOptions) (Info, error) {
+	h := newHasher()
+	src := &source{ctx: ctx, r: r, want: opts.Size, h: h}
+	sg, err := st.Stage(ctx, src, opts.Size)
+	if err == nil {
+		defer sg.Close()
+		err = src.done()
+	}
+	if serr := src.close(); serr != nil {
+		// The stream's own failure, whatever the driver made of it.
+		err = serr
+	}
+	md5sum, sha := h.finish()
+	if err != nil {
+		return Info{}, err
+	}
+	info := Info{Hash: hex.EncodeToString(sha), Size: src.n, MD5: md5sum}
+	if opts.Verify != nil {
+		if err := opts.Verify(info); err != nil {
+			return Info{}, err
+		}
+	}
+	final := Key(info.Hash)
+	a, err := s.d.Stat(ctx, final)
+	switch {
+	case err == nil && a.Size == info.Size:
+		// Already stored: keep the old copy (the deferred Close drops ours).
+		return info, nil
+	case err == nil || errs.Is(err, errs.NotExist):
+		// Absent, or a damaged copy of the wrong size: replace it.
+		if err := sg.Publish(ctx, final); err != nil {
+			return Info{}, err
+		}
+		return info, nil
+	default:
 		return Info{}, err
 	}
 }

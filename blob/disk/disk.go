@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tusk-data/tusk/blob"
@@ -37,6 +38,9 @@ type Driver struct {
 	opts Options
 	// dirSyncs shares directory fsyncs among concurrent writers.
 	dirSyncs dirSyncs
+	// tmpfile: writes go to unnamed O_TMPFILE files linked into place
+	// (probed at Open); false: to named files in tmp, renamed into place.
+	tmpfile atomic.Bool
 }
 
 var _ blob.Driver = (*Driver)(nil)
@@ -78,6 +82,7 @@ func Open(root string, opts Options) (*Driver, error) {
 			return nil, classify(op, err)
 		}
 	}
+	d.tmpfile.Store(d.probeTmpfile())
 	d.cleanStale()
 	return d, nil
 }
@@ -201,9 +206,11 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Put implements blob.Driver. It writes r to a temporary file in root/.tmp,
-// fsyncs it, creates the key's parent directories (fsyncing each new
-// directory's parent), renames the file into place and fsyncs its directory.
+// Put implements blob.Driver. It writes r to a new file in root/.tmp
+// (unnamed, O_TMPFILE, where the file system has them), fsyncs it, links
+// (or renames) it into place, creating the key's missing parent
+// directories (fsyncing each new directory's parent), and fsyncs the key's
+// directory.
 // Errors: errs.Invalid for a bad key or a stream whose length differs from
 // a known size (Code "IncompleteBody"); errs.NoSpace below the free-space
 // floor or when the disk fills (ENOSPC, EDQUOT); errs.Conflict when a
@@ -230,76 +237,21 @@ func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) (
 	// their bytes are durable (fsynced by install) and their own name need
 	// not be. This saves one directory fsync per upload.
 	syncDir := !strings.HasPrefix(key, blob.TempPrefix)
-	return d.install(ctx, op, "put-*", p, syncDir, func(f *os.File) error {
-		w := &fileWriter{ctx: ctx, f: f, limit: size}
-		bp := copyBufs.Get().(*[]byte)
-		_, cerr := io.CopyBuffer(w, r, *bp)
-		copyBufs.Put(bp)
-		switch {
-		case cerr == nil:
-		case w.err == errTooLong:
-			return errs.E(op, errs.Invalid, "body is longer than its declared size %d", size).Because(errs.IncompleteBody)
-		case w.err != nil && cerr == w.err:
-			return classify(op, cerr)
-		default:
-			return &errs.Error{Op: op, Msg: "reading body", Err: cerr}
-		}
-		if size >= 0 && w.n != size {
-			return errs.E(op, errs.Invalid, "body is %d bytes, shorter than its declared size %d", w.n, size).Because(errs.IncompleteBody)
-		}
-		return nil
-	})
+	return d.install(ctx, op, "put-*", p, syncDir, copyBody(ctx, op, r, size))
 }
 
-// install writes a new file in root/.tmp (named after pattern) with fill,
-// fsyncs and closes it, makes p's directories, renames the file to p and,
-// with syncDir, fsyncs p's directory (a failure there leaves p visible but
-// maybe not durable, and is reported). fill's error is returned as is. In
-// every error case before the rename p is left as it was; in every error
-// case no temporary file remains.
-func (d *Driver) install(ctx context.Context, op, pattern, p string, syncDir bool, fill func(*os.File) error) (err error) {
-	f, err := os.CreateTemp(d.tmp, pattern)
+// install stages a new file filled by fill (see stage), publishes it at
+// p and, with syncDir, fsyncs p's directory (a failure there leaves p
+// visible but maybe not durable, and is reported). fill's error is
+// returned as is. In every error case before the link or rename p is left
+// as it was; in every error case no temporary file remains.
+func (d *Driver) install(ctx context.Context, op, pattern, p string, syncDir bool, fill func(*os.File) error) error {
+	s, err := d.stage(op, pattern, fill)
 	if err != nil {
-		return classify(op, err)
-	}
-	name := f.Name()
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-		if err != nil {
-			os.Remove(name)
-		}
-	}()
-	if err := fill(f); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return classify(op, err)
-	}
-	d.synced(name, false)
-	cerr := f.Close()
-	f = nil
-	if cerr != nil {
-		return classify(op, cerr)
-	}
-	if err := ctx.Err(); err != nil {
-		return classify(op, err)
-	}
-	dir := filepath.Dir(p)
-	if err := d.mkdirs(dir); err != nil {
-		return classifyWrite(op, err)
-	}
-	if err := os.Rename(name, p); err != nil {
-		return classifyWrite(op, err)
-	}
-	if !syncDir {
-		return nil
-	}
-	if err := d.syncDir(dir); err != nil {
-		return classify(op, err)
-	}
-	return nil
+	defer s.Close()
+	return s.publish(ctx, op, p, syncDir)
 }
 
 // synced calls the OnSync hook.
