@@ -56,8 +56,10 @@ type Info struct {
 // once to a temporary key ("tmp/<random>") while its size, MD5 and SHA-256
 // are computed beside the write; then opts.Verify runs; then the temporary
 // key is moved to the content address Key(hash), or deleted when that
-// content is already stored (same hash, same size). Memory stays bounded
-// whatever the size of the stream.
+// content is already stored (same hash, same size). A driver that is a
+// Stager (blob/disk) is used instead to write the content with no key and
+// publish it at Key(hash) directly: no temporary key, no Move. Memory stays
+// bounded whatever the size of the stream.
 //
 // Put returns only after the blob is durable (as durable as the driver's
 // Put and Move promise). On any error (r failing, ctx cancelled, size

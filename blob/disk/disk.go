@@ -24,8 +24,9 @@ type Options struct {
 	// object's size, when the size is known). 0 disables the check.
 	MinFree int64
 	// OnSync, when non-nil, is called after every successful fsync: of a
-	// file (dir false, path of the temporary file just written) or of a
-	// directory (dir true). Tests use it to prove durability; it must be
+	// file (dir false, path of the temporary file just written: a name in
+	// root/.tmp, or "/proc/self/fd/N" for an unnamed O_TMPFILE one, which
+	// can be read during the call) or of a directory (dir true). Tests use it to prove durability; it must be
 	// fast and safe for concurrent use.
 	OnSync func(path string, dir bool)
 }
@@ -287,29 +288,50 @@ func (d *Driver) fsyncDir(dir string) error {
 	return err
 }
 
-// mkdirs creates dir (strictly under root) and its missing parents,
-// fsyncing the parent of each directory it creates.
-func (d *Driver) mkdirs(dir string) error {
+// mkdirs creates dir (strictly under root) and its missing parents, and
+// returns the directories it created (or found created concurrently by
+// another writer), deepest first. Their entries are not durable yet: the
+// caller makes its entry in dir, then calls syncNew, so that one journal
+// commit can cover the new directories and the entry together.
+func (d *Driver) mkdirs(dir string) ([]string, error) {
 	if dir == d.root {
-		return nil
+		return nil, nil
 	}
 	fi, err := os.Stat(dir)
 	if err == nil {
 		if fi.IsDir() {
-			return nil
+			return nil, nil
 		}
-		return &fs.PathError{Op: "mkdir", Path: dir, Err: fs.ErrExist}
+		return nil, &fs.PathError{Op: "mkdir", Path: dir, Err: fs.ErrExist}
 	}
-	parent := filepath.Dir(dir)
-	if err := d.mkdirs(parent); err != nil {
-		return err
+	created, err := d.mkdirs(filepath.Dir(dir))
+	if err != nil {
+		return nil, err
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
+		return nil, err
 	}
 	// Created here or concurrently by another Put: either way its entry must
 	// be durable before a file inside it is acknowledged.
-	return d.syncDir(parent)
+	return append([]string{dir}, created...), nil
+}
+
+// syncNew makes an entry just made in dir durable, with the directories
+// mkdirs created for it: it fsyncs dir, then the parent of each created
+// directory, deepest first. Fsyncing dir first lets a journaling file
+// system commit every pending entry at once; the parents' fsyncs then find
+// their changes committed and return without another commit (ext4: a
+// cache flush at most).
+func (d *Driver) syncNew(dir string, created []string) error {
+	if err := d.syncDir(dir); err != nil {
+		return err
+	}
+	for _, c := range created {
+		if err := d.syncDir(filepath.Dir(c)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Get implements blob.Driver. The reader streams from the open file (no
@@ -468,7 +490,8 @@ func (d *Driver) Move(ctx context.Context, src, dst string) error {
 		return nil
 	}
 	dir := filepath.Dir(dp)
-	if err := d.mkdirs(dir); err != nil {
+	created, err := d.mkdirs(dir)
+	if err != nil {
 		return classifyWrite(op, err)
 	}
 	if err := os.Rename(sp, dp); err != nil {
@@ -477,7 +500,7 @@ func (d *Driver) Move(ctx context.Context, src, dst string) error {
 		}
 		return classifyWrite(op, err)
 	}
-	return classify(op, d.syncDir(dir))
+	return classify(op, d.syncNew(dir, created))
 }
 
 // errStop ends a walk when fn fails; List then returns fn's error itself.

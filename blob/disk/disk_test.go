@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,12 +78,13 @@ func TestPutSyncsFileThenDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := log.take()
-	// File first, then each new directory's parent, then the key's directory.
+	// File first, then the key's directory, then each new directory's
+	// parent, deepest first.
 	want := []syncEvent{
 		{"", false},
-		{root, true},
-		{filepath.Join(root, "x"), true},
 		{filepath.Join(root, "x", "y"), true},
+		{filepath.Join(root, "x"), true},
+		{root, true},
 	}
 	if len(ev) != len(want) {
 		t.Fatalf("sync events %v, want %d events like %v", ev, len(want), want)
@@ -106,13 +108,14 @@ func TestPutSyncsFileThenDirectory(t *testing.T) {
 		t.Errorf("sync events for a Put into an existing directory: %v", ev)
 	}
 
-	// Move: destination directory synced (after creating it).
+	// Move: destination directory synced, then the parent of the one
+	// created for it.
 	if err := d.Move(ctx, "x/y/w", "m/n"); err != nil {
 		t.Fatal(err)
 	}
 	ev = log.take()
-	if len(ev) == 0 || ev[len(ev)-1] != (syncEvent{filepath.Join(root, "m"), true}) {
-		t.Errorf("sync events for Move: %v, want the destination directory last", ev)
+	if want := []syncEvent{{filepath.Join(root, "m"), true}, {root, true}}; !slices.Equal(ev, want) {
+		t.Errorf("sync events for Move: %v, want %v", ev, want)
 	}
 
 	// A failed Put syncs nothing and leaves no temporary file.

@@ -71,13 +71,14 @@ func (d *Driver) Link(ctx context.Context, src, key string) (err error) {
 		}
 	}()
 	dir := filepath.Dir(p)
-	if err := d.mkdirs(dir); err != nil {
+	created, err := d.mkdirs(dir)
+	if err != nil {
 		return classifyWrite(op, err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		return classifyWrite(op, err)
 	}
-	if err := d.syncDir(dir); err != nil {
+	if err := d.syncNew(dir, created); err != nil {
 		return classify(op, err)
 	}
 	return nil
