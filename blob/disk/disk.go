@@ -39,6 +39,9 @@ type Driver struct {
 	opts Options
 	// dirSyncs shares directory fsyncs among concurrent writers.
 	dirSyncs dirSyncs
+	// fresh holds the directories mkdirs made whose entries are not yet
+	// durable (set of string paths; see syncNew).
+	fresh sync.Map
 	// tmpfile: writes go to unnamed O_TMPFILE files linked into place
 	// (probed at Open); false: to named files in tmp, renamed into place.
 	tmpfile atomic.Bool
@@ -288,48 +291,51 @@ func (d *Driver) fsyncDir(dir string) error {
 	return err
 }
 
-// mkdirs creates dir (strictly under root) and its missing parents, and
-// returns the directories it created (or found created concurrently by
-// another writer), deepest first. Their entries are not durable yet: the
-// caller makes its entry in dir, then calls syncNew, so that one journal
-// commit can cover the new directories and the entry together.
-func (d *Driver) mkdirs(dir string) ([]string, error) {
+// mkdirs creates dir (strictly under root) and its missing parents. Each
+// directory it makes is marked fresh (before the mkdir, so a concurrent
+// writer that finds the directory also finds the mark): its entry is not
+// durable until syncNew has fsynced its parent.
+func (d *Driver) mkdirs(dir string) error {
 	if dir == d.root {
-		return nil, nil
+		return nil
 	}
 	fi, err := os.Stat(dir)
 	if err == nil {
 		if fi.IsDir() {
-			return nil, nil
+			return nil
 		}
-		return nil, &fs.PathError{Op: "mkdir", Path: dir, Err: fs.ErrExist}
+		return &fs.PathError{Op: "mkdir", Path: dir, Err: fs.ErrExist}
 	}
-	created, err := d.mkdirs(filepath.Dir(dir))
-	if err != nil {
-		return nil, err
+	if err := d.mkdirs(filepath.Dir(dir)); err != nil {
+		return err
 	}
+	d.fresh.Store(dir, struct{}{})
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, err
+		d.fresh.Delete(dir)
+		return err
 	}
-	// Created here or concurrently by another Put: either way its entry must
-	// be durable before a file inside it is acknowledged.
-	return append([]string{dir}, created...), nil
+	return nil
 }
 
-// syncNew makes an entry just made in dir durable, with the directories
-// mkdirs created for it: it fsyncs dir, then the parent of each created
-// directory, deepest first. Fsyncing dir first lets a journaling file
-// system commit every pending entry at once; the parents' fsyncs then find
-// their changes committed and return without another commit (ext4: a
-// cache flush at most).
-func (d *Driver) syncNew(dir string, created []string) error {
+// syncNew makes an entry just made in dir durable, with the fresh
+// directories on its path (made by this writer's mkdirs or a concurrent
+// one's): it fsyncs dir, then the parent of each fresh directory from dir
+// up, unmarking it. Fsyncing dir first lets a journaling file system
+// commit the new directories and the entry at once; the parents' fsyncs
+// then find their changes committed and return without another commit
+// (ext4: 0.06-0.12 ms instead of 0.2-0.5 ms here).
+func (d *Driver) syncNew(dir string) error {
 	if err := d.syncDir(dir); err != nil {
 		return err
 	}
-	for _, c := range created {
-		if err := d.syncDir(filepath.Dir(c)); err != nil {
+	for p := dir; len(p) > len(d.root); p = filepath.Dir(p) {
+		if _, ok := d.fresh.Load(p); !ok {
+			continue
+		}
+		if err := d.syncDir(filepath.Dir(p)); err != nil {
 			return err
 		}
+		d.fresh.Delete(p)
 	}
 	return nil
 }
@@ -490,8 +496,7 @@ func (d *Driver) Move(ctx context.Context, src, dst string) error {
 		return nil
 	}
 	dir := filepath.Dir(dp)
-	created, err := d.mkdirs(dir)
-	if err != nil {
+	if err := d.mkdirs(dir); err != nil {
 		return classifyWrite(op, err)
 	}
 	if err := os.Rename(sp, dp); err != nil {
@@ -500,7 +505,7 @@ func (d *Driver) Move(ctx context.Context, src, dst string) error {
 		}
 		return classifyWrite(op, err)
 	}
-	return classify(op, d.syncNew(dir, created))
+	return classify(op, d.syncNew(dir))
 }
 
 // errStop ends a walk when fn fails; List then returns fn's error itself.

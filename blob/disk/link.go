@@ -71,14 +71,13 @@ func (d *Driver) Link(ctx context.Context, src, key string) (err error) {
 		}
 	}()
 	dir := filepath.Dir(p)
-	created, err := d.mkdirs(dir)
-	if err != nil {
+	if err := d.mkdirs(dir); err != nil {
 		return classifyWrite(op, err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		return classifyWrite(op, err)
 	}
-	if err := d.syncNew(dir, created); err != nil {
+	if err := d.syncNew(dir); err != nil {
 		return classify(op, err)
 	}
 	return nil

@@ -127,8 +127,9 @@ func (s *staged) Publish(ctx context.Context, key string) error {
 }
 
 // publish makes the staged file p. With syncDir, p's directory is fsynced
-// afterwards, then the parents of the directories made for p (a failure
-// there leaves p visible but maybe not durable, and is reported). Until the link or rename, p is left as it was.
+// afterwards, then the parents of the fresh directories on its path (see
+// syncNew; a failure there leaves p visible but maybe not durable, and is
+// reported). Until the link or rename, p is left as it was.
 func (s *staged) publish(ctx context.Context, op, p string, syncDir bool) error {
 	if s.published || s.closed {
 		return errs.E(op, errs.Internal, "staged file already published or closed")
@@ -139,10 +140,9 @@ func (s *staged) publish(ctx context.Context, op, p string, syncDir bool) error 
 	dir := filepath.Dir(p)
 	// Try the link first: the key's directory usually exists, which saves
 	// a stat per write; a missing one (ENOENT) is made and the link retried.
-	var created []string
 	err := s.place(p)
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
-		if created, err = s.d.mkdirs(dir); err != nil {
+		if err := s.d.mkdirs(dir); err != nil {
 			return classifyWrite(op, err)
 		}
 		err = s.place(p)
@@ -153,10 +153,10 @@ func (s *staged) publish(ctx context.Context, op, p string, syncDir bool) error 
 	s.published = true
 	if !syncDir {
 		// A scratch name need not be durable, nor the directories made
-		// for it.
+		// for it (they stay marked fresh for the next durable write).
 		return nil
 	}
-	return classify(op, s.d.syncNew(dir, created))
+	return classify(op, s.d.syncNew(dir))
 }
 
 // place links or renames the file to p, replacing p. An unnamed file is

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -159,6 +160,43 @@ func TestStage(t *testing.T) {
 					disk.SetTmpfile(d, mode.tmpfile)
 					tc.fn(t, d)
 				})
+			}
+		})
+	}
+}
+
+// TestFreshDirectoryOfAnotherWriter: a write into a directory that another
+// writer made but whose entry it has not yet made durable fsyncs that
+// directory's parent itself before returning; once done, later writes
+// fsync only their own directory.
+func TestFreshDirectoryOfAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	for _, tmpfile := range []bool{true, false} {
+		t.Run(map[bool]string{true: "unnamed", false: "named"}[tmpfile], func(t *testing.T) {
+			var log syncLog
+			d := open(t, disk.Options{OnSync: log.hook})
+			disk.SetTmpfile(d, tmpfile && runtime.GOOS == "linux")
+			root := d.Root()
+			dir := filepath.Join(root, "a", "b")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			disk.MarkFresh(d, dir)
+			log.take()
+			for i, want := range [][]syncEvent{
+				{{dir, true}, {filepath.Join(root, "a"), true}},
+				{{dir, true}},
+			} {
+				if err := d.Put(ctx, "a/b/k"+string(rune('0'+i)), strings.NewReader("x"), 1); err != nil {
+					t.Fatal(err)
+				}
+				ev := log.take()
+				if len(ev) == 0 || ev[0].dir {
+					t.Fatalf("Put %d: sync events %v, want the file first", i, ev)
+				}
+				if !slices.Equal(ev[1:], want) {
+					t.Errorf("Put %d: directory syncs %v, want %v", i, ev[1:], want)
+				}
 			}
 		})
 	}
