@@ -107,6 +107,23 @@ func BenchmarkDiskGet64MiB(b *testing.B) {
 	}
 }
 
+// BenchmarkStorePut4KiB measures one Store.Put of a distinct 4 KiB body
+// at a time over the disk driver (file and directory entries fsynced): the
+// blob part of a 1-client small PUT's latency.
+func BenchmarkStorePut4KiB(b *testing.B) {
+	s := blob.New(openDisk(b))
+	ctx := context.Background()
+	run := uint64(0)
+	c0 := cpuTime()
+	for b.Loop() {
+		run++
+		if _, err := s.Put(ctx, &counterReader{left: 4 << 10, run: run}, blob.PutOptions{Size: 4 << 10}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-c0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/put")
+}
+
 // BenchmarkStorePut4KiB32Writers measures Store.Put of b.N distinct 4 KiB
 // bodies from 32 concurrent writers over the disk driver (each durable:
 // file and directory entries fsynced), and reports the process CPU and the

@@ -56,8 +56,10 @@ type Info struct {
 // once to a temporary key ("tmp/<random>") while its size, MD5 and SHA-256
 // are computed beside the write; then opts.Verify runs; then the temporary
 // key is moved to the content address Key(hash), or deleted when that
-// content is already stored (same hash, same size). Memory stays bounded
-// whatever the size of the stream.
+// content is already stored (same hash, same size). A driver that is a
+// Stager (blob/disk) is used instead to write the content with no key and
+// publish it at Key(hash) directly: no temporary key, no Move. Memory stays
+// bounded whatever the size of the stream.
 //
 // Put returns only after the blob is durable (as durable as the driver's
 // Put and Move promise). On any error (r failing, ctx cancelled, size
@@ -76,6 +78,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (Info, er
 	}
 	if err := ctx.Err(); err != nil {
 		return Info{}, &errs.Error{Op: op, Msg: "upload interrupted", Err: err}
+	}
+	if st, ok := s.d.(Stager); ok {
+		return s.putStaged(ctx, st, r, opts)
 	}
 	tmp := TempPrefix + randomName()
 	h := newHasher()
@@ -116,6 +121,49 @@ func (s *Store) Put(ctx context.Context, r io.Reader, opts PutOptions) (Info, er
 		return info, nil
 	default:
 		s.discard(ctx, tmp)
+		return Info{}, err
+	}
+}
+
+// putStaged is Put over a Stager: the stream is staged (written and made
+// durable with no key), verified, and published at its content address, or
+// dropped when that content is already stored. Same contract as Put, with
+// no temporary key and no Move.
+func (s *Store) putStaged(ctx context.Context, st Stager, r io.Reader, opts PutOptions) (Info, error) {
+	h := newHasher()
+	src := &source{ctx: ctx, r: r, want: opts.Size, h: h}
+	sg, err := st.Stage(ctx, src, opts.Size)
+	if err == nil {
+		defer sg.Close()
+		err = src.done()
+	}
+	if serr := src.close(); serr != nil {
+		// The stream's own failure, whatever the driver made of it.
+		err = serr
+	}
+	md5sum, sha := h.finish()
+	if err != nil {
+		return Info{}, err
+	}
+	info := Info{Hash: hex.EncodeToString(sha), Size: src.n, MD5: md5sum}
+	if opts.Verify != nil {
+		if err := opts.Verify(info); err != nil {
+			return Info{}, err
+		}
+	}
+	final := Key(info.Hash)
+	a, err := s.d.Stat(ctx, final)
+	switch {
+	case err == nil && a.Size == info.Size:
+		// Already stored: keep the old copy (the deferred Close drops ours).
+		return info, nil
+	case err == nil || errs.Is(err, errs.NotExist):
+		// Absent, or a damaged copy of the wrong size: replace it.
+		if err := sg.Publish(ctx, final); err != nil {
+			return Info{}, err
+		}
+		return info, nil
+	default:
 		return Info{}, err
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tusk-data/tusk/blob"
@@ -23,8 +24,9 @@ type Options struct {
 	// object's size, when the size is known). 0 disables the check.
 	MinFree int64
 	// OnSync, when non-nil, is called after every successful fsync: of a
-	// file (dir false, path of the temporary file just written) or of a
-	// directory (dir true). Tests use it to prove durability; it must be
+	// file (dir false, path of the temporary file just written: a name in
+	// root/.tmp, or "/proc/self/fd/N" for an unnamed O_TMPFILE one, which
+	// can be read during the call) or of a directory (dir true). Tests use it to prove durability; it must be
 	// fast and safe for concurrent use.
 	OnSync func(path string, dir bool)
 }
@@ -37,6 +39,12 @@ type Driver struct {
 	opts Options
 	// dirSyncs shares directory fsyncs among concurrent writers.
 	dirSyncs dirSyncs
+	// fresh holds the directories mkdirs made whose entries are not yet
+	// durable (set of string paths; see syncNew).
+	fresh sync.Map
+	// tmpfile: writes go to unnamed O_TMPFILE files linked into place
+	// (probed at Open); false: to named files in tmp, renamed into place.
+	tmpfile atomic.Bool
 }
 
 var _ blob.Driver = (*Driver)(nil)
@@ -78,6 +86,7 @@ func Open(root string, opts Options) (*Driver, error) {
 			return nil, classify(op, err)
 		}
 	}
+	d.tmpfile.Store(d.probeTmpfile())
 	d.cleanStale()
 	return d, nil
 }
@@ -201,9 +210,11 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Put implements blob.Driver. It writes r to a temporary file in root/.tmp,
-// fsyncs it, creates the key's parent directories (fsyncing each new
-// directory's parent), renames the file into place and fsyncs its directory.
+// Put implements blob.Driver. It writes r to a new file in root/.tmp
+// (unnamed, O_TMPFILE, where the file system has them), fsyncs it, links
+// (or renames) it into place, creating the key's missing parent
+// directories (fsyncing each new directory's parent), and fsyncs the key's
+// directory.
 // Errors: errs.Invalid for a bad key or a stream whose length differs from
 // a known size (Code "IncompleteBody"); errs.NoSpace below the free-space
 // floor or when the disk fills (ENOSPC, EDQUOT); errs.Conflict when a
@@ -230,76 +241,21 @@ func (d *Driver) Put(ctx context.Context, key string, r io.Reader, size int64) (
 	// their bytes are durable (fsynced by install) and their own name need
 	// not be. This saves one directory fsync per upload.
 	syncDir := !strings.HasPrefix(key, blob.TempPrefix)
-	return d.install(ctx, op, "put-*", p, syncDir, func(f *os.File) error {
-		w := &fileWriter{ctx: ctx, f: f, limit: size}
-		bp := copyBufs.Get().(*[]byte)
-		_, cerr := io.CopyBuffer(w, r, *bp)
-		copyBufs.Put(bp)
-		switch {
-		case cerr == nil:
-		case w.err == errTooLong:
-			return errs.E(op, errs.Invalid, "body is longer than its declared size %d", size).Because(errs.IncompleteBody)
-		case w.err != nil && cerr == w.err:
-			return classify(op, cerr)
-		default:
-			return &errs.Error{Op: op, Msg: "reading body", Err: cerr}
-		}
-		if size >= 0 && w.n != size {
-			return errs.E(op, errs.Invalid, "body is %d bytes, shorter than its declared size %d", w.n, size).Because(errs.IncompleteBody)
-		}
-		return nil
-	})
+	return d.install(ctx, op, "put-*", p, syncDir, copyBody(ctx, op, r, size))
 }
 
-// install writes a new file in root/.tmp (named after pattern) with fill,
-// fsyncs and closes it, makes p's directories, renames the file to p and,
-// with syncDir, fsyncs p's directory (a failure there leaves p visible but
-// maybe not durable, and is reported). fill's error is returned as is. In
-// every error case before the rename p is left as it was; in every error
-// case no temporary file remains.
-func (d *Driver) install(ctx context.Context, op, pattern, p string, syncDir bool, fill func(*os.File) error) (err error) {
-	f, err := os.CreateTemp(d.tmp, pattern)
+// install stages a new file filled by fill (see stage), publishes it at
+// p and, with syncDir, fsyncs p's directory (a failure there leaves p
+// visible but maybe not durable, and is reported). fill's error is
+// returned as is. In every error case before the link or rename p is left
+// as it was; in every error case no temporary file remains.
+func (d *Driver) install(ctx context.Context, op, pattern, p string, syncDir bool, fill func(*os.File) error) error {
+	s, err := d.stage(op, pattern, fill)
 	if err != nil {
-		return classify(op, err)
-	}
-	name := f.Name()
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-		if err != nil {
-			os.Remove(name)
-		}
-	}()
-	if err := fill(f); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return classify(op, err)
-	}
-	d.synced(name, false)
-	cerr := f.Close()
-	f = nil
-	if cerr != nil {
-		return classify(op, cerr)
-	}
-	if err := ctx.Err(); err != nil {
-		return classify(op, err)
-	}
-	dir := filepath.Dir(p)
-	if err := d.mkdirs(dir); err != nil {
-		return classifyWrite(op, err)
-	}
-	if err := os.Rename(name, p); err != nil {
-		return classifyWrite(op, err)
-	}
-	if !syncDir {
-		return nil
-	}
-	if err := d.syncDir(dir); err != nil {
-		return classify(op, err)
-	}
-	return nil
+	defer s.Close()
+	return s.publish(ctx, op, p, syncDir)
 }
 
 // synced calls the OnSync hook.
@@ -335,8 +291,10 @@ func (d *Driver) fsyncDir(dir string) error {
 	return err
 }
 
-// mkdirs creates dir (strictly under root) and its missing parents,
-// fsyncing the parent of each directory it creates.
+// mkdirs creates dir (strictly under root) and its missing parents. Each
+// directory it makes is marked fresh (before the mkdir, so a concurrent
+// writer that finds the directory also finds the mark): its entry is not
+// durable until syncNew has fsynced its parent.
 func (d *Driver) mkdirs(dir string) error {
 	if dir == d.root {
 		return nil
@@ -348,16 +306,38 @@ func (d *Driver) mkdirs(dir string) error {
 		}
 		return &fs.PathError{Op: "mkdir", Path: dir, Err: fs.ErrExist}
 	}
-	parent := filepath.Dir(dir)
-	if err := d.mkdirs(parent); err != nil {
+	if err := d.mkdirs(filepath.Dir(dir)); err != nil {
 		return err
 	}
+	d.fresh.Store(dir, struct{}{})
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		d.fresh.Delete(dir)
 		return err
 	}
-	// Created here or concurrently by another Put: either way its entry must
-	// be durable before a file inside it is acknowledged.
-	return d.syncDir(parent)
+	return nil
+}
+
+// syncNew makes an entry just made in dir durable, with the fresh
+// directories on its path (made by this writer's mkdirs or a concurrent
+// one's): it fsyncs dir, then the parent of each fresh directory from dir
+// up, unmarking it. Fsyncing dir first lets a journaling file system
+// commit the new directories and the entry at once; the parents' fsyncs
+// then find their changes committed and return without another commit
+// (ext4: 0.06-0.12 ms instead of 0.2-0.5 ms here).
+func (d *Driver) syncNew(dir string) error {
+	if err := d.syncDir(dir); err != nil {
+		return err
+	}
+	for p := dir; len(p) > len(d.root); p = filepath.Dir(p) {
+		if _, ok := d.fresh.Load(p); !ok {
+			continue
+		}
+		if err := d.syncDir(filepath.Dir(p)); err != nil {
+			return err
+		}
+		d.fresh.Delete(p)
+	}
+	return nil
 }
 
 // Get implements blob.Driver. The reader streams from the open file (no
@@ -525,7 +505,7 @@ func (d *Driver) Move(ctx context.Context, src, dst string) error {
 		}
 		return classifyWrite(op, err)
 	}
-	return classify(op, d.syncDir(dir))
+	return classify(op, d.syncNew(dir))
 }
 
 // errStop ends a walk when fn fails; List then returns fn's error itself.

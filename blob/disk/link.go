@@ -77,7 +77,7 @@ func (d *Driver) Link(ctx context.Context, src, key string) (err error) {
 	if err := os.Rename(tmp, p); err != nil {
 		return classifyWrite(op, err)
 	}
-	if err := d.syncDir(dir); err != nil {
+	if err := d.syncNew(dir); err != nil {
 		return classify(op, err)
 	}
 	return nil
