@@ -327,7 +327,8 @@ func azAdminCalls() []azCall {
 		}, repo: true, need: auth.PermRead, ok: ok200, missing: want(404, "NoSuchKey")},
 
 		// ---- remote workers' tasks: a pipeline's key only, refused to
-		// every role (admin users included) before the id is looked at ----
+		// every role (admin users included) before the id is looked at;
+		// missing only makes both ids run, as no role gets past the check ----
 		{name: "GetTask", method: "GET", path: task(""), need: needPipelineKey, missing: want(0, "")},
 		{name: "ClaimTask", method: "POST", path: task("/claim"), need: needPipelineKey, mutates: true, missing: want(0, ""),
 			body: func(*azACell) string { return `{"worker":"w"}` }},
