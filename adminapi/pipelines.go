@@ -54,24 +54,41 @@ func pipelineErr(err error) error {
 	return err // NoSuchPipeline, NoSuchJob, NoSuchDatum pass through (toAPIError)
 }
 
-// pipeline loads a pipeline the caller may see (read on its output repo;
-// need for more).
+// pipeline loads a pipeline the caller may see (read on its output repo,
+// the repo of the same name; need for more). The permission is checked
+// first, on the name: a caller without it gets 403 AccessDenied whether the
+// pipeline exists or not (docs/architecture.md, "Access rules").
 func (a *API) pipeline(c *adminCall, name string, need int, what string) (*pipelines.Pipeline, error) {
 	ps, err := a.pipes()
 	if err != nil {
 		return nil, err
 	}
+	_, rerr := a.repo(c, name, need, what)
+	if rerr != nil && codeOf(rerr) != "NoSuchRepo" {
+		return nil, rerr
+	}
 	p, err := ps.Get(c.ctx, name)
 	if err != nil {
 		return nil, pipelineErr(err)
 	}
-	if _, err := a.repo(c, name, need, what); err != nil {
-		if codeOf(err) == "NoSuchRepo" && need == auth.PermRead {
-			return p, nil // its output repo was deleted by hand: still visible
-		}
-		return nil, err
+	if rerr != nil && need != auth.PermRead {
+		return nil, rerr // its output repo was deleted by hand: still visible, not managed
 	}
 	return p, nil
+}
+
+// hidden is the denial of a job or provenance record id that names
+// nothing the caller may see: a missing id answers like one the caller
+// may not read, except to a global admin, who may read everything and so
+// learns it does not exist (err).
+func hidden(c *adminCall, err error, what, id string) error {
+	if c.admin || !(errs.Is(err, errs.NotExist) || errs.Is(err, errs.Invalid)) {
+		return err
+	}
+	if c.user == "" {
+		return unauthenticated()
+	}
+	return fail(errs.Permission, "AccessDenied", "access denied: %s needs read permission on the output repo of %s %q to see it", c.who(), what, id)
 }
 
 func (a *API) pipelineInfo(ctx context.Context, p *pipelines.Pipeline) pipev1.PipelineInfo {
@@ -248,11 +265,11 @@ func (a *API) deletePipeline(c *adminCall) (any, error) {
 		return nil, err
 	}
 	name := c.path("name")
+	if _, err := a.pipeline(c, name, auth.PermAdmin, "delete its pipeline"); err != nil {
+		return nil, err // the permission before the query: denied callers learn nothing else
+	}
 	keep, err := c.qbool("keep_repo")
 	if err != nil {
-		return nil, err
-	}
-	if _, err := a.pipeline(c, name, auth.PermAdmin, "delete its pipeline"); err != nil {
 		return nil, err
 	}
 	if err := ps.Delete(c.ctx, name, pipelines.DeleteOptions{KeepRepo: keep}); err != nil {
@@ -344,13 +361,12 @@ func (a *API) jobFor(c *adminCall, id string) (*pipelines.Job, error) {
 	}
 	j, err := ps.GetJob(c.ctx, id)
 	if err != nil {
-		return nil, pipelineErr(err)
+		// A missing id (or an ambiguous prefix) answers as a job the
+		// caller may not read, the same words, naming no pipeline.
+		return nil, hidden(c, pipelineErr(err), "job", id)
 	}
 	if a.auth.Level(c.ctx, c.user, j.Pipeline) < auth.PermRead {
-		if c.user == "" {
-			return nil, unauthenticated()
-		}
-		return nil, fail(errs.Permission, "AccessDenied", "access denied: %s needs read permission on repo %q to see its pipeline's jobs", c.who(), j.Pipeline)
+		return nil, hidden(c, errs.E("adminapi", errs.NotExist, "job %q", id), "job", id)
 	}
 	return j, nil
 }
@@ -575,15 +591,17 @@ func (a *API) prov(c *adminCall) (any, error) {
 }
 
 func (a *API) provRecord(c *adminCall) (any, error) {
-	rec, err := a.meta.GetProv(c.ctx, c.path("id"))
+	id := c.path("id")
+	rec, err := a.meta.GetProv(c.ctx, id)
 	if err != nil {
 		if errs.Is(err, errs.NotExist) {
-			return nil, fail(errs.NotExist, "NotFound", "%s", message(err))
+			return nil, hidden(c, fail(errs.NotExist, "NotFound", "%s", message(err)), "provenance record", id)
 		}
 		return nil, err
 	}
-	if _, err := a.repo(c, rec.Repo, auth.PermRead, "read its provenance"); err != nil {
-		return nil, err
+	if a.auth.Level(c.ctx, c.user, rec.Repo) < auth.PermRead {
+		// The same answer as a missing record: it names no repo.
+		return nil, hidden(c, errs.E("adminapi", errs.NotExist, "provenance record %q", id), "provenance record", id)
 	}
 	out := *rec
 	out.Inputs = nil

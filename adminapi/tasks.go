@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"github.com/tusk-data/tusk/adminapi/pipev1"
+	"github.com/tusk-data/tusk/auth"
 	"github.com/tusk-data/tusk/internal/errs"
 	"github.com/tusk-data/tusk/pipelines"
 )
@@ -24,6 +25,12 @@ func (a *API) board(c *adminCall) (*pipelines.TaskBoard, error) {
 	}
 	if c.user == "" {
 		return nil, unauthenticated()
+	}
+	// Only a pipeline's key reaches the board (which then checks the task
+	// is its pipeline's): every other caller, admin users included, is
+	// refused before a task id is looked at, so it learns nothing of them.
+	if !auth.IsPipelineUser(c.user) {
+		return nil, fail(errs.Permission, "AccessDenied", "access denied: the /tasks calls are for remote workers, signed with their pipeline's key; %s is not a pipeline's", c.who())
 	}
 	b := ps.Tasks()
 	if b == nil {
