@@ -264,6 +264,16 @@ func azAdminCalls() []azCall {
 			return fmt.Sprintf("/repos/%s/object?ref=main&key=%s", c.repo.name, key)
 		}, repo: true, need: auth.PermRead, ok: ok200, missing: want(404, "NoSuchKey")},
 		{name: "Prov", method: "GET", path: r("/repos/%s/prov?key=k"), repo: true, need: auth.PermRead, ok: ok200},
+		// k is not Parquet: a reader learns that (400), nobody else does.
+		{name: "PreviewAPI", method: "GET", path: func(c *azACell) string {
+			key := "k"
+			if c.missing {
+				key = "nosuch"
+			}
+			return fmt.Sprintf("/repos/%s/preview?ref=main&key=%s", c.repo.name, key)
+		}, repo: true, need: auth.PermRead, ok: azWant{400, "InvalidArgument"}, missing: want(404, "NoSuchKey")},
+		{name: "CommitProv", method: "GET", path: func(c *azACell) string { return fmt.Sprintf("/repos/%s/commit-prov?ref=%s", c.repo.name, c.ref()) },
+			repo: true, need: auth.PermRead, ok: ok200, missing: want(404, "NoSuchRef")},
 		// A purge of content no repo holds, and of a version that does not
 		// exist: permitted callers learn nothing is there; nothing changes.
 		{name: "PurgeRepo", method: "POST", path: r("/repos/%s/purge"), repo: true, need: auth.PermAdmin, mutates: true, ok: ok200,
