@@ -61,6 +61,7 @@ var codeTable = map[string]codeInfo{
 	"EntityTooLarge":                          {400, "Your proposed upload exceeds the maximum allowed object size."},
 	"EntityTooSmall":                          {400, "Your proposed upload is smaller than the minimum allowed object size."},
 	"MetadataTooLarge":                        {400, "Your metadata headers exceed the maximum allowed metadata size."},
+	"RequestHeaderSectionTooLarge":            {400, "Your request header section exceeds the maximum allowed size."},
 	"XAmzContentSHA256Mismatch":               {400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
 	"AuthorizationHeaderMalformed":            {400, "The authorization header is malformed."},
 	"AuthorizationQueryParametersError":       {400, "Error parsing the X-Amz-Credential parameter."},
@@ -386,7 +387,7 @@ func s3err(code, format string, args ...any) *s3code.Error {
 // kindOfCode is the errs.Kind that goes with an S3 code.
 func kindOfCode(code string) errs.Kind {
 	switch code {
-	case "EntityTooLarge", "KeyTooLongError", "MaxMessageLengthExceeded", "MetadataTooLarge":
+	case "EntityTooLarge", "KeyTooLongError", "MaxMessageLengthExceeded", "MetadataTooLarge", "RequestHeaderSectionTooLarge":
 		return errs.TooLarge
 	}
 	switch codeTable[code].Status {

@@ -40,9 +40,14 @@ type Config struct {
 	RequestID func() string
 }
 
-// Limits on hostile input. Header size is bounded by the http.Server's
-// MaxHeaderBytes (the gateway sets it; net/http's default is 1 MiB).
+// Limits on hostile input. A header section over maxHeaderSection is
+// refused here with S3's 400 RequestHeaderSectionTooLarge; the
+// http.Server's MaxHeaderBytes (the gateway sets it; net/http's default
+// is 1 MiB) refuses larger ones before any handler runs (431).
 const (
+	// maxHeaderSection is S3's limit on a request's headers (8 KB), counted
+	// as the bytes of "Name: value\r\n" lines.
+	maxHeaderSection = 8 << 10
 	// MaxObjectSize is the largest single PutObject (5 GiB, as S3).
 	MaxObjectSize = 5 << 30
 	// maxDeleteBody bounds a DeleteObjects request body: 1000 keys of 1024
@@ -186,6 +191,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if n := headerSection(r.Header); n > maxHeaderSection {
+		writeError(sw, r, rc, s3err("RequestHeaderSectionTooLarge", "the request's headers are %d bytes, above the limit of %d", n, maxHeaderSection))
+		return
+	}
 	addr, err := parseAddress(r, s.cfg.Domain)
 	rc.addr = addr
 	if err != nil {
@@ -213,6 +222,17 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rc))
 	s.router.ServeHTTP(sw, r)
+}
+
+// headerSection is the size of h as header lines: "Name: value\r\n" each.
+func headerSection(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 func (s *server) logRequest(r *http.Request, rc *reqCtx, sw *statusWriter) {

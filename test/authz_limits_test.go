@@ -79,6 +79,10 @@ func TestLimitsInput(t *testing.T) {
 			wantRawErr(t, r, 400, "EntityTooLarge")
 		})
 	}
+	t.Run("header section over 8 KiB", func(t *testing.T) {
+		r := e.do(t, rawReq{method: "PUT", bucket: repo, key: "padded", body: []byte("x"), header: map[string]string{"X-Pad": strings.Repeat("p", 9<<10)}})
+		wantRawErr(t, r, 400, "RequestHeaderSectionTooLarge")
+	})
 	t.Run("header section over 64 KiB", func(t *testing.T) {
 		r := e.do(t, rawReq{method: "GET", bucket: repo, key: "k", header: map[string]string{"X-Pad": strings.Repeat("p", 70<<10)}})
 		if r.status != http.StatusRequestHeaderFieldsTooLarge {
