@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tusk-data/tusk/test/tusktest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -106,20 +108,8 @@ func (s *state) attempt(key, md5hex string) {
 	m[md5hex] = true
 }
 
-// tuskBinary returns $TUSK_BIN or builds cmd/tusk once into a temp dir.
-func tuskBinary(t *testing.T) string {
-	if p := os.Getenv("TUSK_BIN"); p != "" {
-		return p
-	}
-	bin := filepath.Join(t.TempDir(), "tusk")
-	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/tusk-data/tusk/cmd/tusk")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built %s in %v", bin, time.Since(start).Round(time.Millisecond))
-	return bin
-}
+// tuskBinary returns $TUSK_BIN or the binary built once (tusktest.Binary).
+func tuskBinary(t *testing.T) string { return tusktest.Binary(t) }
 
 // proc is a running `tusk serve`.
 type proc struct {

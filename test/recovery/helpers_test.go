@@ -14,10 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tusk-data/tusk/test/tusktest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -31,34 +32,8 @@ const (
 	secretKey = "recovery-test-secret-key-of-the-admin-01"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// tuskBinary returns $TUSK_BIN or builds cmd/tusk once for the package.
-func tuskBinary(t *testing.T) string {
-	if p := os.Getenv("TUSK_BIN"); p != "" {
-		return p
-	}
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tusk-recovery-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "tusk")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/tusk-data/tusk/cmd/tusk").CombinedOutput()
-		if err != nil {
-			binErr = errors.New(string(out))
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("go build: %v", binErr)
-	}
-	return binPath
-}
+// tuskBinary returns $TUSK_BIN or the binary built once (tusktest.Binary).
+func tuskBinary(t *testing.T) string { return tusktest.Binary(t) }
 
 // server is a running `tusk serve`.
 type server struct {
